@@ -1,0 +1,12 @@
+DROP TABLE history_field_changes;
+DROP TABLE history_events;
+DROP FUNCTION refuse_history_rewrite();
+DROP TABLE release_phase_visits;
+DROP TABLE release_details;
+DROP TABLE releases;
+DROP SEQUENCE release_number_seq;
+DROP TABLE categories;
+DROP TABLE transitions;
+DROP TABLE phase_field_rules;
+DROP TABLE phases;
+DROP TABLE workflows;

@@ -1,0 +1,102 @@
+//! Building the HTTP application: middleware (sessions, security headers), the route table,
+//! and `Application`, which binds (port 0 in tests) and runs the server.
+use std::net::TcpListener;
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, App, HttpServer};
+
+use crate::db::DbPool;
+use crate::routes;
+
+/// Settings the HTTP layer needs.
+#[derive(Clone)]
+pub struct HttpSettings {
+    pub session_key: Key,
+    pub cookie_secure: bool,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Bind `addr` (use port 0 for any free port) and build the server; `run` serves it.
+    pub fn build(addr: &str, pool: DbPool, settings: HttpSettings, workers: Option<usize>) -> std::io::Result<Application> {
+        let listener = TcpListener::bind(addr)?;
+        let port = listener.local_addr()?.port();
+        let pool = web::Data::new(pool);
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(security_headers(settings.cookie_secure))
+                .wrap(session_middleware(&settings))
+                .app_data(pool.clone())
+                .app_data(web::PayloadConfig::new(256 * 1024))
+                .app_data(web::FormConfig::default().limit(256 * 1024))
+                .configure(routes::configure)
+                .service(actix_files_static())
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?;
+        if let Some(n) = workers {
+            server = server.workers(n);
+        }
+        Ok(Application { port, server: server.run() })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, crate::error::AppError> {
+    Err(crate::error::AppError::NotFound)
+}
+
+/// Sessions live in a signed and encrypted cookie; idle expiry is checked in `CurrentUser`.
+fn session_middleware(s: &HttpSettings) -> SessionMiddleware<CookieSessionStore> {
+    SessionMiddleware::builder(CookieSessionStore::default(), s.session_key.clone())
+        .cookie_name("relman_session".into())
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_secure(s.cookie_secure)
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::hours(8)))
+        .build()
+}
+
+fn security_headers(secure: bool) -> DefaultHeaders {
+    let mut h = DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"));
+    if secure {
+        h = h.add(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"));
+    }
+    h
+}
+
+/// The stylesheet and other static files, compiled into the binary so it runs from anywhere.
+fn actix_files_static() -> actix_web::Resource {
+    web::resource("/static/{file}").route(web::get().to(crate::routes::static_file))
+}

@@ -1,0 +1,93 @@
+//! The `CurrentUser` extractor: reloads the user on every request, so deactivation, a role
+//! removed or a password reset takes effect on the very next request.
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+
+use super::session::{TypedSession, IDLE_LIMIT_SECS};
+use crate::db::{self, DbPool};
+use crate::domain::permissions::Actor;
+use crate::domain::roles::{Role, Roles};
+use crate::error::AppError;
+use crate::models::users;
+use crate::views::Ctx;
+
+#[derive(Clone)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Roles,
+    pub session: TypedSession,
+    path: String,
+}
+
+impl CurrentUser {
+    pub fn actor(&self) -> Actor {
+        Actor { id: self.id, roles: self.roles }
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.has(role)
+    }
+
+    /// Refuse unless `allowed`, with the reason shown on the 403 page.
+    pub fn require(&self, allowed: bool, why: &str) -> Result<(), AppError> {
+        if allowed {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(why.to_string()))
+        }
+    }
+
+    /// The page context for templates (takes the flash messages).
+    pub fn ctx(&self) -> Ctx {
+        Ctx::signed_in(&self.display_name, &self.username, self.roles, &self.path, self.session.csrf_token(), self.session.take_flash())
+    }
+
+    pub fn flash(&self, kind: &str, message: impl Into<String>) {
+        self.session.flash(kind, message)
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<CurrentUser, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = TypedSession::from_request(req, payload).into_inner().expect("infallible");
+        let pool = req.app_data::<web::Data<DbPool>>().cloned();
+        let path = req.path().to_string();
+        // Only a GET is worth returning to after signing in.
+        let next = if req.method() == actix_web::http::Method::GET {
+            req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Box::pin(async move {
+            let unauthenticated = AppError::Unauthenticated { next };
+            let Some(uid) = session.user_id() else { return Err(unauthenticated) };
+            if session.idle_secs().is_none_or(|s| s > IDLE_LIMIT_SECS) {
+                session.sign_out();
+                return Err(unauthenticated);
+            }
+            let pool = pool.ok_or_else(|| AppError::Internal("no database pool".into()))?;
+            let user = db::run(&pool, move |conn| Ok(users::find(conn, uid).ok())).await?;
+            let Some(user) = user.filter(|u| u.active && Some(u.session_epoch) == session.epoch()) else {
+                session.sign_out();
+                return Err(unauthenticated);
+            };
+            session.touch();
+            Ok(CurrentUser {
+                id: user.id,
+                roles: user.role_set(),
+                username: user.username,
+                display_name: user.display_name,
+                session,
+                path,
+            })
+        })
+    }
+}

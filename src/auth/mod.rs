@@ -1,0 +1,8 @@
+//! Signing in and who is signed in: password hashing, the typed session, the CurrentUser
+//! extractor that reloads the user on every request.
+pub mod current_user;
+pub mod password;
+pub mod session;
+
+pub use current_user::CurrentUser;
+pub use session::TypedSession;

@@ -1,0 +1,115 @@
+//! `TypedSession`: the only code that knows the session's keys.
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+use base64::Engine;
+use chrono::Utc;
+use std::future::{ready, Ready};
+
+use crate::error::AppError;
+use crate::views::Flash;
+
+const USER_ID: &str = "uid";
+const EPOCH: &str = "epoch";
+const CSRF: &str = "csrf";
+const SEEN: &str = "seen";
+const FLASH: &str = "flash";
+
+/// Sessions end after this long without a request.
+pub const IDLE_LIMIT_SECS: i64 = 8 * 3600;
+
+#[derive(Clone)]
+pub struct TypedSession(Session);
+
+fn internal<E: std::fmt::Display>(e: E) -> AppError {
+    AppError::Internal(format!("session: {e}"))
+}
+
+impl TypedSession {
+    /// Start a fresh session for a signed-in user (a new id and a new CSRF token).
+    pub fn sign_in(&self, user_id: i64, epoch: i32) -> Result<(), AppError> {
+        self.0.renew();
+        self.0.clear();
+        self.0.insert(USER_ID, user_id).map_err(internal)?;
+        self.0.insert(EPOCH, epoch).map_err(internal)?;
+        self.0.insert(SEEN, Utc::now().timestamp()).map_err(internal)?;
+        self.0.insert(CSRF, new_token()).map_err(internal)?;
+        Ok(())
+    }
+
+    pub fn sign_out(&self) {
+        self.0.purge();
+    }
+
+    pub fn user_id(&self) -> Option<i64> {
+        self.0.get(USER_ID).ok().flatten()
+    }
+
+    pub fn epoch(&self) -> Option<i32> {
+        self.0.get(EPOCH).ok().flatten()
+    }
+
+    /// Seconds since the last request, or None when never seen.
+    pub fn idle_secs(&self) -> Option<i64> {
+        let seen: i64 = self.0.get(SEEN).ok().flatten()?;
+        Some(Utc::now().timestamp() - seen)
+    }
+
+    /// Note activity; written at most once a minute so most responses carry no new cookie.
+    pub fn touch(&self) {
+        if self.idle_secs().is_none_or(|s| s >= 60) {
+            let _ = self.0.insert(SEEN, Utc::now().timestamp());
+        }
+    }
+
+    pub fn set_epoch(&self, epoch: i32) {
+        let _ = self.0.insert(EPOCH, epoch);
+    }
+
+    /// The CSRF token of this session, created on first use.
+    pub fn csrf_token(&self) -> String {
+        if let Ok(Some(t)) = self.0.get::<String>(CSRF) {
+            return t;
+        }
+        let t = new_token();
+        let _ = self.0.insert(CSRF, &t);
+        t
+    }
+
+    /// Whether `candidate` is this session's CSRF token (compared in constant time).
+    pub fn csrf_matches(&self, candidate: &str) -> bool {
+        match self.0.get::<String>(CSRF) {
+            Ok(Some(t)) => constant_time_eq(t.as_bytes(), candidate.as_bytes()),
+            _ => false,
+        }
+    }
+
+    pub fn flash(&self, kind: &str, message: impl Into<String>) {
+        let mut all: Vec<(String, String)> = self.0.get(FLASH).ok().flatten().unwrap_or_default();
+        all.push((kind.to_string(), message.into()));
+        let _ = self.0.insert(FLASH, all);
+    }
+
+    pub fn take_flash(&self) -> Vec<Flash> {
+        let all: Vec<(String, String)> = self.0.remove_as(FLASH).and_then(|r| r.ok()).unwrap_or_default();
+        all.into_iter().map(|(kind, message)| Flash { kind, message }).collect()
+    }
+}
+
+fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl FromRequest for TypedSession {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<TypedSession, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(TypedSession(req.get_session())))
+    }
+}

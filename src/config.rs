@@ -1,0 +1,39 @@
+//! Configuration from environment variables, read once into one typed struct and passed in.
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`; when unset Relman runs its own PostgreSQL under the data dir.
+    pub database_url: Option<String>,
+    /// `RELMAN_DATA_DIR` (default `./var`).
+    pub data_dir: PathBuf,
+    /// `RELMAN_SESSION_KEY`: at least 64 bytes; generated and kept under the data dir when unset.
+    pub session_key: Option<String>,
+    /// `RELMAN_SMTP_URL`: no e-mail when unset.
+    pub smtp_url: Option<String>,
+    /// `RELMAN_COOKIE_SECURE`: mark the session cookie Secure (and send HSTS).
+    pub cookie_secure: bool,
+    /// `RELMAN_ADMIN_PASSWORD`: the first administrator's password instead of a random one.
+    pub admin_password: Option<String>,
+    /// `RELMAN_POOL_SIZE` (default 10).
+    pub pool_size: u32,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    pub fn from_env() -> Config {
+        Config {
+            database_url: var("DATABASE_URL"),
+            data_dir: var("RELMAN_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("var")),
+            session_key: var("RELMAN_SESSION_KEY"),
+            smtp_url: var("RELMAN_SMTP_URL"),
+            cookie_secure: var("RELMAN_COOKIE_SECURE")
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")),
+            admin_password: var("RELMAN_ADMIN_PASSWORD"),
+            pool_size: var("RELMAN_POOL_SIZE").and_then(|v| v.parse().ok()).unwrap_or(10),
+        }
+    }
+}

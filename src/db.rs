@@ -1,0 +1,42 @@
+//! The connection pool, embedded migrations, and `run`, which moves Diesel work off actix's
+//! async threads (and turns a panic in it into a 500, not a dead worker).
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{AppError, AppResult};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type DbPool = Pool<ConnectionManager<PgConnection>>;
+pub type DbConn = PooledConnection<ConnectionManager<PgConnection>>;
+
+pub fn pool(url: &str, size: u32) -> Result<DbPool, diesel::r2d2::PoolError> {
+    Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(std::time::Duration::from_secs(10))
+        .build(ConnectionManager::new(url))
+}
+
+/// Apply pending migrations (the out-of-box configuration comes with them).
+pub fn migrate(conn: &mut PgConnection) -> Result<Vec<String>, String> {
+    conn.run_pending_migrations(MIGRATIONS)
+        .map(|done| done.iter().map(|v| v.to_string()).collect())
+        .map_err(|e| format!("migrations failed: {e}"))
+}
+
+/// Run `f` with a pooled connection on the blocking thread pool.
+pub async fn run<T, F>(pool: &DbPool, f: F) -> AppResult<T>
+where
+    F: FnOnce(&mut PgConnection) -> AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(AppError::from)?
+}

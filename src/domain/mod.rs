@@ -1,0 +1,9 @@
+//! Pure types and rules: roles and permissions, sign-in throttling, the risk matrix,
+//! the field catalog, the workflow state machine. No Diesel, no actix: unit-tested here.
+pub mod fields;
+pub mod lockout;
+pub mod permissions;
+pub mod risk;
+pub mod roles;
+pub mod workflow;
+pub mod workflow_validator;

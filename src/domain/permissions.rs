@@ -1,0 +1,125 @@
+//! Who may do what: every permission check on the server asks one of these functions.
+use super::roles::{Role, Roles};
+
+/// The signed-in user as the rules see them.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub id: i64,
+    pub roles: Roles,
+}
+
+/// The people a release (or change) belongs to, for ownership and separation of duties.
+#[derive(Debug, Clone, Copy)]
+pub struct Parties {
+    pub registered_by: i64,
+    pub coordinator_id: Option<i64>,
+    pub manager_id: Option<i64>,
+}
+
+/// User accounts, roles and group memberships.
+pub fn can_administer_users(actor: Actor) -> bool {
+    actor.roles.has(Role::Admin)
+}
+
+/// The release policy: categories, workflows, phases, transitions, field rules, models.
+pub fn can_manage_policy(actor: Actor) -> bool {
+    actor.roles.has(Role::Manager)
+}
+
+/// Registering a release or a change.
+pub fn can_register(actor: Actor) -> bool {
+    actor.roles.any(&[Role::Coordinator, Role::Manager])
+}
+
+/// Editing a record's screen and moving it through its workflow.
+///
+/// Managers may work every record; a coordinator the records they coordinate or registered,
+/// and records nobody coordinates yet (so a new release is never orphaned).
+pub fn can_work(actor: Actor, parties: Parties) -> bool {
+    if actor.roles.has(Role::Manager) {
+        return true;
+    }
+    actor.roles.has(Role::Coordinator)
+        && match parties.coordinator_id {
+            Some(c) => c == actor.id || parties.registered_by == actor.id,
+            None => true,
+        }
+}
+
+/// Why an administrator may not make this change to an account, if they may not.
+///
+/// Administrators cannot lock themselves out: they keep their own admin role and stay active.
+pub fn admin_self_edit_refusal(
+    actor: Actor,
+    target_id: i64,
+    new_roles: Roles,
+    active: bool,
+) -> Option<&'static str> {
+    if actor.id != target_id {
+        return None;
+    }
+    if !new_roles.has(Role::Admin) {
+        return Some("You cannot remove your own administrator role.");
+    }
+    if !active {
+        return Some("You cannot deactivate your own account.");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(id: i64, roles: &[Role]) -> Actor {
+        Actor { id, roles: Roles::of(roles) }
+    }
+
+    const PARTIES: Parties = Parties { registered_by: 1, coordinator_id: Some(2), manager_id: Some(3) };
+
+    #[test]
+    fn only_admins_administer_users() {
+        assert!(can_administer_users(actor(9, &[Role::Admin])));
+        for r in [Role::Manager, Role::Coordinator, Role::Approver] {
+            assert!(!can_administer_users(actor(9, &[r])), "{r}");
+        }
+    }
+
+    #[test]
+    fn only_managers_manage_policy() {
+        assert!(can_manage_policy(actor(9, &[Role::Manager])));
+        for r in [Role::Admin, Role::Coordinator, Role::Approver] {
+            assert!(!can_manage_policy(actor(9, &[r])), "{r}");
+        }
+    }
+
+    #[test]
+    fn coordinators_and_managers_register() {
+        assert!(can_register(actor(9, &[Role::Coordinator])));
+        assert!(can_register(actor(9, &[Role::Manager])));
+        assert!(!can_register(actor(9, &[Role::Approver])));
+        assert!(!can_register(actor(9, &[Role::Admin])));
+        assert!(!can_register(actor(9, &[])));
+    }
+
+    #[test]
+    fn who_works_a_release() {
+        assert!(can_work(actor(9, &[Role::Manager]), PARTIES), "managers work every release");
+        assert!(can_work(actor(2, &[Role::Coordinator]), PARTIES), "its coordinator");
+        assert!(can_work(actor(1, &[Role::Coordinator]), PARTIES), "its registrant");
+        assert!(!can_work(actor(9, &[Role::Coordinator]), PARTIES), "another coordinator's release");
+        assert!(!can_work(actor(2, &[Role::Approver]), PARTIES), "coordinator named but without the role");
+        let unassigned = Parties { coordinator_id: None, ..PARTIES };
+        assert!(can_work(actor(9, &[Role::Coordinator]), unassigned));
+        assert!(!can_work(actor(9, &[Role::Admin]), unassigned));
+    }
+
+    #[test]
+    fn admins_cannot_lock_themselves_out() {
+        let me = actor(5, &[Role::Admin]);
+        assert!(admin_self_edit_refusal(me, 5, Roles::of(&[Role::Manager]), true).is_some());
+        assert!(admin_self_edit_refusal(me, 5, Roles::of(&[Role::Admin]), false).is_some());
+        assert!(admin_self_edit_refusal(me, 5, Roles::of(&[Role::Admin]), true).is_none());
+        assert!(admin_self_edit_refusal(me, 6, Roles::of(&[]), false).is_none());
+    }
+}

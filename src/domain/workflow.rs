@@ -1,0 +1,318 @@
+//! The workflow state machine shared by every kind of record: which transitions leave the
+//! current phase, where each really lands (conditional phases are skipped), and — in one
+//! function, [`blockers`] — whether this user may take one now and, if not, why not.
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::risk::Level;
+use super::roles::{Role, Roles};
+
+macro_rules! text_enum {
+    ($name:ident { $($variant:ident = $s:literal / $label:literal),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str { match self { $($name::$variant => $s),+ } }
+            pub fn label(self) -> &'static str { match self { $($name::$variant => $label),+ } }
+        }
+        impl FromStr for $name {
+            type Err = ();
+            fn from_str(s: &str) -> Result<Self, ()> {
+                match s { $($s => Ok($name::$variant),)+ _ => Err(()) }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.label()) }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use text_enum;
+
+text_enum!(RecordKind { Release = "release" / "Release", Change = "change" / "Change" });
+
+text_enum!(TransitionKind {
+    Advance = "advance" / "Advance",
+    Rework = "rework" / "Rework",
+    Abandon = "abandon" / "Abandon",
+    BackOut = "back_out" / "Back out",
+    Close = "close" / "Close",
+});
+
+text_enum!(Outcome { Successful = "successful" / "Successful", BackedOut = "backed_out" / "Backed out" });
+
+text_enum!(Condition {
+    Always = "always" / "Always",
+    ImpactAndUrgencyHigh = "impact_and_urgency_high" / "Only when impact and urgency are both high",
+});
+
+text_enum!(RecordState {
+    Active = "active" / "Active",
+    ClosedSuccessful = "closed_successful" / "Closed — successful",
+    ClosedBackedOut = "closed_backed_out" / "Closed — backed out",
+    Abandoned = "abandoned" / "Abandoned",
+});
+
+text_enum!(ReleaseType { Emergency = "emergency" / "Emergency", Major = "major" / "Major", Minor = "minor" / "Minor" });
+
+impl Condition {
+    /// Whether a phase with this condition applies to a record with this impact and urgency.
+    pub fn applies(self, impact: Level, urgency: Level) -> bool {
+        match self {
+            Condition::Always => true,
+            Condition::ImpactAndUrgencyHigh => impact == Level::High && urgency == Level::High,
+        }
+    }
+}
+
+impl TransitionKind {
+    /// Forward moves must complete the phase being left (required fields, tasks, approvals).
+    pub fn completes_phase(self) -> bool {
+        matches!(self, TransitionKind::Advance | TransitionKind::BackOut | TransitionKind::Close)
+    }
+}
+
+impl Outcome {
+    pub fn final_state(self) -> RecordState {
+        match self {
+            Outcome::Successful => RecordState::ClosedSuccessful,
+            Outcome::BackedOut => RecordState::ClosedBackedOut,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PhaseDef {
+    pub id: i64,
+    pub name: String,
+    pub position: i32,
+    pub condition: Condition,
+    pub retired: bool,
+    pub duration_hours: i32,
+    pub emergency_duration_hours: i32,
+}
+
+impl PhaseDef {
+    /// When a record entering this phase at `entered` is due to leave it.
+    pub fn due_at(&self, entered: DateTime<Utc>, emergency: bool) -> DateTime<Utc> {
+        let hours = if emergency { self.emergency_duration_hours } else { self.duration_hours };
+        entered + Duration::hours(i64::from(hours))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TransitionDef {
+    pub id: i64,
+    pub from: i64,
+    pub to: Option<i64>,
+    pub kind: TransitionKind,
+    pub label: String,
+    pub roles: Roles,
+    pub reason_required: bool,
+    pub outcome: Option<Outcome>,
+}
+
+/// One workflow: its phases in order and the transitions between them.
+#[derive(Debug, Clone, Default)]
+pub struct Workflow {
+    pub phases: Vec<PhaseDef>,
+    pub transitions: Vec<TransitionDef>,
+}
+
+impl Workflow {
+    pub fn phase(&self, id: i64) -> Option<&PhaseDef> {
+        self.phases.iter().find(|p| p.id == id)
+    }
+
+    pub fn phase_name(&self, id: i64) -> &str {
+        self.phase(id).map(|p| p.name.as_str()).unwrap_or("(unknown phase)")
+    }
+
+    /// The phase a new record starts in: the first phase that is not retired and applies.
+    pub fn first_phase(&self, impact: Level, urgency: Level) -> Option<&PhaseDef> {
+        let mut phases: Vec<_> = self.phases.iter().filter(|p| !p.retired).collect();
+        phases.sort_by_key(|p| p.position);
+        phases.into_iter().find(|p| p.condition.applies(impact, urgency))
+    }
+
+    pub fn transitions_from(&self, phase_id: i64) -> impl Iterator<Item = &TransitionDef> {
+        self.transitions.iter().filter(move |t| t.from == phase_id)
+    }
+
+    pub fn transition(&self, id: i64) -> Option<&TransitionDef> {
+        self.transitions.iter().find(|t| t.id == id)
+    }
+
+    /// Where a transition really lands for a record with this impact and urgency: a target
+    /// phase whose condition does not apply is skipped by following its advance transition.
+    /// Returns the landing phase and the phases skipped on the way, or `None` when no
+    /// applicable phase can be reached.
+    pub fn landing(&self, t: &TransitionDef, impact: Level, urgency: Level) -> Option<(i64, Vec<i64>)> {
+        let mut target = t.to?;
+        let mut skipped = Vec::new();
+        if t.kind != TransitionKind::Advance {
+            // Rework and back-out name their phase explicitly: no skipping.
+            return Some((target, skipped));
+        }
+        loop {
+            let phase = self.phase(target)?;
+            if phase.condition.applies(impact, urgency) {
+                return Some((target, skipped));
+            }
+            if skipped.contains(&target) || skipped.len() > self.phases.len() {
+                return None;
+            }
+            skipped.push(target);
+            target = self
+                .transitions_from(target)
+                .find(|n| n.kind == TransitionKind::Advance)
+                .and_then(|n| n.to)?;
+        }
+    }
+}
+
+/// What the engine needs to know about a record and the user to decide on a transition.
+#[derive(Debug, Clone)]
+pub struct Situation {
+    pub state: RecordState,
+    pub phase_id: i64,
+    pub impact: Level,
+    pub urgency: Level,
+    pub backed_out: bool,
+    pub actor_roles: Roles,
+    /// The user may work this record at all (its coordinator, registrant or a manager).
+    pub actor_may_work: bool,
+    /// Labels of fields required to leave the current phase that are still empty.
+    pub missing_to_leave: Vec<String>,
+    /// For each phase: labels of fields required to enter it that are still empty.
+    pub missing_to_enter: Vec<(i64, Vec<String>)>,
+    /// Gates from later parts of the process (tasks, approvals, related changes), each
+    /// already evaluated for the current phase: they block the transitions that complete it.
+    pub gates: Vec<Gate>,
+}
+
+/// An exit criterion of the current phase that is not met yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    /// Tasks of the phase still open: how many, and the phase's name.
+    OpenTasks { count: usize, phase: String },
+    /// An approval still pending or denied, with what the voters see.
+    Approval { group: String, status: String },
+    /// Related records that hold the move, named.
+    RelatedRecords { reason: String, numbers: Vec<String> },
+    /// Any other criterion, as a sentence (for the engine's callers to extend).
+    Other(String),
+}
+
+/// Why a transition cannot be taken now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocker {
+    Ended(RecordState),
+    NotFromCurrentPhase,
+    Role(Vec<Role>),
+    NotYourRecord,
+    MissingToLeave(Vec<String>),
+    MissingToEnter { phase: String, fields: Vec<String> },
+    DoesNotApply(String),
+    TargetRetired(String),
+    NoLanding,
+    NotBackedOut,
+    WasBackedOut,
+    Gate(Gate),
+}
+
+fn list(items: &[String]) -> String {
+    items.join(", ")
+}
+
+impl fmt::Display for Blocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Blocker::Ended(s) => write!(f, "The record is {}: nothing more can be done to it.", s.label().to_lowercase()),
+            Blocker::NotFromCurrentPhase => f.write_str("This transition does not leave the current phase."),
+            Blocker::Role(roles) => {
+                let names: Vec<_> = roles.iter().map(|r| r.label()).collect();
+                write!(f, "Only these roles may take it: {}.", names.join(", "))
+            }
+            Blocker::NotYourRecord => f.write_str("Only its coordinator, its registrant or a release manager may move it."),
+            Blocker::MissingToLeave(fields) => write!(f, "Required to leave this phase: {}.", list(fields)),
+            Blocker::MissingToEnter { phase, fields } => write!(f, "Required to enter {phase}: {}.", list(fields)),
+            Blocker::DoesNotApply(phase) => write!(f, "{phase} does not apply to this record (its condition is not met)."),
+            Blocker::TargetRetired(phase) => write!(f, "{phase} is retired."),
+            Blocker::NoLanding => f.write_str("No applicable phase follows: the workflow needs fixing."),
+            Blocker::NotBackedOut => f.write_str("The back-out plan was not activated: close it as successful."),
+            Blocker::WasBackedOut => f.write_str("The back-out plan was activated: close it as backed out."),
+            Blocker::Gate(Gate::OpenTasks { count, phase }) => {
+                let s = if *count == 1 { "" } else { "s" };
+                write!(f, "{count} open task{s} in {phase}.")
+            }
+            Blocker::Gate(Gate::Approval { group, status }) => write!(f, "Approval by {group} is {status}."),
+            Blocker::Gate(Gate::RelatedRecords { reason, numbers }) => write!(f, "{reason}: {}.", list(numbers)),
+            Blocker::Gate(Gate::Other(s)) => f.write_str(s),
+        }
+    }
+}
+
+/// May this user take this transition on this record now — and if not, every reason why not.
+/// An empty list means yes.
+pub fn blockers(wf: &Workflow, t: &TransitionDef, s: &Situation) -> Vec<Blocker> {
+    let mut out = Vec::new();
+    if s.state != RecordState::Active {
+        out.push(Blocker::Ended(s.state));
+        return out;
+    }
+    if t.from != s.phase_id {
+        out.push(Blocker::NotFromCurrentPhase);
+        return out;
+    }
+    if !t.roles.iter().any(|r| s.actor_roles.has(r)) {
+        out.push(Blocker::Role(t.roles.iter().collect()));
+    } else if !s.actor_may_work {
+        out.push(Blocker::NotYourRecord);
+    }
+    match t.outcome {
+        Some(Outcome::Successful) if s.backed_out => out.push(Blocker::WasBackedOut),
+        Some(Outcome::BackedOut) if !s.backed_out => out.push(Blocker::NotBackedOut),
+        _ => {}
+    }
+    if t.kind.completes_phase() {
+        if !s.missing_to_leave.is_empty() {
+            out.push(Blocker::MissingToLeave(s.missing_to_leave.clone()));
+        }
+        out.extend(s.gates.iter().cloned().map(Blocker::Gate));
+    }
+    if t.to.is_some() {
+        match wf.landing(t, s.impact, s.urgency) {
+            None => out.push(Blocker::NoLanding),
+            Some((landing, _)) => {
+                let phase = wf.phase(landing);
+                let name = wf.phase_name(landing).to_string();
+                if phase.is_some_and(|p| p.retired) {
+                    out.push(Blocker::TargetRetired(name.clone()));
+                }
+                if phase.is_some_and(|p| !p.condition.applies(s.impact, s.urgency)) {
+                    out.push(Blocker::DoesNotApply(name.clone()));
+                }
+                if let Some((_, fields)) = s.missing_to_enter.iter().find(|(p, f)| *p == landing && !f.is_empty()) {
+                    out.push(Blocker::MissingToEnter { phase: name, fields: fields.clone() });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The state a record is in after taking `t` (closing and abandoning end it).
+pub fn state_after(t: &TransitionDef) -> RecordState {
+    match (t.kind, t.outcome) {
+        (TransitionKind::Abandon, _) => RecordState::Abandoned,
+        (TransitionKind::Close, Some(o)) => o.final_state(),
+        _ => RecordState::Active,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,94 @@
+//! `AppError`, the one error type handlers return. It renders an error page that never shows
+//! internal text; the detail goes to the log. Services and models return `QueryResult` or
+//! `AppError`; `diesel::NotFound` becomes 404 here, in one place.
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("sign-in required")]
+    Unauthenticated { next: String },
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("the form's security token is missing or out of date")]
+    Csrf,
+    #[error("database: {0}")]
+    Db(diesel::result::Error),
+    #[error("connection pool: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => AppError::NotFound,
+            e => AppError::Db(e),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        AppError::Internal(format!("blocking task failed: {e}"))
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+impl AppError {
+    fn title_and_message(&self) -> (&'static str, String) {
+        match self {
+            AppError::NotFound => ("Not found", "There is nothing at this address. Check the link, or go back to the dashboard.".into()),
+            AppError::Forbidden(why) => ("Not allowed", if why.is_empty() { "You do not have permission to do this.".into() } else { why.clone() }),
+            AppError::Unauthenticated { .. } => ("Sign-in required", "Please sign in.".into()),
+            AppError::BadRequest(why) => ("The request could not be understood", why.clone()),
+            AppError::Csrf => ("The form has expired", "The form's security token is missing or out of date, so nothing was changed. Go back, reload the page and try again.".into()),
+            _ => ("Something went wrong", "The server could not finish this request. Nothing was lost that had been saved; please try again in a moment.".into()),
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let AppError::Unauthenticated { next } = self {
+            let to = if next.is_empty() || next == "/" { "/login".to_string() } else { format!("/login?next={}", crate::paths::encode(next)) };
+            return HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish();
+        }
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let (title, message) = self.title_and_message();
+        let body = ErrorPage { status: status.as_u16(), title, message: &message }
+            .render()
+            .unwrap_or_else(|_| format!("{} {title}", status.as_u16()));
+        HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body)
+    }
+}

@@ -1,0 +1,4 @@
+//! The `relman` binary: everything lives in the library; this only hands over the arguments.
+fn main() -> std::process::ExitCode {
+    relman::cli::main()
+}

@@ -1,0 +1,8 @@
+//! Diesel structs and queries, one module per resource; each function takes
+//! `&mut PgConnection` and returns `QueryResult` (services decide what an error means).
+pub mod groups;
+pub mod history;
+pub mod login_events;
+pub mod releases;
+pub mod users;
+pub mod workflows;

@@ -1,0 +1,89 @@
+//! URL paths in one place: links, redirects and tests build them here, never by hand.
+
+pub const LOGIN: &str = "/login";
+pub const LOGOUT: &str = "/logout";
+pub const PASSWORD: &str = "/account/password";
+pub const DASHBOARD: &str = "/";
+pub const RELEASES: &str = "/releases";
+pub const NEW_RELEASE: &str = "/releases/new";
+pub const ADMIN_USERS: &str = "/admin/users";
+pub const ADMIN_GROUPS: &str = "/admin/groups";
+pub const ADMIN_WORKFLOWS: &str = "/admin/workflows";
+pub const ADMIN_CATEGORIES: &str = "/admin/categories";
+
+/// `RL-000123`: a release's number as people read and type it.
+pub fn release_number(n: i64) -> String {
+    format!("RL-{n:06}")
+}
+
+/// The number inside `RL-000123` (the prefix is optional, case-insensitive).
+pub fn parse_release_number(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix("RL-").or_else(|| s.strip_prefix("rl-")).unwrap_or(s);
+    if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+pub fn release(n: i64) -> String {
+    format!("/releases/{}", release_number(n))
+}
+
+pub fn release_transitions(n: i64) -> String {
+    format!("{}/transitions", release(n))
+}
+
+pub fn admin_user(id: i64) -> String {
+    format!("/admin/users/{id}")
+}
+
+pub fn admin_group(id: i64) -> String {
+    format!("/admin/groups/{id}")
+}
+
+pub fn admin_workflow(id: i64) -> String {
+    format!("/admin/workflows/{id}")
+}
+
+/// Percent-encode a value for a query string.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A `next=` target is only followed when it is a local path (no open redirects).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => DASHBOARD.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_numbers_round_trip() {
+        assert_eq!(release_number(123), "RL-000123");
+        assert_eq!(parse_release_number("RL-000123"), Some(123));
+        assert_eq!(parse_release_number("123"), Some(123));
+        assert_eq!(parse_release_number("RL-"), None);
+        assert_eq!(parse_release_number("RL-12a"), None);
+        assert_eq!(parse_release_number("C-000001"), None);
+    }
+
+    #[test]
+    fn next_targets_stay_local() {
+        assert_eq!(safe_next(Some("/releases")), "/releases");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

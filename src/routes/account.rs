@@ -1,0 +1,131 @@
+//! Signing in and out, and changing one's own password.
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{invalid, page, see_other};
+use crate::auth::{CurrentUser, TypedSession};
+use crate::db::{self, DbPool};
+use crate::error::AppResult;
+use crate::forms::{Form, FormErrors};
+use crate::paths;
+use crate::services::accounts::{self, SignIn};
+use crate::views::Ctx;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(login_form).service(login).service(logout).service(password_form).service(change_password);
+}
+
+#[derive(Template)]
+#[template(path = "account/login.html")]
+struct LoginPage {
+    ctx: Ctx,
+    username: String,
+    next: String,
+    error: String,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// GET /login
+#[get("/login")]
+async fn login_form(session: TypedSession, q: web::Query<NextQuery>) -> AppResult<HttpResponse> {
+    if session.user_id().is_some() {
+        return Ok(see_other(paths::safe_next(q.next.as_deref())));
+    }
+    let ctx = Ctx::anonymous(session.csrf_token(), session.take_flash());
+    page(&LoginPage { ctx, username: String::new(), next: paths::safe_next(q.next.as_deref()), error: String::new() })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+/// POST /login
+#[post("/login")]
+async fn login(req: HttpRequest, session: TypedSession, pool: web::Data<DbPool>, form: Form<LoginForm>) -> AppResult<HttpResponse> {
+    let f = form.into_inner();
+    let next = paths::safe_next(f.next.as_deref());
+    let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let (username, password) = (f.username.clone(), f.password);
+    let outcome = db::run(&pool, move |conn| accounts::sign_in(conn, &username, &password, &address)).await?;
+    let error = match outcome {
+        SignIn::Ok { user_id, epoch } => {
+            session.sign_in(user_id, epoch)?;
+            return Ok(see_other(next));
+        }
+        SignIn::Refused => "The user name or password is not correct.".to_string(),
+        SignIn::Locked { minutes_left } => format!(
+            "Too many failed sign-ins for this account. It is locked: try again in {minutes_left} minute{}.",
+            if minutes_left == 1 { "" } else { "s" }
+        ),
+    };
+    let ctx = Ctx::anonymous(session.csrf_token(), Vec::new());
+    invalid(&LoginPage { ctx, username: f.username, next, error })
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+/// POST /logout
+#[post("/logout")]
+async fn logout(session: TypedSession, _form: Form<Empty>) -> HttpResponse {
+    session.sign_out();
+    see_other(paths::LOGIN)
+}
+
+#[derive(Template)]
+#[template(path = "account/password.html")]
+struct PasswordPage {
+    ctx: Ctx,
+    errors: FormErrors,
+}
+
+/// GET /account/password
+#[get("/account/password")]
+async fn password_form(user: CurrentUser) -> AppResult<HttpResponse> {
+    page(&PasswordPage { ctx: user.ctx(), errors: FormErrors::default() })
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// POST /account/password
+#[post("/account/password")]
+async fn change_password(user: CurrentUser, pool: web::Data<DbPool>, form: Form<PasswordForm>) -> AppResult<HttpResponse> {
+    let f = form.into_inner();
+    let mut errors = FormErrors::default();
+    if f.new_password != f.confirm {
+        errors.add("confirm", "The two new passwords do not match.");
+        return invalid(&PasswordPage { ctx: user.ctx(), errors });
+    }
+    let uid = user.id;
+    let result = db::run(&pool, move |conn| accounts::change_password(conn, uid, &f.current, &f.new_password)).await?;
+    match result {
+        Ok(epoch) => {
+            // Other sessions of this user end; this one carries on.
+            user.session.set_epoch(epoch);
+            user.flash("success", "Your password was changed.");
+            Ok(see_other(paths::DASHBOARD))
+        }
+        Err((field, message)) => {
+            errors.add(field, message);
+            invalid(&PasswordPage { ctx: user.ctx(), errors })
+        }
+    }
+}

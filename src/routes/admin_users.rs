@@ -1,0 +1,2 @@
+//! (in progress)
+pub fn configure(_cfg: &mut actix_web::web::ServiceConfig) {}

@@ -1,0 +1,48 @@
+//! Thin handlers, one module per page area: extract, authorise, call a service, render or
+//! redirect. `configure` is the one route table, used by the server and the tests alike.
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+
+pub mod account;
+pub mod admin_groups;
+pub mod admin_users;
+pub mod dashboard;
+pub mod health;
+
+/// Every route of the application.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    account::configure(cfg);
+    dashboard::configure(cfg);
+    health::configure(cfg);
+    admin_users::configure(cfg);
+    admin_groups::configure(cfg);
+}
+
+/// POST → redirect → GET.
+pub fn see_other(to: impl Into<String>) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, to.into())).finish()
+}
+
+/// Render a page with 200.
+pub fn page<T: askama::Template>(t: &T) -> Result<HttpResponse, crate::error::AppError> {
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(t.render()?))
+}
+
+/// Re-render a form with its messages: 422.
+pub fn invalid<T: askama::Template>(t: &T) -> Result<HttpResponse, crate::error::AppError> {
+    Ok(HttpResponse::UnprocessableEntity().content_type("text/html; charset=utf-8").body(t.render()?))
+}
+
+/// GET /static/{file}: the files of `static/`, embedded at build time.
+pub async fn static_file(path: web::Path<String>) -> HttpResponse {
+    let (body, mime): (&'static [u8], &str) = match path.as_str() {
+        "app.css" => (include_bytes!("../../static/app.css"), "text/css; charset=utf-8"),
+        "print.css" => (include_bytes!("../../static/print.css"), "text/css; charset=utf-8"),
+        "favicon.svg" => (include_bytes!("../../static/favicon.svg"), "image/svg+xml"),
+        _ => return HttpResponse::NotFound().content_type("text/plain").body("not found"),
+    };
+    HttpResponse::Ok()
+        .content_type(mime)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(body)
+}

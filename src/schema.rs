@@ -1,0 +1,206 @@
+// @generated-style Diesel schema for Relman's tables (kept by hand in step with migrations/).
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        username -> Text,
+        display_name -> Text,
+        email -> Nullable<Text>,
+        password_hash -> Text,
+        roles -> Array<Text>,
+        active -> Bool,
+        session_epoch -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    groups (id) {
+        id -> Int8,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> Int8,
+        user_id -> Int8,
+    }
+}
+
+diesel::table! {
+    login_events (id) {
+        id -> Int8,
+        username -> Text,
+        user_id -> Nullable<Int8>,
+        outcome -> Text,
+        address -> Text,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    workflows (id) {
+        id -> Int8,
+        name -> Text,
+        description -> Text,
+        record_kind -> Text,
+        retired -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    phases (id) {
+        id -> Int8,
+        workflow_id -> Int8,
+        name -> Text,
+        description -> Text,
+        position -> Int4,
+        duration_hours -> Int4,
+        emergency_duration_hours -> Int4,
+        condition -> Text,
+        retired -> Bool,
+    }
+}
+
+diesel::table! {
+    phase_field_rules (phase_id, field) {
+        phase_id -> Int8,
+        field -> Text,
+        rule -> Text,
+    }
+}
+
+diesel::table! {
+    transitions (id) {
+        id -> Int8,
+        workflow_id -> Int8,
+        from_phase_id -> Int8,
+        to_phase_id -> Nullable<Int8>,
+        kind -> Text,
+        label -> Text,
+        roles -> Array<Text>,
+        reason_required -> Bool,
+        outcome -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    categories (id) {
+        id -> Int8,
+        name -> Text,
+        description -> Text,
+        record_kind -> Text,
+        workflow_id -> Int8,
+        retired -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    releases (id) {
+        id -> Int8,
+        number -> Int8,
+        title -> Text,
+        release_type -> Text,
+        category_id -> Int8,
+        workflow_id -> Int8,
+        phase_id -> Int8,
+        state -> Text,
+        reason -> Text,
+        registered_by -> Int8,
+        coordinator_id -> Nullable<Int8>,
+        manager_id -> Nullable<Int8>,
+        assignment_group_id -> Nullable<Int8>,
+        impact -> Text,
+        urgency -> Text,
+        risk -> Text,
+        risk_override_reason -> Nullable<Text>,
+        planned_start -> Nullable<Timestamptz>,
+        planned_end -> Nullable<Timestamptz>,
+        actual_start -> Nullable<Timestamptz>,
+        actual_end -> Nullable<Timestamptz>,
+        phase_entered_at -> Timestamptz,
+        phase_due_at -> Nullable<Timestamptz>,
+        backed_out -> Bool,
+        version -> Int4,
+        closed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    release_details (release_id) {
+        release_id -> Int8,
+        description -> Text,
+        affected_services -> Text,
+        release_plan -> Text,
+        deployment_plan -> Text,
+        test_criteria -> Text,
+        test_result -> Text,
+        backout_plan -> Text,
+        training_needs -> Text,
+        financial_impact -> Text,
+        verification -> Text,
+        evaluation -> Text,
+    }
+}
+
+diesel::table! {
+    release_phase_visits (id) {
+        id -> Int8,
+        release_id -> Int8,
+        phase_id -> Int8,
+        status -> Text,
+        entered_at -> Timestamptz,
+        due_at -> Nullable<Timestamptz>,
+        left_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    history_events (id) {
+        id -> Int8,
+        release_id -> Nullable<Int8>,
+        actor_id -> Nullable<Int8>,
+        at -> Timestamptz,
+        kind -> Text,
+        summary -> Text,
+        from_phase_id -> Nullable<Int8>,
+        to_phase_id -> Nullable<Int8>,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    history_field_changes (id) {
+        id -> Int8,
+        event_id -> Int8,
+        field -> Text,
+        old_value -> Text,
+        new_value -> Text,
+    }
+}
+
+diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(group_members -> users (user_id));
+diesel::joinable!(phases -> workflows (workflow_id));
+diesel::joinable!(phase_field_rules -> phases (phase_id));
+diesel::joinable!(categories -> workflows (workflow_id));
+diesel::joinable!(releases -> categories (category_id));
+diesel::joinable!(releases -> phases (phase_id));
+diesel::joinable!(release_phase_visits -> releases (release_id));
+diesel::joinable!(release_details -> releases (release_id));
+diesel::joinable!(history_field_changes -> history_events (event_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users, groups, group_members, login_events, workflows, phases, phase_field_rules,
+    transitions, categories, releases, release_details, release_phase_visits, history_events,
+    history_field_changes,
+);

@@ -1,0 +1,4 @@
+//! Operations that span tables and commit in one transaction.
+pub mod accounts;
+pub mod releases;
+pub mod workflow_admin;

@@ -117,10 +117,14 @@ impl EmbeddedPg {
         db_name: &str,
         bin_dir: PathBuf,
     ) -> Result<EmbeddedPg, EmbeddedPgError> {
-        fs::create_dir_all(data_dir)
-            .map_err(io_err(format!("could not create data dir {}", data_dir.display())))?;
-        let data_dir = fs::canonicalize(data_dir)
-            .map_err(io_err(format!("could not resolve data dir {}", data_dir.display())))?;
+        fs::create_dir_all(data_dir).map_err(io_err(format!(
+            "could not create data dir {}",
+            data_dir.display()
+        )))?;
+        let data_dir = fs::canonicalize(data_dir).map_err(io_err(format!(
+            "could not resolve data dir {}",
+            data_dir.display()
+        )))?;
         let layout = Layout::new(&data_dir);
 
         let owner = if unsafe { libc::geteuid() } == 0 {
@@ -134,8 +138,9 @@ impl EmbeddedPg {
         fs::create_dir_all(&layout.pg)
             .map_err(io_err(format!("could not create {}", layout.pg.display())))?;
         runner.own(&layout.pg)?;
-        fs::set_permissions(&layout.pg, fs::Permissions::from_mode(0o700))
-            .map_err(io_err(format!("could not set permissions of {}", layout.pg.display())))?;
+        fs::set_permissions(&layout.pg, fs::Permissions::from_mode(0o700)).map_err(io_err(
+            format!("could not set permissions of {}", layout.pg.display()),
+        ))?;
         if runner.owner.is_some() {
             runner.check_reachable(&layout.pg)?;
         }
@@ -251,9 +256,10 @@ impl EmbeddedPg {
         }
         tracing::info!("stopping PostgreSQL in {}", self.data.display());
         let data = self.data.to_string_lossy().into_owned();
-        let out = self
-            .runner
-            .run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "-t", "60", "stop"])?;
+        let out = self.runner.run(
+            "pg_ctl",
+            &["-D", &data, "-m", "fast", "-w", "-t", "60", "stop"],
+        )?;
         if !out.status.success() && self.runner.status(&self.data)? != Status::NotRunning {
             return Err(command_error("pg_ctl stop", &out));
         }
@@ -439,10 +445,7 @@ fn prepare_socket_dir(dir: &Path, server_uid: Option<(u32, u32)>) -> Result<(), 
                         return Err(bad(format!("owned by uid {}, not {uid}", meta.uid())));
                     }
                 } else {
-                    return Err(bad(format!(
-                        "owned by uid {}, not {want_uid}",
-                        meta.uid()
-                    )));
+                    return Err(bad(format!("owned by uid {}, not {want_uid}", meta.uid())));
                 }
             }
             if meta.permissions().mode() & 0o777 != 0o700 {
@@ -580,7 +583,9 @@ impl Runner {
         for locale in ["--locale=C.UTF-8", "--locale=C"] {
             let out = self.run(
                 "initdb",
-                &["-D", &d, "-U", "postgres", "-A", "trust", "-E", "UTF8", locale],
+                &[
+                    "-D", &d, "-U", "postgres", "-A", "trust", "-E", "UTF8", locale,
+                ],
             )?;
             if out.status.success() {
                 return Ok(());
@@ -662,15 +667,24 @@ impl Runner {
 }
 
 fn find_runuser() -> Option<PathBuf> {
-    ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser", "/bin/runuser"]
-        .iter()
-        .map(PathBuf::from)
-        .chain(
-            std::env::var_os("PATH")
-                .map(|p| std::env::split_paths(&p).map(|d| d.join("runuser")).collect())
-                .unwrap_or_else(Vec::new),
-        )
-        .find(|p| is_executable(p))
+    [
+        "/usr/sbin/runuser",
+        "/sbin/runuser",
+        "/usr/bin/runuser",
+        "/bin/runuser",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .chain::<Vec<PathBuf>>(
+        std::env::var_os("PATH")
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join("runuser"))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+    .find(|p| is_executable(p))
 }
 
 /// uid and gid of the `postgres` system user.
@@ -746,12 +760,11 @@ fn remove_stale_files(data: &Path, socket_dir: &Path) -> Result<bool, EmbeddedPg
     let mut found = false;
     let pid_file = data.join("postmaster.pid");
     if pid_file.exists() {
-        tracing::info!(
-            "removing stale {} (server not running)",
+        tracing::info!("removing stale {} (server not running)", pid_file.display());
+        fs::remove_file(&pid_file).map_err(io_err(format!(
+            "could not remove stale {}",
             pid_file.display()
-        );
-        fs::remove_file(&pid_file)
-            .map_err(io_err(format!("could not remove stale {}", pid_file.display())))?;
+        )))?;
         found = true;
     }
     for name in [format!(".s.PGSQL.{PORT}.lock"), format!(".s.PGSQL.{PORT}")] {
@@ -775,7 +788,10 @@ impl StartLock {
             .truncate(false)
             .write(true)
             .open(path)
-            .map_err(io_err(format!("could not open lock file {}", path.display())))?;
+            .map_err(io_err(format!(
+                "could not open lock file {}",
+                path.display()
+            )))?;
         loop {
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
                 return Ok(StartLock(file));
@@ -921,7 +937,11 @@ mod tests {
                     }
                 }
             }
-            if layout.socket_dir.to_string_lossy().starts_with("/tmp/relman-pg-") {
+            if layout
+                .socket_dir
+                .to_string_lossy()
+                .starts_with("/tmp/relman-pg-")
+            {
                 let _ = fs::remove_dir_all(&layout.socket_dir);
             }
             let _ = fs::remove_dir_all(&self.root);
@@ -946,11 +966,17 @@ mod tests {
         let dir = TempDataDir::new("relman-pgtest");
         let mut first = EmbeddedPg::start(&dir.path, "relman").expect("first start");
         assert!(first.started_here());
-        assert!(first.database_url().starts_with("postgres://postgres@/relman?host=/"));
+        assert!(first
+            .database_url()
+            .starts_with("postgres://postgres@/relman?host=/"));
         select_one(&first.database_url());
         // No TCP: postmaster.pid's listen-address line is empty.
         let pid_text = fs::read_to_string(first.data.join("postmaster.pid")).unwrap();
-        assert_eq!(pid_text.lines().nth(5).map(str::trim), Some(""), "{pid_text}");
+        assert_eq!(
+            pid_text.lines().nth(5).map(str::trim),
+            Some(""),
+            "{pid_text}"
+        );
 
         let mut second = EmbeddedPg::start(&dir.path, "relman").expect("second start");
         assert!(!second.started_here());
@@ -985,7 +1011,10 @@ mod tests {
         while process_is_postgres(pid) == Some(true) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(100));
         }
-        assert!(pg.data.join("postmaster.pid").exists(), "stale pid file remains");
+        assert!(
+            pg.data.join("postmaster.pid").exists(),
+            "stale pid file remains"
+        );
         drop(pg);
 
         let mut again = EmbeddedPg::start(&dir.path, "relman").expect("start after crash");
@@ -1001,8 +1030,17 @@ mod tests {
             Some("a-rather-long-directory-name-to-push-the-socket-path-past-the-limit-of-unix-sockets"),
         );
         let mut pg = EmbeddedPg::start(&dir.path, "relman").expect("start");
-        assert!(pg.socket_dir.to_string_lossy().starts_with("/tmp/relman-pg-"), "{:?}", pg.socket_dir);
-        assert_eq!(pg.socket_dir.to_string_lossy().len(), "/tmp/relman-pg-".len() + 16);
+        assert!(
+            pg.socket_dir
+                .to_string_lossy()
+                .starts_with("/tmp/relman-pg-"),
+            "{:?}",
+            pg.socket_dir
+        );
+        assert_eq!(
+            pg.socket_dir.to_string_lossy().len(),
+            "/tmp/relman-pg-".len() + 16
+        );
         let meta = fs::metadata(&pg.socket_dir).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o700);
         select_one(&pg.database_url());
@@ -1039,7 +1077,9 @@ mod tests {
         }
         let dir = TempDataDir::with_sub("relman-pgtest", Some("data"));
         fs::set_permissions(&dir.root, fs::Permissions::from_mode(0o700)).unwrap();
-        let err = EmbeddedPg::start(&dir.path, "relman").err().expect("must fail");
+        let err = EmbeddedPg::start(&dir.path, "relman")
+            .err()
+            .expect("must fail");
         assert!(
             matches!(err, EmbeddedPgError::DataDirNotReachable { .. }),
             "{err}"
@@ -1051,7 +1091,10 @@ mod tests {
     fn bogus_pg_bin_gives_clear_error() {
         let err = find_bin_dir(Some("/nonexistent/bogus/bin")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("PostgreSQL server programs (initdb, pg_ctl, postgres) not found"), "{msg}");
+        assert!(
+            msg.contains("PostgreSQL server programs (initdb, pg_ctl, postgres) not found"),
+            "{msg}"
+        );
         assert!(msg.contains("/nonexistent/bogus/bin"), "{msg}");
         assert!(msg.contains("RELMAN_PG_BIN"), "{msg}");
         assert!(msg.contains("DATABASE_URL"), "{msg}");

@@ -65,6 +65,29 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+pub const ADMIN_NEW_USER: &str = "/admin/users/new";
+pub const ADMIN_SIGN_INS: &str = "/admin/users/sign-ins";
+
+pub fn admin_user_password(id: i64) -> String {
+    format!("/admin/users/{id}/password")
+}
+
+pub fn admin_user_deactivate(id: i64) -> String {
+    format!("/admin/users/{id}/deactivate")
+}
+
+pub fn admin_user_reactivate(id: i64) -> String {
+    format!("/admin/users/{id}/reactivate")
+}
+
+pub fn admin_group_members(id: i64) -> String {
+    format!("/admin/groups/{id}/members")
+}
+
+pub fn admin_group_member_remove(group_id: i64, user_id: i64) -> String {
+    format!("/admin/groups/{group_id}/members/{user_id}/remove")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

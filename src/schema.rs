@@ -49,6 +49,7 @@ diesel::table! {
         description -> Text,
         record_kind -> Text,
         retired -> Bool,
+        draft -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }

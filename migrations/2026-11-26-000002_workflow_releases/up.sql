@@ -9,6 +9,9 @@ CREATE TABLE workflows (
     -- Which kind of record the workflow drives; the engine itself is shared.
     record_kind TEXT NOT NULL CHECK (record_kind IN ('release', 'change')),
     retired     BOOLEAN NOT NULL DEFAULT FALSE,
+    -- A draft may be incomplete; publishing runs the validator, and only published
+    -- workflows can be used by a category. Edits to a published workflow are validated too.
+    draft       BOOLEAN NOT NULL DEFAULT FALSE,
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );

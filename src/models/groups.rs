@@ -82,3 +82,34 @@ pub fn set_user_groups(conn: &mut PgConnection, user_id: i64, group_ids: &[i64])
     }
     Ok(())
 }
+
+/// Every membership as (user id, group id), for the user list (one query, not one per user).
+pub fn memberships(conn: &mut PgConnection) -> QueryResult<Vec<(i64, i64)>> {
+    group_members::table.select((group_members::user_id, group_members::group_id)).load(conn)
+}
+
+/// Which of `ids` are groups that exist.
+pub fn existing_ids(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    groups::table.filter(groups::id.eq_any(ids)).select(groups::id).load(conn)
+}
+
+pub fn is_member(conn: &mut PgConnection, group_id: i64, user_id: i64) -> QueryResult<bool> {
+    use diesel::dsl::{exists, select};
+    select(exists(
+        group_members::table
+            .filter(group_members::group_id.eq(group_id))
+            .filter(group_members::user_id.eq(user_id)),
+    ))
+    .get_result(conn)
+}
+
+/// Active users who are not members of the group: (user id, username, display name).
+pub fn active_non_members(conn: &mut PgConnection, group_id: i64) -> QueryResult<Vec<(i64, String, String)>> {
+    let members = group_members::table.filter(group_members::group_id.eq(group_id)).select(group_members::user_id);
+    users::table
+        .filter(users::active.eq(true))
+        .filter(diesel::dsl::not(users::id.eq_any(members)))
+        .order(users::display_name)
+        .select((users::id, users::username, users::display_name))
+        .load(conn)
+}

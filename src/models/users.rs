@@ -118,3 +118,23 @@ pub fn names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, Stri
         .select((users::id, users::display_name))
         .load(conn)
 }
+
+/// An administrator's edit of an account's details; leaves `active` and the password alone.
+pub fn update_details(conn: &mut PgConnection, id: i64, display_name: &str, email: Option<&str>, roles: Vec<String>) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::display_name.eq(display_name),
+            users::email.eq(email),
+            users::roles.eq(roles),
+            users::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+}
+
+/// Deactivate or reactivate an account. `CurrentUser` checks `active` on every request, so a
+/// deactivated user's sessions end on their next request.
+pub fn set_active(conn: &mut PgConnection, id: i64, active: bool) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((users::active.eq(active), users::updated_at.eq(diesel::dsl::now)))
+        .execute(conn)
+}

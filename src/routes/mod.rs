@@ -4,8 +4,10 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 pub mod account;
+pub mod admin_categories;
 pub mod admin_groups;
 pub mod admin_users;
+pub mod admin_workflows;
 pub mod dashboard;
 pub mod health;
 
@@ -16,6 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     admin_users::configure(cfg);
     admin_groups::configure(cfg);
+    admin_workflows::configure(cfg);
+    admin_categories::configure(cfg);
 }
 
 /// POST → redirect → GET.

@@ -1,8 +1,10 @@
-//! Accounts: signing in with throttling, creating users, changing passwords, the first admin.
+//! Accounts: signing in with throttling, creating users, changing passwords, the first admin;
+//! and what administrators do to accounts and groups (each form checked field by field).
 use diesel::prelude::*;
 
 use crate::auth::password;
 use crate::domain::lockout;
+use crate::domain::permissions::{self, Actor};
 use crate::domain::roles::Roles;
 use crate::error::{AppError, AppResult};
 use crate::models::{groups, login_events, users};
@@ -163,4 +165,210 @@ pub fn change_password(conn: &mut PgConnection, user_id: i64, current: &str, new
     }
     let epoch = users::set_password(conn, user_id, &password::hash(new)).map_err(AppError::from)?;
     Ok(Ok(epoch))
+}
+
+// ---- Administration: accounts and groups as an administrator edits them. ----
+
+/// What is wrong with a form, field by field: (field name, message), in the form's order.
+pub type FieldErrors = Vec<(&'static str, String)>;
+
+/// The order fields appear in the account and group forms, so the summary reads top to bottom.
+const FIELD_ORDER: &[&str] = &["username", "display_name", "email", "password", "new_password", "role", "group", "name", "description", "user_id"];
+
+fn sorted(mut errors: FieldErrors) -> FieldErrors {
+    errors.sort_by_key(|(f, _)| FIELD_ORDER.iter().position(|x| x == f).unwrap_or(usize::MAX));
+    errors
+}
+
+fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}
+
+/// An account's details as an administrator typed them (all but user name and password).
+pub struct AccountDetails<'a> {
+    pub display_name: &'a str,
+    pub email: &'a str,
+    /// `role` values: each must be a known role.
+    pub roles: &'a [String],
+    /// `group` values: each must be the id of an existing group.
+    pub groups: &'a [String],
+}
+
+struct CheckedDetails {
+    /// `None` when left empty.
+    display_name: Option<String>,
+    email: Option<String>,
+    roles: Roles,
+    groups: Vec<i64>,
+}
+
+fn check_details(conn: &mut PgConnection, d: &AccountDetails, errors: &mut FieldErrors) -> QueryResult<CheckedDetails> {
+    let display_name = d.display_name.trim();
+    if display_name.chars().count() > 100 {
+        errors.push(("display_name", "The display name must be at most 100 characters.".into()));
+    }
+    let email = d.email.trim();
+    if !email.is_empty() {
+        if let Some(p) = email_problem(email) {
+            errors.push(("email", p.into()));
+        }
+    }
+    let mut roles = Vec::new();
+    for r in d.roles {
+        match r.parse::<crate::domain::roles::Role>() {
+            Ok(role) => roles.push(role),
+            Err(_) => {
+                errors.push(("role", format!("“{r}” is not a role. Choose from the roles listed.")));
+                break;
+            }
+        }
+    }
+    let mut groups_wanted = Vec::new();
+    for g in d.groups {
+        match g.trim().parse::<i64>() {
+            Ok(id) if !groups_wanted.contains(&id) => groups_wanted.push(id),
+            Ok(_) => {}
+            Err(_) => {
+                errors.push(("group", "Choose groups from the list.".into()));
+                break;
+            }
+        }
+    }
+    if !groups_wanted.is_empty() && groups::existing_ids(conn, &groups_wanted)?.len() != groups_wanted.len() {
+        errors.push(("group", "One of the chosen groups does not exist (any more). Choose again from the list.".into()));
+    }
+    Ok(CheckedDetails {
+        display_name: (!display_name.is_empty()).then(|| display_name.to_string()),
+        email: (!email.is_empty()).then(|| email.to_string()),
+        roles: Roles::of(&roles),
+        groups: groups_wanted,
+    })
+}
+
+/// An administrator creates an account with an initial password. Every field is checked and
+/// every problem reported at once. Hashes the password: call inside `db::run`.
+pub fn admin_create_user(conn: &mut PgConnection, username: &str, password_typed: &str, d: &AccountDetails) -> AppResult<Result<users::User, FieldErrors>> {
+    let mut errors = FieldErrors::new();
+    let username = username.trim();
+    let taken = || format!("The user name {username} is already taken. Choose another.");
+    if let Some(p) = username_problem(username) {
+        errors.push(("username", p.into()));
+    } else if users::find_by_username(conn, username)?.is_some() {
+        errors.push(("username", taken()));
+    }
+    if let Some(p) = password::weakness(password_typed) {
+        errors.push(("password", p));
+    }
+    let c = check_details(conn, d, &mut errors)?;
+    if !errors.is_empty() {
+        return Ok(Err(sorted(errors)));
+    }
+    let hash = password::hash(password_typed);
+    let display = c.display_name.as_deref().unwrap_or(username);
+    let created = conn.transaction(|conn| {
+        let user = users::insert(
+            conn,
+            &users::NewUser { username, display_name: display, email: c.email.as_deref(), password_hash: &hash, roles: c.roles.to_strings() },
+        )?;
+        for g in &c.groups {
+            groups::add_member(conn, *g, user.id)?;
+        }
+        Ok(user)
+    });
+    match created {
+        Ok(user) => Ok(Ok(user)),
+        // Someone else took the name between the check and the insert.
+        Err(e) if is_unique_violation(&e) => Ok(Err(vec![("username", taken())])),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An administrator edits an account's display name, e-mail, roles and groups. Refuses to let
+/// administrators remove their own admin role. A missing account is `NotFound`.
+pub fn admin_update_user(conn: &mut PgConnection, actor: Actor, user_id: i64, d: &AccountDetails) -> AppResult<Result<(), FieldErrors>> {
+    conn.transaction(|conn| {
+        let user = users::find(conn, user_id)?;
+        let mut errors = FieldErrors::new();
+        let c = check_details(conn, d, &mut errors)?;
+        if c.display_name.is_none() {
+            errors.push(("display_name", "Enter a display name.".into()));
+        }
+        if !errors.iter().any(|(f, _)| *f == "role") {
+            if let Some(why) = permissions::admin_self_edit_refusal(actor, user_id, c.roles, user.active) {
+                errors.push(("role", why.into()));
+            }
+        }
+        if !errors.is_empty() {
+            return Ok(Err(sorted(errors)));
+        }
+        let display = c.display_name.as_deref().unwrap_or(&user.username);
+        users::update_details(conn, user_id, display, c.email.as_deref(), c.roles.to_strings())?;
+        groups::set_user_groups(conn, user_id, &c.groups)?;
+        Ok(Ok(()))
+    })
+}
+
+/// Deactivate or reactivate an account; administrators cannot deactivate themselves.
+/// Returns the account as it was, or why the change is refused.
+pub fn admin_set_active(conn: &mut PgConnection, actor: Actor, user_id: i64, active: bool) -> AppResult<Result<users::User, &'static str>> {
+    let user = users::find(conn, user_id)?;
+    if let Some(why) = permissions::admin_self_edit_refusal(actor, user_id, user.role_set(), active) {
+        return Ok(Err(why));
+    }
+    users::set_active(conn, user_id, active)?;
+    Ok(Ok(user))
+}
+
+/// An administrator sets a new password for an account; its sessions end (the epoch moves on).
+/// Returns the new session epoch. Hashes the password: call inside `db::run`.
+pub fn admin_reset_password(conn: &mut PgConnection, user_id: i64, new: &str) -> AppResult<Result<i32, String>> {
+    users::find(conn, user_id)?;
+    if let Some(p) = password::weakness(new) {
+        return Ok(Err(p));
+    }
+    Ok(Ok(users::set_password(conn, user_id, &password::hash(new))?))
+}
+
+/// Create a group; its name must be new (ignoring case).
+pub fn admin_create_group(conn: &mut PgConnection, name: &str, description: &str) -> AppResult<Result<groups::Group, FieldErrors>> {
+    let name = name.trim();
+    let description = description.trim();
+    let taken = || format!("There is already a group named {name}. Choose another name.");
+    let mut errors = FieldErrors::new();
+    if name.is_empty() {
+        errors.push(("name", "Enter a group name.".into()));
+    } else if name.chars().count() > 100 {
+        errors.push(("name", "The group name must be at most 100 characters.".into()));
+    } else if groups::name_taken(conn, name)? {
+        errors.push(("name", taken()));
+    }
+    if description.chars().count() > 2000 {
+        errors.push(("description", "The description must be at most 2000 characters.".into()));
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    match groups::create(conn, name, description) {
+        Ok(g) => Ok(Ok(g)),
+        Err(e) if is_unique_violation(&e) => Ok(Err(vec![("name", taken())])),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Add an active user to a group (adding a member twice changes nothing). Returns the user.
+/// A missing group is `NotFound`; a bad choice of user is a message for the `user_id` field.
+pub fn admin_add_member(conn: &mut PgConnection, group_id: i64, user_id: &str) -> AppResult<Result<users::User, FieldErrors>> {
+    groups::find(conn, group_id)?;
+    let user = match user_id.trim().parse::<i64>() {
+        Ok(id) => users::find(conn, id).optional()?,
+        Err(_) => None,
+    };
+    let Some(user) = user else {
+        return Ok(Err(vec![("user_id", "Choose a user from the list.".into())]));
+    };
+    if !user.active {
+        return Ok(Err(vec![("user_id", format!("{} is deactivated: reactivate the account first.", user.display_name))]));
+    }
+    groups::add_member(conn, group_id, user.id)?;
+    Ok(Ok(user))
 }

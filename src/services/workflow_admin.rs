@@ -1,1 +1,1 @@
-//! (in progress)
+//! Workflow administration: drafts, phases, field rules, transitions, validation (being written).

@@ -1,0 +1,9 @@
+//! Relman's integration tests: one binary whose modules are the test files (it links once).
+//! Every test starts the real server on a free port with its own database, and talks to it
+//! over HTTP with a cookie-carrying client.
+mod support;
+
+mod accounts;
+mod admin;
+mod page_quality;
+mod page_quality_extra;

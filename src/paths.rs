@@ -110,3 +110,61 @@ mod tests {
         assert_eq!(safe_next(None), "/");
     }
 }
+
+pub const ADMIN_WORKFLOW_COPY: &str = "/admin/workflows/copy";
+
+pub fn admin_workflow_publish(id: i64) -> String {
+    format!("/admin/workflows/{id}/publish")
+}
+
+pub fn admin_workflow_retire(id: i64) -> String {
+    format!("/admin/workflows/{id}/retire")
+}
+
+pub fn admin_workflow_restore(id: i64) -> String {
+    format!("/admin/workflows/{id}/restore")
+}
+
+pub fn admin_workflow_fields(id: i64) -> String {
+    format!("/admin/workflows/{id}/fields")
+}
+
+pub fn admin_workflow_phases(id: i64) -> String {
+    format!("/admin/workflows/{id}/phases")
+}
+
+pub fn admin_workflow_phase(id: i64, phase_id: i64) -> String {
+    format!("/admin/workflows/{id}/phases/{phase_id}")
+}
+
+pub fn admin_workflow_phase_move(id: i64, phase_id: i64) -> String {
+    format!("/admin/workflows/{id}/phases/{phase_id}/move")
+}
+
+pub fn admin_workflow_phase_retire(id: i64, phase_id: i64) -> String {
+    format!("/admin/workflows/{id}/phases/{phase_id}/retire")
+}
+
+pub fn admin_workflow_phase_restore(id: i64, phase_id: i64) -> String {
+    format!("/admin/workflows/{id}/phases/{phase_id}/restore")
+}
+
+pub fn admin_workflow_transitions(id: i64) -> String {
+    format!("/admin/workflows/{id}/transitions")
+}
+
+pub fn admin_workflow_transition_remove(id: i64, transition_id: i64) -> String {
+    format!("/admin/workflows/{id}/transitions/{transition_id}/remove")
+}
+
+pub fn admin_category(id: i64) -> String {
+    format!("/admin/categories/{id}")
+}
+
+pub fn admin_category_retire(id: i64) -> String {
+    format!("/admin/categories/{id}/retire")
+}
+
+pub fn admin_category_restore(id: i64) -> String {
+    format!("/admin/categories/{id}/restore")
+}

@@ -171,6 +171,7 @@ diesel::table! {
         release_id -> Nullable<Int8>,
         actor_id -> Nullable<Int8>,
         at -> Timestamptz,
+        record_version -> Int4,
         kind -> Text,
         summary -> Text,
         from_phase_id -> Nullable<Int8>,

@@ -155,6 +155,8 @@ CREATE TABLE history_events (
     release_id    BIGINT REFERENCES releases (id),
     actor_id      BIGINT REFERENCES users (id),
     at            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- The record's version after this event: a stale form finds what changed since it was read.
+    record_version INTEGER NOT NULL DEFAULT 0,
     kind          TEXT NOT NULL CHECK (length(kind) BETWEEN 1 AND 40),
     summary       TEXT NOT NULL DEFAULT '',
     from_phase_id BIGINT REFERENCES phases (id),

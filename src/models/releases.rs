@@ -1,1 +1,245 @@
-//! (in progress)
+//! Releases: the core row, its long texts (`release_details`), phase visits, and the list query.
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+
+use crate::schema::{release_details, release_phase_visits, releases};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, AsChangeset)]
+#[diesel(table_name = releases, treat_none_as_null = true)]
+pub struct Release {
+    pub id: i64,
+    pub number: i64,
+    pub title: String,
+    pub release_type: String,
+    pub category_id: i64,
+    pub workflow_id: i64,
+    pub phase_id: i64,
+    pub state: String,
+    pub reason: String,
+    pub registered_by: i64,
+    pub coordinator_id: Option<i64>,
+    pub manager_id: Option<i64>,
+    pub assignment_group_id: Option<i64>,
+    pub impact: String,
+    pub urgency: String,
+    pub risk: String,
+    pub risk_override_reason: Option<String>,
+    pub planned_start: Option<DateTime<Utc>>,
+    pub planned_end: Option<DateTime<Utc>>,
+    pub actual_start: Option<DateTime<Utc>>,
+    pub actual_end: Option<DateTime<Utc>>,
+    pub phase_entered_at: DateTime<Utc>,
+    pub phase_due_at: Option<DateTime<Utc>>,
+    pub backed_out: bool,
+    pub version: i32,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = release_details)]
+pub struct ReleaseDetails {
+    pub release_id: i64,
+    pub description: String,
+    pub affected_services: String,
+    pub release_plan: String,
+    pub deployment_plan: String,
+    pub test_criteria: String,
+    pub test_result: String,
+    pub backout_plan: String,
+    pub training_needs: String,
+    pub financial_impact: String,
+    pub verification: String,
+    pub evaluation: String,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = releases)]
+pub struct NewRelease<'a> {
+    pub title: &'a str,
+    pub release_type: &'a str,
+    pub category_id: i64,
+    pub workflow_id: i64,
+    pub phase_id: i64,
+    pub reason: &'a str,
+    pub registered_by: i64,
+    pub coordinator_id: Option<i64>,
+    pub manager_id: Option<i64>,
+    pub impact: &'a str,
+    pub urgency: &'a str,
+    pub risk: &'a str,
+    pub risk_override_reason: Option<&'a str>,
+    pub planned_start: Option<DateTime<Utc>>,
+    pub planned_end: Option<DateTime<Utc>>,
+    pub phase_entered_at: DateTime<Utc>,
+    pub phase_due_at: Option<DateTime<Utc>>,
+}
+
+pub fn insert(conn: &mut PgConnection, new: &NewRelease) -> QueryResult<Release> {
+    diesel::insert_into(releases::table).values(new).returning(Release::as_returning()).get_result(conn)
+}
+
+pub fn insert_details(conn: &mut PgConnection, d: &ReleaseDetails) -> QueryResult<usize> {
+    diesel::insert_into(release_details::table).values(d).execute(conn)
+}
+
+pub fn by_number(conn: &mut PgConnection, number: i64) -> QueryResult<Release> {
+    releases::table.filter(releases::number.eq(number)).select(Release::as_select()).first(conn)
+}
+
+/// The release locked for update, for transitions and saves.
+pub fn by_number_for_update(conn: &mut PgConnection, number: i64) -> QueryResult<Release> {
+    releases::table.filter(releases::number.eq(number)).select(Release::as_select()).for_update().first(conn)
+}
+
+pub fn details(conn: &mut PgConnection, release_id: i64) -> QueryResult<ReleaseDetails> {
+    release_details::table.find(release_id).select(ReleaseDetails::as_select()).first(conn)
+}
+
+pub fn save(conn: &mut PgConnection, r: &Release, d: &ReleaseDetails) -> QueryResult<()> {
+    diesel::update(releases::table.find(r.id)).set(r).execute(conn)?;
+    diesel::update(release_details::table.find(r.id)).set(d).execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = release_phase_visits)]
+pub struct Visit {
+    pub id: i64,
+    pub release_id: i64,
+    pub phase_id: i64,
+    pub status: String,
+    pub entered_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub left_at: Option<DateTime<Utc>>,
+}
+
+pub fn visits(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<Visit>> {
+    release_phase_visits::table
+        .filter(release_phase_visits::release_id.eq(release_id))
+        .order(release_phase_visits::id)
+        .select(Visit::as_select())
+        .load(conn)
+}
+
+pub fn open_visit(conn: &mut PgConnection, release_id: i64, phase_id: i64, at: DateTime<Utc>, due: Option<DateTime<Utc>>) -> QueryResult<usize> {
+    diesel::insert_into(release_phase_visits::table)
+        .values((
+            release_phase_visits::release_id.eq(release_id),
+            release_phase_visits::phase_id.eq(phase_id),
+            release_phase_visits::status.eq("current"),
+            release_phase_visits::entered_at.eq(at),
+            release_phase_visits::due_at.eq(due),
+        ))
+        .execute(conn)
+}
+
+pub fn skip_visit(conn: &mut PgConnection, release_id: i64, phase_id: i64, at: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::insert_into(release_phase_visits::table)
+        .values((
+            release_phase_visits::release_id.eq(release_id),
+            release_phase_visits::phase_id.eq(phase_id),
+            release_phase_visits::status.eq("skipped"),
+            release_phase_visits::entered_at.eq(at),
+            release_phase_visits::left_at.eq(Some(at)),
+        ))
+        .execute(conn)
+}
+
+pub fn close_current_visit(conn: &mut PgConnection, release_id: i64, at: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(
+        release_phase_visits::table
+            .filter(release_phase_visits::release_id.eq(release_id))
+            .filter(release_phase_visits::status.eq("current")),
+    )
+    .set((release_phase_visits::status.eq("left"), release_phase_visits::left_at.eq(Some(at))))
+    .execute(conn)
+}
+
+/// Filters of the release list, as they appear in the URL.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ListFilter {
+    #[serde(default, rename = "type")]
+    pub release_type: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub phase: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub coordinator: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub page: String,
+}
+
+pub const PAGE_SIZE: i64 = 50;
+/// Deepest page offered: past it, narrowing the filters is faster than paging.
+pub const MAX_PAGE: i64 = 200;
+
+impl ListFilter {
+    pub fn page_number(&self) -> i64 {
+        self.page.parse::<i64>().unwrap_or(1).clamp(1, MAX_PAGE)
+    }
+
+    pub fn date(s: &str) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+    }
+}
+
+/// One page of the release list (one query; `PAGE_SIZE + 1` rows tell whether more follow).
+pub fn list(conn: &mut PgConnection, f: &ListFilter) -> QueryResult<Vec<Release>> {
+    let mut q = releases::table.select(Release::as_select()).into_boxed();
+    if !f.release_type.is_empty() {
+        q = q.filter(releases::release_type.eq(f.release_type.clone()));
+    }
+    if let Ok(c) = f.category.parse::<i64>() {
+        q = q.filter(releases::category_id.eq(c));
+    }
+    if let Ok(p) = f.phase.parse::<i64>() {
+        q = q.filter(releases::phase_id.eq(p));
+    }
+    match f.state.as_str() {
+        "" => {}
+        "closed" => q = q.filter(releases::state.eq_any(["closed_successful", "closed_backed_out"])),
+        s => q = q.filter(releases::state.eq(s.to_string())),
+    }
+    if let Ok(c) = f.coordinator.parse::<i64>() {
+        q = q.filter(releases::coordinator_id.eq(c));
+    }
+    if let Some(d) = ListFilter::date(&f.from) {
+        q = q.filter(releases::planned_start.ge(d.and_hms_opt(0, 0, 0).unwrap().and_utc()));
+    }
+    if let Some(d) = ListFilter::date(&f.to) {
+        q = q.filter(releases::planned_start.lt((d + chrono::Days::new(1)).and_hms_opt(0, 0, 0).unwrap().and_utc()));
+    }
+    let text = f.q.trim();
+    if !text.is_empty() {
+        match crate::paths::parse_release_number(&text.to_uppercase()) {
+            Some(n) => q = q.filter(releases::number.eq(n).or(releases::title.ilike(like(text)))),
+            None => q = q.filter(releases::title.ilike(like(text))),
+        }
+    }
+    q = match f.sort.as_str() {
+        "number" => q.order(releases::number.asc()),
+        "planned_start" => q.order((releases::planned_start.asc().nulls_last(), releases::number.desc())),
+        "planned_end" => q.order((releases::planned_end.asc().nulls_last(), releases::number.desc())),
+        "updated" => q.order((releases::updated_at.desc(), releases::number.desc())),
+        _ => q.order(releases::number.desc()),
+    };
+    q.offset((f.page_number() - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1).load(conn)
+}
+
+fn like(s: &str) -> String {
+    let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}

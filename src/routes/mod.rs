@@ -10,12 +10,14 @@ pub mod admin_users;
 pub mod admin_workflows;
 pub mod dashboard;
 pub mod health;
+pub mod releases;
 
 /// Every route of the application.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     dashboard::configure(cfg);
     health::configure(cfg);
+    releases::configure(cfg);
     admin_users::configure(cfg);
     admin_groups::configure(cfg);
     admin_workflows::configure(cfg);

@@ -1,4 +1,5 @@
 //! Operations that span tables and commit in one transaction.
 pub mod accounts;
+pub mod release_fields;
 pub mod releases;
 pub mod workflow_admin;

@@ -1,1 +1,486 @@
-//! (in progress)
+//! Releases through their workflow: register, save the current phase's screen (with a version
+//! check), take a transition — each in one transaction with its history.
+use std::collections::HashMap;
+
+use chrono::Utc;
+use diesel::prelude::*;
+
+use super::release_fields::{self, ReleaseRecord};
+use crate::domain::fields::{release_field, Rule, RELEASE_FIELDS};
+use crate::domain::permissions::{self, Actor, Parties};
+use crate::domain::risk::{self, Level, Risk};
+use crate::domain::workflow::{self, Blocker, RecordState, ReleaseType, Situation, TransitionKind, Workflow};
+use crate::error::{AppError, AppResult};
+use crate::forms::FormErrors;
+use crate::models::history::{self, FieldChange, NewEvent};
+use crate::models::releases::{self as rel, ReleaseDetails};
+use crate::models::workflows::{self as wfm, CategoryRow};
+use crate::models::{groups, users};
+use crate::paths;
+
+/// A release with the workflow and field rules that govern it.
+pub struct Loaded {
+    pub record: ReleaseRecord,
+    pub workflow: Workflow,
+    pub rules: Vec<(i64, String, Rule)>,
+    pub category: CategoryRow,
+}
+
+impl Loaded {
+    pub fn rule(&self, phase_id: i64, key: &str) -> Rule {
+        rule_in(&self.rules, phase_id, key)
+    }
+
+    pub fn current_rule(&self, key: &str) -> Rule {
+        self.rule(self.record.release.phase_id, key)
+    }
+
+    pub fn parties(&self) -> Parties {
+        parties(&self.record)
+    }
+
+    pub fn state(&self) -> RecordState {
+        self.record.release.state.parse().unwrap_or(RecordState::Active)
+    }
+
+    pub fn is_emergency(&self) -> bool {
+        self.record.release.release_type == ReleaseType::Emergency.as_str()
+    }
+
+    /// What the engine needs to decide on this release's transitions for this user.
+    pub fn situation(&self, actor: Actor) -> Situation {
+        let r = &self.record.release;
+        let label_of = |k: &str| release_field(k).map(|f| f.label.to_string()).unwrap_or_else(|| k.to_string());
+        let missing_to_leave = RELEASE_FIELDS
+            .iter()
+            .filter(|f| self.current_rule(f.key) == Rule::Required && self.record.is_empty(f.key))
+            .map(|f| label_of(f.key))
+            .collect();
+        let missing_to_enter = self
+            .workflow
+            .phases
+            .iter()
+            .map(|p| {
+                let missing = RELEASE_FIELDS
+                    .iter()
+                    .filter(|f| self.rule(p.id, f.key) == Rule::Entry && self.record.is_empty(f.key))
+                    .map(|f| label_of(f.key))
+                    .collect();
+                (p.id, missing)
+            })
+            .collect();
+        Situation {
+            state: self.state(),
+            phase_id: r.phase_id,
+            impact: r.impact.parse().unwrap_or(Level::Low),
+            urgency: r.urgency.parse().unwrap_or(Level::Low),
+            backed_out: r.backed_out,
+            actor_roles: actor.roles,
+            actor_may_work: permissions::can_work(actor, self.parties()),
+            missing_to_leave,
+            missing_to_enter,
+            gates: Vec::new(),
+        }
+    }
+}
+
+pub fn rule_in(rules: &[(i64, String, Rule)], phase_id: i64, key: &str) -> Rule {
+    rules
+        .iter()
+        .find(|(p, k, _)| *p == phase_id && k == key)
+        .map(|(_, _, r)| *r)
+        .unwrap_or(Rule::ReadOnly)
+}
+
+pub fn parties(r: &ReleaseRecord) -> Parties {
+    Parties {
+        registered_by: r.release.registered_by,
+        coordinator_id: r.release.coordinator_id,
+        manager_id: r.release.manager_id,
+    }
+}
+
+pub fn load(conn: &mut PgConnection, number: i64) -> AppResult<Loaded> {
+    let release = rel::by_number(conn, number)?;
+    let details = rel::details(conn, release.id)?;
+    let workflow = wfm::load(conn, release.workflow_id)?;
+    let rules = wfm::rules_of(conn, release.workflow_id)?;
+    let category = wfm::category(conn, release.category_id)?;
+    Ok(Loaded { record: ReleaseRecord { release, details }, workflow, rules, category })
+}
+
+/// Names of users and groups, for showing fields and history.
+pub struct NameBook {
+    pub users: HashMap<i64, String>,
+    pub groups: HashMap<i64, String>,
+}
+
+impl release_fields::Names for NameBook {
+    fn user(&self, id: i64) -> String {
+        self.users.get(&id).cloned().unwrap_or_else(|| format!("user #{id}"))
+    }
+    fn group(&self, id: i64) -> String {
+        self.groups.get(&id).cloned().unwrap_or_else(|| format!("group #{id}"))
+    }
+}
+
+pub fn name_book(conn: &mut PgConnection) -> QueryResult<NameBook> {
+    use crate::schema::users as u;
+    let users: Vec<(i64, String)> = u::table.select((u::id, u::display_name)).load(conn)?;
+    let groups = groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect();
+    Ok(NameBook { users: users.into_iter().collect(), groups })
+}
+
+/// What the new-release form sends (all text: validated here, kept on failure).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct RegisterInput {
+    #[serde(default)]
+    pub category: String,
+    #[serde(default, rename = "type")]
+    pub release_type: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub impact: String,
+    #[serde(default)]
+    pub urgency: String,
+    #[serde(default)]
+    pub risk: String,
+    #[serde(default)]
+    pub risk_reason: String,
+    #[serde(default)]
+    pub planned_start: String,
+    #[serde(default)]
+    pub planned_end: String,
+    #[serde(default)]
+    pub coordinator: String,
+    #[serde(default)]
+    pub manager: String,
+}
+
+fn user_exists(conn: &mut PgConnection) -> QueryResult<impl Fn(i64) -> bool> {
+    let ids: Vec<i64> = users::active(conn)?.into_iter().map(|(id, _)| id).collect();
+    Ok(move |id| ids.contains(&id))
+}
+
+fn group_exists(conn: &mut PgConnection) -> QueryResult<impl Fn(i64) -> bool> {
+    let ids: Vec<i64> = groups::all(conn)?.into_iter().map(|g| g.id).collect();
+    Ok(move |id| ids.contains(&id))
+}
+
+/// Register a release; it starts in its workflow's first applicable phase.
+/// Returns its number, or the form's messages.
+pub fn register(conn: &mut PgConnection, actor: Actor, input: &RegisterInput) -> AppResult<Result<i64, FormErrors>> {
+    if !permissions::can_register(actor) {
+        return Err(AppError::Forbidden("Only release coordinators and managers register releases.".into()));
+    }
+    let mut errors = FormErrors::default();
+    let user_ok = user_exists(conn)?;
+    let group_ok = group_exists(conn)?;
+    let categories = wfm::active_categories(conn, "release")?;
+    let category = input.category.parse::<i64>().ok().and_then(|id| categories.into_iter().find(|c| c.id == id));
+    if category.is_none() {
+        errors.add("category", "Choose a category.");
+    }
+    let release_type = input.release_type.parse::<ReleaseType>().ok();
+    if release_type.is_none() {
+        errors.add("type", "Choose the release type: Emergency, Major or Minor.");
+    }
+    for key in ["title", "description", "reason", "impact", "urgency", "planned_start", "planned_end", "coordinator", "manager"] {
+        let raw = match key {
+            "title" => &input.title,
+            "description" => &input.description,
+            "reason" => &input.reason,
+            "impact" => &input.impact,
+            "urgency" => &input.urgency,
+            "planned_start" => &input.planned_start,
+            "planned_end" => &input.planned_end,
+            "coordinator" => &input.coordinator,
+            _ => &input.manager,
+        };
+        if let Err(m) = release_fields::validate(key, raw, &user_ok, &group_ok) {
+            errors.add(key, m);
+        }
+    }
+    let start = release_fields::parse_datetime(&input.planned_start);
+    let end = release_fields::parse_datetime(&input.planned_end);
+    if let (Some(s), Some(e)) = (start, end) {
+        if e < s && !errors.has("planned_end") {
+            errors.add("planned_end", "The planned end must not be before the planned start.");
+        }
+    }
+    let (impact, urgency) = (input.impact.parse::<Level>().ok(), input.urgency.parse::<Level>().ok());
+    let mut risk_value = None;
+    let mut override_reason = None;
+    if let (Some(i), Some(u)) = (impact, urgency) {
+        let derived = risk::derive(i, u);
+        match input.risk.trim() {
+            "" => risk_value = Some(derived),
+            r => match r.parse::<Risk>() {
+                Ok(chosen) if chosen == derived => risk_value = Some(derived),
+                Ok(chosen) if input.risk_reason.trim().is_empty() => {
+                    errors.add("risk_reason", format!("Say why the risk is {} rather than {} from impact and urgency.", chosen.label(), derived.label()));
+                }
+                Ok(chosen) => {
+                    risk_value = Some(chosen);
+                    override_reason = Some(input.risk_reason.trim().to_string());
+                }
+                Err(()) => errors.add("risk", "Choose the risk from the list."),
+            },
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let (category, release_type, impact, urgency) = (category.unwrap(), release_type.unwrap(), impact.unwrap(), urgency.unwrap());
+    let wf = wfm::load(conn, category.workflow_id)?;
+    let Some(first) = wf.first_phase(impact, urgency).cloned() else {
+        errors.add("category", "This category's workflow has no phase a release can start in.");
+        return Ok(Err(errors));
+    };
+    // A coordinator who registers without naming one coordinates the release themselves.
+    let coordinator = input.coordinator.parse::<i64>().ok().or_else(|| actor.roles.has(crate::domain::roles::Role::Coordinator).then_some(actor.id));
+    let manager = input.manager.parse::<i64>().ok();
+    let risk_value = risk_value.unwrap_or(Risk::Low);
+    conn.transaction(|conn| {
+        let now = Utc::now();
+        let due = first.due_at(now, release_type == ReleaseType::Emergency);
+        let r = rel::insert(
+            conn,
+            &rel::NewRelease {
+                title: input.title.trim(),
+                release_type: release_type.as_str(),
+                category_id: category.id,
+                workflow_id: category.workflow_id,
+                phase_id: first.id,
+                reason: &input.reason,
+                registered_by: actor.id,
+                coordinator_id: coordinator,
+                manager_id: manager,
+                impact: impact.as_str(),
+                urgency: urgency.as_str(),
+                risk: risk_value.as_str(),
+                risk_override_reason: override_reason.as_deref(),
+                planned_start: start,
+                planned_end: end,
+                phase_entered_at: now,
+                phase_due_at: Some(due),
+            },
+        )?;
+        rel::insert_details(conn, &ReleaseDetails { release_id: r.id, description: input.description.clone(), ..Default::default() })?;
+        rel::open_visit(conn, r.id, first.id, now, Some(due))?;
+        let summary = format!("Registered as a {} release in {}", release_type.label(), first.name);
+        history::record(
+            conn,
+            &NewEvent { release_id: r.id, actor_id: Some(actor.id), record_version: r.version, kind: "registered", summary: &summary, from_phase_id: None, to_phase_id: Some(first.id), reason: None },
+            &[],
+        )?;
+        Ok(Ok(r.number))
+    })
+}
+
+pub enum SaveOutcome {
+    Saved { changed: usize },
+    Invalid(FormErrors),
+    /// Someone saved or moved the release since the form was read: their changes.
+    Conflict(Vec<history::Event>),
+}
+
+/// Save the current phase's screen: only its editable fields, only over the version read.
+pub fn save_screen(conn: &mut PgConnection, actor: Actor, number: i64, version: i32, values: &HashMap<String, String>) -> AppResult<SaveOutcome> {
+    conn.transaction(|conn| {
+        let locked = rel::by_number_for_update(conn, number)?;
+        let loaded = load(conn, number)?;
+        if loaded.state() != RecordState::Active {
+            return Err(AppError::Forbidden(format!("{} is {}: it can no longer be changed.", paths::release_number(number), loaded.state().label().to_lowercase())));
+        }
+        if !permissions::can_work(actor, loaded.parties()) {
+            return Err(AppError::Forbidden("Only this release's coordinator, its registrant or a release manager may change it.".into()));
+        }
+        if locked.version != version {
+            return Ok(SaveOutcome::Conflict(history::of_release(conn, locked.id, Some(version))?));
+        }
+        let phase = locked.phase_id;
+        for key in values.keys() {
+            if key == "risk_reason" {
+                continue;
+            }
+            let Some(def) = release_field(key) else { continue };
+            if !loaded.rule(phase, key).editable() {
+                return Err(AppError::Forbidden(format!(
+                    "{} cannot be changed in {}.",
+                    def.label,
+                    loaded.workflow.phase_name(phase)
+                )));
+            }
+        }
+        let user_ok = user_exists(conn)?;
+        let group_ok = group_exists(conn)?;
+        let mut errors = FormErrors::default();
+        let mut next = loaded.record.clone();
+        for f in RELEASE_FIELDS {
+            if let Some(v) = values.get(f.key) {
+                match release_fields::validate(f.key, v, &user_ok, &group_ok) {
+                    Ok(()) => next.set(f.key, v),
+                    Err(m) => errors.add(f.key, m),
+                }
+            }
+        }
+        let r = &mut next.release;
+        if let (Some(s), Some(e)) = (r.planned_start, r.planned_end) {
+            if e < s && !errors.has("planned_end") {
+                errors.add("planned_end", "The planned end must not be before the planned start.");
+            }
+        }
+        if let (Some(s), Some(e)) = (r.actual_start, r.actual_end) {
+            if e < s && !errors.has("actual_end") {
+                errors.add("actual_end", "The actual end must not be before the actual start.");
+            }
+        }
+        apply_risk(&loaded, r, values, &mut errors);
+        if !errors.is_empty() {
+            return Ok(SaveOutcome::Invalid(errors));
+        }
+        let names = name_book(conn)?;
+        let mut changes: Vec<FieldChange> = RELEASE_FIELDS
+            .iter()
+            .filter(|f| loaded.record.raw(f.key) != next.raw(f.key))
+            .map(|f| (f.label.to_string(), loaded.record.display(f.key, &names), next.display(f.key, &names)))
+            .collect();
+        if loaded.record.release.risk_override_reason != next.release.risk_override_reason {
+            changes.push((
+                "Reason for the risk override".into(),
+                loaded.record.release.risk_override_reason.clone().unwrap_or_default(),
+                next.release.risk_override_reason.clone().unwrap_or_default(),
+            ));
+        }
+        if changes.is_empty() {
+            return Ok(SaveOutcome::Saved { changed: 0 });
+        }
+        next.release.version += 1;
+        next.release.updated_at = Utc::now();
+        rel::save(conn, &next.release, &next.details)?;
+        let summary = format!("Changed {}", changes.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().join(", "));
+        history::record(
+            conn,
+            &NewEvent { release_id: next.release.id, actor_id: Some(actor.id), record_version: next.release.version, kind: "edit", summary: &summary, from_phase_id: None, to_phase_id: None, reason: None },
+            &changes,
+        )?;
+        Ok(SaveOutcome::Saved { changed: changes.len() })
+    })
+}
+
+/// Risk follows impact × urgency unless overridden, and an override needs a reason.
+fn apply_risk(loaded: &Loaded, r: &mut rel::Release, values: &HashMap<String, String>, errors: &mut FormErrors) {
+    let (Ok(i), Ok(u)) = (r.impact.parse::<Level>(), r.urgency.parse::<Level>()) else { return };
+    let derived = risk::derive(i, u);
+    let reason = values.get("risk_reason").map(|s| s.trim().to_string()).unwrap_or_default();
+    match values.get("risk").and_then(|v| v.parse::<Risk>().ok()) {
+        Some(chosen) if chosen == derived => {
+            r.risk = derived.as_str().into();
+            r.risk_override_reason = None;
+        }
+        Some(chosen) => {
+            let keep = loaded.record.release.risk_override_reason.clone().filter(|_| loaded.record.release.risk == chosen.as_str());
+            match (reason.is_empty(), keep) {
+                (false, _) => r.risk_override_reason = Some(reason),
+                (true, Some(old)) => r.risk_override_reason = Some(old),
+                (true, None) => errors.add(
+                    "risk_reason",
+                    format!("Say why the risk is {} rather than {} from impact and urgency.", chosen.label(), derived.label()),
+                ),
+            }
+            r.risk = chosen.as_str().into();
+        }
+        None => {
+            if r.risk_override_reason.is_none() {
+                r.risk = derived.as_str().into();
+            }
+        }
+    }
+}
+
+pub enum TakeOutcome {
+    Done(String),
+    /// The form was read before the release last changed: nothing was done (a double submit).
+    Stale,
+    Blocked(Vec<String>),
+    ReasonMissing,
+}
+
+/// Take a transition: moves the phase (skipping phases that do not apply), sets its due date,
+/// keeps the phase visits and records the event — all in one transaction.
+pub fn take_transition(conn: &mut PgConnection, actor: Actor, number: i64, transition_id: i64, version: i32, reason: &str) -> AppResult<TakeOutcome> {
+    conn.transaction(|conn| {
+        let locked = rel::by_number_for_update(conn, number)?;
+        if locked.version != version {
+            return Ok(TakeOutcome::Stale);
+        }
+        let loaded = load(conn, number)?;
+        let Some(t) = loaded.workflow.transition(transition_id).cloned() else {
+            return Err(AppError::BadRequest("There is no such transition in this release's workflow.".into()));
+        };
+        let situation = loaded.situation(actor);
+        let blockers = workflow::blockers(&loaded.workflow, &t, &situation);
+        if let Some(b) = blockers.iter().find(|b| matches!(b, Blocker::Role(_) | Blocker::NotYourRecord | Blocker::Ended(_))) {
+            return Err(AppError::Forbidden(b.to_string()));
+        }
+        if !blockers.is_empty() {
+            return Ok(TakeOutcome::Blocked(blockers.iter().map(|b| b.to_string()).collect()));
+        }
+        let reason = reason.trim();
+        if t.reason_required && reason.is_empty() {
+            return Ok(TakeOutcome::ReasonMissing);
+        }
+        let now = Utc::now();
+        let mut r = locked;
+        let from = r.phase_id;
+        rel::close_current_visit(conn, r.id, now)?;
+        let mut summary = t.label.clone();
+        let mut to_phase = None;
+        if let Some((landing, skipped)) = loaded.workflow.landing(&t, situation.impact, situation.urgency) {
+            for s in &skipped {
+                rel::skip_visit(conn, r.id, *s, now)?;
+                summary.push_str(&format!(" ({} skipped: it does not apply)", loaded.workflow.phase_name(*s)));
+            }
+            let phase = loaded.workflow.phase(landing).expect("landing is a phase of the workflow");
+            let due = phase.due_at(now, loaded.is_emergency());
+            rel::open_visit(conn, r.id, landing, now, Some(due))?;
+            r.phase_id = landing;
+            r.phase_entered_at = now;
+            r.phase_due_at = Some(due);
+            to_phase = Some(landing);
+        }
+        if t.kind == TransitionKind::BackOut {
+            r.backed_out = true;
+        }
+        let state = workflow::state_after(&t);
+        if state != RecordState::Active {
+            r.state = state.as_str().into();
+            r.closed_at = Some(now);
+            r.phase_due_at = None;
+        }
+        r.version += 1;
+        r.updated_at = now;
+        diesel::update(crate::schema::releases::table.find(r.id)).set(&r).execute(conn)?;
+        history::record(
+            conn,
+            &NewEvent {
+                release_id: r.id,
+                actor_id: Some(actor.id),
+                record_version: r.version,
+                kind: t.kind.as_str(),
+                summary: &summary,
+                from_phase_id: Some(from),
+                to_phase_id: to_phase,
+                reason: (!reason.is_empty()).then_some(reason),
+            },
+            &[],
+        )?;
+        Ok(TakeOutcome::Done(summary))
+    })
+}

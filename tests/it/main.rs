@@ -6,4 +6,5 @@ mod support;
 mod accounts;
 mod admin;
 mod page_quality;
+mod releases;
 mod page_quality_extra;

@@ -1,0 +1,619 @@
+//! Releases: the list, registering, the release page (progress, the phase's screen,
+//! transitions, history), saving the screen and taking transitions.
+use std::collections::HashMap;
+
+use actix_web::{get, post, web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{invalid, page, see_other};
+use crate::auth::CurrentUser;
+use crate::db::{self, DbPool};
+use crate::domain::fields::{FieldKind, Rule, REASONS, RELEASE_FIELDS};
+use crate::domain::permissions;
+use crate::domain::risk::{self, Level, Risk};
+use crate::domain::workflow::{self, RecordState, ReleaseType, TransitionKind};
+use crate::error::{AppError, AppResult};
+use crate::forms::{Form, FormErrors};
+use crate::models::history::Event;
+use crate::models::releases::{self as rel, ListFilter, PAGE_SIZE};
+use crate::models::{groups, users, workflows as wfm};
+use crate::paths;
+use crate::services::release_fields::Names;
+use crate::services::releases::{self as svc, Loaded, NameBook, RegisterInput, SaveOutcome, TakeOutcome};
+use crate::views::{self, Ctx};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    // `/releases/new` before `/releases/{number}`.
+    cfg.service(list).service(new_form).service(register).service(show).service(save).service(transition);
+}
+
+type Options = Vec<(String, String)>;
+
+fn parse_number(s: &str) -> AppResult<i64> {
+    paths::parse_release_number(s).ok_or(AppError::NotFound)
+}
+
+// ---------------------------------------------------------------- the list
+
+struct ListRow {
+    number: String,
+    href: String,
+    title: String,
+    release_type: String,
+    category: String,
+    phase: String,
+    state: String,
+    coordinator: String,
+    planned_start: String,
+    planned_end: String,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "releases/list.html")]
+struct ListPage {
+    ctx: Ctx,
+    f: ListFilter,
+    rows: Vec<ListRow>,
+    page: i64,
+    prev_href: String,
+    next_href: String,
+    categories: Options,
+    phases: Options,
+    coordinators: Options,
+    types: Options,
+    states: Options,
+    sorts: Options,
+    can_register: bool,
+}
+
+fn query_string(f: &ListFilter, page: i64) -> String {
+    let pairs = [
+        ("type", &f.release_type),
+        ("category", &f.category),
+        ("phase", &f.phase),
+        ("state", &f.state),
+        ("coordinator", &f.coordinator),
+        ("from", &f.from),
+        ("to", &f.to),
+        ("q", &f.q),
+        ("sort", &f.sort),
+    ];
+    let mut parts: Vec<String> = pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", paths::encode(v))).collect();
+    if page > 1 {
+        parts.push(format!("page={page}"));
+    }
+    if parts.is_empty() {
+        paths::RELEASES.to_string()
+    } else {
+        format!("{}?{}", paths::RELEASES, parts.join("&"))
+    }
+}
+
+fn type_options() -> Options {
+    ReleaseType::ALL.iter().map(|t| (t.as_str().to_string(), t.label().to_string())).collect()
+}
+
+/// GET /releases
+#[get("/releases")]
+async fn list(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ListFilter>) -> AppResult<HttpResponse> {
+    let f = q.into_inner();
+    let f2 = f.clone();
+    let (releases, categories, phases, names) = db::run(&pool, move |conn| {
+        let releases = rel::list(conn, &f2)?;
+        let categories = wfm::categories_all(conn)?;
+        let phases = wfm::phase_names(conn, "release")?;
+        let mut ids: Vec<i64> = releases.iter().filter_map(|r| r.coordinator_id).collect();
+        ids.extend(users::active_with_role(conn, "coordinator")?.into_iter().map(|(id, _)| id));
+        let names = users::names(conn, &ids)?;
+        Ok((releases, categories, phases, names))
+    })
+    .await?;
+    let page_no = f.page_number();
+    let has_more = releases.len() as i64 > PAGE_SIZE && page_no < rel::MAX_PAGE;
+    let name = |id: i64| names.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone()).unwrap_or_default();
+    let rows = releases
+        .iter()
+        .take(PAGE_SIZE as usize)
+        .map(|r| ListRow {
+            number: paths::release_number(r.number),
+            href: paths::release(r.number),
+            title: r.title.clone(),
+            release_type: r.release_type.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default(),
+            category: categories.iter().find(|c| c.id == r.category_id).map(|c| c.name.clone()).unwrap_or_default(),
+            phase: phases.iter().find(|p| p.0 == r.phase_id).map(|p| p.1.clone()).unwrap_or_default(),
+            state: r.state.parse::<RecordState>().map(|s| s.label().to_string()).unwrap_or_default(),
+            coordinator: r.coordinator_id.map(name).unwrap_or_default(),
+            planned_start: views::opt_datetime(&r.planned_start),
+            planned_end: views::opt_datetime(&r.planned_end),
+            updated: views::datetime(&r.updated_at),
+        })
+        .collect();
+    let multi_workflow = phases.iter().map(|p| &p.2).collect::<std::collections::HashSet<_>>().len() > 1;
+    let mut coordinators: Options = names.iter().map(|(id, n)| (id.to_string(), n.clone())).collect();
+    coordinators.sort_by(|a, b| a.1.cmp(&b.1));
+    coordinators.dedup();
+    let list_page = ListPage {
+        ctx: user.ctx(),
+        page: page_no,
+        prev_href: if page_no > 1 { query_string(&f, page_no - 1) } else { String::new() },
+        next_href: if has_more { query_string(&f, page_no + 1) } else { String::new() },
+        rows,
+        categories: categories.iter().map(|c| (c.id.to_string(), c.name.clone())).collect(),
+        phases: phases
+            .iter()
+            .map(|(id, name, wf)| (id.to_string(), if multi_workflow { format!("{name} ({wf})") } else { name.clone() }))
+            .collect(),
+        coordinators,
+        types: type_options(),
+        states: vec![
+            ("active".into(), "Active".into()),
+            ("closed".into(), "Closed (any outcome)".into()),
+            ("closed_successful".into(), "Closed — successful".into()),
+            ("closed_backed_out".into(), "Closed — backed out".into()),
+            ("abandoned".into(), "Abandoned".into()),
+        ],
+        sorts: vec![
+            ("".into(), "Newest first".into()),
+            ("number".into(), "Number, oldest first".into()),
+            ("planned_start".into(), "Planned start".into()),
+            ("planned_end".into(), "Planned end".into()),
+            ("updated".into(), "Last updated".into()),
+        ],
+        can_register: permissions::can_register(user.actor()),
+        f,
+    };
+    page(&list_page)
+}
+
+// ---------------------------------------------------------------- registering
+
+#[derive(Template)]
+#[template(path = "releases/new.html")]
+struct NewPage {
+    ctx: Ctx,
+    input: RegisterInput,
+    errors: FormErrors,
+    categories: Options,
+    types: Options,
+    reasons: Options,
+    levels: Options,
+    risks: Options,
+    coordinators: Options,
+    managers: Options,
+}
+
+fn level_options() -> Options {
+    Level::ALL.iter().map(|l| (l.as_str().to_string(), l.label().to_string())).collect()
+}
+
+fn risk_options() -> Options {
+    Risk::ALL.iter().map(|l| (l.as_str().to_string(), l.label().to_string())).collect()
+}
+
+fn pairs(v: Vec<(i64, String)>) -> Options {
+    v.into_iter().map(|(id, n)| (id.to_string(), n)).collect()
+}
+
+async fn new_page(user: &CurrentUser, pool: &DbPool, input: RegisterInput, errors: FormErrors) -> AppResult<NewPage> {
+    let (categories, coordinators, managers) = db::run(pool, |conn| {
+        Ok((
+            wfm::active_categories(conn, "release")?,
+            users::active_with_role(conn, "coordinator")?,
+            users::active_with_role(conn, "manager")?,
+        ))
+    })
+    .await?;
+    Ok(NewPage {
+        ctx: user.ctx(),
+        input,
+        errors,
+        categories: categories.into_iter().map(|c| (c.id.to_string(), c.name)).collect(),
+        types: type_options(),
+        reasons: REASONS.iter().map(|(k, l)| (k.to_string(), l.to_string())).collect(),
+        levels: level_options(),
+        risks: risk_options(),
+        coordinators: pairs(coordinators),
+        managers: pairs(managers),
+    })
+}
+
+/// GET /releases/new
+#[get("/releases/new")]
+async fn new_form(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
+    user.require(permissions::can_register(user.actor()), "Only release coordinators and managers register releases.")?;
+    let mut input = RegisterInput { release_type: "minor".into(), reason: "business_requirement".into(), impact: "medium".into(), urgency: "medium".into(), ..Default::default() };
+    if user.has(crate::domain::roles::Role::Coordinator) {
+        input.coordinator = user.id.to_string();
+    }
+    let mut p = new_page(&user, &pool, input, FormErrors::default()).await?;
+    if p.categories.len() == 1 {
+        p.input.category = p.categories[0].0.clone();
+    }
+    page(&p)
+}
+
+/// POST /releases/new
+#[post("/releases/new")]
+async fn register(user: CurrentUser, pool: web::Data<DbPool>, form: Form<RegisterInput>) -> AppResult<HttpResponse> {
+    user.require(permissions::can_register(user.actor()), "Only release coordinators and managers register releases.")?;
+    let input = form.into_inner();
+    let (actor, i2) = (user.actor(), input.clone());
+    match db::run(&pool, move |conn| svc::register(conn, actor, &i2)).await? {
+        Ok(number) => {
+            user.flash("success", format!("{} was registered.", paths::release_number(number)));
+            Ok(see_other(paths::release(number)))
+        }
+        Err(errors) => invalid(&new_page(&user, &pool, input, errors).await?),
+    }
+}
+
+// ---------------------------------------------------------------- the release page
+
+pub struct Step {
+    pub name: String,
+    /// done, current, skipped, upcoming, not-applicable, retired
+    pub status: &'static str,
+    pub status_text: String,
+}
+
+pub struct FieldView {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub widget: &'static str,
+    pub editable: bool,
+    pub required: bool,
+    pub entry: bool,
+    pub value: String,
+    pub display: String,
+    pub options: Options,
+    pub error: String,
+    /// On a conflict: what the field holds now, when it differs from the user's input.
+    pub now: String,
+}
+
+pub struct TransitionView {
+    pub id: i64,
+    pub label: String,
+    pub kind: &'static str,
+    pub reason_required: bool,
+    pub blockers: Vec<String>,
+    pub note: String,
+}
+
+pub struct HistoryView {
+    pub at: String,
+    pub actor: String,
+    pub summary: String,
+    pub from_to: String,
+    pub reason: String,
+    pub changes: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "releases/show.html")]
+pub struct ReleasePage {
+    ctx: Ctx,
+    number: String,
+    href: String,
+    title: String,
+    release_type: String,
+    category: String,
+    state: String,
+    active: bool,
+    phase: String,
+    phase_due: String,
+    overdue: bool,
+    risk: String,
+    risk_override: String,
+    coordinator: String,
+    manager: String,
+    planned: String,
+    version: i32,
+    steps: Vec<Step>,
+    fields: Vec<FieldView>,
+    can_edit: bool,
+    derived_risk: String,
+    risk_reason: String,
+    errors: FormErrors,
+    transitions: Vec<TransitionView>,
+    transition_errors: Vec<String>,
+    chosen_transition: i64,
+    typed_reason: String,
+    conflict: Vec<HistoryView>,
+    history: Vec<HistoryView>,
+}
+
+struct PageData {
+    loaded: Loaded,
+    visits: Vec<rel::Visit>,
+    history: Vec<Event>,
+    names: NameBook,
+    coordinators: Vec<(i64, String)>,
+    managers: Vec<(i64, String)>,
+    groups: Vec<(i64, String)>,
+    conflict: Vec<Event>,
+}
+
+async fn load_page(pool: &DbPool, number: i64, conflict_since: Option<i32>) -> AppResult<PageData> {
+    db::run(pool, move |conn| {
+        let loaded = svc::load(conn, number)?;
+        let id = loaded.record.release.id;
+        let conflict = match conflict_since {
+            Some(v) => crate::models::history::of_release(conn, id, Some(v))?,
+            None => Vec::new(),
+        };
+        Ok(PageData {
+            visits: rel::visits(conn, id)?,
+            history: crate::models::history::of_release(conn, id, None)?,
+            names: svc::name_book(conn)?,
+            coordinators: users::active_with_role(conn, "coordinator")?,
+            managers: users::active_with_role(conn, "manager")?,
+            groups: groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect(),
+            loaded,
+            conflict,
+        })
+    })
+    .await
+}
+
+fn history_views(events: &[Event], loaded: &Loaded) -> Vec<HistoryView> {
+    let wf = &loaded.workflow;
+    events
+        .iter()
+        .map(|e| HistoryView {
+            at: views::datetime(&e.at),
+            actor: e.actor.clone().unwrap_or_else(|| "System".into()),
+            summary: e.summary.clone(),
+            from_to: match (e.from_phase_id, e.to_phase_id) {
+                (Some(a), Some(b)) => format!("{} → {}", wf.phase_name(a), wf.phase_name(b)),
+                (Some(a), None) => format!("{} → (ended)", wf.phase_name(a)),
+                (None, Some(b)) => format!("→ {}", wf.phase_name(b)),
+                (None, None) => String::new(),
+            },
+            reason: e.reason.clone().unwrap_or_default(),
+            changes: e.changes.clone(),
+        })
+        .collect()
+}
+
+/// The phase progress bar: every phase in order, what happened in each.
+fn steps(loaded: &Loaded, visits: &[rel::Visit]) -> Vec<Step> {
+    let r = &loaded.record.release;
+    let (impact, urgency) = (r.impact.parse().unwrap_or(Level::Low), r.urgency.parse().unwrap_or(Level::Low));
+    let mut phases: Vec<_> = loaded.workflow.phases.iter().filter(|p| !p.retired || p.id == r.phase_id).collect();
+    phases.sort_by_key(|p| p.position);
+    phases
+        .iter()
+        .map(|p| {
+            let last = visits.iter().rev().find(|v| v.phase_id == p.id);
+            let (status, text) = match last {
+                Some(v) if v.status == "current" && r.state == RecordState::Active.as_str() => ("current", "current phase".to_string()),
+                Some(v) if v.status == "current" => ("done", "where it ended".to_string()),
+                Some(v) if v.status == "skipped" => ("skipped", "skipped: does not apply".to_string()),
+                Some(v) => ("done", format!("left {}", v.left_at.as_ref().map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default())),
+                None if p.retired => ("retired", "retired".to_string()),
+                None if !p.condition.applies(impact, urgency) => ("skipped", "does not apply".to_string()),
+                None => ("upcoming", "not reached".to_string()),
+            };
+            Step { name: p.name.clone(), status, status_text: text }
+        })
+        .collect()
+}
+
+fn field_views(d: &PageData, input: Option<&HashMap<String, String>>, errors: &FormErrors) -> Vec<FieldView> {
+    let l = &d.loaded;
+    let active = l.state() == RecordState::Active;
+    RELEASE_FIELDS
+        .iter()
+        .filter_map(|f| {
+            let rule = l.current_rule(f.key);
+            if !rule.visible() {
+                return None;
+            }
+            let current = l.record.raw(f.key);
+            let value = input.and_then(|i| i.get(f.key).cloned()).unwrap_or_else(|| current.clone());
+            let (widget, options): (&'static str, Options) = match f.kind {
+                FieldKind::Line => ("line", vec![]),
+                FieldKind::Text => ("text", vec![]),
+                FieldKind::DateTime => ("datetime", vec![]),
+                FieldKind::Reason => ("select", REASONS.iter().map(|(k, l)| (k.to_string(), l.to_string())).collect()),
+                FieldKind::Level => ("select", level_options()),
+                FieldKind::Risk => ("select", risk_options()),
+                FieldKind::User => {
+                    let pool = if f.key == "manager" { &d.managers } else { &d.coordinators };
+                    let mut o: Options = vec![(String::new(), "(nobody)".into())];
+                    o.extend(pool.iter().map(|(id, n)| (id.to_string(), n.clone())));
+                    if !current.is_empty() && !o.iter().any(|(k, _)| *k == current) {
+                        o.push((current.clone(), l.record.display(f.key, &d.names)));
+                    }
+                    ("select", o)
+                }
+                FieldKind::Group => {
+                    let mut o: Options = vec![(String::new(), "(none)".into())];
+                    o.extend(d.groups.iter().map(|(id, n)| (id.to_string(), n.clone())));
+                    ("select", o)
+                }
+            };
+            let now = match input {
+                Some(i) if i.get(f.key).is_some_and(|v| *v != current) => {
+                    let shown = l.record.display(f.key, &d.names);
+                    if shown.is_empty() { "(empty)".to_string() } else { shown }
+                }
+                _ => String::new(),
+            };
+            Some(FieldView {
+                key: f.key,
+                label: f.label,
+                widget,
+                editable: active && rule.editable(),
+                required: rule == Rule::Required,
+                entry: rule == Rule::Entry,
+                display: l.record.display(f.key, &d.names),
+                value,
+                options,
+                error: errors.get(f.key).to_string(),
+                now,
+            })
+        })
+        .collect()
+}
+
+struct Extras<'a> {
+    input: Option<&'a HashMap<String, String>>,
+    errors: FormErrors,
+    transition_errors: Vec<String>,
+    chosen_transition: i64,
+    typed_reason: String,
+}
+
+fn release_page(user: &CurrentUser, d: PageData, x: Extras) -> ReleasePage {
+    let l = &d.loaded;
+    let r = &l.record.release;
+    let actor = user.actor();
+    let situation = l.situation(actor);
+    let ended = l.state() != RecordState::Active;
+    let mut transitions: Vec<TransitionView> = l
+        .workflow
+        .transitions_from(r.phase_id)
+        .filter(|_| !ended)
+        .map(|t| {
+            let blockers = workflow::blockers(&l.workflow, t, &situation);
+            let note = match l.workflow.landing(t, situation.impact, situation.urgency) {
+                Some((landing, skipped)) if !skipped.is_empty() => format!(
+                    "Goes to {}: {} does not apply to this release and is skipped.",
+                    l.workflow.phase_name(landing),
+                    skipped.iter().map(|s| l.workflow.phase_name(*s)).collect::<Vec<_>>().join(", ")
+                ),
+                _ => String::new(),
+            };
+            TransitionView { id: t.id, label: t.label.clone(), kind: t.kind.as_str(), reason_required: t.reason_required, blockers: blockers.iter().map(|b| b.to_string()).collect(), note }
+        })
+        .collect();
+    // Forward moves first, then rework, then the ones that end the release.
+    let order = |k: &str| match k {
+        "advance" => 0,
+        "close" => 1,
+        "back_out" => 2,
+        "rework" => 3,
+        _ => 4,
+    };
+    transitions.sort_by_key(|t| order(t.kind));
+    let (i, u) = (situation.impact, situation.urgency);
+    let active = l.state() == RecordState::Active;
+    let due = r.phase_due_at;
+    ReleasePage {
+        ctx: user.ctx(),
+        number: paths::release_number(r.number),
+        href: paths::release(r.number),
+        title: r.title.clone(),
+        release_type: r.release_type.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default(),
+        category: l.category.name.clone(),
+        state: l.state().label().to_string(),
+        active,
+        phase: l.workflow.phase_name(r.phase_id).to_string(),
+        phase_due: if active { views::opt_datetime(&due) } else { String::new() },
+        overdue: active && due.is_some_and(|d| d < chrono::Utc::now()),
+        risk: r.risk.parse::<Risk>().map(|x| x.label().to_string()).unwrap_or_default(),
+        risk_override: r.risk_override_reason.clone().unwrap_or_default(),
+        coordinator: r.coordinator_id.map(|id| d.names.user(id)).unwrap_or_else(|| "nobody yet".into()),
+        manager: r.manager_id.map(|id| d.names.user(id)).unwrap_or_else(|| "nobody yet".into()),
+        planned: format!("{} to {}", views::opt_datetime(&r.planned_start), views::opt_datetime(&r.planned_end)),
+        version: r.version,
+        steps: steps(l, &d.visits),
+        fields: field_views(&d, x.input, &x.errors),
+        can_edit: active && permissions::can_work(actor, l.parties()),
+        derived_risk: risk::derive(i, u).label().to_string(),
+        risk_reason: x.input.and_then(|i| i.get("risk_reason").cloned()).unwrap_or_else(|| r.risk_override_reason.clone().unwrap_or_default()),
+        errors: x.errors,
+        transitions,
+        transition_errors: x.transition_errors,
+        chosen_transition: x.chosen_transition,
+        typed_reason: x.typed_reason,
+        conflict: history_views(&d.conflict, l),
+        history: history_views(&d.history, l).into_iter().rev().collect(),
+    }
+}
+
+fn no_extras<'a>() -> Extras<'a> {
+    Extras { input: None, errors: FormErrors::default(), transition_errors: vec![], chosen_transition: 0, typed_reason: String::new() }
+}
+
+/// GET /releases/{number}
+#[get("/releases/{number}")]
+async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>) -> AppResult<HttpResponse> {
+    let number = parse_number(&path)?;
+    let d = load_page(&pool, number, None).await?;
+    page(&release_page(&user, d, no_extras()))
+}
+
+/// POST /releases/{number}: save the current phase's screen.
+#[post("/releases/{number}")]
+async fn save(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<HashMap<String, String>>) -> AppResult<HttpResponse> {
+    let number = parse_number(&path)?;
+    let mut values = form.into_inner();
+    values.remove("csrf_token");
+    let version: i32 = values
+        .remove("version")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| AppError::BadRequest("The form has no version: reload the release and try again.".into()))?;
+    let (actor, v2) = (user.actor(), values.clone());
+    let outcome = db::run(&pool, move |conn| svc::save_screen(conn, actor, number, version, &v2)).await?;
+    match outcome {
+        SaveOutcome::Saved { changed } => {
+            user.flash("success", if changed == 0 { "Nothing had changed.".to_string() } else { format!("Saved {changed} change{}.", if changed == 1 { "" } else { "s" }) });
+            Ok(see_other(paths::release(number)))
+        }
+        SaveOutcome::Invalid(errors) => {
+            let d = load_page(&pool, number, None).await?;
+            invalid(&release_page(&user, d, Extras { input: Some(&values), errors, ..no_extras() }))
+        }
+        SaveOutcome::Conflict(_) => {
+            let d = load_page(&pool, number, Some(version)).await?;
+            let p = release_page(&user, d, Extras { input: Some(&values), ..no_extras() });
+            Ok(HttpResponse::Conflict().content_type("text/html; charset=utf-8").body(p.render()?))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TransitionForm {
+    transition: i64,
+    version: i32,
+    #[serde(default)]
+    reason: String,
+}
+
+/// POST /releases/{number}/transitions
+#[post("/releases/{number}/transitions")]
+async fn transition(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<TransitionForm>) -> AppResult<HttpResponse> {
+    let number = parse_number(&path)?;
+    let f = form.into_inner();
+    if f.reason.chars().count() > 2000 {
+        return Err(AppError::BadRequest("The reason must be at most 2,000 characters.".into()));
+    }
+    let (actor, reason) = (user.actor(), f.reason.clone());
+    let outcome = db::run(&pool, move |conn| svc::take_transition(conn, actor, number, f.transition, f.version, &reason)).await?;
+    let errors = match outcome {
+        TakeOutcome::Done(summary) => {
+            user.flash("success", format!("{}: {summary}.", paths::release_number(number)));
+            return Ok(see_other(paths::release(number)));
+        }
+        TakeOutcome::Stale => {
+            user.flash("info", "The release had already changed since the page was loaded, so nothing was done. Check its phase below and try again if needed.");
+            return Ok(see_other(paths::release(number)));
+        }
+        TakeOutcome::Blocked(reasons) => reasons,
+        TakeOutcome::ReasonMissing => vec!["Give a reason: this transition requires one.".to_string()],
+    };
+    let d = load_page(&pool, number, None).await?;
+    invalid(&release_page(&user, d, Extras { transition_errors: errors, chosen_transition: f.transition, typed_reason: f.reason, ..no_extras() }))
+}
+
+impl ReleasePage {
+    /// Whether a transition kind ends the release (for wording and styling).
+    pub fn ends(kind: &str) -> bool {
+        matches!(kind.parse::<TransitionKind>(), Ok(TransitionKind::Abandon | TransitionKind::Close))
+    }
+}

@@ -6,6 +6,7 @@ pub const PASSWORD: &str = "/account/password";
 pub const DASHBOARD: &str = "/";
 pub const RELEASES: &str = "/releases";
 pub const NEW_RELEASE: &str = "/releases/new";
+pub const MY_TASKS: &str = "/tasks";
 pub const ADMIN_USERS: &str = "/admin/users";
 pub const ADMIN_GROUPS: &str = "/admin/groups";
 pub const ADMIN_WORKFLOWS: &str = "/admin/workflows";

@@ -66,6 +66,7 @@ diesel::table! {
         emergency_duration_hours -> Int4,
         condition -> Text,
         retired -> Bool,
+        require_tasks_done -> Bool,
     }
 }
 
@@ -133,6 +134,7 @@ diesel::table! {
         closed_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        model_version_id -> Nullable<Int8>,
     }
 }
 
@@ -190,7 +192,67 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    release_models (id) {
+        id -> Int8,
+        name -> Text,
+        retired -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    release_model_versions (id) {
+        id -> Int8,
+        model_id -> Int8,
+        version -> Int4,
+        description -> Text,
+        release_type -> Text,
+        category_id -> Int8,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    model_tasks (id) {
+        id -> Int8,
+        model_version_id -> Int8,
+        phase_id -> Int8,
+        position -> Int4,
+        title -> Text,
+        description -> Text,
+        assignee_role -> Nullable<Text>,
+        group_id -> Nullable<Int8>,
+        due_offset_hours -> Int4,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> Int8,
+        release_id -> Int8,
+        phase_id -> Int8,
+        title -> Text,
+        description -> Text,
+        assignee_id -> Nullable<Int8>,
+        group_id -> Nullable<Int8>,
+        status -> Text,
+        due_offset_hours -> Nullable<Int4>,
+        due_at -> Nullable<Timestamptz>,
+        completed_by -> Nullable<Int8>,
+        completed_at -> Nullable<Timestamptz>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(release_model_versions -> release_models (model_id));
+diesel::joinable!(model_tasks -> release_model_versions (model_version_id));
+diesel::joinable!(tasks -> releases (release_id));
+diesel::joinable!(tasks -> phases (phase_id));
 diesel::joinable!(group_members -> users (user_id));
 diesel::joinable!(phases -> workflows (workflow_id));
 diesel::joinable!(phase_field_rules -> phases (phase_id));
@@ -204,5 +266,5 @@ diesel::joinable!(history_field_changes -> history_events (event_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users, groups, group_members, login_events, workflows, phases, phase_field_rules,
     transitions, categories, releases, release_details, release_phase_visits, history_events,
-    history_field_changes,
+    history_field_changes, release_models, release_model_versions, model_tasks, tasks,
 );

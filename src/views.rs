@@ -52,7 +52,8 @@ impl Ctx {
 
 /// The navigation shows only what the user's roles allow.
 fn nav_for(roles: Roles, path: &str) -> Vec<NavItem> {
-    let mut items: Vec<(&'static str, &'static str)> = vec![(paths::DASHBOARD, "Dashboard"), (paths::RELEASES, "Releases")];
+    let mut items: Vec<(&'static str, &'static str)> =
+        vec![(paths::DASHBOARD, "Dashboard"), (paths::RELEASES, "Releases"), (paths::MY_TASKS, "My tasks")];
     if roles.has(Role::Manager) {
         items.push((paths::ADMIN_WORKFLOWS, "Workflows"));
         items.push((paths::ADMIN_CATEGORIES, "Categories"));

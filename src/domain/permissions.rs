@@ -46,6 +46,12 @@ pub fn can_work(actor: Actor, parties: Parties) -> bool {
         }
 }
 
+/// Starting and completing a task: its assignee, a member of its group, or whoever may work
+/// the release it belongs to.
+pub fn can_work_task(actor: Actor, release: Parties, assignee_id: Option<i64>, in_task_group: bool) -> bool {
+    assignee_id == Some(actor.id) || in_task_group || can_work(actor, release)
+}
+
 /// Why an administrator may not make this change to an account, if they may not.
 ///
 /// Administrators cannot lock themselves out: they keep their own admin role and stay active.
@@ -112,6 +118,17 @@ mod tests {
         let unassigned = Parties { coordinator_id: None, ..PARTIES };
         assert!(can_work(actor(9, &[Role::Coordinator]), unassigned));
         assert!(!can_work(actor(9, &[Role::Admin]), unassigned));
+    }
+
+    #[test]
+    fn who_works_a_task() {
+        let stranger = actor(9, &[Role::Approver]);
+        assert!(!can_work_task(stranger, PARTIES, Some(8), false));
+        assert!(can_work_task(stranger, PARTIES, Some(9), false), "its assignee");
+        assert!(can_work_task(stranger, PARTIES, None, true), "a member of its group");
+        assert!(can_work_task(actor(2, &[Role::Coordinator]), PARTIES, Some(8), false), "the release's coordinator");
+        assert!(can_work_task(actor(7, &[Role::Manager]), PARTIES, Some(8), false), "a manager");
+        assert!(!can_work_task(actor(7, &[Role::Coordinator]), PARTIES, Some(8), false), "another coordinator");
     }
 
     #[test]

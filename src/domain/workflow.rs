@@ -70,8 +70,9 @@ impl Condition {
 
 impl TransitionKind {
     /// Forward moves must complete the phase being left (required fields, tasks, approvals).
+    /// Backing out does not: it is what happens when the phase could not be completed.
     pub fn completes_phase(self) -> bool {
-        matches!(self, TransitionKind::Advance | TransitionKind::BackOut | TransitionKind::Close)
+        matches!(self, TransitionKind::Advance | TransitionKind::Close)
     }
 }
 

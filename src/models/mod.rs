@@ -3,6 +3,8 @@
 pub mod groups;
 pub mod history;
 pub mod login_events;
+pub mod release_models;
 pub mod releases;
+pub mod tasks;
 pub mod users;
 pub mod workflows;

@@ -35,6 +35,7 @@ pub struct Release {
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub model_version_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Queryable, Selectable, Insertable, AsChangeset)]
@@ -74,6 +75,7 @@ pub struct NewRelease<'a> {
     pub planned_end: Option<DateTime<Utc>>,
     pub phase_entered_at: DateTime<Utc>,
     pub phase_due_at: Option<DateTime<Utc>>,
+    pub model_version_id: Option<i64>,
 }
 
 pub fn insert(conn: &mut PgConnection, new: &NewRelease) -> QueryResult<Release> {
@@ -86,6 +88,10 @@ pub fn insert_details(conn: &mut PgConnection, d: &ReleaseDetails) -> QueryResul
 
 pub fn by_number(conn: &mut PgConnection, number: i64) -> QueryResult<Release> {
     releases::table.filter(releases::number.eq(number)).select(Release::as_select()).first(conn)
+}
+
+pub fn find_by_id(conn: &mut PgConnection, id: i64) -> QueryResult<Release> {
+    releases::table.find(id).select(Release::as_select()).first(conn)
 }
 
 /// The release locked for update, for transitions and saves.

@@ -33,6 +33,7 @@ pub struct PhaseRow {
     pub emergency_duration_hours: i32,
     pub condition: String,
     pub retired: bool,
+    pub require_tasks_done: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

@@ -11,6 +11,7 @@ pub mod admin_workflows;
 pub mod dashboard;
 pub mod health;
 pub mod releases;
+pub mod tasks;
 
 /// Every route of the application.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -18,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     dashboard::configure(cfg);
     health::configure(cfg);
     releases::configure(cfg);
+    tasks::configure(cfg);
     admin_users::configure(cfg);
     admin_groups::configure(cfg);
     admin_workflows::configure(cfg);

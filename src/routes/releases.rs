@@ -20,6 +20,7 @@ use crate::models::releases::{self as rel, ListFilter, PAGE_SIZE};
 use crate::models::{groups, users, workflows as wfm};
 use crate::paths;
 use crate::services::release_fields::Names;
+use crate::services::tasks::TaskInput;
 use crate::services::releases::{self as svc, Loaded, NameBook, RegisterInput, SaveOutcome, TakeOutcome};
 use crate::views::{self, Ctx};
 
@@ -182,6 +183,7 @@ struct NewPage {
     risks: Options,
     coordinators: Options,
     managers: Options,
+    models: Options,
 }
 
 fn level_options() -> Options {
@@ -197,11 +199,12 @@ fn pairs(v: Vec<(i64, String)>) -> Options {
 }
 
 async fn new_page(user: &CurrentUser, pool: &DbPool, input: RegisterInput, errors: FormErrors) -> AppResult<NewPage> {
-    let (categories, coordinators, managers) = db::run(pool, |conn| {
+    let (categories, coordinators, managers, models) = db::run(pool, |conn| {
         Ok((
             wfm::active_categories(conn, "release")?,
             users::active_with_role(conn, "coordinator")?,
             users::active_with_role(conn, "manager")?,
+            crate::models::release_models::active_latest(conn)?,
         ))
     })
     .await?;
@@ -216,19 +219,39 @@ async fn new_page(user: &CurrentUser, pool: &DbPool, input: RegisterInput, error
         risks: risk_options(),
         coordinators: pairs(coordinators),
         managers: pairs(managers),
+        models: models
+            .into_iter()
+            .map(|(m, v)| (m.id.to_string(), format!("{} (version {}): {}", m.name, v.version, v.description)))
+            .collect(),
     })
 }
 
-/// GET /releases/new
+#[derive(Deserialize)]
+struct NewQuery {
+    model: Option<String>,
+}
+
+/// GET /releases/new (`?model=ID` starts from a release model's defaults)
 #[get("/releases/new")]
-async fn new_form(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
+async fn new_form(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<NewQuery>) -> AppResult<HttpResponse> {
     user.require(permissions::can_register(user.actor()), "Only release coordinators and managers register releases.")?;
     let mut input = RegisterInput { release_type: "minor".into(), reason: "business_requirement".into(), impact: "medium".into(), urgency: "medium".into(), ..Default::default() };
     if user.has(crate::domain::roles::Role::Coordinator) {
         input.coordinator = user.id.to_string();
     }
+    if let Some(model) = q.model.as_deref().and_then(|m| m.parse::<i64>().ok()) {
+        let found = db::run(&pool, move |conn| {
+            Ok(crate::models::release_models::active_latest(conn)?.into_iter().find(|(m, _)| m.id == model))
+        })
+        .await?;
+        if let Some((m, v)) = found {
+            input.model = m.id.to_string();
+            input.release_type = v.release_type;
+            input.category = v.category_id.to_string();
+        }
+    }
     let mut p = new_page(&user, &pool, input, FormErrors::default()).await?;
-    if p.categories.len() == 1 {
+    if p.categories.len() == 1 && p.input.category.is_empty() {
         p.input.category = p.categories[0].0.clone();
     }
     page(&p)
@@ -323,10 +346,39 @@ pub struct ReleasePage {
     typed_reason: String,
     conflict: Vec<HistoryView>,
     history: Vec<HistoryView>,
+    task_groups: Vec<TaskGroup>,
+    task_input: TaskInput,
+    task_errors: FormErrors,
+    people: Options,
+    group_options: Options,
+    phase_options: Options,
+}
+
+pub struct TaskView {
+    pub id: i64,
+    pub title: String,
+    pub assignee: String,
+    pub status: &'static str,
+    pub is_open: bool,
+    pub can_start: bool,
+    pub can_act: bool,
+    pub due: String,
+    pub overdue: bool,
+    pub version: i32,
+}
+
+pub struct TaskGroup {
+    pub phase: String,
+    pub current: bool,
+    pub open: usize,
+    pub tasks: Vec<TaskView>,
 }
 
 struct PageData {
     loaded: Loaded,
+    tasks: Vec<crate::models::tasks::Task>,
+    people: Vec<(i64, String)>,
+    my_groups: Vec<i64>,
     visits: Vec<rel::Visit>,
     history: Vec<Event>,
     names: NameBook,
@@ -336,7 +388,7 @@ struct PageData {
     conflict: Vec<Event>,
 }
 
-async fn load_page(pool: &DbPool, number: i64, conflict_since: Option<i32>) -> AppResult<PageData> {
+async fn load_page(pool: &DbPool, number: i64, conflict_since: Option<i32>, user_id: i64) -> AppResult<PageData> {
     db::run(pool, move |conn| {
         let loaded = svc::load(conn, number)?;
         let id = loaded.record.release.id;
@@ -345,6 +397,9 @@ async fn load_page(pool: &DbPool, number: i64, conflict_since: Option<i32>) -> A
             None => Vec::new(),
         };
         Ok(PageData {
+            tasks: crate::models::tasks::of_release(conn, id)?,
+            people: users::active(conn)?,
+            my_groups: groups::of_user(conn, user_id)?,
             visits: rel::visits(conn, id)?,
             history: crate::models::history::of_release(conn, id, None)?,
             names: svc::name_book(conn)?,
@@ -462,6 +517,8 @@ fn field_views(d: &PageData, input: Option<&HashMap<String, String>>, errors: &F
 
 struct Extras<'a> {
     input: Option<&'a HashMap<String, String>>,
+    task_input: Option<TaskInput>,
+    task_errors: FormErrors,
     errors: FormErrors,
     transition_errors: Vec<String>,
     chosen_transition: i64,
@@ -533,18 +590,88 @@ fn release_page(user: &CurrentUser, d: PageData, x: Extras) -> ReleasePage {
         typed_reason: x.typed_reason,
         conflict: history_views(&d.conflict, l),
         history: history_views(&d.history, l).into_iter().rev().collect(),
+        task_groups: task_groups(&d, actor),
+        task_input: x.task_input.unwrap_or_else(|| TaskInput { phase: r.phase_id.to_string(), ..Default::default() }),
+        task_errors: x.task_errors,
+        people: d.people.iter().map(|(i, n)| (i.to_string(), n.clone())).collect(),
+        group_options: d.groups.iter().map(|(i, n)| (i.to_string(), n.clone())).collect(),
+        phase_options: {
+            let mut ps: Vec<_> = l.workflow.phases.iter().filter(|p| !p.retired).collect();
+            ps.sort_by_key(|p| p.position);
+            ps.iter().map(|p| (p.id.to_string(), p.name.clone())).collect()
+        },
     }
 }
 
+/// Tasks grouped by phase: the current phase's first, then in workflow order.
+fn task_groups(d: &PageData, actor: crate::domain::permissions::Actor) -> Vec<TaskGroup> {
+    let l = &d.loaded;
+    let r = &l.record.release;
+    let active = l.state() == RecordState::Active;
+    let now = chrono::Utc::now();
+    let mut phases: Vec<_> = l.workflow.phases.iter().collect();
+    phases.sort_by_key(|p| (p.id != r.phase_id, p.position));
+    phases
+        .iter()
+        .filter_map(|p| {
+            let tasks: Vec<TaskView> = d
+                .tasks
+                .iter()
+                .filter(|t| t.phase_id == p.id)
+                .map(|t| {
+                    let in_group = t.group_id.is_some_and(|g| d.my_groups.contains(&g));
+                    let who = match (t.assignee_id, t.group_id) {
+                        (Some(u), _) => d.names.user(u),
+                        (None, Some(g)) => format!("{} (group)", d.names.group(g)),
+                        _ => "nobody".into(),
+                    };
+                    TaskView {
+                        id: t.id,
+                        title: t.title.clone(),
+                        assignee: who,
+                        status: super::tasks::status_label(&t.status),
+                        is_open: t.is_open(),
+                        can_start: t.status == "open",
+                        can_act: active && permissions::can_work_task(actor, l.parties(), t.assignee_id, in_group),
+                        due: if t.due_at.is_some() { views::opt_datetime(&t.due_at) } else { "set when the phase starts".into() },
+                        overdue: t.is_overdue(now),
+                        version: t.version,
+                    }
+                })
+                .collect();
+            (!tasks.is_empty()).then(|| TaskGroup {
+                phase: p.name.clone(),
+                current: p.id == r.phase_id && active,
+                open: tasks.iter().filter(|t| t.is_open).count(),
+                tasks,
+            })
+        })
+        .collect()
+}
+
+/// The release page again, with the add-task form's messages (422).
+pub async fn render_with_task_errors(user: &CurrentUser, pool: &DbPool, number: i64, input: TaskInput, errors: FormErrors) -> AppResult<HttpResponse> {
+    let d = load_page(pool, number, None, user.id).await?;
+    invalid(&release_page(user, d, Extras { task_input: Some(input), task_errors: errors, ..no_extras() }))
+}
+
 fn no_extras<'a>() -> Extras<'a> {
-    Extras { input: None, errors: FormErrors::default(), transition_errors: vec![], chosen_transition: 0, typed_reason: String::new() }
+    Extras {
+        input: None,
+        task_input: None,
+        task_errors: FormErrors::default(),
+        errors: FormErrors::default(),
+        transition_errors: vec![],
+        chosen_transition: 0,
+        typed_reason: String::new(),
+    }
 }
 
 /// GET /releases/{number}
 #[get("/releases/{number}")]
 async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>) -> AppResult<HttpResponse> {
     let number = parse_number(&path)?;
-    let d = load_page(&pool, number, None).await?;
+    let d = load_page(&pool, number, None, user.id).await?;
     page(&release_page(&user, d, no_extras()))
 }
 
@@ -566,11 +693,11 @@ async fn save(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String
             Ok(see_other(paths::release(number)))
         }
         SaveOutcome::Invalid(errors) => {
-            let d = load_page(&pool, number, None).await?;
+            let d = load_page(&pool, number, None, user.id).await?;
             invalid(&release_page(&user, d, Extras { input: Some(&values), errors, ..no_extras() }))
         }
         SaveOutcome::Conflict(_) => {
-            let d = load_page(&pool, number, Some(version)).await?;
+            let d = load_page(&pool, number, Some(version), user.id).await?;
             let p = release_page(&user, d, Extras { input: Some(&values), ..no_extras() });
             Ok(HttpResponse::Conflict().content_type("text/html; charset=utf-8").body(p.render()?))
         }
@@ -607,7 +734,7 @@ async fn transition(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<
         TakeOutcome::Blocked(reasons) => reasons,
         TakeOutcome::ReasonMissing => vec!["Give a reason: this transition requires one.".to_string()],
     };
-    let d = load_page(&pool, number, None).await?;
+    let d = load_page(&pool, number, None, user.id).await?;
     invalid(&release_page(&user, d, Extras { transition_errors: errors, chosen_transition: f.transition, typed_reason: f.reason, ..no_extras() }))
 }
 

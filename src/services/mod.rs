@@ -2,4 +2,5 @@
 pub mod accounts;
 pub mod release_fields;
 pub mod releases;
+pub mod tasks;
 pub mod workflow_admin;

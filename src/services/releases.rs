@@ -15,7 +15,7 @@ use crate::forms::FormErrors;
 use crate::models::history::{self, FieldChange, NewEvent};
 use crate::models::releases::{self as rel, ReleaseDetails};
 use crate::models::workflows::{self as wfm, CategoryRow};
-use crate::models::{groups, users};
+use crate::models::{groups, release_models as models, users};
 use crate::paths;
 
 /// A release with the workflow and field rules that govern it.
@@ -24,6 +24,8 @@ pub struct Loaded {
     pub workflow: Workflow,
     pub rules: Vec<(i64, String, Rule)>,
     pub category: CategoryRow,
+    /// Exit criteria of the current phase not met yet (open tasks, approvals, changes).
+    pub gates: Vec<workflow::Gate>,
 }
 
 impl Loaded {
@@ -79,7 +81,7 @@ impl Loaded {
             actor_may_work: permissions::can_work(actor, self.parties()),
             missing_to_leave,
             missing_to_enter,
-            gates: Vec::new(),
+            gates: self.gates.clone(),
         }
     }
 }
@@ -106,7 +108,15 @@ pub fn load(conn: &mut PgConnection, number: i64) -> AppResult<Loaded> {
     let workflow = wfm::load(conn, release.workflow_id)?;
     let rules = wfm::rules_of(conn, release.workflow_id)?;
     let category = wfm::category(conn, release.category_id)?;
-    Ok(Loaded { record: ReleaseRecord { release, details }, workflow, rules, category })
+    let require_tasks = {
+        use crate::schema::phases;
+        phases::table.find(release.phase_id).select(phases::require_tasks_done).first::<bool>(conn)?
+    };
+    let mut gates = Vec::new();
+    if release.state == RecordState::Active.as_str() {
+        gates.extend(super::tasks::open_tasks_gate(conn, &release, &workflow, require_tasks)?);
+    }
+    Ok(Loaded { record: ReleaseRecord { release, details }, workflow, rules, category, gates })
 }
 
 /// Names of users and groups, for showing fields and history.
@@ -160,6 +170,9 @@ pub struct RegisterInput {
     pub coordinator: String,
     #[serde(default)]
     pub manager: String,
+    /// A release model whose task plan (latest version) the release gets.
+    #[serde(default)]
+    pub model: String,
 }
 
 fn user_exists(conn: &mut PgConnection) -> QueryResult<impl Fn(i64) -> bool> {
@@ -233,6 +246,21 @@ pub fn register(conn: &mut PgConnection, actor: Actor, input: &RegisterInput) ->
             },
         }
     }
+    let model_version = match input.model.trim() {
+        "" => None,
+        m => match m.parse::<i64>().ok().and_then(|id| models::active_latest(conn).ok()?.into_iter().find(|(x, _)| x.id == id)) {
+            Some((_, v)) => Some(v),
+            None => {
+                errors.add("model", "Choose a release model from the list, or none.");
+                None
+            }
+        },
+    };
+    if let (Some(v), Some(c)) = (&model_version, &category) {
+        if v.category_id != c.id {
+            errors.add("model", "This model is for another category: choose a model of the release's category, or none.");
+        }
+    }
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
@@ -269,11 +297,19 @@ pub fn register(conn: &mut PgConnection, actor: Actor, input: &RegisterInput) ->
                 planned_end: end,
                 phase_entered_at: now,
                 phase_due_at: Some(due),
+                model_version_id: model_version.as_ref().map(|v| v.id),
             },
         )?;
         rel::insert_details(conn, &ReleaseDetails { release_id: r.id, description: input.description.clone(), ..Default::default() })?;
         rel::open_visit(conn, r.id, first.id, now, Some(due))?;
-        let summary = format!("Registered as a {} release in {}", release_type.label(), first.name);
+        let mut summary = format!("Registered as a {} release in {}", release_type.label(), first.name);
+        if let Some(v) = &model_version {
+            let waiting = super::tasks::back_out_only_phases(&wf);
+            let n = super::tasks::create_planned(conn, &r, v.id, &|p| !waiting.contains(&p))?;
+            super::tasks::on_phase_entered(conn, &r, &wf, first.id, TransitionKind::Advance, now)?;
+            let name = models::find(conn, v.model_id)?.name;
+            summary.push_str(&format!(" from the model {name} (version {}), with {n} planned tasks", v.version));
+        }
         history::record(
             conn,
             &NewEvent { release_id: r.id, actor_id: Some(actor.id), record_version: r.version, kind: "registered", summary: &summary, from_phase_id: None, to_phase_id: Some(first.id), reason: None },
@@ -445,7 +481,12 @@ pub fn take_transition(conn: &mut PgConnection, actor: Actor, number: i64, trans
         if let Some((landing, skipped)) = loaded.workflow.landing(&t, situation.impact, situation.urgency) {
             for s in &skipped {
                 rel::skip_visit(conn, r.id, *s, now)?;
-                summary.push_str(&format!(" ({} skipped: it does not apply)", loaded.workflow.phase_name(*s)));
+                let cancelled = crate::models::tasks::cancel_open_in_phase(conn, r.id, *s)?;
+                summary.push_str(&format!(" ({} skipped: it does not apply", loaded.workflow.phase_name(*s)));
+                if !cancelled.is_empty() {
+                    summary.push_str(&format!("; its tasks were cancelled: {}", cancelled.join(", ")));
+                }
+                summary.push(')');
             }
             let phase = loaded.workflow.phase(landing).expect("landing is a phase of the workflow");
             let due = phase.due_at(now, loaded.is_emergency());
@@ -454,6 +495,7 @@ pub fn take_transition(conn: &mut PgConnection, actor: Actor, number: i64, trans
             r.phase_entered_at = now;
             r.phase_due_at = Some(due);
             to_phase = Some(landing);
+            super::tasks::on_phase_entered(conn, &r, &loaded.workflow, landing, t.kind, now)?;
         }
         if t.kind == TransitionKind::BackOut {
             r.backed_out = true;

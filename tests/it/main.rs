@@ -7,4 +7,6 @@ mod accounts;
 mod admin;
 mod page_quality;
 mod releases;
+mod tasks;
 mod page_quality_extra;
+mod workflow_admin;

@@ -1,0 +1,166 @@
+//! Tasks of a release, each in one of its phases.
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+
+use crate::schema::{group_members, phases, releases, tasks};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = tasks)]
+pub struct Task {
+    pub id: i64,
+    pub release_id: i64,
+    pub phase_id: i64,
+    pub title: String,
+    pub description: String,
+    pub assignee_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub status: String,
+    pub due_offset_hours: Option<i32>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub completed_by: Option<i64>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Task {
+    pub fn is_open(&self) -> bool {
+        matches!(self.status.as_str(), "open" | "in_progress")
+    }
+
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.is_open() && self.due_at.is_some_and(|d| d < now)
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = tasks)]
+pub struct NewTask<'a> {
+    pub release_id: i64,
+    pub phase_id: i64,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub assignee_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub due_offset_hours: Option<i32>,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+pub fn insert(conn: &mut PgConnection, t: &NewTask) -> QueryResult<Task> {
+    diesel::insert_into(tasks::table).values(t).returning(Task::as_returning()).get_result(conn)
+}
+
+pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Task> {
+    tasks::table.find(id).select(Task::as_select()).first(conn)
+}
+
+pub fn find_for_update(conn: &mut PgConnection, id: i64) -> QueryResult<Task> {
+    tasks::table.find(id).select(Task::as_select()).for_update().first(conn)
+}
+
+pub fn of_release(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<Task>> {
+    tasks::table.filter(tasks::release_id.eq(release_id)).order(tasks::id).select(Task::as_select()).load(conn)
+}
+
+pub fn open_in_phase(conn: &mut PgConnection, release_id: i64, phase_id: i64) -> QueryResult<i64> {
+    tasks::table
+        .filter(tasks::release_id.eq(release_id))
+        .filter(tasks::phase_id.eq(phase_id))
+        .filter(tasks::status.eq_any(["open", "in_progress"]))
+        .count()
+        .get_result(conn)
+}
+
+/// A phase was entered: its open tasks from a plan get their due date from their offset.
+pub fn set_due_dates_on_entry(conn: &mut PgConnection, release_id: i64, phase_id: i64, entered: DateTime<Utc>) -> QueryResult<usize> {
+    let open: Vec<(i64, i32)> = tasks::table
+        .filter(tasks::release_id.eq(release_id))
+        .filter(tasks::phase_id.eq(phase_id))
+        .filter(tasks::status.eq_any(["open", "in_progress"]))
+        .filter(tasks::due_offset_hours.is_not_null())
+        .select((tasks::id, tasks::due_offset_hours.assume_not_null()))
+        .load(conn)?;
+    for (id, hours) in &open {
+        diesel::update(tasks::table.find(id))
+            .set((tasks::due_at.eq(entered + Duration::hours(i64::from(*hours))), tasks::updated_at.eq(entered)))
+            .execute(conn)?;
+    }
+    Ok(open.len())
+}
+
+/// Cancel the open tasks of a phase (it was skipped); returns their titles.
+pub fn cancel_open_in_phase(conn: &mut PgConnection, release_id: i64, phase_id: i64) -> QueryResult<Vec<String>> {
+    diesel::update(
+        tasks::table
+            .filter(tasks::release_id.eq(release_id))
+            .filter(tasks::phase_id.eq(phase_id))
+            .filter(tasks::status.eq_any(["open", "in_progress"])),
+    )
+    .set((tasks::status.eq("cancelled"), tasks::updated_at.eq(Utc::now()), tasks::version.eq(tasks::version + 1)))
+    .returning(tasks::title)
+    .get_results(conn)
+}
+
+/// A row of "My tasks": the task with its release's number, title and current phase.
+#[derive(Debug, Clone, Queryable)]
+pub struct MyTask {
+    pub id: i64,
+    pub title: String,
+    pub status: String,
+    pub due_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub release_number: i64,
+    pub release_title: String,
+    pub phase_name: String,
+    pub assignee_id: Option<i64>,
+    pub group_id: Option<i64>,
+}
+
+/// Open tasks of active releases assigned to the user or one of their groups, that are due:
+/// in their release's current phase or with a due date. Overdue first, then by due date.
+pub fn open_for_user(conn: &mut PgConnection, user_id: i64, limit: i64) -> QueryResult<Vec<MyTask>> {
+    let my_groups = group_members::table.filter(group_members::user_id.eq(user_id)).select(group_members::group_id.nullable());
+    tasks::table
+        .inner_join(releases::table)
+        .inner_join(phases::table)
+        .filter(tasks::status.eq_any(["open", "in_progress"]))
+        .filter(releases::state.eq("active"))
+        .filter(tasks::assignee_id.eq(user_id).or(tasks::group_id.eq_any(my_groups)))
+        .filter(tasks::phase_id.eq(releases::phase_id).or(tasks::due_at.is_not_null()))
+        .order((tasks::due_at.asc().nulls_last(), tasks::id))
+        .select((
+            tasks::id,
+            tasks::title,
+            tasks::status,
+            tasks::due_at,
+            tasks::version,
+            releases::number,
+            releases::title,
+            phases::name,
+            tasks::assignee_id,
+            tasks::group_id,
+        ))
+        .limit(limit)
+        .load(conn)
+}
+
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = tasks, treat_none_as_null = true)]
+pub struct TaskEdit {
+    pub phase_id: i64,
+    pub title: String,
+    pub description: String,
+    pub assignee_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub status: String,
+    pub completed_by: Option<i64>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub fn update(conn: &mut PgConnection, id: i64, edit: &TaskEdit) -> QueryResult<usize> {
+    diesel::update(tasks::table.find(id)).set(edit).execute(conn)
+}

@@ -169,3 +169,21 @@ pub fn admin_category_retire(id: i64) -> String {
 pub fn admin_category_restore(id: i64) -> String {
     format!("/admin/categories/{id}/restore")
 }
+
+pub const ADMIN_MODELS: &str = "/admin/models";
+
+pub fn admin_model(id: i64) -> String {
+    format!("/admin/models/{id}")
+}
+
+pub fn admin_model_version(id: i64, version: i32) -> String {
+    format!("/admin/models/{id}/versions/{version}")
+}
+
+pub fn admin_model_retire(id: i64) -> String {
+    format!("/admin/models/{id}/retire")
+}
+
+pub fn admin_model_restore(id: i64) -> String {
+    format!("/admin/models/{id}/restore")
+}

@@ -435,12 +435,12 @@ fn split_hours(h: i32) -> (String, String) {
 }
 
 /// A duration typed as a number of hours or days, in hours (1 hour to 365 days).
-fn check_duration(errors: &mut FormErrors, field: &str, amount: &str, unit: &str, what: &str) -> i32 {
+fn check_duration(errors: &mut FormErrors, (field, unit_field): (&str, &str), amount: &str, unit: &str, what: &str) -> i32 {
     let factor = match unit {
         "hours" => 1,
         "days" => 24,
         _ => {
-            errors.add(&format!("{field}_unit"), "Choose hours or days.");
+            errors.add(unit_field, "Choose hours or days.");
             return 1;
         }
     };
@@ -458,14 +458,14 @@ fn check_phase(errors: &mut FormErrors, input: &PhaseInput) -> PhaseValues {
     let description = check_description(errors, "phase_description", &input.phase_description);
     let duration_hours = check_duration(
         errors,
-        "phase_duration",
+        ("phase_duration", "phase_duration_unit"),
         &input.phase_duration,
         &input.phase_duration_unit,
         "expected duration",
     );
     let emergency_duration_hours = check_duration(
         errors,
-        "phase_emergency_duration",
+        ("phase_emergency_duration", "phase_emergency_unit"),
         &input.phase_emergency_duration,
         &input.phase_emergency_unit,
         "emergency duration",

@@ -7,6 +7,7 @@ pub const DASHBOARD: &str = "/";
 pub const RELEASES: &str = "/releases";
 pub const NEW_RELEASE: &str = "/releases/new";
 pub const MY_TASKS: &str = "/tasks";
+pub const APPROVALS: &str = "/approvals";
 pub const ADMIN_USERS: &str = "/admin/users";
 pub const ADMIN_GROUPS: &str = "/admin/groups";
 pub const ADMIN_WORKFLOWS: &str = "/admin/workflows";

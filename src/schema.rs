@@ -248,7 +248,75 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    phase_approvals (phase_id) {
+        phase_id -> Int8,
+        group_id -> Int8,
+        rule -> Text,
+        quorum_count -> Nullable<Int4>,
+        emergency_group_id -> Nullable<Int8>,
+        emergency_rule -> Text,
+    }
+}
+
+diesel::table! {
+    approvals (id) {
+        id -> Int8,
+        release_id -> Int8,
+        phase_id -> Int8,
+        group_id -> Int8,
+        rule -> Text,
+        quorum_count -> Nullable<Int4>,
+        cycle -> Int4,
+        status -> Text,
+        opened_at -> Timestamptz,
+        decided_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    approval_votes (id) {
+        id -> Int8,
+        approval_id -> Int8,
+        cycle -> Int4,
+        voter_id -> Int8,
+        cast_by -> Int8,
+        decision -> Text,
+        comment -> Text,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    approval_log (id) {
+        id -> Int8,
+        approval_id -> Int8,
+        cycle -> Int4,
+        actor_id -> Nullable<Int8>,
+        on_behalf_of_id -> Nullable<Int8>,
+        action -> Text,
+        comment -> Text,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    delegations (id) {
+        id -> Int8,
+        delegator_id -> Int8,
+        delegate_id -> Int8,
+        starts_on -> Date,
+        ends_on -> Date,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(approvals -> releases (release_id));
+diesel::joinable!(phase_approvals -> phases (phase_id));
+diesel::joinable!(approvals -> groups (group_id));
+diesel::joinable!(approval_votes -> approvals (approval_id));
+diesel::joinable!(approval_log -> approvals (approval_id));
 diesel::joinable!(release_model_versions -> release_models (model_id));
 diesel::joinable!(model_tasks -> release_model_versions (model_version_id));
 diesel::joinable!(tasks -> releases (release_id));
@@ -267,4 +335,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     users, groups, group_members, login_events, workflows, phases, phase_field_rules,
     transitions, categories, releases, release_details, release_phase_visits, history_events,
     history_field_changes, release_models, release_model_versions, model_tasks, tasks,
+    phase_approvals, approvals, approval_votes, approval_log, delegations,
 );

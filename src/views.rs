@@ -10,6 +10,8 @@ pub struct NavItem {
     pub href: &'static str,
     pub label: &'static str,
     pub current: bool,
+    /// A count shown beside the label (approvals waiting), 0 for none.
+    pub count: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -27,11 +29,12 @@ pub struct Ctx {
     pub csrf: String,
     pub flash: Vec<Flash>,
     pub nav: Vec<NavItem>,
+    pub pending_approvals: usize,
 }
 
 impl Ctx {
     pub fn anonymous(csrf: String, flash: Vec<Flash>) -> Ctx {
-        Ctx { user_name: None, username: String::new(), roles: Roles::default(), csrf, flash, nav: Vec::new() }
+        Ctx { user_name: None, username: String::new(), roles: Roles::default(), csrf, flash, nav: Vec::new(), pending_approvals: 0 }
     }
 
     pub fn signed_in(display_name: &str, username: &str, roles: Roles, path: &str, csrf: String, flash: Vec<Flash>) -> Ctx {
@@ -42,6 +45,7 @@ impl Ctx {
             csrf,
             flash,
             nav: nav_for(roles, path),
+            pending_approvals: 0,
         }
     }
 
@@ -54,9 +58,13 @@ impl Ctx {
 fn nav_for(roles: Roles, path: &str) -> Vec<NavItem> {
     let mut items: Vec<(&'static str, &'static str)> =
         vec![(paths::DASHBOARD, "Dashboard"), (paths::RELEASES, "Releases"), (paths::MY_TASKS, "My tasks")];
+    if roles.has(Role::Approver) {
+        items.push((paths::APPROVALS, "Approvals"));
+    }
     if roles.has(Role::Manager) {
         items.push((paths::ADMIN_WORKFLOWS, "Workflows"));
         items.push((paths::ADMIN_CATEGORIES, "Categories"));
+        items.push((paths::ADMIN_MODELS, "Release models"));
     }
     if roles.has(Role::Admin) {
         items.push((paths::ADMIN_USERS, "Users"));
@@ -65,6 +73,7 @@ fn nav_for(roles: Roles, path: &str) -> Vec<NavItem> {
     items
         .into_iter()
         .map(|(href, label)| NavItem {
+            count: 0,
             href,
             label,
             current: if href == "/" { path == "/" } else { path == href || path.starts_with(&format!("{href}/")) },

@@ -12,6 +12,7 @@ use crate::domain::permissions::Actor;
 use crate::domain::roles::{Role, Roles};
 use crate::error::AppError;
 use crate::models::users;
+use diesel::OptionalExtension;
 use crate::views::Ctx;
 
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct CurrentUser {
     pub display_name: String,
     pub roles: Roles,
     pub session: TypedSession,
+    /// Approvals waiting for this user's vote (approvers only), for the navigation.
+    pub pending_approvals: usize,
     path: String,
 }
 
@@ -44,7 +47,9 @@ impl CurrentUser {
 
     /// The page context for templates (takes the flash messages).
     pub fn ctx(&self) -> Ctx {
-        Ctx::signed_in(&self.display_name, &self.username, self.roles, &self.path, self.session.csrf_token(), self.session.take_flash())
+        let mut ctx = Ctx::signed_in(&self.display_name, &self.username, self.roles, &self.path, self.session.csrf_token(), self.session.take_flash());
+        ctx.pending_approvals = self.pending_approvals;
+        ctx
     }
 
     pub fn flash(&self, kind: &str, message: impl Into<String>) {
@@ -74,13 +79,29 @@ impl FromRequest for CurrentUser {
                 return Err(unauthenticated);
             }
             let pool = pool.ok_or_else(|| AppError::Internal("no database pool".into()))?;
-            let user = db::run(&pool, move |conn| Ok(users::find(conn, uid).ok())).await?;
+            let user = db::run(&pool, move |conn| {
+                let Some(u) = users::find(conn, uid).optional()? else { return Ok(None) };
+                let roles = u.role_set();
+                let pending = if roles.has(Role::Approver) && u.active {
+                    crate::services::approvals::inbox(conn, Actor { id: u.id, roles }, 100)?.len()
+                } else {
+                    0
+                };
+                Ok(Some((u, pending)))
+            })
+            .await?;
+            let Some((user, pending_approvals)) = user else {
+                session.sign_out();
+                return Err(unauthenticated);
+            };
+            let user = Some(user);
             let Some(user) = user.filter(|u| u.active && Some(u.session_epoch) == session.epoch()) else {
                 session.sign_out();
                 return Err(unauthenticated);
             };
             session.touch();
             Ok(CurrentUser {
+                pending_approvals,
                 id: user.id,
                 roles: user.role_set(),
                 username: user.username,

@@ -1,5 +1,6 @@
 //! Diesel structs and queries, one module per resource; each function takes
 //! `&mut PgConnection` and returns `QueryResult` (services decide what an error means).
+pub mod approvals;
 pub mod groups;
 pub mod history;
 pub mod login_events;

@@ -6,8 +6,10 @@ use actix_web::{web, HttpResponse};
 pub mod account;
 pub mod admin_categories;
 pub mod admin_groups;
+pub mod admin_models;
 pub mod admin_users;
 pub mod admin_workflows;
+pub mod approvals;
 pub mod dashboard;
 pub mod health;
 pub mod releases;
@@ -20,10 +22,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     releases::configure(cfg);
     tasks::configure(cfg);
+    approvals::configure(cfg);
     admin_users::configure(cfg);
     admin_groups::configure(cfg);
     admin_workflows::configure(cfg);
     admin_categories::configure(cfg);
+    admin_models::configure(cfg);
 }
 
 /// POST → redirect → GET.

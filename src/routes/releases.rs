@@ -347,6 +347,10 @@ pub struct ReleasePage {
     conflict: Vec<HistoryView>,
     history: Vec<HistoryView>,
     task_groups: Vec<TaskGroup>,
+    approvals: Vec<crate::services::approvals::ApprovalView>,
+    approval_missing: bool,
+    /// Where vote forms on this page come back to.
+    return_to: String,
     task_input: TaskInput,
     task_errors: FormErrors,
     people: Options,
@@ -376,6 +380,7 @@ pub struct TaskGroup {
 
 struct PageData {
     loaded: Loaded,
+    approvals: Vec<crate::services::approvals::ApprovalView>,
     tasks: Vec<crate::models::tasks::Task>,
     people: Vec<(i64, String)>,
     my_groups: Vec<i64>,
@@ -388,7 +393,8 @@ struct PageData {
     conflict: Vec<Event>,
 }
 
-async fn load_page(pool: &DbPool, number: i64, conflict_since: Option<i32>, user_id: i64) -> AppResult<PageData> {
+async fn load_page(pool: &DbPool, number: i64, conflict_since: Option<i32>, viewer: crate::domain::permissions::Actor) -> AppResult<PageData> {
+    let user_id = viewer.id;
     db::run(pool, move |conn| {
         let loaded = svc::load(conn, number)?;
         let id = loaded.record.release.id;
@@ -397,6 +403,7 @@ async fn load_page(pool: &DbPool, number: i64, conflict_since: Option<i32>, user
             None => Vec::new(),
         };
         Ok(PageData {
+            approvals: crate::services::approvals::views_for_release(conn, &loaded.record.release, &loaded.workflow, viewer)?,
             tasks: crate::models::tasks::of_release(conn, id)?,
             people: users::active(conn)?,
             my_groups: groups::of_user(conn, user_id)?,
@@ -525,7 +532,7 @@ struct Extras<'a> {
     typed_reason: String,
 }
 
-fn release_page(user: &CurrentUser, d: PageData, x: Extras) -> ReleasePage {
+fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
     let l = &d.loaded;
     let r = &l.record.release;
     let actor = user.actor();
@@ -560,7 +567,10 @@ fn release_page(user: &CurrentUser, d: PageData, x: Extras) -> ReleasePage {
     let (i, u) = (situation.impact, situation.urgency);
     let active = l.state() == RecordState::Active;
     let due = r.phase_due_at;
+    let approvals = std::mem::take(&mut d.approvals);
     ReleasePage {
+        approvals,
+        return_to: format!("{}#approvals", paths::release(r.number)),
         ctx: user.ctx(),
         number: paths::release_number(r.number),
         href: paths::release(r.number),
@@ -591,6 +601,8 @@ fn release_page(user: &CurrentUser, d: PageData, x: Extras) -> ReleasePage {
         conflict: history_views(&d.conflict, l),
         history: history_views(&d.history, l).into_iter().rev().collect(),
         task_groups: task_groups(&d, actor),
+        approval_missing: active
+            && l.gates.iter().any(|g| matches!(g, workflow::Gate::Approval { status, .. } if status == "not requested yet")),
         task_input: x.task_input.unwrap_or_else(|| TaskInput { phase: r.phase_id.to_string(), ..Default::default() }),
         task_errors: x.task_errors,
         people: d.people.iter().map(|(i, n)| (i.to_string(), n.clone())).collect(),
@@ -651,7 +663,7 @@ fn task_groups(d: &PageData, actor: crate::domain::permissions::Actor) -> Vec<Ta
 
 /// The release page again, with the add-task form's messages (422).
 pub async fn render_with_task_errors(user: &CurrentUser, pool: &DbPool, number: i64, input: TaskInput, errors: FormErrors) -> AppResult<HttpResponse> {
-    let d = load_page(pool, number, None, user.id).await?;
+    let d = load_page(pool, number, None, user.actor()).await?;
     invalid(&release_page(user, d, Extras { task_input: Some(input), task_errors: errors, ..no_extras() }))
 }
 
@@ -671,7 +683,7 @@ fn no_extras<'a>() -> Extras<'a> {
 #[get("/releases/{number}")]
 async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>) -> AppResult<HttpResponse> {
     let number = parse_number(&path)?;
-    let d = load_page(&pool, number, None, user.id).await?;
+    let d = load_page(&pool, number, None, user.actor()).await?;
     page(&release_page(&user, d, no_extras()))
 }
 
@@ -693,11 +705,11 @@ async fn save(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String
             Ok(see_other(paths::release(number)))
         }
         SaveOutcome::Invalid(errors) => {
-            let d = load_page(&pool, number, None, user.id).await?;
+            let d = load_page(&pool, number, None, user.actor()).await?;
             invalid(&release_page(&user, d, Extras { input: Some(&values), errors, ..no_extras() }))
         }
         SaveOutcome::Conflict(_) => {
-            let d = load_page(&pool, number, Some(version), user.id).await?;
+            let d = load_page(&pool, number, Some(version), user.actor()).await?;
             let p = release_page(&user, d, Extras { input: Some(&values), ..no_extras() });
             Ok(HttpResponse::Conflict().content_type("text/html; charset=utf-8").body(p.render()?))
         }
@@ -734,7 +746,7 @@ async fn transition(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<
         TakeOutcome::Blocked(reasons) => reasons,
         TakeOutcome::ReasonMissing => vec!["Give a reason: this transition requires one.".to_string()],
     };
-    let d = load_page(&pool, number, None, user.id).await?;
+    let d = load_page(&pool, number, None, user.actor()).await?;
     invalid(&release_page(&user, d, Extras { transition_errors: errors, chosen_transition: f.transition, typed_reason: f.reason, ..no_extras() }))
 }
 

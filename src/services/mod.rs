@@ -1,5 +1,7 @@
 //! Operations that span tables and commit in one transaction.
 pub mod accounts;
+pub mod model_admin;
+pub mod approvals;
 pub mod release_fields;
 pub mod releases;
 pub mod tasks;

@@ -115,6 +115,7 @@ pub fn load(conn: &mut PgConnection, number: i64) -> AppResult<Loaded> {
     let mut gates = Vec::new();
     if release.state == RecordState::Active.as_str() {
         gates.extend(super::tasks::open_tasks_gate(conn, &release, &workflow, require_tasks)?);
+        gates.extend(super::approvals::gate(conn, &release)?);
     }
     Ok(Loaded { record: ReleaseRecord { release, details }, workflow, rules, category, gates })
 }
@@ -302,6 +303,7 @@ pub fn register(conn: &mut PgConnection, actor: Actor, input: &RegisterInput) ->
         )?;
         rel::insert_details(conn, &ReleaseDetails { release_id: r.id, description: input.description.clone(), ..Default::default() })?;
         rel::open_visit(conn, r.id, first.id, now, Some(due))?;
+        super::approvals::open_on_entry(conn, &r, first.id, Some(actor.id))?;
         let mut summary = format!("Registered as a {} release in {}", release_type.label(), first.name);
         if let Some(v) = &model_version {
             let waiting = super::tasks::back_out_only_phases(&wf);
@@ -476,6 +478,7 @@ pub fn take_transition(conn: &mut PgConnection, actor: Actor, number: i64, trans
         let mut r = locked;
         let from = r.phase_id;
         rel::close_current_visit(conn, r.id, now)?;
+        super::approvals::withdraw_on_leave(conn, r.id, from, Some(actor.id))?;
         let mut summary = t.label.clone();
         let mut to_phase = None;
         if let Some((landing, skipped)) = loaded.workflow.landing(&t, situation.impact, situation.urgency) {
@@ -496,6 +499,7 @@ pub fn take_transition(conn: &mut PgConnection, actor: Actor, number: i64, trans
             r.phase_due_at = Some(due);
             to_phase = Some(landing);
             super::tasks::on_phase_entered(conn, &r, &loaded.workflow, landing, t.kind, now)?;
+            super::approvals::open_on_entry(conn, &r, landing, Some(actor.id))?;
         }
         if t.kind == TransitionKind::BackOut {
             r.backed_out = true;

@@ -5,6 +5,8 @@ mod support;
 
 mod accounts;
 mod admin;
+mod approvals;
+mod models_admin;
 mod page_quality;
 mod releases;
 mod tasks;

@@ -76,14 +76,47 @@ pub async fn save(app: &TestApp, c: &Client, n: &str, fields: &[(&str, &str)]) -
     c.post(&format!("/releases/{n}"), &all).await
 }
 
+/// The live approval of the release's current phase.
+pub fn live_approval(app: &TestApp, n: &str) -> (i64, i32) {
+    use relman::schema::approvals;
+    let (id, phase): (i64, i64) = releases::table.filter(releases::number.eq(number_of(n))).select((releases::id, releases::phase_id)).first(&mut app.conn()).unwrap();
+    approvals::table
+        .filter(approvals::release_id.eq(id))
+        .filter(approvals::phase_id.eq(phase))
+        .filter(approvals::status.eq_any(["pending", "denied"]))
+        .select((approvals::id, approvals::cycle))
+        .first(&mut app.conn())
+        .expect("a live approval")
+}
+
+/// Vote on the release's live approval as `c`.
+pub async fn vote(app: &TestApp, c: &Client, n: &str, decision: &str, comment: &str) -> crate::support::Page {
+    let (id, cycle) = live_approval(app, n);
+    c.post(&format!("/approvals/{id}/decision"), &[("decision", decision), ("cycle", &cycle.to_string()), ("comment", comment)]).await
+}
+
+/// Approve the current phase's approval as a CAB (and ECAB) member created on first use.
+pub async fn cab_approves(app: &TestApp, n: &str) {
+    use relman::schema::users;
+    let exists: i64 = users::table.filter(users::username.eq("cab-chair")).count().get_result(&mut app.conn()).unwrap();
+    if exists == 0 {
+        app.user("cab-chair", &[relman::domain::roles::Role::Approver], &["CAB", "ECAB"]);
+    }
+    let c = app.client();
+    c.login("cab-chair", crate::support::PASSWORD).await.assert_redirect_to("/");
+    vote(app, &c, n, "approve", "").await.assert_status(303);
+}
+
 /// Carry a release from Assess to Distribution and Rollout (through Training when it applies).
 pub async fn to_distribution(app: &TestApp, c: &Client, n: &str) {
     take(app, c, n, "Advance to Plan and Design", "").await.assert_status(303);
     save(app, c, n, &[("release_plan", "Plan"), ("deployment_plan", "Deploy"), ("test_criteria", "All green"), ("backout_plan", "Restore the snapshot")])
         .await
         .assert_status(303);
+    cab_approves(app, n).await;
     take(app, c, n, "Advance to Build and Test", "").await.assert_status(303);
     save(app, c, n, &[("test_result", "Passed")]).await.assert_status(303);
+    cab_approves(app, n).await;
     take(app, c, n, "Advance to Training", "").await.assert_status(303);
     if phase_of(app, n) == "Training" {
         save(app, c, n, &[("training_needs", "Service desk briefing")]).await.assert_status(303);
@@ -112,6 +145,7 @@ async fn a_major_release_goes_through_every_phase_and_closes_with_training_skipp
     page.assert_contains("skipped: does not apply");
 
     save(&app, &c, &n, &[("actual_start", "2026-12-02T10:00")]).await.assert_status(303);
+    cab_approves(&app, &n).await;
     take(&app, &c, &n, "Advance to Verification", "").await.assert_status(303);
     assert_eq!(phase_of(&app, &n), "Verification");
     save(&app, &c, &n, &[("actual_end", "2026-12-03T10:00"), ("verification", "Smoke tests green"), ("evaluation", "Went well")])
@@ -145,8 +179,10 @@ async fn high_impact_and_urgency_go_through_training_where_abandon_and_back_out_
     let n = register(&c, "Core banking", "major", "high", "high").await;
     take(&app, &c, &n, "Advance to Plan and Design", "").await.assert_status(303);
     save(&app, &c, &n, &[("release_plan", "P"), ("deployment_plan", "D"), ("test_criteria", "T"), ("backout_plan", "B")]).await;
+    cab_approves(&app, &n).await;
     take(&app, &c, &n, "Advance to Build and Test", "").await.assert_status(303);
     save(&app, &c, &n, &[("test_result", "Passed")]).await;
+    cab_approves(&app, &n).await;
     take(&app, &c, &n, "Advance to Training", "").await.assert_status(303);
     assert_eq!(phase_of(&app, &n), "Training");
 
@@ -231,6 +267,7 @@ async fn rework_needs_a_reason_and_records_it() {
     let n = register(&c, "Billing", "minor", "low", "low").await;
     take(&app, &c, &n, "Advance to Plan and Design", "").await.assert_status(303);
     save(&app, &c, &n, &[("release_plan", "P"), ("deployment_plan", "D"), ("test_criteria", "T")]).await;
+    cab_approves(&app, &n).await;
     take(&app, &c, &n, "Advance to Build and Test", "").await.assert_status(303);
     take(&app, &c, &n, "Rework in Plan and Design", "  ").await.assert_status(422).assert_contains("Give a reason");
     assert_eq!(phase_of(&app, &n), "Build and Test");
@@ -247,7 +284,9 @@ async fn leaving_build_and_test_without_a_test_result_is_refused_with_the_reason
     take(&app, &c, &n, "Advance to Plan and Design", "").await.assert_status(303);
     take(&app, &c, &n, "Advance to Build and Test", "").await.assert_status(422).assert_contains("Required to leave this phase: Release plan, Deployment plan, Test criteria.");
     save(&app, &c, &n, &[("release_plan", "P"), ("deployment_plan", "D"), ("test_criteria", "T")]).await;
+    cab_approves(&app, &n).await;
     take(&app, &c, &n, "Advance to Build and Test", "").await.assert_status(303);
+    cab_approves(&app, &n).await;
     let page = c.get(&format!("/releases/{n}")).await;
     page.assert_contains("Required to leave this phase: Test result.");
     take(&app, &c, &n, "Advance to Training", "").await.assert_status(422).assert_contains("Test result");
@@ -261,14 +300,17 @@ async fn the_back_out_plan_is_required_to_enter_distribution_and_a_backed_out_re
     let n = register(&c, "Billing", "minor", "low", "low").await;
     take(&app, &c, &n, "Advance to Plan and Design", "").await;
     save(&app, &c, &n, &[("release_plan", "P"), ("deployment_plan", "D"), ("test_criteria", "T")]).await;
+    cab_approves(&app, &n).await;
     take(&app, &c, &n, "Advance to Build and Test", "").await;
     save(&app, &c, &n, &[("test_result", "Passed")]).await;
+    cab_approves(&app, &n).await;
     take(&app, &c, &n, "Advance to Training", "").await.assert_status(422).assert_contains("Required to enter Distribution and Rollout: Back-out plan");
     save(&app, &c, &n, &[("backout_plan", "Restore")]).await;
     take(&app, &c, &n, "Advance to Training", "").await.assert_status(303);
     save(&app, &c, &n, &[("actual_start", "2026-12-02T10:00")]).await;
     take(&app, &c, &n, "Activate back-out plan", "").await.assert_status(422).assert_contains("Give a reason");
     take(&app, &c, &n, "Activate back-out plan", "Payments failing").await.assert_status(303);
+    assert_eq!(live_approval_count(&app), 0, "the Distribution approval was withdrawn");
     assert_eq!(phase_of(&app, &n), "Back Out");
     take(&app, &c, &n, "Advance to Verification", "").await.assert_status(303);
     save(&app, &c, &n, &[("actual_end", "2026-12-03T10:00"), ("verification", "Old version back"), ("evaluation", "Test data was thin")]).await;
@@ -366,4 +408,9 @@ async fn the_list_filters_sorts_and_keeps_filters_in_the_url() {
     assert!(sorted.body.find("Alpha payroll").unwrap() < sorted.body.find("Beta billing").unwrap());
     c.get("/releases?q=%25_%27%3B--").await.assert_status(200).assert_contains("No releases match");
     c.get("/releases?type=major&q=payroll").await.assert_contains("value=\"payroll\"").assert_contains("value=\"major\" selected");
+}
+
+fn live_approval_count(app: &TestApp) -> i64 {
+    use relman::schema::approvals;
+    approvals::table.filter(approvals::status.eq_any(["pending", "denied"])).count().get_result(&mut app.conn()).unwrap()
 }

@@ -177,9 +177,11 @@ async fn activating_the_back_out_plan_creates_the_models_back_out_tasks_and_skip
     take(&app, &c, &n, "Advance to Plan and Design", "").await.assert_status(303);
     save(&app, &c, &n, &[("release_plan", "P"), ("deployment_plan", "D"), ("test_criteria", "T"), ("backout_plan", "B")]).await;
     complete_open(&app);
+    crate::releases::cab_approves(&app, &n).await;
     take(&app, &c, &n, "Advance to Build and Test", "").await.assert_status(303);
     save(&app, &c, &n, &[("test_result", "Passed")]).await;
     complete_open(&app);
+    crate::releases::cab_approves(&app, &n).await;
     take(&app, &c, &n, "Advance to Training", "").await.assert_status(303);
     assert_eq!(phase_of(&app, &n), "Distribution and Rollout");
     let rows = task_rows(&app);

@@ -1,0 +1,288 @@
+//! Approvals: the inbox, one approval's page with its log, deciding (approve, deny, retract),
+//! requesting a missing approval, and delegating one's approvals.
+use actix_web::{get, post, web, HttpResponse};
+use askama::Template;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::{invalid, page, see_other};
+use crate::auth::CurrentUser;
+use crate::db::{self, DbPool};
+use crate::domain::roles::Role;
+use crate::error::{AppError, AppResult};
+use crate::forms::{Form, FormErrors};
+use crate::models::approvals as am;
+use crate::models::{releases as rel, users, workflows as wfm};
+use crate::paths;
+use crate::services::approvals::{self as svc, ApprovalView, Decision, InboxItem, VoteOutcome};
+use crate::views::{self, Ctx};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(inbox).service(show).service(decide).service(request).service(delegations).service(add_delegation).service(end_delegation);
+}
+
+pub struct RecentDecision {
+    pub at: String,
+    pub action: String,
+    pub release: String,
+    pub release_href: String,
+    pub comment: String,
+}
+
+#[derive(Template)]
+#[template(path = "approvals/inbox.html")]
+struct InboxPage {
+    ctx: Ctx,
+    items: Vec<InboxItem>,
+    recent: Vec<RecentDecision>,
+    is_approver: bool,
+}
+
+/// GET /approvals
+#[get("/approvals")]
+async fn inbox(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
+    let actor = user.actor();
+    let (items, recent) = db::run(&pool, move |conn| {
+        let items = svc::inbox(conn, actor, 200)?;
+        let log = am::log_by_actor(conn, actor.id, 20)?;
+        let mut recent = Vec::new();
+        for l in log {
+            let a = am::find(conn, l.approval_id)?;
+            let r = rel::find_by_id(conn, a.release_id)?;
+            recent.push(RecentDecision {
+                at: views::datetime(&l.at),
+                action: match l.action.as_str() {
+                    "approve" => "Approved",
+                    "deny" => "Denied",
+                    _ => "Retracted",
+                }
+                .into(),
+                release: format!("{} {}", paths::release_number(r.number), r.title),
+                release_href: paths::release(r.number),
+                comment: l.comment,
+            });
+        }
+        Ok((items, recent))
+    })
+    .await?;
+    page(&InboxPage { ctx: user.ctx(), items, recent, is_approver: user.has(Role::Approver) })
+}
+
+#[derive(Template)]
+#[template(path = "approvals/show.html")]
+struct ApprovalPage {
+    ctx: Ctx,
+    a: ApprovalView,
+    release: String,
+    release_href: String,
+    error: String,
+    comment: String,
+    chosen: String,
+    return_to: String,
+}
+
+async fn approval_page(user: &CurrentUser, pool: &DbPool, id: i64, error: String, comment: String, chosen: String) -> AppResult<ApprovalPage> {
+    let actor = user.actor();
+    let (view, r) = db::run(pool, move |conn| {
+        let a = am::find(conn, id)?;
+        let r = rel::find_by_id(conn, a.release_id)?;
+        let wf = wfm::load(conn, r.workflow_id)?;
+        let view = svc::views_for_release(conn, &r, &wf, actor)?.into_iter().find(|v| v.id == id).ok_or(AppError::NotFound)?;
+        Ok((view, r))
+    })
+    .await?;
+    Ok(ApprovalPage {
+        ctx: user.ctx(),
+        a: view,
+        release: format!("{} {}", paths::release_number(r.number), r.title),
+        release_href: paths::release(r.number),
+        error,
+        comment,
+        chosen,
+        return_to: format!("/approvals/{id}"),
+    })
+}
+
+/// GET /approvals/{id}
+#[get("/approvals/{id}")]
+async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+    page(&approval_page(&user, &pool, path.into_inner(), String::new(), String::new(), String::new()).await?)
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    cycle: String,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    on_behalf_of: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+/// POST /approvals/{id}/decision: approve, deny (reason required) or retract (reason required).
+#[post("/approvals/{id}/decision")]
+async fn decide(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, form: Form<DecisionForm>) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let f = form.into_inner();
+    let decision = match f.decision.as_str() {
+        "approve" => Decision::Approve,
+        "deny" => Decision::Deny,
+        "retract" => Decision::Retract,
+        _ => return Err(AppError::BadRequest("Unknown decision: use approve, deny or retract.".into())),
+    };
+    let cycle: i32 = f.cycle.parse().map_err(|_| AppError::BadRequest("The form has no valid round number: reload the page.".into()))?;
+    let on_behalf_of = match f.on_behalf_of.trim() {
+        "" => None,
+        s => Some(s.parse::<i64>().map_err(|_| AppError::BadRequest("Unknown approver to vote for.".into()))?),
+    };
+    let (actor, comment) = (user.actor(), f.comment.clone());
+    let outcome = db::run(&pool, move |conn| svc::decide(conn, actor, id, cycle, decision, &comment, on_behalf_of)).await?;
+    let back = if f.return_to.starts_with('/') && !f.return_to.starts_with("//") { f.return_to.clone() } else { format!("/approvals/{id}") };
+    match outcome {
+        VoteOutcome::Counted { summary } => {
+            user.flash("success", format!("{summary}."));
+            Ok(see_other(back))
+        }
+        VoteOutcome::Nothing(why) => {
+            user.flash("info", why);
+            Ok(see_other(back))
+        }
+        VoteOutcome::Invalid(why) => invalid(&approval_page(&user, &pool, id, why, f.comment, f.decision).await?),
+    }
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+/// POST /releases/{number}/approvals: request the current phase's approval when it is missing.
+#[post("/releases/{number}/approvals")]
+async fn request(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, _f: Form<Empty>) -> AppResult<HttpResponse> {
+    let number = paths::parse_release_number(&path).ok_or(AppError::NotFound)?;
+    let actor = user.actor();
+    let opened = db::run(&pool, move |conn| svc::request(conn, actor, number)).await?;
+    user.flash(if opened { "success" } else { "info" }, if opened { "The approval was requested." } else { "No approval was needed or one is already open." });
+    Ok(see_other(format!("{}#approvals", paths::release(number))))
+}
+
+pub struct DelegationView {
+    pub id: i64,
+    pub direction: String,
+    pub other: String,
+    pub from: String,
+    pub to: String,
+    pub current: bool,
+    pub mine: bool,
+}
+
+#[derive(Template)]
+#[template(path = "approvals/delegations.html")]
+struct DelegationsPage {
+    ctx: Ctx,
+    list: Vec<DelegationView>,
+    approvers: Vec<(String, String)>,
+    errors: FormErrors,
+    delegate: String,
+    from: String,
+    to: String,
+}
+
+async fn delegations_page(user: &CurrentUser, pool: &DbPool, errors: FormErrors, delegate: String, from: String, to: String) -> AppResult<DelegationsPage> {
+    let uid = user.id;
+    let (list, approvers, names) = db::run(pool, move |conn| {
+        Ok((am::delegations_of(conn, uid)?, users::active_with_role(conn, "approver")?, crate::services::releases::name_book(conn)?))
+    })
+    .await?;
+    let today = chrono::Utc::now().date_naive();
+    Ok(DelegationsPage {
+        ctx: user.ctx(),
+        list: list
+            .into_iter()
+            .map(|d| {
+                let mine = d.delegator_id == uid;
+                let other = if mine { d.delegate_id } else { d.delegator_id };
+                DelegationView {
+                    id: d.id,
+                    direction: if mine { "to".into() } else { "from".into() },
+                    other: names.users.get(&other).cloned().unwrap_or_default(),
+                    from: d.starts_on.to_string(),
+                    to: d.ends_on.to_string(),
+                    current: d.starts_on <= today && d.ends_on >= today,
+                    mine,
+                }
+            })
+            .collect(),
+        approvers: approvers.into_iter().filter(|(id, _)| *id != uid).map(|(id, n)| (id.to_string(), n)).collect(),
+        errors,
+        delegate,
+        from,
+        to,
+    })
+}
+
+/// GET /account/delegations
+#[get("/account/delegations")]
+async fn delegations(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
+    user.require(user.has(Role::Approver), "Only release approvers delegate their approvals.")?;
+    let today = chrono::Utc::now().date_naive().to_string();
+    page(&delegations_page(&user, &pool, FormErrors::default(), String::new(), today.clone(), today).await?)
+}
+
+#[derive(Deserialize)]
+struct DelegationForm {
+    #[serde(default)]
+    delegate: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// POST /account/delegations
+#[post("/account/delegations")]
+async fn add_delegation(user: CurrentUser, pool: web::Data<DbPool>, form: Form<DelegationForm>) -> AppResult<HttpResponse> {
+    user.require(user.has(Role::Approver), "Only release approvers delegate their approvals.")?;
+    let f = form.into_inner();
+    let mut errors = FormErrors::default();
+    let uid = user.id;
+    let approvers = db::run(&pool, |conn| Ok(users::active_with_role(conn, "approver")?)).await?;
+    let delegate = f.delegate.parse::<i64>().ok().filter(|d| *d != uid && approvers.iter().any(|(id, _)| id == d));
+    if delegate.is_none() {
+        errors.add("delegate", "Choose another approver to delegate to.");
+    }
+    let from = NaiveDate::parse_from_str(f.from.trim(), "%Y-%m-%d").ok();
+    let to = NaiveDate::parse_from_str(f.to.trim(), "%Y-%m-%d").ok();
+    if from.is_none() {
+        errors.add("from", "Enter the first day as a date like 2026-12-01.");
+    }
+    if to.is_none() {
+        errors.add("to", "Enter the last day as a date like 2026-12-24.");
+    }
+    if let (Some(a), Some(b)) = (from, to) {
+        if b < a {
+            errors.add("to", "The last day must not be before the first day.");
+        }
+    }
+    if !errors.is_empty() {
+        return invalid(&delegations_page(&user, &pool, errors, f.delegate, f.from, f.to).await?);
+    }
+    let (d, a, b) = (delegate.unwrap(), from.unwrap(), to.unwrap());
+    db::run(&pool, move |conn| Ok(am::add_delegation(conn, uid, d, a, b)?)).await?;
+    user.flash("success", format!("Your approvals are delegated from {a} to {b}."));
+    Ok(see_other("/account/delegations"))
+}
+
+/// POST /account/delegations/{id}/end
+#[post("/account/delegations/{id}/end")]
+async fn end_delegation(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, _f: Form<Empty>) -> AppResult<HttpResponse> {
+    let (id, uid) = (path.into_inner(), user.id);
+    let n = db::run(&pool, move |conn| Ok(am::end_delegation(conn, id, uid, chrono::Utc::now().date_naive())?)).await?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    user.flash("success", "The delegation was ended.");
+    Ok(see_other("/account/delegations"))
+}

@@ -1,0 +1,447 @@
+//! CAB approvals: opening a cycle when a record enters a phase that needs one, who may vote,
+//! voting, denying and retracting under a row lock (each outcome recorded once), the gate a
+//! live approval puts on leaving the phase, and the approvals inbox.
+use std::collections::HashMap;
+
+use chrono::Utc;
+use diesel::prelude::*;
+
+use crate::domain::approval::{self as rules, Outcome, Rule, Tally};
+use crate::domain::permissions::Actor;
+use crate::domain::roles::Role;
+use crate::domain::workflow::{Gate, RecordState, ReleaseType};
+use crate::error::{AppError, AppResult};
+use crate::models::approvals::{self as am, Approval};
+use crate::models::history::{self, NewEvent};
+use crate::models::releases::{self as rel, Release};
+use crate::models::{groups, tasks as tm};
+
+/// The group and rule a phase's approval goes to for this record.
+pub fn requirement_for(conn: &mut PgConnection, phase_id: i64, emergency: bool) -> QueryResult<Option<(i64, Rule, Option<i32>)>> {
+    Ok(am::requirement(conn, phase_id)?.and_then(|r| {
+        let (group, rule, quorum) = match (emergency, r.emergency_group_id) {
+            (true, Some(g)) => (g, r.emergency_rule.as_str(), None),
+            _ => (r.group_id, r.rule.as_str(), r.quorum_count),
+        };
+        Rule::from_parts(rule, quorum).map(|rule| (group, rule, quorum))
+    }))
+}
+
+fn is_emergency(r: &Release) -> bool {
+    r.release_type == ReleaseType::Emergency.as_str()
+}
+
+/// A record entered a phase: open its approval when the phase needs one.
+pub fn open_on_entry(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>) -> QueryResult<Option<Approval>> {
+    let Some((group, rule, quorum)) = requirement_for(conn, phase_id, is_emergency(r))? else { return Ok(None) };
+    let a = am::insert(conn, r.id, phase_id, group, rule.key(), quorum)?;
+    am::log(conn, a.id, 1, actor, None, "requested", "")?;
+    Ok(Some(a))
+}
+
+/// A record left a phase: an undecided approval of it is withdrawn (kept in the log).
+pub fn withdraw_on_leave(conn: &mut PgConnection, release_id: i64, phase_id: i64, actor: Option<i64>) -> QueryResult<()> {
+    if let Some(a) = am::live(conn, release_id, phase_id)? {
+        am::set_status(conn, a.id, "withdrawn", Some(Utc::now()))?;
+        am::log(conn, a.id, a.cycle, actor, None, "withdrawn", "The release left the phase.")?;
+    }
+    Ok(())
+}
+
+/// People excluded from voting on a record: registrant, coordinator, task assignees.
+fn excluded(conn: &mut PgConnection, r: &Release) -> QueryResult<(i64, Option<i64>, Vec<i64>)> {
+    let assignees: Vec<i64> = tm::of_release(conn, r.id)?.into_iter().filter_map(|t| t.assignee_id).collect();
+    Ok((r.registered_by, r.coordinator_id, assignees))
+}
+
+/// Eligible voters of an approval: approvers of its group, minus separation of duties.
+pub fn eligible(conn: &mut PgConnection, a: &Approval, r: &Release) -> QueryResult<Vec<(i64, String)>> {
+    let (reg, coord, assignees) = excluded(conn, r)?;
+    Ok(am::group_approvers(conn, a.group_id)?
+        .into_iter()
+        .filter(|(id, _)| rules::ineligibility(*id, reg, coord, &assignees).is_none())
+        .collect())
+}
+
+/// The tally of the current cycle, counting eligible voters only.
+fn tally(a: &Approval, eligible: &[(i64, String)], votes: &[am::Vote]) -> Tally {
+    let current: Vec<_> = votes.iter().filter(|v| v.approval_id == a.id && v.cycle == a.cycle && eligible.iter().any(|(e, _)| *e == v.voter_id)).collect();
+    Tally {
+        eligible: eligible.len(),
+        approvals: current.iter().filter(|v| v.decision == "approve").count(),
+        denials: current.iter().filter(|v| v.decision == "deny").count(),
+    }
+}
+
+/// The exit criterion an approval puts on the current phase, if it is not approved yet.
+pub fn gate(conn: &mut PgConnection, r: &Release) -> QueryResult<Option<Gate>> {
+    let Some((group, _, _)) = requirement_for(conn, r.phase_id, is_emergency(r))? else { return Ok(None) };
+    let latest = am::latest(conn, r.id, r.phase_id)?;
+    let group_name = |conn: &mut PgConnection, id: i64| groups::find(conn, id).map(|g| g.name);
+    Ok(match latest {
+        Some(a) if a.status == "approved" => None,
+        Some(a) if a.status == "pending" || a.status == "denied" => {
+            let el = eligible(conn, &a, r)?;
+            let votes = am::votes(conn, &[a.id])?;
+            let t = tally(&a, &el, &votes);
+            let status = if a.status == "denied" { "denied".to_string() } else { pending_text(&a, t) };
+            Some(Gate::Approval { group: group_name(conn, a.group_id)?, status })
+        }
+        _ => Some(Gate::Approval { group: group_name(conn, group)?, status: "not requested yet".into() }),
+    })
+}
+
+fn pending_text(a: &Approval, t: Tally) -> String {
+    let rule = Rule::from_parts(&a.rule, a.quorum_count).unwrap_or(Rule::All);
+    match rules::outcome(rule, t) {
+        Outcome::Pending { more_needed } if t.eligible == 0 => format!("pending: the group has no eligible approvers ({more_needed} approval needed)"),
+        Outcome::Pending { more_needed } => format!(
+            "pending: {} of {} eligible approved so far, {more_needed} more needed",
+            t.approvals, t.eligible
+        ),
+        Outcome::Approved => "approved".into(),
+        Outcome::Denied => "denied".into(),
+    }
+}
+
+/// Open the approval of the current phase when it was never requested (a requirement added
+/// after the release entered the phase, or the release was reworked into it).
+pub fn request(conn: &mut PgConnection, actor: Actor, number: i64) -> AppResult<bool> {
+    conn.transaction(|conn| {
+        let r = rel::by_number_for_update(conn, number)?;
+        if r.state != RecordState::Active.as_str() {
+            return Err(AppError::Forbidden("The release has ended.".into()));
+        }
+        let parties = crate::domain::permissions::Parties { registered_by: r.registered_by, coordinator_id: r.coordinator_id, manager_id: r.manager_id };
+        if !crate::domain::permissions::can_work(actor, parties) {
+            return Err(AppError::Forbidden("Only this release's coordinator or a release manager may request its approval.".into()));
+        }
+        if am::live(conn, r.id, r.phase_id)?.is_some() {
+            return Ok(false);
+        }
+        Ok(open_on_entry(conn, &r, r.phase_id, Some(actor.id))?.is_some())
+    })
+}
+
+pub enum Decision {
+    Approve,
+    Deny,
+    Retract,
+}
+
+pub enum VoteOutcome {
+    Counted { summary: String },
+    /// Already voted in this cycle, or the form was for an earlier cycle: nothing was done.
+    Nothing(String),
+    Invalid(String),
+}
+
+/// Vote on an approval (for oneself, or for whoever delegated to the actor today).
+pub fn decide(conn: &mut PgConnection, actor: Actor, approval_id: i64, cycle: i32, decision: Decision, comment: &str, on_behalf_of: Option<i64>) -> AppResult<VoteOutcome> {
+    let comment = comment.trim();
+    if comment.chars().count() > 2000 {
+        return Ok(VoteOutcome::Invalid("The comment must be at most 2,000 characters.".into()));
+    }
+    if matches!(decision, Decision::Deny | Decision::Retract) && comment.is_empty() {
+        let what = if matches!(decision, Decision::Deny) { "deny" } else { "retract" };
+        return Ok(VoteOutcome::Invalid(format!("Give a reason to {what}.")));
+    }
+    conn.transaction(|conn| {
+        let a = am::find_for_update(conn, approval_id)?;
+        let r = rel::find_by_id(conn, a.release_id)?;
+        if r.state != RecordState::Active.as_str() || a.status == "withdrawn" || a.phase_id != r.phase_id {
+            return Err(AppError::Forbidden("This approval is closed: the release has moved on.".into()));
+        }
+        if a.cycle != cycle {
+            return Ok(VoteOutcome::Nothing("The approval started a new round of votes since the page was loaded, so nothing was done. Vote again below.".into()));
+        }
+        if !actor.roles.has(Role::Approver) {
+            return Err(AppError::Forbidden("Only release approvers vote on approvals.".into()));
+        }
+        let voter = match on_behalf_of {
+            None => actor.id,
+            Some(d) if d == actor.id => actor.id,
+            Some(d) => {
+                if !am::delegators_of(conn, actor.id, Utc::now().date_naive())?.contains(&d) {
+                    return Err(AppError::Forbidden("You hold no delegation from that approver today.".into()));
+                }
+                d
+            }
+        };
+        let (reg, coord, assignees) = excluded(conn, &r)?;
+        // Delegation never lets anyone vote on a release they are excluded from.
+        for who in [actor.id, voter] {
+            if let Some(why) = rules::ineligibility(who, reg, coord, &assignees) {
+                let whose = if who == actor.id { "You are" } else { "The approver you vote for is" };
+                return Err(AppError::Forbidden(format!("{whose} not eligible to vote on this release: {why}.")));
+            }
+        }
+        let el = eligible(conn, &a, &r)?;
+        if !el.iter().any(|(id, _)| *id == voter) {
+            return Err(AppError::Forbidden("Not eligible: only approvers of the group this approval was requested from may vote.".into()));
+        }
+        let group = groups::find(conn, a.group_id)?.name;
+        let number = crate::paths::release_number(r.number);
+        let voter_name = if voter != actor.id { Some(crate::models::users::find(conn, voter)?.display_name) } else { None };
+        let for_whom = |s: String| match &voter_name {
+            Some(n) => format!("{s} (for {n})"),
+            None => s,
+        };
+        let (action, summary) = match decision {
+            Decision::Retract => {
+                let votes = am::votes(conn, &[a.id])?;
+                if !votes.iter().any(|v| v.cycle == a.cycle && v.voter_id == voter) {
+                    return Ok(VoteOutcome::Nothing("There is no decision of yours in this round to retract.".into()));
+                }
+                am::new_cycle(conn, a.id, a.cycle + 1)?;
+                am::log(conn, a.id, a.cycle, Some(actor.id), (voter != actor.id).then_some(voter), "retract", comment)?;
+                ("retract", for_whom(format!("Retracted a decision on the {group} approval: a new round of votes starts")))
+            }
+            Decision::Approve | Decision::Deny => {
+                if a.status != "pending" {
+                    return Ok(VoteOutcome::Nothing(format!(
+                        "This approval is already {} in this round: nothing was counted. To vote again, a decision must be retracted first.",
+                        a.status
+                    )));
+                }
+                let key = if matches!(decision, Decision::Approve) { "approve" } else { "deny" };
+                if !am::insert_vote(conn, a.id, a.cycle, voter, actor.id, key, comment)? {
+                    return Ok(VoteOutcome::Nothing("That vote was already counted.".into()));
+                }
+                am::log(conn, a.id, a.cycle, Some(actor.id), (voter != actor.id).then_some(voter), key, comment)?;
+                let verb = if key == "approve" { "Approved" } else { "Denied" };
+                (key, for_whom(format!("{verb} for the {group} approval")))
+            }
+        };
+        let mut summary = summary;
+        if action != "retract" {
+            let votes = am::votes(conn, &[a.id])?;
+            let rule = Rule::from_parts(&a.rule, a.quorum_count).unwrap_or(Rule::All);
+            let decided = match rules::outcome(rule, tally(&a, &el, &votes)) {
+                Outcome::Approved => Some("approved"),
+                Outcome::Denied => Some("denied"),
+                Outcome::Pending { .. } => None,
+            };
+            if let Some(status) = decided {
+                am::set_status(conn, a.id, status, Some(Utc::now()))?;
+                am::log(conn, a.id, a.cycle, None, None, status, "")?;
+                summary.push_str(&format!("; the {group} approval is now {status}"));
+            }
+        }
+        history::record(
+            conn,
+            &NewEvent { release_id: r.id, actor_id: Some(actor.id), record_version: r.version, kind: "approval", summary: &summary, from_phase_id: None, to_phase_id: None, reason: (!comment.is_empty()).then_some(comment) },
+            &[],
+        )?;
+        Ok(VoteOutcome::Counted { summary: format!("{number}: {summary}") })
+    })
+}
+
+/// One approval as the release page and the inbox show it.
+pub struct ApprovalView {
+    pub id: i64,
+    pub cycle: i32,
+    pub phase: String,
+    pub group: String,
+    pub rule: String,
+    pub status: String,
+    pub live: bool,
+    pub waiting_for: String,
+    pub eligible: Vec<String>,
+    pub not_voted: Vec<String>,
+    pub log: Vec<LogView>,
+    /// People the current user may vote as now: (user id, label); empty when they may not.
+    pub vote_as: Vec<(i64, String)>,
+    /// Why the current user may not vote, when they are in the group but excluded.
+    pub not_eligible: String,
+    /// The current user has a decision in this round they may retract (as themselves or a delegator).
+    pub may_retract_as: Vec<(i64, String)>,
+}
+
+pub struct LogView {
+    pub at: String,
+    pub cycle: i32,
+    pub who: String,
+    pub action: String,
+    pub comment: String,
+}
+
+fn action_label(a: &str) -> &'static str {
+    match a {
+        "requested" => "Approval requested",
+        "approve" => "Approved",
+        "deny" => "Denied",
+        "retract" => "Retracted their decision",
+        "approved" => "Outcome: approved",
+        "denied" => "Outcome: denied",
+        "withdrawn" => "Withdrawn",
+        _ => "Other",
+    }
+}
+
+/// The approvals of a release for the release page, with what `viewer` may do on each.
+pub fn views_for_release(conn: &mut PgConnection, r: &Release, wf: &crate::domain::workflow::Workflow, viewer: Actor) -> QueryResult<Vec<ApprovalView>> {
+    let list = am::of_release(conn, r.id)?;
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = list.iter().map(|a| a.id).collect();
+    let votes = am::votes(conn, &ids)?;
+    let log = am::log_of(conn, &ids)?;
+    let names: HashMap<i64, String> = super::releases::name_book(conn)?.users;
+    let group_names: HashMap<i64, String> = groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect();
+    let (reg, coord, assignees) = excluded(conn, r)?;
+    let delegators = am::delegators_of(conn, viewer.id, Utc::now().date_naive())?;
+    let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| format!("user #{id}"));
+    let mut out = Vec::new();
+    for a in &list {
+        let live = (a.status == "pending" || a.status == "denied") && a.phase_id == r.phase_id && r.state == RecordState::Active.as_str();
+        let el = if live { eligible(conn, a, r)? } else { Vec::new() };
+        let t = tally(a, &el, &votes);
+        let voted_now: Vec<i64> = votes.iter().filter(|v| v.approval_id == a.id && v.cycle == a.cycle).map(|v| v.voter_id).collect();
+        let rule = Rule::from_parts(&a.rule, a.quorum_count).unwrap_or(Rule::All);
+        let mut vote_as = Vec::new();
+        let mut may_retract_as = Vec::new();
+        let mut not_eligible = String::new();
+        if live && viewer.roles.has(Role::Approver) {
+            let me_excluded = rules::ineligibility(viewer.id, reg, coord, &assignees);
+            let in_group = am::group_approvers(conn, a.group_id)?.iter().any(|(id, _)| *id == viewer.id);
+            if let Some(why) = me_excluded {
+                if in_group || delegators.iter().any(|d| el.iter().any(|(e, _)| e == d)) {
+                    not_eligible = format!("Not eligible: {why}.");
+                }
+            } else {
+                for (who, label) in std::iter::once((viewer.id, "yourself".to_string())).chain(delegators.iter().map(|d| (*d, format!("{} (delegated to you)", name(*d))))) {
+                    if !el.iter().any(|(e, _)| *e == who) {
+                        continue;
+                    }
+                    if voted_now.contains(&who) {
+                        may_retract_as.push((who, label));
+                    } else if a.status == "pending" {
+                        vote_as.push((who, label));
+                    }
+                }
+            }
+        }
+        out.push(ApprovalView {
+            id: a.id,
+            cycle: a.cycle,
+            phase: wf.phase_name(a.phase_id).to_string(),
+            group: group_names.get(&a.group_id).cloned().unwrap_or_default(),
+            rule: rule.label(),
+            status: a.status.clone(),
+            live,
+            waiting_for: if live && a.status == "pending" { pending_text(a, t) } else { String::new() },
+            not_voted: el.iter().filter(|(id, _)| !voted_now.contains(id)).map(|(_, n)| n.clone()).collect(),
+            eligible: el.iter().map(|(_, n)| n.clone()).collect(),
+            log: log
+                .iter()
+                .filter(|l| l.approval_id == a.id)
+                .map(|l| LogView {
+                    at: crate::views::datetime(&l.at),
+                    cycle: l.cycle,
+                    who: match (l.actor_id, l.on_behalf_of_id) {
+                        (Some(x), Some(y)) => format!("{} for {}", name(x), name(y)),
+                        (Some(x), None) => name(x),
+                        _ => "Relman".into(),
+                    },
+                    action: action_label(&l.action).into(),
+                    comment: l.comment.clone(),
+                })
+                .collect(),
+            vote_as,
+            not_eligible,
+            may_retract_as,
+        });
+    }
+    Ok(out)
+}
+
+/// A row of the approvals inbox.
+pub struct InboxItem {
+    pub approval_id: i64,
+    pub cycle: i32,
+    pub release_number: String,
+    pub release_href: String,
+    pub title: String,
+    pub release_type: String,
+    pub risk: String,
+    pub planned: String,
+    pub phase: String,
+    pub group: String,
+    pub rule: String,
+    /// (user id, label) the viewer may vote as.
+    pub vote_as: Vec<(i64, String)>,
+}
+
+/// Pending approvals the user may vote on now, as themselves or as a delegate.
+/// A fixed number of queries, whatever the number of approvals.
+pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<Vec<InboxItem>> {
+    use crate::schema::{approval_votes as v, approvals as ap, group_members as gm, phases, releases as r, users as u};
+    if !viewer.roles.has(Role::Approver) {
+        return Ok(Vec::new());
+    }
+    let mut voters = vec![viewer.id];
+    voters.extend(am::delegators_of(conn, viewer.id, Utc::now().date_naive())?);
+    // Voters (the viewer and delegators) who are approvers, with their groups.
+    let memberships: Vec<(i64, i64)> = gm::table
+        .inner_join(u::table)
+        .filter(gm::user_id.eq_any(&voters))
+        .filter(u::active.eq(true))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("'approver' = ANY(users.roles)"))
+        .select((gm::user_id, gm::group_id))
+        .load(conn)?;
+    let group_ids: Vec<i64> = memberships.iter().map(|(_, g)| *g).collect();
+    type Row = (i64, i32, i64, i64, String, String, String, Option<chrono::DateTime<Utc>>, Option<chrono::DateTime<Utc>>, i64, Option<i64>, String, i64, String, Option<i32>);
+    let rows: Vec<Row> = ap::table
+        .inner_join(r::table.on(r::id.eq(ap::release_id).and(r::phase_id.eq(ap::phase_id))))
+        .inner_join(phases::table.on(phases::id.eq(ap::phase_id)))
+        .filter(ap::status.eq("pending"))
+        .filter(ap::group_id.eq_any(&group_ids))
+        .filter(r::state.eq("active"))
+        .order(ap::opened_at)
+        .limit(limit)
+        .select((ap::id, ap::cycle, r::id, r::number, r::title, r::release_type, r::risk, r::planned_start, r::planned_end, r::registered_by, r::coordinator_id, phases::name, ap::group_id, ap::rule, ap::quorum_count))
+        .load(conn)?;
+    let release_ids: Vec<i64> = rows.iter().map(|x| x.2).collect();
+    let approval_ids: Vec<i64> = rows.iter().map(|x| x.0).collect();
+    let assignees: Vec<(i64, Option<i64>)> = crate::schema::tasks::table
+        .filter(crate::schema::tasks::release_id.eq_any(&release_ids))
+        .select((crate::schema::tasks::release_id, crate::schema::tasks::assignee_id))
+        .load(conn)?;
+    let voted: Vec<(i64, i32, i64)> = v::table.filter(v::approval_id.eq_any(&approval_ids)).select((v::approval_id, v::cycle, v::voter_id)).load(conn)?;
+    let names: HashMap<i64, String> = u::table.filter(u::id.eq_any(&voters)).select((u::id, u::display_name)).load::<(i64, String)>(conn)?.into_iter().collect();
+    let group_names: HashMap<i64, String> = groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect();
+    let mut out = Vec::new();
+    for (aid, cycle, rid, number, title, rtype, risk, ps, pe, reg, coord, phase, group, rule, quorum) in rows {
+        let task_people: Vec<i64> = assignees.iter().filter(|(r, _)| *r == rid).filter_map(|(_, a)| *a).collect();
+        if rules::ineligibility(viewer.id, reg, coord, &task_people).is_some() {
+            continue;
+        }
+        let vote_as: Vec<(i64, String)> = voters
+            .iter()
+            .filter(|who| memberships.contains(&(**who, group)))
+            .filter(|who| rules::ineligibility(**who, reg, coord, &task_people).is_none())
+            .filter(|who| !voted.contains(&(aid, cycle, **who)))
+            .map(|who| (*who, if *who == viewer.id { "yourself".to_string() } else { format!("{} (delegated to you)", names.get(who).cloned().unwrap_or_default()) }))
+            .collect();
+        if vote_as.is_empty() {
+            continue;
+        }
+        out.push(InboxItem {
+            approval_id: aid,
+            cycle,
+            release_number: crate::paths::release_number(number),
+            release_href: crate::paths::release(number),
+            title,
+            release_type: rtype.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default(),
+            risk: risk.parse::<crate::domain::risk::Risk>().map(|x| x.label().to_string()).unwrap_or_default(),
+            planned: format!("{} to {}", crate::views::opt_datetime(&ps), crate::views::opt_datetime(&pe)),
+            phase,
+            group: group_names.get(&group).cloned().unwrap_or_default(),
+            rule: Rule::from_parts(&rule, quorum).unwrap_or(Rule::All).label(),
+            vote_as,
+        });
+    }
+    Ok(out)
+}

@@ -27,7 +27,44 @@ pub async fn pages(app: &TestApp) -> Vec<(String, Option<&'static str>)> {
     };
     let n = svc::register(&mut conn, actor, &input).unwrap().unwrap();
     let release = relman::paths::release(n);
+    // A second release from a model, in Plan and Design, so it has tasks and a pending approval.
+    let planned = RegisterInput { model: "1".into(), title: "Payroll 7".into(), impact: "low".into(), urgency: "low".into(), ..input.clone() };
+    let p = svc::register(&mut conn, actor, &planned).unwrap().unwrap();
+    {
+        use diesel::prelude::*;
+        use relman::schema::{tasks, transitions};
+        diesel::update(tasks::table).set(tasks::status.eq("done")).execute(&mut conn).unwrap();
+        let t: i64 = transitions::table.filter(transitions::label.eq("Advance to Plan and Design")).select(transitions::id).first(&mut conn).unwrap();
+        let v = relman::models::releases::by_number(&mut conn, p).unwrap().version;
+        let done = svc::take_transition(&mut conn, actor, p, t, v, "").unwrap();
+        assert!(matches!(done, svc::TakeOutcome::Done(_)));
+    }
+    let task_id: i64 = {
+        use diesel::prelude::*;
+        relman::schema::tasks::table.select(relman::schema::tasks::id).first(&mut conn).unwrap()
+    };
+    let approval_id: i64 = {
+        use diesel::prelude::*;
+        relman::schema::approvals::table.select(relman::schema::approvals::id).first(&mut conn).unwrap()
+    };
+    let workflow_id = 1;
+    let phase_id: i64 = 1;
     vec![
+        ("/tasks".into(), Some("coordinator")),
+        (format!("/tasks/{task_id}"), Some("coordinator")),
+        ("/approvals".into(), Some("approver")),
+        (format!("/approvals/{approval_id}"), Some("approver")),
+        ("/account/delegations".into(), Some("approver")),
+        (relman::paths::release(p), Some("approver")),
+        (relman::paths::release(p), Some("manager")),
+        ("/admin/workflows".into(), Some("manager")),
+        (format!("/admin/workflows/{workflow_id}"), Some("manager")),
+        (format!("/admin/workflows/{workflow_id}/fields"), Some("manager")),
+        (format!("/admin/workflows/{workflow_id}/phases/{phase_id}"), Some("manager")),
+        (format!("/admin/workflows/{workflow_id}/retire"), Some("manager")),
+        ("/admin/categories".into(), Some("manager")),
+        ("/admin/categories/1".into(), Some("manager")),
+        ("/admin/users/sign-ins".into(), Some("admin")),
         ("/releases".into(), Some("coordinator")),
         ("/releases?type=major&state=active&q=billing".into(), Some("manager")),
         ("/releases/new".into(), Some("coordinator")),

@@ -7,6 +7,7 @@ pub const DASHBOARD: &str = "/";
 pub const RELEASES: &str = "/releases";
 pub const NEW_RELEASE: &str = "/releases/new";
 pub const MY_TASKS: &str = "/tasks";
+pub const CHANGES: &str = "/changes";
 pub const APPROVALS: &str = "/approvals";
 pub const ADMIN_USERS: &str = "/admin/users";
 pub const ADMIN_GROUPS: &str = "/admin/groups";
@@ -25,6 +26,32 @@ pub fn parse_release_number(s: &str) -> Option<i64> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// `C-000045`: a change's number.
+pub fn change_number(n: i64) -> String {
+    format!("C-{n:06}")
+}
+
+pub fn parse_change_number(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix("C-").or_else(|| s.strip_prefix("c-"))?;
+    if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+pub fn change(n: i64) -> String {
+    format!("/changes/{}", change_number(n))
+}
+
+/// The number and page of a record of either kind.
+pub fn record_number(kind: &str, n: i64) -> String {
+    if kind == "change" { change_number(n) } else { release_number(n) }
+}
+
+pub fn record(kind: &str, n: i64) -> String {
+    if kind == "change" { change(n) } else { release(n) }
 }
 
 pub fn release(n: i64) -> String {
@@ -188,3 +215,19 @@ pub fn admin_model_retire(id: i64) -> String {
 pub fn admin_model_restore(id: i64) -> String {
     format!("/admin/models/{id}/restore")
 }
+
+pub const CALENDAR: &str = "/calendar";
+pub const CALENDAR_FEED: &str = "/calendar.ics";
+pub const ACCOUNT_CALENDAR: &str = "/account/calendar";
+pub const ACCOUNT_CALENDAR_TOKEN: &str = "/account/calendar/token";
+pub const ADMIN_BLACKOUTS: &str = "/admin/blackouts";
+
+pub fn admin_blackout(id: i64) -> String {
+    format!("/admin/blackouts/{id}")
+}
+
+pub fn admin_blackout_delete(id: i64) -> String {
+    format!("/admin/blackouts/{id}/delete")
+}
+
+pub const MANAGEMENT_REPORT: &str = "/reports/management";

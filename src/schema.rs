@@ -12,6 +12,7 @@ diesel::table! {
         session_epoch -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        calendar_token -> Nullable<Text>,
     }
 }
 
@@ -67,6 +68,8 @@ diesel::table! {
         condition -> Text,
         retired -> Bool,
         require_tasks_done -> Bool,
+        entry_requires_changes_approved -> Bool,
+        close_requires_changes_closed -> Bool,
     }
 }
 
@@ -135,6 +138,9 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         model_version_id -> Nullable<Int8>,
+        kind -> Text,
+        related_release_id -> Nullable<Int8>,
+        package_id -> Nullable<Int8>,
     }
 }
 
@@ -331,9 +337,24 @@ diesel::joinable!(release_phase_visits -> releases (release_id));
 diesel::joinable!(release_details -> releases (release_id));
 diesel::joinable!(history_field_changes -> history_events (event_id));
 
+diesel::table! {
+    blackouts (id) {
+        id -> Int8,
+        name -> Text,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        category_id -> Nullable<Int8>,
+        created_by -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(blackouts -> categories (category_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users, groups, group_members, login_events, workflows, phases, phase_field_rules,
     transitions, categories, releases, release_details, release_phase_visits, history_events,
     history_field_changes, release_models, release_model_versions, model_tasks, tasks,
     phase_approvals, approvals, approval_votes, approval_log, delegations,
+    blackouts,
 );

@@ -57,7 +57,7 @@ impl Ctx {
 /// The navigation shows only what the user's roles allow.
 fn nav_for(roles: Roles, path: &str) -> Vec<NavItem> {
     let mut items: Vec<(&'static str, &'static str)> =
-        vec![(paths::DASHBOARD, "Dashboard"), (paths::RELEASES, "Releases"), (paths::MY_TASKS, "My tasks")];
+        vec![(paths::DASHBOARD, "Dashboard"), (paths::RELEASES, "Releases"), (paths::MY_TASKS, "My tasks"), (paths::CALENDAR, "Calendar")];
     if roles.has(Role::Approver) {
         items.push((paths::APPROVALS, "Approvals"));
     }
@@ -65,6 +65,8 @@ fn nav_for(roles: Roles, path: &str) -> Vec<NavItem> {
         items.push((paths::ADMIN_WORKFLOWS, "Workflows"));
         items.push((paths::ADMIN_CATEGORIES, "Categories"));
         items.push((paths::ADMIN_MODELS, "Release models"));
+        items.push((paths::MANAGEMENT_REPORT, "Reports"));
+        items.push((paths::ADMIN_BLACKOUTS, "Blackouts"));
     }
     if roles.has(Role::Admin) {
         items.push((paths::ADMIN_USERS, "Users"));

@@ -69,6 +69,35 @@ pub fn release_field(key: &str) -> Option<&'static FieldDef> {
     RELEASE_FIELDS.iter().find(|f| f.key == key)
 }
 
+/// Every change field a phase's screen can show. Changes live in the same records as
+/// releases, so each key names the same column as the release field of that key.
+pub const CHANGE_FIELDS: &[FieldDef] = &[
+    f("title", "Title", FieldKind::Line),
+    f("description", "Description", FieldKind::Text),
+    f("coordinator", "Assignee", FieldKind::User),
+    f("affected_services", "Affected services", FieldKind::Text),
+    f("impact", "Impact", FieldKind::Level),
+    f("urgency", "Urgency", FieldKind::Level),
+    f("risk", "Risk", FieldKind::Risk),
+    f("planned_start", "Planned window start", FieldKind::DateTime),
+    f("planned_end", "Planned window end", FieldKind::DateTime),
+    f("deployment_plan", "Implementation plan", FieldKind::Text),
+    f("backout_plan", "Back-out plan", FieldKind::Text),
+    f("evaluation", "Review notes", FieldKind::Text),
+];
+
+/// The field catalog of a kind of record.
+pub fn fields_for(kind: super::workflow::RecordKind) -> &'static [FieldDef] {
+    match kind {
+        super::workflow::RecordKind::Release => RELEASE_FIELDS,
+        super::workflow::RecordKind::Change => CHANGE_FIELDS,
+    }
+}
+
+pub fn field_of(kind: super::workflow::RecordKind, key: &str) -> Option<&'static FieldDef> {
+    fields_for(kind).iter().find(|f| f.key == key)
+}
+
 pub const REASONS: &[(&str, &str)] = &[
     ("business_requirement", "Business requirement"),
     ("incident_problem", "Incident or problem resolution"),

@@ -58,6 +58,30 @@ text_enum!(RecordState {
 
 text_enum!(ReleaseType { Emergency = "emergency" / "Emergency", Major = "major" / "Major", Minor = "minor" / "Minor" });
 
+text_enum!(ChangeType { Standard = "standard" / "Standard", Normal = "normal" / "Normal", Emergency = "emergency" / "Emergency" });
+
+impl RecordKind {
+    /// `RL-000123` or `C-000045`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            RecordKind::Release => "RL",
+            RecordKind::Change => "C",
+        }
+    }
+
+    /// Labels of the record's types, by key.
+    pub fn types(self) -> Vec<(&'static str, &'static str)> {
+        match self {
+            RecordKind::Release => ReleaseType::ALL.iter().map(|t| (t.as_str(), t.label())).collect(),
+            RecordKind::Change => ChangeType::ALL.iter().map(|t| (t.as_str(), t.label())).collect(),
+        }
+    }
+
+    pub fn type_label(self, key: &str) -> &'static str {
+        self.types().into_iter().find(|(k, _)| *k == key).map(|(_, l)| l).unwrap_or("Unknown")
+    }
+}
+
 impl Condition {
     /// Whether a phase with this condition applies to a record with this impact and urgency.
     pub fn applies(self, impact: Level, urgency: Level) -> bool {
@@ -193,6 +217,10 @@ pub struct Situation {
     /// Gates from later parts of the process (tasks, approvals, related changes), each
     /// already evaluated for the current phase: they block the transitions that complete it.
     pub gates: Vec<Gate>,
+    /// Gates that only hold closing (related changes still open, active bundle members).
+    pub close_gates: Vec<Gate>,
+    /// Gates on entering a phase (related changes not approved, a blackout), by phase.
+    pub entry_gates: Vec<(i64, Gate)>,
 }
 
 /// An exit criterion of the current phase that is not met yet.
@@ -285,6 +313,9 @@ pub fn blockers(wf: &Workflow, t: &TransitionDef, s: &Situation) -> Vec<Blocker>
         }
         out.extend(s.gates.iter().cloned().map(Blocker::Gate));
     }
+    if t.kind == TransitionKind::Close {
+        out.extend(s.close_gates.iter().cloned().map(Blocker::Gate));
+    }
     if t.to.is_some() {
         match wf.landing(t, s.impact, s.urgency) {
             None => out.push(Blocker::NoLanding),
@@ -299,6 +330,10 @@ pub fn blockers(wf: &Workflow, t: &TransitionDef, s: &Situation) -> Vec<Blocker>
                 }
                 if let Some((_, fields)) = s.missing_to_enter.iter().find(|(p, f)| *p == landing && !f.is_empty()) {
                     out.push(Blocker::MissingToEnter { phase: name, fields: fields.clone() });
+                }
+                // Rework goes back to fix things: only forward moves are held at the door.
+                if t.kind != TransitionKind::Rework {
+                    out.extend(s.entry_gates.iter().filter(|(p, _)| *p == landing).map(|(_, g)| Blocker::Gate(g.clone())));
                 }
             }
         }

@@ -36,6 +36,9 @@ pub struct Release {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub model_version_id: Option<i64>,
+    pub kind: String,
+    pub related_release_id: Option<i64>,
+    pub package_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Queryable, Selectable, Insertable, AsChangeset)]
@@ -58,6 +61,9 @@ pub struct ReleaseDetails {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = releases)]
 pub struct NewRelease<'a> {
+    pub kind: &'a str,
+    /// None takes the next release number; changes pass theirs from `change_number_seq`.
+    pub number: Option<i64>,
     pub title: &'a str,
     pub release_type: &'a str,
     pub category_id: i64,
@@ -87,7 +93,16 @@ pub fn insert_details(conn: &mut PgConnection, d: &ReleaseDetails) -> QueryResul
 }
 
 pub fn by_number(conn: &mut PgConnection, number: i64) -> QueryResult<Release> {
-    releases::table.filter(releases::number.eq(number)).select(Release::as_select()).first(conn)
+    by_kind_number(conn, "release", number)
+}
+
+/// A release (`kind` "release") or a change ("change") by its number.
+pub fn by_kind_number(conn: &mut PgConnection, kind: &str, number: i64) -> QueryResult<Release> {
+    releases::table.filter(releases::kind.eq(kind)).filter(releases::number.eq(number)).select(Release::as_select()).first(conn)
+}
+
+pub fn next_change_number(conn: &mut PgConnection) -> QueryResult<i64> {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("nextval('change_number_seq')")).get_result(conn)
 }
 
 pub fn find_by_id(conn: &mut PgConnection, id: i64) -> QueryResult<Release> {
@@ -96,7 +111,16 @@ pub fn find_by_id(conn: &mut PgConnection, id: i64) -> QueryResult<Release> {
 
 /// The release locked for update, for transitions and saves.
 pub fn by_number_for_update(conn: &mut PgConnection, number: i64) -> QueryResult<Release> {
-    releases::table.filter(releases::number.eq(number)).select(Release::as_select()).for_update().first(conn)
+    by_kind_number_for_update(conn, "release", number)
+}
+
+pub fn by_kind_number_for_update(conn: &mut PgConnection, kind: &str, number: i64) -> QueryResult<Release> {
+    releases::table
+        .filter(releases::kind.eq(kind))
+        .filter(releases::number.eq(number))
+        .select(Release::as_select())
+        .for_update()
+        .first(conn)
 }
 
 pub fn details(conn: &mut PgConnection, release_id: i64) -> QueryResult<ReleaseDetails> {
@@ -186,6 +210,9 @@ pub struct ListFilter {
     pub sort: String,
     #[serde(default)]
     pub page: String,
+    /// Releases that contain this change (`C-000045`).
+    #[serde(default)]
+    pub change: String,
 }
 
 pub const PAGE_SIZE: i64 = 50;
@@ -204,7 +231,35 @@ impl ListFilter {
 
 /// One page of the release list (one query; `PAGE_SIZE + 1` rows tell whether more follow).
 pub fn list(conn: &mut PgConnection, f: &ListFilter) -> QueryResult<Vec<Release>> {
-    let mut q = releases::table.select(Release::as_select()).into_boxed();
+    list_of(conn, "release", f)
+}
+
+/// One page of releases or changes.
+pub fn list_of(conn: &mut PgConnection, kind: &str, f: &ListFilter) -> QueryResult<Vec<Release>> {
+    filtered(kind, f).offset((f.page_number() - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1).load(conn)
+}
+
+/// Every release the list's filters match, in the list's order, without paging: the rows
+/// of the CSV download (at most `cap`).
+pub fn list_for_export(conn: &mut PgConnection, f: &ListFilter, cap: i64) -> QueryResult<Vec<Release>> {
+    filtered("release", f).limit(cap).load(conn)
+}
+
+type ListQuery = releases::BoxedQuery<'static, diesel::pg::Pg, diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Release, diesel::pg::Pg>>>;
+
+/// The list's query: its filters and sort, no paging (the page and the CSV share it).
+fn filtered(kind: &str, f: &ListFilter) -> ListQuery {
+    let mut q = releases::table.filter(releases::kind.eq(kind.to_string())).select(Release::as_select()).into_boxed();
+    if let Some(n) = crate::paths::parse_change_number(f.change.trim()) {
+        // Releases that contain this change.
+        q = q.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "releases.id = (SELECT c.related_release_id FROM releases c WHERE c.kind = 'change' AND c.number = ",
+            )
+            .bind::<diesel::sql_types::BigInt, _>(n)
+            .sql(")"),
+        );
+    }
     if !f.release_type.is_empty() {
         q = q.filter(releases::release_type.eq(f.release_type.clone()));
     }
@@ -230,19 +285,19 @@ pub fn list(conn: &mut PgConnection, f: &ListFilter) -> QueryResult<Vec<Release>
     }
     let text = f.q.trim();
     if !text.is_empty() {
-        match crate::paths::parse_release_number(&text.to_uppercase()) {
+        let number = if kind == "change" { crate::paths::parse_change_number(&text.to_uppercase()) } else { crate::paths::parse_release_number(&text.to_uppercase()) };
+        match number {
             Some(n) => q = q.filter(releases::number.eq(n).or(releases::title.ilike(like(text)))),
             None => q = q.filter(releases::title.ilike(like(text))),
         }
     }
-    q = match f.sort.as_str() {
+    match f.sort.as_str() {
         "number" => q.order(releases::number.asc()),
         "planned_start" => q.order((releases::planned_start.asc().nulls_last(), releases::number.desc())),
         "planned_end" => q.order((releases::planned_end.asc().nulls_last(), releases::number.desc())),
         "updated" => q.order((releases::updated_at.desc(), releases::number.desc())),
         _ => q.order(releases::number.desc()),
-    };
-    q.offset((f.page_number() - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1).load(conn)
+    }
 }
 
 fn like(s: &str) -> String {

@@ -329,6 +329,11 @@ pub fn set_phase_position(conn: &mut PgConnection, id: i64, position: i32) -> Qu
     diesel::update(phases::table.find(id)).set(phases::position.eq(position)).execute(conn)
 }
 
+/// The exit criterion "all tasks of this phase done or cancelled".
+pub fn set_phase_require_tasks_done(conn: &mut PgConnection, id: i64, on: bool) -> QueryResult<usize> {
+    diesel::update(phases::table.find(id)).set(phases::require_tasks_done.eq(on)).execute(conn)
+}
+
 pub fn set_phase_retired(conn: &mut PgConnection, id: i64, retired: bool) -> QueryResult<usize> {
     diesel::update(phases::table.find(id)).set(phases::retired.eq(retired)).execute(conn)
 }

@@ -12,12 +12,15 @@ use serde::Deserialize;
 use super::{invalid, page, see_other};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
+use crate::domain::approval::{self, RULE_KEYS};
 use crate::domain::fields::{Rule, RELEASE_FIELDS};
 use crate::domain::permissions;
 use crate::domain::roles::{Role, Roles};
 use crate::domain::workflow::{Condition, Outcome, RecordKind, TransitionKind};
 use crate::error::{AppError, AppResult};
 use crate::forms::{Form, FormErrors};
+use crate::models::approvals::{self as am, Requirement};
+use crate::models::groups;
 use crate::models::workflows::{self as wfm, PhaseRow, WorkflowRow};
 use crate::paths;
 use crate::services::workflow_admin::{
@@ -235,6 +238,8 @@ struct PhaseItem {
     duration: String,
     emergency: String,
     condition: &'static str,
+    /// What leaving the phase needs, in words; empty when nothing.
+    leaving: String,
     href: String,
     move_href: String,
     remove_href: String,
@@ -326,13 +331,35 @@ fn roles_text(roles: &[String]) -> String {
     labels.join(", ")
 }
 
-fn phase_item(wf_id: i64, p: &PhaseRow, number: usize, first: bool, last: bool) -> PhaseItem {
+/// "all tasks done; CAB approval (All must approve; emergency: ECAB, One must approve)": what
+/// leaving a phase needs, as the release engine applies it ("" when nothing).
+pub(crate) fn leaving_needs(p: &PhaseRow, requirement: Option<&Requirement>, group_name: impl Fn(i64) -> String) -> String {
+    let mut parts = Vec::new();
+    if p.require_tasks_done {
+        parts.push("all tasks done".to_string());
+    }
+    if let Some(r) = requirement {
+        let label = |rule: &str, quorum: Option<i32>| {
+            approval::Rule::from_parts(rule, quorum).map(|r| r.label()).unwrap_or_else(|| rule.to_string())
+        };
+        let emergency = match r.emergency_group_id {
+            // Emergency releases go to another group, under its rule (a quorum there is more than half).
+            Some(g) => format!("{}, {}", group_name(g), label(&r.emergency_rule, None)),
+            None => "same group and rule".into(),
+        };
+        parts.push(format!("{} approval ({}; emergency: {emergency})", group_name(r.group_id), label(&r.rule, r.quorum_count)));
+    }
+    parts.join("; ")
+}
+
+fn phase_item(wf_id: i64, p: &PhaseRow, number: usize, first: bool, last: bool, leaving: String) -> PhaseItem {
     PhaseItem {
         name: p.name.clone(),
         number,
         duration: duration_hours(p.duration_hours),
         emergency: duration_hours(p.emergency_duration_hours),
         condition: p.condition.parse::<Condition>().map(|c| c.label()).unwrap_or("Always"),
+        leaving,
         href: paths::admin_workflow_phase(wf_id, p.id),
         move_href: paths::admin_workflow_phase_move(wf_id, p.id),
         remove_href: paths::admin_workflow_phase_retire(wf_id, p.id),
@@ -342,19 +369,27 @@ fn phase_item(wf_id: i64, p: &PhaseRow, number: usize, first: bool, last: bool) 
 }
 
 async fn render_workflow(user: &CurrentUser, pool: &DbPool, id: i64, kept: Kept) -> AppResult<HttpResponse> {
-    let (wf, phases, transitions, categories, problems) = db::run(pool, move |conn| {
+    let (wf, phases, transitions, categories, problems, requirements, group_names) = db::run(pool, move |conn| {
         let wf = wfm::find(conn, id)?;
         let phases = wfm::phases_of(conn, id)?;
         let transitions = wfm::transitions_of(conn, id)?;
         let categories = wfm::categories_of(conn, id)?;
         let problems = svc::problems(conn, id)?;
-        Ok((wf, phases, transitions, categories, problems))
+        let ids: Vec<i64> = phases.iter().map(|p| p.id).collect();
+        let requirements = am::requirements_of(conn, &ids)?;
+        let group_names: HashMap<i64, String> = groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect();
+        Ok((wf, phases, transitions, categories, problems, requirements, group_names))
     })
     .await?;
+    let leaving = |p: &PhaseRow| {
+        let r = requirements.iter().find(|r| r.phase_id == p.id);
+        leaving_needs(p, r, |g| group_names.get(&g).cloned().unwrap_or_else(|| "Unknown group".into()))
+    };
     let active: Vec<&PhaseRow> = phases.iter().filter(|p| !p.retired).collect();
     let n = active.len();
-    let phase_items = active.iter().enumerate().map(|(i, p)| phase_item(id, p, i + 1, i == 0, i + 1 == n)).collect();
-    let retired_items = phases.iter().filter(|p| p.retired).map(|p| phase_item(id, p, 0, true, true)).collect();
+    let phase_items =
+        active.iter().enumerate().map(|(i, p)| phase_item(id, p, i + 1, i == 0, i + 1 == n, leaving(p))).collect();
+    let retired_items = phases.iter().filter(|p| p.retired).map(|p| phase_item(id, p, 0, true, true, leaving(p))).collect();
     let name_of = |pid: i64| {
         phases.iter().find(|p| p.id == pid).map(|p| {
             if p.retired { format!("{} (retired)", p.name) } else { p.name.clone() }
@@ -599,6 +634,9 @@ struct PhasePage {
     refused: Vec<String>,
     refused_title: String,
     conditions: &'static [Condition],
+    /// Groups that may approve: (id, name).
+    groups: Vec<(i64, String)>,
+    rules: &'static [(&'static str, &'static str)],
 }
 
 struct PhaseKept {
@@ -610,11 +648,22 @@ struct PhaseKept {
 }
 
 async fn render_phase(user: &CurrentUser, pool: &DbPool, id: i64, phase_id: i64, kept: PhaseKept) -> AppResult<HttpResponse> {
-    let (wf, phase, phases, releases_in_it) = db::run(pool, move |conn| {
+    let (wf, phase, phases, releases_in_it, requirement, groups) = db::run(pool, move |conn| {
         let phase = svc::phase_of(conn, id, phase_id)?;
-        Ok((wfm::find(conn, id)?, phase, wfm::phases_of(conn, id)?, wfm::releases_in_phase(conn, phase_id)?))
+        Ok((
+            wfm::find(conn, id)?,
+            phase,
+            wfm::phases_of(conn, id)?,
+            wfm::releases_in_phase(conn, phase_id)?,
+            am::requirement(conn, phase_id)?,
+            groups::all(conn)?,
+        ))
     })
     .await?;
+    let named = |name: &str| groups.iter().find(|g| g.name == name).map(|g| g.id);
+    let pf = kept
+        .form
+        .unwrap_or_else(|| PhaseInput::of_phase(&phase, requirement.as_ref(), named("CAB"), named("ECAB")));
     let failed = !kept.errors.is_empty() || !kept.refused.is_empty();
     let p = PhasePage {
         ctx: user.ctx(),
@@ -625,12 +674,14 @@ async fn render_phase(user: &CurrentUser, pool: &DbPool, id: i64, phase_id: i64,
         retire_href: paths::admin_workflow_phase_retire(id, phase_id),
         restore_action: paths::admin_workflow_phase_restore(id, phase_id),
         options: phases.iter().filter(|p| !p.retired && p.id != phase_id).map(|p| (p.id, p.name.clone())).collect(),
-        pf: kept.form.unwrap_or_else(|| PhaseInput::of(&phase)),
+        pf,
         restore_from: kept.restore_from,
         errors: kept.errors,
         refused: kept.refused,
         refused_title: kept.refused_title,
         conditions: Condition::ALL,
+        groups: groups.into_iter().map(|g| (g.id, g.name)).collect(),
+        rules: &RULE_KEYS,
         phase,
     };
     if failed {
@@ -658,7 +709,8 @@ fn phase_kept(r: Refusal, form: Option<PhaseInput>, restore_from: String, title:
     }
 }
 
-/// POST /admin/workflows/{id}/phases/{phase_id}: save name, durations, condition.
+/// POST /admin/workflows/{id}/phases/{phase_id}: save name, durations, condition, and what
+/// leaving the phase needs (its tasks done, an approval).
 #[post("/admin/workflows/{id:\\d+}/phases/{phase_id:\\d+}")]
 async fn update_phase(
     user: CurrentUser,

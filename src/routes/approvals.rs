@@ -9,6 +9,7 @@ use super::{invalid, page, see_other};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::roles::Role;
+use crate::domain::workflow::RecordKind;
 use crate::error::{AppError, AppResult};
 use crate::forms::{Form, FormErrors};
 use crate::models::approvals as am;
@@ -57,8 +58,8 @@ async fn inbox(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResp
                     _ => "Retracted",
                 }
                 .into(),
-                release: format!("{} {}", paths::release_number(r.number), r.title),
-                release_href: paths::release(r.number),
+                release: format!("{} {}", paths::record_number(&r.kind, r.number), r.title),
+                release_href: paths::record(&r.kind, r.number),
                 comment: l.comment,
             });
         }
@@ -94,8 +95,8 @@ async fn approval_page(user: &CurrentUser, pool: &DbPool, id: i64, error: String
     Ok(ApprovalPage {
         ctx: user.ctx(),
         a: view,
-        release: format!("{} {}", paths::release_number(r.number), r.title),
-        release_href: paths::release(r.number),
+        release: format!("{} {}", paths::record_number(&r.kind, r.number), r.title),
+        release_href: paths::record(&r.kind, r.number),
         error,
         comment,
         chosen,
@@ -156,16 +157,20 @@ async fn decide(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>
 }
 
 #[derive(Deserialize)]
-struct Empty {}
+pub(crate) struct Empty {}
 
 /// POST /releases/{number}/approvals: request the current phase's approval when it is missing.
 #[post("/releases/{number}/approvals")]
 async fn request(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, _f: Form<Empty>) -> AppResult<HttpResponse> {
-    let number = paths::parse_release_number(&path).ok_or(AppError::NotFound)?;
+    request_kind(user, pool, RecordKind::Release, path.into_inner()).await
+}
+
+pub(crate) async fn request_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, path: String) -> AppResult<HttpResponse> {
+    let number = super::releases::parse_kind_number(kind, &path)?;
     let actor = user.actor();
-    let opened = db::run(&pool, move |conn| svc::request(conn, actor, number)).await?;
+    let opened = db::run(&pool, move |conn| svc::request(conn, actor, kind, number)).await?;
     user.flash(if opened { "success" } else { "info" }, if opened { "The approval was requested." } else { "No approval was needed or one is already open." });
-    Ok(see_other(format!("{}#approvals", paths::release(number))))
+    Ok(see_other(format!("{}#approvals", paths::record(kind.as_str(), number))))
 }
 
 pub struct DelegationView {

@@ -4,15 +4,19 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 pub mod account;
+pub mod admin_blackouts;
 pub mod admin_categories;
 pub mod admin_groups;
 pub mod admin_models;
 pub mod admin_users;
 pub mod admin_workflows;
 pub mod approvals;
+pub mod changes;
+pub mod calendar;
 pub mod dashboard;
 pub mod health;
 pub mod releases;
+pub mod reports;
 pub mod tasks;
 
 /// Every route of the application.
@@ -20,6 +24,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     dashboard::configure(cfg);
     health::configure(cfg);
+    changes::configure(cfg);
+    reports::configure(cfg);
     releases::configure(cfg);
     tasks::configure(cfg);
     approvals::configure(cfg);
@@ -28,6 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin_workflows::configure(cfg);
     admin_categories::configure(cfg);
     admin_models::configure(cfg);
+    calendar::configure(cfg);
+    admin_blackouts::configure(cfg);
 }
 
 /// POST → redirect → GET.

@@ -9,10 +9,10 @@ use serde::Deserialize;
 use super::{invalid, page, see_other};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
-use crate::domain::fields::{FieldKind, Rule, REASONS, RELEASE_FIELDS};
+use crate::domain::fields::{FieldKind, Rule, REASONS};
 use crate::domain::permissions;
 use crate::domain::risk::{self, Level, Risk};
-use crate::domain::workflow::{self, RecordState, ReleaseType, TransitionKind};
+use crate::domain::workflow::{self, RecordKind, RecordState, TransitionKind};
 use crate::error::{AppError, AppResult};
 use crate::forms::{Form, FormErrors};
 use crate::models::history::Event;
@@ -31,8 +31,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 type Options = Vec<(String, String)>;
 
-fn parse_number(s: &str) -> AppResult<i64> {
-    paths::parse_release_number(s).ok_or(AppError::NotFound)
+/// The number in a record's URL, for its kind.
+pub(crate) fn parse_kind_number(kind: RecordKind, s: &str) -> AppResult<i64> {
+    match kind {
+        RecordKind::Release => paths::parse_release_number(s),
+        RecordKind::Change => paths::parse_change_number(&s.to_uppercase()),
+    }
+    .ok_or(AppError::NotFound)
 }
 
 // ---------------------------------------------------------------- the list
@@ -67,9 +72,12 @@ struct ListPage {
     states: Options,
     sorts: Options,
     can_register: bool,
+    /// "release" or "change", and the list's path.
+    kind: &'static str,
+    base: &'static str,
 }
 
-fn query_string(f: &ListFilter, page: i64) -> String {
+fn query_string(kind: RecordKind, f: &ListFilter, page: i64) -> String {
     let pairs = [
         ("type", &f.release_type),
         ("category", &f.category),
@@ -80,31 +88,33 @@ fn query_string(f: &ListFilter, page: i64) -> String {
         ("to", &f.to),
         ("q", &f.q),
         ("sort", &f.sort),
+        ("change", &f.change),
     ];
     let mut parts: Vec<String> = pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", paths::encode(v))).collect();
     if page > 1 {
         parts.push(format!("page={page}"));
     }
+    let base = if kind == RecordKind::Change { "/changes" } else { paths::RELEASES };
     if parts.is_empty() {
-        paths::RELEASES.to_string()
+        base.to_string()
     } else {
-        format!("{}?{}", paths::RELEASES, parts.join("&"))
+        format!("{base}?{}", parts.join("&"))
     }
-}
-
-fn type_options() -> Options {
-    ReleaseType::ALL.iter().map(|t| (t.as_str().to_string(), t.label().to_string())).collect()
 }
 
 /// GET /releases
 #[get("/releases")]
 async fn list(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ListFilter>) -> AppResult<HttpResponse> {
-    let f = q.into_inner();
+    list_kind(user, pool, RecordKind::Release, q.into_inner()).await
+}
+
+/// The list of releases or changes.
+pub(crate) async fn list_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, f: ListFilter) -> AppResult<HttpResponse> {
     let f2 = f.clone();
     let (releases, categories, phases, names) = db::run(&pool, move |conn| {
-        let releases = rel::list(conn, &f2)?;
-        let categories = wfm::categories_all(conn)?;
-        let phases = wfm::phase_names(conn, "release")?;
+        let releases = rel::list_of(conn, kind.as_str(), &f2)?;
+        let categories: Vec<_> = wfm::categories_all(conn)?.into_iter().filter(|c| c.record_kind == kind.as_str()).collect();
+        let phases = wfm::phase_names(conn, kind.as_str())?;
         let mut ids: Vec<i64> = releases.iter().filter_map(|r| r.coordinator_id).collect();
         ids.extend(users::active_with_role(conn, "coordinator")?.into_iter().map(|(id, _)| id));
         let names = users::names(conn, &ids)?;
@@ -118,14 +128,14 @@ async fn list(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ListFilt
         .iter()
         .take(PAGE_SIZE as usize)
         .map(|r| ListRow {
-            number: paths::release_number(r.number),
-            href: paths::release(r.number),
+            number: paths::record_number(kind.as_str(), r.number),
+            href: paths::record(kind.as_str(), r.number),
             title: r.title.clone(),
-            release_type: r.release_type.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default(),
+            release_type: kind.type_label(&r.release_type).to_string(),
             category: categories.iter().find(|c| c.id == r.category_id).map(|c| c.name.clone()).unwrap_or_default(),
             phase: phases.iter().find(|p| p.0 == r.phase_id).map(|p| p.1.clone()).unwrap_or_default(),
             state: r.state.parse::<RecordState>().map(|s| s.label().to_string()).unwrap_or_default(),
-            coordinator: r.coordinator_id.map(name).unwrap_or_default(),
+            coordinator: r.coordinator_id.map(name).unwrap_or_else(|| "—".into()),
             planned_start: views::opt_datetime(&r.planned_start),
             planned_end: views::opt_datetime(&r.planned_end),
             updated: views::datetime(&r.updated_at),
@@ -138,8 +148,10 @@ async fn list(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ListFilt
     let list_page = ListPage {
         ctx: user.ctx(),
         page: page_no,
-        prev_href: if page_no > 1 { query_string(&f, page_no - 1) } else { String::new() },
-        next_href: if has_more { query_string(&f, page_no + 1) } else { String::new() },
+        prev_href: if page_no > 1 { query_string(kind, &f, page_no - 1) } else { String::new() },
+        next_href: if has_more { query_string(kind, &f, page_no + 1) } else { String::new() },
+        kind: kind.as_str(),
+        base: if kind == RecordKind::Change { "/changes" } else { paths::RELEASES },
         rows,
         categories: categories.iter().map(|c| (c.id.to_string(), c.name.clone())).collect(),
         phases: phases
@@ -147,7 +159,7 @@ async fn list(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ListFilt
             .map(|(id, name, wf)| (id.to_string(), if multi_workflow { format!("{name} ({wf})") } else { name.clone() }))
             .collect(),
         coordinators,
-        types: type_options(),
+        types: kind.types().into_iter().map(|(k, l)| (k.to_string(), l.to_string())).collect(),
         states: vec![
             ("active".into(), "Active".into()),
             ("closed".into(), "Closed (any outcome)".into()),
@@ -184,6 +196,7 @@ struct NewPage {
     coordinators: Options,
     managers: Options,
     models: Options,
+    kind: &'static str,
 }
 
 fn level_options() -> Options {
@@ -199,9 +212,13 @@ fn pairs(v: Vec<(i64, String)>) -> Options {
 }
 
 async fn new_page(user: &CurrentUser, pool: &DbPool, input: RegisterInput, errors: FormErrors) -> AppResult<NewPage> {
-    let (categories, coordinators, managers, models) = db::run(pool, |conn| {
+    new_page_kind(user, pool, RecordKind::Release, input, errors).await
+}
+
+async fn new_page_kind(user: &CurrentUser, pool: &DbPool, kind: RecordKind, input: RegisterInput, errors: FormErrors) -> AppResult<NewPage> {
+    let (categories, coordinators, managers, models) = db::run(pool, move |conn| {
         Ok((
-            wfm::active_categories(conn, "release")?,
+            wfm::active_categories(conn, kind.as_str())?,
             users::active_with_role(conn, "coordinator")?,
             users::active_with_role(conn, "manager")?,
             crate::models::release_models::active_latest(conn)?,
@@ -213,7 +230,8 @@ async fn new_page(user: &CurrentUser, pool: &DbPool, input: RegisterInput, error
         input,
         errors,
         categories: categories.into_iter().map(|c| (c.id.to_string(), c.name)).collect(),
-        types: type_options(),
+        kind: kind.as_str(),
+        types: kind.types().into_iter().map(|(k, l)| (k.to_string(), l.to_string())).collect(),
         reasons: REASONS.iter().map(|(k, l)| (k.to_string(), l.to_string())).collect(),
         levels: level_options(),
         risks: risk_options(),
@@ -221,6 +239,7 @@ async fn new_page(user: &CurrentUser, pool: &DbPool, input: RegisterInput, error
         managers: pairs(managers),
         models: models
             .into_iter()
+            .filter(|_| kind == RecordKind::Release)
             .map(|(m, v)| (m.id.to_string(), format!("{} (version {}): {}", m.name, v.version, v.description)))
             .collect(),
     })
@@ -260,16 +279,33 @@ async fn new_form(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<NewQ
 /// POST /releases/new
 #[post("/releases/new")]
 async fn register(user: CurrentUser, pool: web::Data<DbPool>, form: Form<RegisterInput>) -> AppResult<HttpResponse> {
-    user.require(permissions::can_register(user.actor()), "Only release coordinators and managers register releases.")?;
-    let input = form.into_inner();
+    register_kind(user, pool, RecordKind::Release, form.into_inner()).await
+}
+
+pub(crate) async fn register_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, input: RegisterInput) -> AppResult<HttpResponse> {
+    user.require(permissions::can_register(user.actor()), &format!("Only release coordinators and managers register {}s.", kind.as_str()))?;
     let (actor, i2) = (user.actor(), input.clone());
-    match db::run(&pool, move |conn| svc::register(conn, actor, &i2)).await? {
+    match db::run(&pool, move |conn| svc::register_kind(conn, kind, actor, &i2)).await? {
         Ok(number) => {
-            user.flash("success", format!("{} was registered.", paths::release_number(number)));
-            Ok(see_other(paths::release(number)))
+            user.flash("success", format!("{} was registered.", paths::record_number(kind.as_str(), number)));
+            Ok(see_other(paths::record(kind.as_str(), number)))
         }
-        Err(errors) => invalid(&new_page(&user, &pool, input, errors).await?),
+        Err(errors) => invalid(&new_page_kind(&user, &pool, kind, input, errors).await?),
     }
+}
+
+/// The new-change form (changes have no model, reason or manager).
+pub(crate) async fn new_change_form(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
+    user.require(permissions::can_register(user.actor()), "Only release coordinators and managers register changes.")?;
+    let mut input = RegisterInput { release_type: "normal".into(), impact: "medium".into(), urgency: "medium".into(), ..Default::default() };
+    if user.has(crate::domain::roles::Role::Coordinator) {
+        input.coordinator = user.id.to_string();
+    }
+    let mut p = new_page_kind(&user, &pool, RecordKind::Change, input, FormErrors::default()).await?;
+    if let Some(c) = p.categories.first() {
+        p.input.category = c.0.clone();
+    }
+    page(&p)
 }
 
 // ---------------------------------------------------------------- the release page
@@ -318,6 +354,13 @@ pub struct HistoryView {
 #[template(path = "releases/show.html")]
 pub struct ReleasePage {
     ctx: Ctx,
+    /// "release" or "change".
+    kind: &'static str,
+    related: Vec<crate::services::related::ChangeRow>,
+    members: Vec<crate::services::related::MemberRow>,
+    package: Option<crate::services::related::MemberRow>,
+    parent: Option<crate::services::related::MemberRow>,
+    relation_error: String,
     number: String,
     href: String,
     title: String,
@@ -345,12 +388,16 @@ pub struct ReleasePage {
     chosen_transition: i64,
     typed_reason: String,
     conflict: Vec<HistoryView>,
+    /// Schedule conflicts: blackouts and overlapping releases sharing a service.
+    conflicts: Vec<String>,
     history: Vec<HistoryView>,
     task_groups: Vec<TaskGroup>,
     approvals: Vec<crate::services::approvals::ApprovalView>,
     approval_missing: bool,
-    /// Where vote forms on this page come back to.
+    /// Where vote forms on this page come back to, and what they start with.
     return_to: String,
+    comment: String,
+    chosen: String,
     task_input: TaskInput,
     task_errors: FormErrors,
     people: Options,
@@ -380,6 +427,10 @@ pub struct TaskGroup {
 
 struct PageData {
     loaded: Loaded,
+    related: Vec<crate::services::related::ChangeRow>,
+    members: Vec<crate::services::related::MemberRow>,
+    package: Option<crate::services::related::MemberRow>,
+    parent: Option<crate::services::related::MemberRow>,
     approvals: Vec<crate::services::approvals::ApprovalView>,
     tasks: Vec<crate::models::tasks::Task>,
     people: Vec<(i64, String)>,
@@ -391,18 +442,34 @@ struct PageData {
     managers: Vec<(i64, String)>,
     groups: Vec<(i64, String)>,
     conflict: Vec<Event>,
+    conflicts: Vec<String>,
 }
 
-async fn load_page(pool: &DbPool, number: i64, conflict_since: Option<i32>, viewer: crate::domain::permissions::Actor) -> AppResult<PageData> {
+async fn load_page(pool: &DbPool, kind: RecordKind, number: i64, conflict_since: Option<i32>, viewer: crate::domain::permissions::Actor) -> AppResult<PageData> {
     let user_id = viewer.id;
     db::run(pool, move |conn| {
-        let loaded = svc::load(conn, number)?;
+        let loaded = svc::load_kind(conn, kind, number)?;
+        let r = &loaded.record.release;
+        let (related, members, package, parent) = if kind == RecordKind::Release {
+            (
+                crate::services::related::changes_of(conn, r.id)?,
+                crate::services::related::members_of(conn, r.id)?,
+                crate::services::related::package_of(conn, r)?,
+                None,
+            )
+        } else {
+            (Vec::new(), Vec::new(), None, crate::services::related::release_of(conn, r)?)
+        };
         let id = loaded.record.release.id;
         let conflict = match conflict_since {
             Some(v) => crate::models::history::of_release(conn, id, Some(v))?,
             None => Vec::new(),
         };
         Ok(PageData {
+            related,
+            members,
+            package,
+            parent,
             approvals: crate::services::approvals::views_for_release(conn, &loaded.record.release, &loaded.workflow, viewer)?,
             tasks: crate::models::tasks::of_release(conn, id)?,
             people: users::active(conn)?,
@@ -413,6 +480,7 @@ async fn load_page(pool: &DbPool, number: i64, conflict_since: Option<i32>, view
             coordinators: users::active_with_role(conn, "coordinator")?,
             managers: users::active_with_role(conn, "manager")?,
             groups: groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect(),
+            conflicts: if kind == RecordKind::Release { crate::services::conflicts::warnings(conn, id)? } else { Vec::new() },
             loaded,
             conflict,
         })
@@ -467,7 +535,7 @@ fn steps(loaded: &Loaded, visits: &[rel::Visit]) -> Vec<Step> {
 fn field_views(d: &PageData, input: Option<&HashMap<String, String>>, errors: &FormErrors) -> Vec<FieldView> {
     let l = &d.loaded;
     let active = l.state() == RecordState::Active;
-    RELEASE_FIELDS
+    crate::domain::fields::fields_for(l.kind())
         .iter()
         .filter_map(|f| {
             let rule = l.current_rule(f.key);
@@ -524,6 +592,7 @@ fn field_views(d: &PageData, input: Option<&HashMap<String, String>>, errors: &F
 
 struct Extras<'a> {
     input: Option<&'a HashMap<String, String>>,
+    relation_error: String,
     task_input: Option<TaskInput>,
     task_errors: FormErrors,
     errors: FormErrors,
@@ -568,14 +637,23 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
     let active = l.state() == RecordState::Active;
     let due = r.phase_due_at;
     let approvals = std::mem::take(&mut d.approvals);
+    let kind = l.kind();
     ReleasePage {
+        kind: kind.as_str(),
+        related: std::mem::take(&mut d.related),
+        members: std::mem::take(&mut d.members),
+        package: d.package.take(),
+        parent: d.parent.take(),
+        relation_error: x.relation_error.clone(),
         approvals,
-        return_to: format!("{}#approvals", paths::release(r.number)),
+        return_to: format!("{}#approvals", paths::record(kind.as_str(), r.number)),
+        comment: String::new(),
+        chosen: String::new(),
         ctx: user.ctx(),
-        number: paths::release_number(r.number),
-        href: paths::release(r.number),
+        number: paths::record_number(kind.as_str(), r.number),
+        href: paths::record(kind.as_str(), r.number),
         title: r.title.clone(),
-        release_type: r.release_type.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default(),
+        release_type: kind.type_label(&r.release_type).to_string(),
         category: l.category.name.clone(),
         state: l.state().label().to_string(),
         active,
@@ -599,6 +677,7 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
         chosen_transition: x.chosen_transition,
         typed_reason: x.typed_reason,
         conflict: history_views(&d.conflict, l),
+        conflicts: d.conflicts.clone(),
         history: history_views(&d.history, l).into_iter().rev().collect(),
         task_groups: task_groups(&d, actor),
         approval_missing: active
@@ -662,14 +741,21 @@ fn task_groups(d: &PageData, actor: crate::domain::permissions::Actor) -> Vec<Ta
 }
 
 /// The release page again, with the add-task form's messages (422).
-pub async fn render_with_task_errors(user: &CurrentUser, pool: &DbPool, number: i64, input: TaskInput, errors: FormErrors) -> AppResult<HttpResponse> {
-    let d = load_page(pool, number, None, user.actor()).await?;
+pub async fn render_with_task_errors(user: &CurrentUser, pool: &DbPool, kind: RecordKind, number: i64, input: TaskInput, errors: FormErrors) -> AppResult<HttpResponse> {
+    let d = load_page(pool, kind, number, None, user.actor()).await?;
     invalid(&release_page(user, d, Extras { task_input: Some(input), task_errors: errors, ..no_extras() }))
+}
+
+/// The release page again, with the related-records form's message (422).
+pub async fn render_with_relation_error(user: &CurrentUser, pool: &DbPool, number: i64, why: String) -> AppResult<HttpResponse> {
+    let d = load_page(pool, RecordKind::Release, number, None, user.actor()).await?;
+    invalid(&release_page(user, d, Extras { relation_error: why, ..no_extras() }))
 }
 
 fn no_extras<'a>() -> Extras<'a> {
     Extras {
         input: None,
+        relation_error: String::new(),
         task_input: None,
         task_errors: FormErrors::default(),
         errors: FormErrors::default(),
@@ -682,34 +768,42 @@ fn no_extras<'a>() -> Extras<'a> {
 /// GET /releases/{number}
 #[get("/releases/{number}")]
 async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>) -> AppResult<HttpResponse> {
-    let number = parse_number(&path)?;
-    let d = load_page(&pool, number, None, user.actor()).await?;
+    show_kind(user, pool, RecordKind::Release, path.into_inner()).await
+}
+
+pub(crate) async fn show_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, path: String) -> AppResult<HttpResponse> {
+    let number = parse_kind_number(kind, &path)?;
+    let d = load_page(&pool, kind, number, None, user.actor()).await?;
     page(&release_page(&user, d, no_extras()))
 }
 
 /// POST /releases/{number}: save the current phase's screen.
 #[post("/releases/{number}")]
 async fn save(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<HashMap<String, String>>) -> AppResult<HttpResponse> {
-    let number = parse_number(&path)?;
-    let mut values = form.into_inner();
+    save_kind(user, pool, RecordKind::Release, path.into_inner(), form.into_inner()).await
+}
+
+pub(crate) async fn save_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, path: String, values: HashMap<String, String>) -> AppResult<HttpResponse> {
+    let number = parse_kind_number(kind, &path)?;
+    let mut values = values;
     values.remove("csrf_token");
     let version: i32 = values
         .remove("version")
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| AppError::BadRequest("The form has no version: reload the release and try again.".into()))?;
     let (actor, v2) = (user.actor(), values.clone());
-    let outcome = db::run(&pool, move |conn| svc::save_screen(conn, actor, number, version, &v2)).await?;
+    let outcome = db::run(&pool, move |conn| svc::save_screen_kind(conn, kind, actor, number, version, &v2)).await?;
     match outcome {
         SaveOutcome::Saved { changed } => {
             user.flash("success", if changed == 0 { "Nothing had changed.".to_string() } else { format!("Saved {changed} change{}.", if changed == 1 { "" } else { "s" }) });
-            Ok(see_other(paths::release(number)))
+            Ok(see_other(paths::record(kind.as_str(), number)))
         }
         SaveOutcome::Invalid(errors) => {
-            let d = load_page(&pool, number, None, user.actor()).await?;
+            let d = load_page(&pool, kind, number, None, user.actor()).await?;
             invalid(&release_page(&user, d, Extras { input: Some(&values), errors, ..no_extras() }))
         }
         SaveOutcome::Conflict(_) => {
-            let d = load_page(&pool, number, Some(version), user.actor()).await?;
+            let d = load_page(&pool, kind, number, Some(version), user.actor()).await?;
             let p = release_page(&user, d, Extras { input: Some(&values), ..no_extras() });
             Ok(HttpResponse::Conflict().content_type("text/html; charset=utf-8").body(p.render()?))
         }
@@ -717,7 +811,7 @@ async fn save(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String
 }
 
 #[derive(Deserialize)]
-struct TransitionForm {
+pub(crate) struct TransitionForm {
     transition: i64,
     version: i32,
     #[serde(default)]
@@ -727,26 +821,29 @@ struct TransitionForm {
 /// POST /releases/{number}/transitions
 #[post("/releases/{number}/transitions")]
 async fn transition(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<TransitionForm>) -> AppResult<HttpResponse> {
-    let number = parse_number(&path)?;
-    let f = form.into_inner();
+    transition_kind(user, pool, RecordKind::Release, path.into_inner(), form.into_inner()).await
+}
+
+pub(crate) async fn transition_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, path: String, f: TransitionForm) -> AppResult<HttpResponse> {
+    let number = parse_kind_number(kind, &path)?;
     if f.reason.chars().count() > 2000 {
         return Err(AppError::BadRequest("The reason must be at most 2,000 characters.".into()));
     }
     let (actor, reason) = (user.actor(), f.reason.clone());
-    let outcome = db::run(&pool, move |conn| svc::take_transition(conn, actor, number, f.transition, f.version, &reason)).await?;
+    let outcome = db::run(&pool, move |conn| svc::take_transition_kind(conn, kind, actor, number, f.transition, f.version, &reason)).await?;
     let errors = match outcome {
         TakeOutcome::Done(summary) => {
-            user.flash("success", format!("{}: {summary}.", paths::release_number(number)));
-            return Ok(see_other(paths::release(number)));
+            user.flash("success", format!("{}: {summary}.", paths::record_number(kind.as_str(), number)));
+            return Ok(see_other(paths::record(kind.as_str(), number)));
         }
         TakeOutcome::Stale => {
-            user.flash("info", "The release had already changed since the page was loaded, so nothing was done. Check its phase below and try again if needed.");
-            return Ok(see_other(paths::release(number)));
+            user.flash("info", format!("The {} had already changed since the page was loaded, so nothing was done. Check its phase below and try again if needed.", kind.as_str()));
+            return Ok(see_other(paths::record(kind.as_str(), number)));
         }
         TakeOutcome::Blocked(reasons) => reasons,
         TakeOutcome::ReasonMissing => vec!["Give a reason: this transition requires one.".to_string()],
     };
-    let d = load_page(&pool, number, None, user.actor()).await?;
+    let d = load_page(&pool, kind, number, None, user.actor()).await?;
     invalid(&release_page(&user, d, Extras { transition_errors: errors, chosen_transition: f.transition, typed_reason: f.reason, ..no_extras() }))
 }
 

@@ -8,7 +8,7 @@ use super::{invalid, page, see_other};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::permissions;
-use crate::domain::workflow::RecordState;
+use crate::domain::workflow::{RecordKind, RecordState};
 use crate::error::{AppError, AppResult};
 use crate::forms::{Form, FormErrors};
 use crate::models::tasks::{self as tm, MyTask};
@@ -26,21 +26,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// POST /releases/{number}/tasks
 #[post("/releases/{number}/tasks")]
 async fn add(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<TaskInput>) -> AppResult<HttpResponse> {
-    let number = paths::parse_release_number(&path).ok_or(AppError::NotFound)?;
-    let input = form.into_inner();
+    add_kind(user, pool, RecordKind::Release, path.into_inner(), form.into_inner()).await
+}
+
+/// Add a task to a release or a change.
+pub(crate) async fn add_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, path: String, input: TaskInput) -> AppResult<HttpResponse> {
+    let number = super::releases::parse_kind_number(kind, &path)?;
     let (actor, i2) = (user.actor(), input.clone());
     let outcome = db::run(&pool, move |conn| {
-        let r = rel::by_number(conn, number)?;
+        let r = rel::by_kind_number(conn, kind.as_str(), number)?;
         let wf = wfm::load(conn, r.workflow_id)?;
-        svc::add(conn, actor, number, &wf, &i2)
+        svc::add(conn, actor, kind, number, &wf, &i2)
     })
     .await?;
     match outcome {
         Ok(t) => {
             user.flash("success", format!("Task “{}” was added.", t.title));
-            Ok(see_other(format!("{}#tasks", paths::release(number))))
+            Ok(see_other(format!("{}#tasks", paths::record(kind.as_str(), number))))
         }
-        Err(errors) => super::releases::render_with_task_errors(&user, &pool, number, input, errors).await,
+        Err(errors) => super::releases::render_with_task_errors(&user, &pool, kind, number, input, errors).await,
     }
 }
 
@@ -110,8 +114,8 @@ async fn task_page(user: &CurrentUser, pool: &DbPool, id: i64, input: Option<Tas
         version: t.version,
         title: t.title.clone(),
         description: t.description.clone(),
-        release_number: paths::release_number(r.number),
-        release_href: paths::release(r.number),
+        release_number: paths::record_number(&r.kind, r.number),
+        release_href: paths::record(&r.kind, r.number),
         release_title: r.title.clone(),
         phase: wf.phase_name(t.phase_id).to_string(),
         assignee: t.assignee_id.map(|i| names.user(i)).unwrap_or_else(|| "nobody".into()),
@@ -217,8 +221,8 @@ pub fn my_task_views(rows: Vec<MyTask>, user_id: i64) -> Vec<MyTaskView> {
             version: t.version,
             overdue: t.due_at.is_some_and(|d| d < now),
             due: views::opt_datetime(&t.due_at),
-            release: paths::release_number(t.release_number),
-            release_href: paths::release(t.release_number),
+            release: paths::record_number(&t.release_kind, t.release_number),
+            release_href: paths::record(&t.release_kind, t.release_number),
             release_title: t.release_title,
             phase: t.phase_name,
             via_group: t.assignee_id != Some(user_id) && t.group_id.is_some(),

@@ -106,9 +106,9 @@ fn pending_text(a: &Approval, t: Tally) -> String {
 
 /// Open the approval of the current phase when it was never requested (a requirement added
 /// after the release entered the phase, or the release was reworked into it).
-pub fn request(conn: &mut PgConnection, actor: Actor, number: i64) -> AppResult<bool> {
+pub fn request(conn: &mut PgConnection, actor: Actor, kind: crate::domain::workflow::RecordKind, number: i64) -> AppResult<bool> {
     conn.transaction(|conn| {
-        let r = rel::by_number_for_update(conn, number)?;
+        let r = rel::by_kind_number_for_update(conn, kind.as_str(), number)?;
         if r.state != RecordState::Active.as_str() {
             return Err(AppError::Forbidden("The release has ended.".into()));
         }
@@ -181,7 +181,7 @@ pub fn decide(conn: &mut PgConnection, actor: Actor, approval_id: i64, cycle: i3
             return Err(AppError::Forbidden("Not eligible: only approvers of the group this approval was requested from may vote.".into()));
         }
         let group = groups::find(conn, a.group_id)?.name;
-        let number = crate::paths::release_number(r.number);
+        let number = crate::paths::record_number(&r.kind, r.number);
         let voter_name = if voter != actor.id { Some(crate::models::users::find(conn, voter)?.display_name) } else { None };
         let for_whom = |s: String| match &voter_name {
             Some(n) => format!("{s} (for {n})"),
@@ -392,7 +392,7 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
         .select((gm::user_id, gm::group_id))
         .load(conn)?;
     let group_ids: Vec<i64> = memberships.iter().map(|(_, g)| *g).collect();
-    type Row = (i64, i32, i64, i64, String, String, String, Option<chrono::DateTime<Utc>>, Option<chrono::DateTime<Utc>>, i64, Option<i64>, String, i64, String, Option<i32>);
+    type Row = (i64, i32, i64, i64, String, String, String, String, Option<chrono::DateTime<Utc>>, Option<chrono::DateTime<Utc>>, i64, Option<i64>, String, i64, String, Option<i32>);
     let rows: Vec<Row> = ap::table
         .inner_join(r::table.on(r::id.eq(ap::release_id).and(r::phase_id.eq(ap::phase_id))))
         .inner_join(phases::table.on(phases::id.eq(ap::phase_id)))
@@ -401,7 +401,7 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
         .filter(r::state.eq("active"))
         .order(ap::opened_at)
         .limit(limit)
-        .select((ap::id, ap::cycle, r::id, r::number, r::title, r::release_type, r::risk, r::planned_start, r::planned_end, r::registered_by, r::coordinator_id, phases::name, ap::group_id, ap::rule, ap::quorum_count))
+        .select((ap::id, ap::cycle, r::id, r::number, r::kind, r::title, r::release_type, r::risk, r::planned_start, r::planned_end, r::registered_by, r::coordinator_id, phases::name, ap::group_id, ap::rule, ap::quorum_count))
         .load(conn)?;
     let release_ids: Vec<i64> = rows.iter().map(|x| x.2).collect();
     let approval_ids: Vec<i64> = rows.iter().map(|x| x.0).collect();
@@ -413,7 +413,7 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
     let names: HashMap<i64, String> = u::table.filter(u::id.eq_any(&voters)).select((u::id, u::display_name)).load::<(i64, String)>(conn)?.into_iter().collect();
     let group_names: HashMap<i64, String> = groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect();
     let mut out = Vec::new();
-    for (aid, cycle, rid, number, title, rtype, risk, ps, pe, reg, coord, phase, group, rule, quorum) in rows {
+    for (aid, cycle, rid, number, kind, title, rtype, risk, ps, pe, reg, coord, phase, group, rule, quorum) in rows {
         let task_people: Vec<i64> = assignees.iter().filter(|(r, _)| *r == rid).filter_map(|(_, a)| *a).collect();
         if rules::ineligibility(viewer.id, reg, coord, &task_people).is_some() {
             continue;
@@ -431,10 +431,10 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
         out.push(InboxItem {
             approval_id: aid,
             cycle,
-            release_number: crate::paths::release_number(number),
-            release_href: crate::paths::release(number),
+            release_number: crate::paths::record_number(&kind, number),
+            release_href: crate::paths::record(&kind, number),
             title,
-            release_type: rtype.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default(),
+            release_type: if kind == "change" { crate::domain::workflow::RecordKind::Change } else { crate::domain::workflow::RecordKind::Release }.type_label(&rtype).to_string(),
             risk: risk.parse::<crate::domain::risk::Risk>().map(|x| x.label().to_string()).unwrap_or_default(),
             planned: format!("{} to {}", crate::views::opt_datetime(&ps), crate::views::opt_datetime(&pe)),
             phase,

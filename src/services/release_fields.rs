@@ -2,7 +2,8 @@
 //! the text people read, and validation of what a form sends.
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use crate::domain::fields::{release_field, FieldKind, REASONS};
+use crate::domain::fields::{field_of, FieldKind, REASONS};
+use crate::domain::workflow::RecordKind;
 use crate::domain::risk::{Level, Risk};
 use crate::models::releases::{Release, ReleaseDetails};
 use crate::views;
@@ -34,6 +35,10 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
 }
 
 impl ReleaseRecord {
+    pub fn kind(&self) -> RecordKind {
+        if self.release.kind == "change" { RecordKind::Change } else { RecordKind::Release }
+    }
+
     /// The value as a form carries it ("" when empty).
     pub fn raw(&self, key: &str) -> String {
         let (r, d) = (&self.release, &self.details);
@@ -72,7 +77,7 @@ impl ReleaseRecord {
     /// The value as people read it.
     pub fn display(&self, key: &str, names: &dyn Names) -> String {
         let raw = self.raw(key);
-        let Some(def) = release_field(key) else { return raw };
+        let Some(def) = field_of(self.kind(), key) else { return raw };
         if raw.is_empty() {
             return String::new();
         }
@@ -123,8 +128,8 @@ impl ReleaseRecord {
 
 /// Check one submitted value against its field's kind; the message says what to fix.
 /// `user_ok` / `group_ok` tell whether an id names an active user / an existing group.
-pub fn validate(key: &str, raw: &str, user_ok: &dyn Fn(i64) -> bool, group_ok: &dyn Fn(i64) -> bool) -> Result<(), String> {
-    let Some(def) = release_field(key) else { return Err("Unknown field.".into()) };
+pub fn validate(kind: RecordKind, key: &str, raw: &str, user_ok: &dyn Fn(i64) -> bool, group_ok: &dyn Fn(i64) -> bool) -> Result<(), String> {
+    let Some(def) = field_of(kind, key) else { return Err("Unknown field.".into()) };
     let v = raw.trim();
     if raw.chars().count() > def.max_len {
         return Err(format!("{} must be at most {} characters.", def.label, def.max_len));

@@ -6,10 +6,10 @@ use chrono::Utc;
 use diesel::prelude::*;
 
 use super::release_fields::{self, ReleaseRecord};
-use crate::domain::fields::{release_field, Rule, RELEASE_FIELDS};
+use crate::domain::fields::{field_of, fields_for, Rule};
 use crate::domain::permissions::{self, Actor, Parties};
 use crate::domain::risk::{self, Level, Risk};
-use crate::domain::workflow::{self, Blocker, RecordState, ReleaseType, Situation, TransitionKind, Workflow};
+use crate::domain::workflow::{self, Blocker, ChangeType, RecordKind, RecordState, ReleaseType, Situation, TransitionKind, Workflow};
 use crate::error::{AppError, AppResult};
 use crate::forms::FormErrors;
 use crate::models::history::{self, FieldChange, NewEvent};
@@ -26,6 +26,9 @@ pub struct Loaded {
     pub category: CategoryRow,
     /// Exit criteria of the current phase not met yet (open tasks, approvals, changes).
     pub gates: Vec<workflow::Gate>,
+    /// Criteria that hold closing only, and criteria on entering phases.
+    pub close_gates: Vec<workflow::Gate>,
+    pub entry_gates: Vec<(i64, workflow::Gate)>,
 }
 
 impl Loaded {
@@ -49,11 +52,21 @@ impl Loaded {
         self.record.release.release_type == ReleaseType::Emergency.as_str()
     }
 
+    pub fn kind(&self) -> RecordKind {
+        self.record.kind()
+    }
+
+    /// `RL-000123` or `C-000045`.
+    pub fn number(&self) -> String {
+        paths::record_number(&self.record.release.kind, self.record.release.number)
+    }
+
     /// What the engine needs to decide on this release's transitions for this user.
     pub fn situation(&self, actor: Actor) -> Situation {
         let r = &self.record.release;
-        let label_of = |k: &str| release_field(k).map(|f| f.label.to_string()).unwrap_or_else(|| k.to_string());
-        let missing_to_leave = RELEASE_FIELDS
+        let kind = self.kind();
+        let label_of = |k: &str| field_of(kind, k).map(|f| f.label.to_string()).unwrap_or_else(|| k.to_string());
+        let missing_to_leave = fields_for(kind)
             .iter()
             .filter(|f| self.current_rule(f.key) == Rule::Required && self.record.is_empty(f.key))
             .map(|f| label_of(f.key))
@@ -63,7 +76,7 @@ impl Loaded {
             .phases
             .iter()
             .map(|p| {
-                let missing = RELEASE_FIELDS
+                let missing = fields_for(kind)
                     .iter()
                     .filter(|f| self.rule(p.id, f.key) == Rule::Entry && self.record.is_empty(f.key))
                     .map(|f| label_of(f.key))
@@ -82,6 +95,8 @@ impl Loaded {
             missing_to_leave,
             missing_to_enter,
             gates: self.gates.clone(),
+            close_gates: self.close_gates.clone(),
+            entry_gates: self.entry_gates.clone(),
         }
     }
 }
@@ -103,7 +118,12 @@ pub fn parties(r: &ReleaseRecord) -> Parties {
 }
 
 pub fn load(conn: &mut PgConnection, number: i64) -> AppResult<Loaded> {
-    let release = rel::by_number(conn, number)?;
+    load_kind(conn, RecordKind::Release, number)
+}
+
+/// A release or a change with what governs it, and the gates on its current moves.
+pub fn load_kind(conn: &mut PgConnection, kind: RecordKind, number: i64) -> AppResult<Loaded> {
+    let release = rel::by_kind_number(conn, kind.as_str(), number)?;
     let details = rel::details(conn, release.id)?;
     let workflow = wfm::load(conn, release.workflow_id)?;
     let rules = wfm::rules_of(conn, release.workflow_id)?;
@@ -113,11 +133,18 @@ pub fn load(conn: &mut PgConnection, number: i64) -> AppResult<Loaded> {
         phases::table.find(release.phase_id).select(phases::require_tasks_done).first::<bool>(conn)?
     };
     let mut gates = Vec::new();
+    let mut close_gates = Vec::new();
+    let mut entry_gates = Vec::new();
     if release.state == RecordState::Active.as_str() {
         gates.extend(super::tasks::open_tasks_gate(conn, &release, &workflow, require_tasks)?);
         gates.extend(super::approvals::gate(conn, &release)?);
+        if kind == RecordKind::Release {
+            let (c, e) = super::related::gates(conn, &release, &workflow)?;
+            close_gates = c;
+            entry_gates = e;
+        }
     }
-    Ok(Loaded { record: ReleaseRecord { release, details }, workflow, rules, category, gates })
+    Ok(Loaded { record: ReleaseRecord { release, details }, workflow, rules, category, gates, close_gates, entry_gates })
 }
 
 /// Names of users and groups, for showing fields and history.
@@ -189,22 +216,32 @@ fn group_exists(conn: &mut PgConnection) -> QueryResult<impl Fn(i64) -> bool> {
 /// Register a release; it starts in its workflow's first applicable phase.
 /// Returns its number, or the form's messages.
 pub fn register(conn: &mut PgConnection, actor: Actor, input: &RegisterInput) -> AppResult<Result<i64, FormErrors>> {
+    register_kind(conn, RecordKind::Release, actor, input)
+}
+
+/// Register a release or a change; it starts in its workflow's first applicable phase.
+pub fn register_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, input: &RegisterInput) -> AppResult<Result<i64, FormErrors>> {
     if !permissions::can_register(actor) {
-        return Err(AppError::Forbidden("Only release coordinators and managers register releases.".into()));
+        return Err(AppError::Forbidden(format!("Only release coordinators and managers register {}s.", kind.as_str())));
     }
     let mut errors = FormErrors::default();
     let user_ok = user_exists(conn)?;
     let group_ok = group_exists(conn)?;
-    let categories = wfm::active_categories(conn, "release")?;
+    let categories = wfm::active_categories(conn, kind.as_str())?;
     let category = input.category.parse::<i64>().ok().and_then(|id| categories.into_iter().find(|c| c.id == id));
     if category.is_none() {
         errors.add("category", "Choose a category.");
     }
-    let release_type = input.release_type.parse::<ReleaseType>().ok();
+    let release_type: Option<&'static str> = kind.types().into_iter().map(|(k, _)| k).find(|k| *k == input.release_type);
     if release_type.is_none() {
-        errors.add("type", "Choose the release type: Emergency, Major or Minor.");
+        let names: Vec<_> = kind.types().into_iter().map(|(_, l)| l).collect();
+        errors.add("type", format!("Choose the {} type: {}.", kind.as_str(), names.join(", ")));
     }
-    for key in ["title", "description", "reason", "impact", "urgency", "planned_start", "planned_end", "coordinator", "manager"] {
+    let keys: &[&str] = match kind {
+        RecordKind::Release => &["title", "description", "reason", "impact", "urgency", "planned_start", "planned_end", "coordinator", "manager"],
+        RecordKind::Change => &["title", "description", "impact", "urgency", "planned_start", "planned_end", "coordinator"],
+    };
+    for key in keys.iter().copied() {
         let raw = match key {
             "title" => &input.title,
             "description" => &input.description,
@@ -216,7 +253,7 @@ pub fn register(conn: &mut PgConnection, actor: Actor, input: &RegisterInput) ->
             "coordinator" => &input.coordinator,
             _ => &input.manager,
         };
-        if let Err(m) = release_fields::validate(key, raw, &user_ok, &group_ok) {
+        if let Err(m) = release_fields::validate(kind, key, raw, &user_ok, &group_ok) {
             errors.add(key, m);
         }
     }
@@ -248,6 +285,7 @@ pub fn register(conn: &mut PgConnection, actor: Actor, input: &RegisterInput) ->
         }
     }
     let model_version = match input.model.trim() {
+        _ if kind == RecordKind::Change => None,
         "" => None,
         m => match m.parse::<i64>().ok().and_then(|id| models::active_latest(conn).ok()?.into_iter().find(|(x, _)| x.id == id)) {
             Some((_, v)) => Some(v),
@@ -266,6 +304,7 @@ pub fn register(conn: &mut PgConnection, actor: Actor, input: &RegisterInput) ->
         return Ok(Err(errors));
     }
     let (category, release_type, impact, urgency) = (category.unwrap(), release_type.unwrap(), impact.unwrap(), urgency.unwrap());
+    let _ = ChangeType::ALL;
     let wf = wfm::load(conn, category.workflow_id)?;
     let Some(first) = wf.first_phase(impact, urgency).cloned() else {
         errors.add("category", "This category's workflow has no phase a release can start in.");
@@ -277,16 +316,23 @@ pub fn register(conn: &mut PgConnection, actor: Actor, input: &RegisterInput) ->
     let risk_value = risk_value.unwrap_or(Risk::Low);
     conn.transaction(|conn| {
         let now = Utc::now();
-        let due = first.due_at(now, release_type == ReleaseType::Emergency);
+        let due = first.due_at(now, release_type == ReleaseType::Emergency.as_str());
+        let number = match kind {
+            RecordKind::Change => Some(rel::next_change_number(conn)?),
+            RecordKind::Release => None,
+        };
         let r = rel::insert(
             conn,
             &rel::NewRelease {
+                kind: kind.as_str(),
+                number,
                 title: input.title.trim(),
-                release_type: release_type.as_str(),
+                release_type,
                 category_id: category.id,
                 workflow_id: category.workflow_id,
                 phase_id: first.id,
-                reason: &input.reason,
+                // Changes have no reason for release; the column wants one.
+                reason: if kind == RecordKind::Change { "other" } else { &input.reason },
                 registered_by: actor.id,
                 coordinator_id: coordinator,
                 manager_id: manager,
@@ -304,7 +350,7 @@ pub fn register(conn: &mut PgConnection, actor: Actor, input: &RegisterInput) ->
         rel::insert_details(conn, &ReleaseDetails { release_id: r.id, description: input.description.clone(), ..Default::default() })?;
         rel::open_visit(conn, r.id, first.id, now, Some(due))?;
         super::approvals::open_on_entry(conn, &r, first.id, Some(actor.id))?;
-        let mut summary = format!("Registered as a {} release in {}", release_type.label(), first.name);
+        let mut summary = format!("Registered as a {} {} in {}", kind.type_label(release_type), kind.as_str(), first.name);
         if let Some(v) = &model_version {
             let waiting = super::tasks::back_out_only_phases(&wf);
             let n = super::tasks::create_planned(conn, &r, v.id, &|p| !waiting.contains(&p))?;
@@ -330,11 +376,16 @@ pub enum SaveOutcome {
 
 /// Save the current phase's screen: only its editable fields, only over the version read.
 pub fn save_screen(conn: &mut PgConnection, actor: Actor, number: i64, version: i32, values: &HashMap<String, String>) -> AppResult<SaveOutcome> {
+    save_screen_kind(conn, RecordKind::Release, actor, number, version, values)
+}
+
+/// Save the current phase's screen of a release or a change.
+pub fn save_screen_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, number: i64, version: i32, values: &HashMap<String, String>) -> AppResult<SaveOutcome> {
     conn.transaction(|conn| {
-        let locked = rel::by_number_for_update(conn, number)?;
-        let loaded = load(conn, number)?;
+        let locked = rel::by_kind_number_for_update(conn, kind.as_str(), number)?;
+        let loaded = load_kind(conn, kind, number)?;
         if loaded.state() != RecordState::Active {
-            return Err(AppError::Forbidden(format!("{} is {}: it can no longer be changed.", paths::release_number(number), loaded.state().label().to_lowercase())));
+            return Err(AppError::Forbidden(format!("{} is {}: it can no longer be changed.", loaded.number(), loaded.state().label().to_lowercase())));
         }
         if !permissions::can_work(actor, loaded.parties()) {
             return Err(AppError::Forbidden("Only this release's coordinator, its registrant or a release manager may change it.".into()));
@@ -347,7 +398,7 @@ pub fn save_screen(conn: &mut PgConnection, actor: Actor, number: i64, version: 
             if key == "risk_reason" {
                 continue;
             }
-            let Some(def) = release_field(key) else { continue };
+            let Some(def) = field_of(kind, key) else { continue };
             if !loaded.rule(phase, key).editable() {
                 return Err(AppError::Forbidden(format!(
                     "{} cannot be changed in {}.",
@@ -360,9 +411,9 @@ pub fn save_screen(conn: &mut PgConnection, actor: Actor, number: i64, version: 
         let group_ok = group_exists(conn)?;
         let mut errors = FormErrors::default();
         let mut next = loaded.record.clone();
-        for f in RELEASE_FIELDS {
+        for f in fields_for(kind) {
             if let Some(v) = values.get(f.key) {
-                match release_fields::validate(f.key, v, &user_ok, &group_ok) {
+                match release_fields::validate(kind, f.key, v, &user_ok, &group_ok) {
                     Ok(()) => next.set(f.key, v),
                     Err(m) => errors.add(f.key, m),
                 }
@@ -384,7 +435,7 @@ pub fn save_screen(conn: &mut PgConnection, actor: Actor, number: i64, version: 
             return Ok(SaveOutcome::Invalid(errors));
         }
         let names = name_book(conn)?;
-        let mut changes: Vec<FieldChange> = RELEASE_FIELDS
+        let mut changes: Vec<FieldChange> = fields_for(kind)
             .iter()
             .filter(|f| loaded.record.raw(f.key) != next.raw(f.key))
             .map(|f| (f.label.to_string(), loaded.record.display(f.key, &names), next.display(f.key, &names)))
@@ -453,14 +504,19 @@ pub enum TakeOutcome {
 /// Take a transition: moves the phase (skipping phases that do not apply), sets its due date,
 /// keeps the phase visits and records the event — all in one transaction.
 pub fn take_transition(conn: &mut PgConnection, actor: Actor, number: i64, transition_id: i64, version: i32, reason: &str) -> AppResult<TakeOutcome> {
+    take_transition_kind(conn, RecordKind::Release, actor, number, transition_id, version, reason)
+}
+
+/// Take a transition on a release or a change.
+pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, number: i64, transition_id: i64, version: i32, reason: &str) -> AppResult<TakeOutcome> {
     conn.transaction(|conn| {
-        let locked = rel::by_number_for_update(conn, number)?;
+        let locked = rel::by_kind_number_for_update(conn, kind.as_str(), number)?;
         if locked.version != version {
             return Ok(TakeOutcome::Stale);
         }
-        let loaded = load(conn, number)?;
+        let loaded = load_kind(conn, kind, number)?;
         let Some(t) = loaded.workflow.transition(transition_id).cloned() else {
-            return Err(AppError::BadRequest("There is no such transition in this release's workflow.".into()));
+            return Err(AppError::BadRequest(format!("There is no such transition in this {}'s workflow.", kind.as_str())));
         };
         let situation = loaded.situation(actor);
         let blockers = workflow::blockers(&loaded.workflow, &t, &situation);

@@ -183,18 +183,18 @@ fn record(conn: &mut PgConnection, r: &Release, actor: Actor, summary: &str, cha
 
 fn refuse_if_ended(r: &Release) -> AppResult<()> {
     if r.state != RecordState::Active.as_str() {
-        return Err(AppError::Forbidden(format!("{} has ended: its tasks can no longer be changed.", paths::release_number(r.number))));
+        return Err(AppError::Forbidden(format!("{} has ended: its tasks can no longer be changed.", paths::record_number(&r.kind, r.number))));
     }
     Ok(())
 }
 
 /// Add a task to a release (its coordinator, registrant or a manager).
-pub fn add(conn: &mut PgConnection, actor: Actor, number: i64, wf: &Workflow, input: &TaskInput) -> AppResult<Result<Task, FormErrors>> {
+pub fn add(conn: &mut PgConnection, actor: Actor, kind: crate::domain::workflow::RecordKind, number: i64, wf: &Workflow, input: &TaskInput) -> AppResult<Result<Task, FormErrors>> {
     conn.transaction(|conn| {
-        let r = crate::models::releases::by_number_for_update(conn, number)?;
+        let r = crate::models::releases::by_kind_number_for_update(conn, kind.as_str(), number)?;
         refuse_if_ended(&r)?;
         if !permissions::can_work(actor, parties(&r)) {
-            return Err(AppError::Forbidden("Only this release's coordinator, its registrant or a release manager may add tasks.".into()));
+            return Err(AppError::Forbidden(format!("Only this {}'s coordinator, its registrant or a release manager may add tasks.", kind.as_str())));
         }
         let c = match check_input(conn, wf, input, r.phase_id)? {
             Ok(c) => c,

@@ -11,12 +11,15 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Deserialize;
 
+use crate::domain::approval::{self, RULE_KEYS};
 use crate::domain::fields::{release_field, Rule, RELEASE_FIELDS};
 use crate::domain::roles::{Role, Roles};
 use crate::domain::workflow::{Condition, Outcome, RecordKind, TransitionKind};
 use crate::domain::workflow_validator;
 use crate::error::AppResult;
 use crate::forms::FormErrors;
+use crate::models::approvals::{self as am, Requirement};
+use crate::models::groups;
 use crate::models::workflows::{self as wfm, CategoryValues, NewTransition, PhaseRow, PhaseValues, WorkflowRow};
 
 /// Why an operation was refused; nothing was changed.
@@ -183,8 +186,8 @@ fn copy_name(conn: &mut PgConnection, source: &str) -> QueryResult<String> {
     unreachable!("some name is free")
 }
 
-/// Copy a workflow's phases (not the retired ones), their field rules and the transitions
-/// between them into a new draft. Returns the new workflow's id.
+/// Copy a workflow's phases (not the retired ones) with their exit criteria and approval
+/// requirements, their field rules and the transitions between them into a new draft. Returns the new workflow's id.
 pub fn copy(conn: &mut PgConnection, input: &CopyInput) -> Checked<i64> {
     let mut errors = FormErrors::default();
     let given = input.copy_name.trim().to_string();
@@ -213,7 +216,14 @@ pub fn copy(conn: &mut PgConnection, input: &CopyInput) -> Checked<i64> {
         for p in wfm::phases_of(conn, source_id)?.into_iter().filter(|p| !p.retired) {
             position += 1;
             let id = wfm::insert_phase(conn, new_id, position, &values_of(&p))?;
+            wfm::set_phase_require_tasks_done(conn, id, p.require_tasks_done)?;
             map.insert(p.id, id);
+        }
+        let sources: Vec<i64> = map.keys().copied().collect();
+        for r in am::requirements_of(conn, &sources)? {
+            if let Some(n) = map.get(&r.phase_id) {
+                am::set_requirement(conn, &Requirement { phase_id: *n, ..r })?;
+            }
         }
         let rules: Vec<(i64, String, Rule)> = wfm::rules_of(conn, source_id)?
             .into_iter()
@@ -389,6 +399,28 @@ pub struct PhaseInput {
     /// Add a transition out of the new phase: a phase id (advance) or `close`.
     #[serde(default)]
     pub phase_to: String,
+    // Edit only (the phase page): what leaving the phase needs. A new phase starts with the
+    // tasks criterion on and no approval.
+    /// Checkbox: all tasks of the phase done or cancelled before it is left.
+    #[serde(default)]
+    pub phase_require_tasks_done: Option<String>,
+    /// Checkbox: leaving the phase needs an approval.
+    #[serde(default)]
+    pub phase_needs_approval: Option<String>,
+    /// The approving group (id).
+    #[serde(default)]
+    pub phase_approval_group: String,
+    /// A key of `domain::approval::RULE_KEYS`.
+    #[serde(default)]
+    pub phase_approval_rule: String,
+    /// Quorum rule only: how many must approve; empty = more than half.
+    #[serde(default)]
+    pub phase_quorum_count: String,
+    /// The group emergency releases go to (id); empty = the same group and rule.
+    #[serde(default)]
+    pub phase_emergency_group: String,
+    #[serde(default)]
+    pub phase_emergency_rule: String,
 }
 
 impl Default for PhaseInput {
@@ -403,6 +435,13 @@ impl Default for PhaseInput {
             phase_condition: Condition::Always.as_str().into(),
             phase_from: String::new(),
             phase_to: String::new(),
+            phase_require_tasks_done: Some("on".into()),
+            phase_needs_approval: None,
+            phase_approval_group: String::new(),
+            phase_approval_rule: "all".into(),
+            phase_quorum_count: String::new(),
+            phase_emergency_group: String::new(),
+            phase_emergency_rule: "one".into(),
         }
     }
 }
@@ -420,8 +459,33 @@ impl PhaseInput {
             phase_emergency_duration: e,
             phase_emergency_unit: eu,
             phase_condition: p.condition.clone(),
-            phase_from: String::new(),
-            phase_to: String::new(),
+            phase_require_tasks_done: p.require_tasks_done.then(|| "on".into()),
+            ..PhaseInput::default()
+        }
+    }
+
+    /// The form filled with a phase's values and its approval requirement. Without one, the
+    /// approval fields offer `default_group` (all must approve) and `default_emergency` (one
+    /// must approve), ready to be switched on.
+    pub fn of_phase(
+        p: &PhaseRow,
+        requirement: Option<&Requirement>,
+        default_group: Option<i64>,
+        default_emergency: Option<i64>,
+    ) -> PhaseInput {
+        let id = |g: Option<i64>| g.map(|g| g.to_string()).unwrap_or_default();
+        let base = PhaseInput::of(p);
+        match requirement {
+            Some(r) => PhaseInput {
+                phase_needs_approval: Some("on".into()),
+                phase_approval_group: r.group_id.to_string(),
+                phase_approval_rule: r.rule.clone(),
+                phase_quorum_count: r.quorum_count.map(|q| q.to_string()).unwrap_or_default(),
+                phase_emergency_group: id(r.emergency_group_id),
+                phase_emergency_rule: r.emergency_rule.clone(),
+                ..base
+            },
+            None => PhaseInput { phase_approval_group: id(default_group), phase_emergency_group: id(default_emergency), ..base },
         }
     }
 }
@@ -593,7 +657,65 @@ pub fn phase_of(conn: &mut PgConnection, workflow_id: i64, phase_id: i64) -> App
     Ok(p)
 }
 
-/// Change a phase's name, description, durations and condition.
+pub const QUORUM_MAX: i32 = 1000;
+
+fn is_rule_key(s: &str) -> bool {
+    RULE_KEYS.iter().any(|(k, _)| *k == s)
+}
+
+/// The approval requirement the phase form asks for: `None` when "Needs approval to leave"
+/// is unchecked (the other approval fields are then ignored). `group_ids` are the groups
+/// that exist. A quorum count is kept only for the quorum rule.
+fn check_approval(errors: &mut FormErrors, input: &PhaseInput, phase_id: i64, group_ids: &[i64]) -> Option<Requirement> {
+    input.phase_needs_approval.as_ref()?;
+    let group = parse_id(&input.phase_approval_group).filter(|g| group_ids.contains(g));
+    if group.is_none() {
+        errors.add("phase_approval_group", "Choose the group that approves leaving the phase.");
+    }
+    let rule = input.phase_approval_rule.trim();
+    if !is_rule_key(rule) {
+        errors.add("phase_approval_rule", "Choose how the group decides.");
+    }
+    let quorum = match input.phase_quorum_count.trim() {
+        "" => None,
+        q => match q.parse::<i32>() {
+            Ok(n) if (1..=QUORUM_MAX).contains(&n) => Some(n),
+            _ => {
+                errors.add(
+                    "phase_quorum_count",
+                    format!("Enter the quorum as a whole number from 1 to {QUORUM_MAX}, or leave it empty for more than half of the group."),
+                );
+                None
+            }
+        },
+    };
+    let emergency_group = match input.phase_emergency_group.trim() {
+        "" => None,
+        g => {
+            let g = parse_id(g).filter(|g| group_ids.contains(g));
+            if g.is_none() {
+                errors.add("phase_emergency_group", "Choose the group emergency releases go to, or the same as above.");
+            }
+            g
+        }
+    };
+    let emergency_rule = input.phase_emergency_rule.trim();
+    if !is_rule_key(emergency_rule) {
+        errors.add("phase_emergency_rule", "Choose how the emergency group decides.");
+    }
+    Some(Requirement {
+        phase_id,
+        group_id: group.unwrap_or(0),
+        rule: rule.to_string(),
+        quorum_count: if rule == approval::Rule::Quorum(None).key() { quorum } else { None },
+        emergency_group_id: emergency_group,
+        emergency_rule: emergency_rule.to_string(),
+    })
+}
+
+/// Change a phase's name, description, durations and condition, and what leaving it needs:
+/// its tasks done, an approval. Removing the approval requirement leaves the approvals
+/// already requested as they are.
 pub fn update_phase(conn: &mut PgConnection, workflow_id: i64, phase_id: i64, input: &PhaseInput) -> Checked<()> {
     let mut errors = FormErrors::default();
     let values = check_phase(&mut errors, input);
@@ -605,10 +727,17 @@ pub fn update_phase(conn: &mut PgConnection, workflow_id: i64, phase_id: i64, in
         if let Some(m) = phase_name_clash(&phases, &values.name, Some(phase_id)) {
             errors.add("phase_name", m);
         }
+        let group_ids: Vec<i64> = groups::all(conn)?.into_iter().map(|g| g.id).collect();
+        let approval = check_approval(&mut errors, input, phase_id, &group_ids);
         if !errors.is_empty() {
             return Err(Refusal::Invalid(errors).into());
         }
         wfm::update_phase(conn, phase_id, &values)?;
+        wfm::set_phase_require_tasks_done(conn, phase_id, input.phase_require_tasks_done.is_some())?;
+        match approval {
+            Some(r) => am::set_requirement(conn, &r)?,
+            None => am::remove_requirement(conn, phase_id)?,
+        };
         Ok(())
     })
 }

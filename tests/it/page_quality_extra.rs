@@ -49,6 +49,18 @@ pub async fn pages(app: &TestApp) -> Vec<(String, Option<&'static str>)> {
     };
     let workflow_id = 1;
     let phase_id: i64 = 1;
+    // The calendar's pages: a blackout and a shared service, so both releases show conflicts.
+    let blackout_id = {
+        use diesel::prelude::*;
+        use relman::models::blackouts::{self as blk, BlackoutInput};
+        let at = |s: &str| relman::services::release_fields::parse_datetime(s).unwrap();
+        diesel::update(relman::schema::release_details::table)
+            .set(relman::schema::release_details::affected_services.eq("Billing, CRM"))
+            .execute(&mut conn)
+            .unwrap();
+        let b = BlackoutInput { name: "Year-end freeze", starts_at: at("2026-12-10T00:00"), ends_at: at("2026-12-12T00:00"), category_id: None };
+        blk::insert(&mut conn, &b, coordinator).unwrap()
+    };
     vec![
         ("/tasks".into(), Some("coordinator")),
         (format!("/tasks/{task_id}"), Some("coordinator")),
@@ -70,5 +82,18 @@ pub async fn pages(app: &TestApp) -> Vec<(String, Option<&'static str>)> {
         ("/releases/new".into(), Some("coordinator")),
         (release.clone(), Some("coordinator")),
         (release, Some("approver")),
+        ("/".into(), Some("coordinator")),
+        ("/".into(), Some("approver")),
+        ("/reports/management".into(), Some("manager")),
+        ("/reports/management?type=major&category=1".into(), Some("manager")),
+        (format!("{}/report", relman::paths::release(p)), Some("approver")),
+        (format!("{}/report", relman::paths::release(n)), Some("manager")),
+        ("/calendar?month=2026-12".into(), Some("coordinator")),
+        ("/calendar?month=2026-12&type=major&category=1".into(), Some("manager")),
+        ("/calendar".into(), Some("nobody")),
+        ("/account/calendar".into(), Some("coordinator")),
+        ("/admin/blackouts".into(), Some("manager")),
+        (format!("/admin/blackouts/{blackout_id}"), Some("manager")),
+        (format!("/admin/blackouts/{blackout_id}/delete"), Some("manager")),
     ]
 }

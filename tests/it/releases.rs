@@ -34,12 +34,13 @@ fn number_of(n: &str) -> i64 {
 }
 
 pub fn version(app: &TestApp, n: &str) -> i32 {
-    releases::table.filter(releases::number.eq(number_of(n))).select(releases::version).first(&mut app.conn()).unwrap()
+    releases::table.filter(releases::kind.eq("release")).filter(releases::number.eq(number_of(n))).select(releases::version).first(&mut app.conn()).unwrap()
 }
 
 pub fn phase_of(app: &TestApp, n: &str) -> String {
     releases::table
         .inner_join(phases::table)
+        .filter(releases::kind.eq("release"))
         .filter(releases::number.eq(number_of(n)))
         .select(phases::name)
         .first(&mut app.conn())
@@ -47,12 +48,12 @@ pub fn phase_of(app: &TestApp, n: &str) -> String {
 }
 
 pub fn state_of(app: &TestApp, n: &str) -> String {
-    releases::table.filter(releases::number.eq(number_of(n))).select(releases::state).first(&mut app.conn()).unwrap()
+    releases::table.filter(releases::kind.eq("release")).filter(releases::number.eq(number_of(n))).select(releases::state).first(&mut app.conn()).unwrap()
 }
 
 /// The id of the transition with this label leaving the release's current phase.
 pub fn transition_id(app: &TestApp, n: &str, label: &str) -> i64 {
-    let phase: i64 = releases::table.filter(releases::number.eq(number_of(n))).select(releases::phase_id).first(&mut app.conn()).unwrap();
+    let phase: i64 = releases::table.filter(releases::kind.eq("release")).filter(releases::number.eq(number_of(n))).select(releases::phase_id).first(&mut app.conn()).unwrap();
     transitions::table
         .filter(transitions::from_phase_id.eq(phase))
         .filter(transitions::label.eq(label))
@@ -79,7 +80,7 @@ pub async fn save(app: &TestApp, c: &Client, n: &str, fields: &[(&str, &str)]) -
 /// The live approval of the release's current phase.
 pub fn live_approval(app: &TestApp, n: &str) -> (i64, i32) {
     use relman::schema::approvals;
-    let (id, phase): (i64, i64) = releases::table.filter(releases::number.eq(number_of(n))).select((releases::id, releases::phase_id)).first(&mut app.conn()).unwrap();
+    let (id, phase): (i64, i64) = releases::table.filter(releases::kind.eq("release")).filter(releases::number.eq(number_of(n))).select((releases::id, releases::phase_id)).first(&mut app.conn()).unwrap();
     approvals::table
         .filter(approvals::release_id.eq(id))
         .filter(approvals::phase_id.eq(phase))

@@ -1,10 +1,11 @@
 //! Workflow and category administration through the real HTTP surface: building and publishing
 //! a workflow, the validator refusing broken ones (and broken edits of published ones),
-//! retiring what releases use, the field-rules grid, and managers only.
+//! retiring what releases use, the field-rules grid, what leaving a phase needs (its tasks
+//! done, an approval), and managers only.
 use diesel::prelude::*;
 use relman::domain::fields::RELEASE_FIELDS;
 use relman::domain::roles::Role;
-use relman::schema::{categories, phase_field_rules, phases, releases, transitions, workflows};
+use relman::schema::{categories, groups, phase_approvals, phase_field_rules, phases, releases, transitions, workflows};
 
 use crate::support::{Client, TestApp};
 
@@ -500,6 +501,11 @@ async fn only_managers_reach_workflow_and_category_administration() {
     let assess = phase_id(&app, rm, "Assess");
     let category: i64 = categories::table.select(categories::id).first(&mut app.conn()).unwrap();
     let t: i64 = transitions::table.filter(transitions::workflow_id.eq(rm)).select(transitions::id).first(&mut app.conn()).unwrap();
+    let workflows_before: i64 = workflows::table.count().get_result(&mut app.conn()).unwrap();
+    let active_categories = || -> i64 {
+        categories::table.filter(categories::retired.eq(false)).count().get_result(&mut app.conn()).unwrap()
+    };
+    let categories_before = active_categories();
     let c = app.signed_in("cody", &[Role::Coordinator, Role::Approver, Role::Admin]).await;
     let gets = [
         "/admin/workflows".to_string(),
@@ -534,8 +540,232 @@ async fn only_managers_reach_workflow_and_category_administration() {
         c.post(path, fields).await.assert_status(403);
     }
     let mut conn = app.conn();
-    assert_eq!(workflows::table.count().get_result::<i64>(&mut conn).unwrap(), 1);
-    assert_eq!(categories::table.filter(categories::retired.eq(false)).count().get_result::<i64>(&mut conn).unwrap(), 1);
+    assert_eq!(workflows::table.count().get_result::<i64>(&mut conn).unwrap(), workflows_before);
+    assert_eq!(active_categories(), categories_before);
     assert_eq!(transitions::table.find(t).count().get_result::<i64>(&mut conn).unwrap(), 1);
     assert_eq!(workflow_id(&app, "Release Management"), rm);
+}
+
+fn group_id(app: &TestApp, name: &str) -> i64 {
+    groups::table.filter(groups::name.eq(name)).select(groups::id).first(&mut app.conn()).expect("group")
+}
+
+/// (phase name, group, rule, quorum, emergency group, emergency rule) of a workflow's approval
+/// requirements, by phase position.
+type RequirementRow = (String, String, String, Option<i32>, Option<String>, String);
+/// The same with group ids, as stored.
+type StoredRequirement = (String, i64, String, Option<i32>, Option<i64>, String);
+
+fn requirement_rows(app: &TestApp, wf: i64) -> Vec<RequirementRow> {
+    let names: Vec<(i64, String)> = groups::table.select((groups::id, groups::name)).load(&mut app.conn()).unwrap();
+    let name = |id: i64| names.iter().find(|(g, _)| *g == id).unwrap().1.clone();
+    let rows: Vec<StoredRequirement> = phase_approvals::table
+        .inner_join(phases::table.on(phases::id.eq(phase_approvals::phase_id)))
+        .filter(phases::workflow_id.eq(wf))
+        .order(phases::position)
+        .select((
+            phases::name,
+            phase_approvals::group_id,
+            phase_approvals::rule,
+            phase_approvals::quorum_count,
+            phase_approvals::emergency_group_id,
+            phase_approvals::emergency_rule,
+        ))
+        .load(&mut app.conn())
+        .unwrap();
+    rows.into_iter().map(|(p, g, r, q, e, er)| (p, name(g), r, q, e.map(name), er)).collect()
+}
+
+fn tasks_criterion(app: &TestApp, phase: i64) -> bool {
+    phases::table.find(phase).select(phases::require_tasks_done).first(&mut app.conn()).unwrap()
+}
+
+/// The phase page's form as a browser sends it: the phase's own fields, then `extra`.
+async fn save_phase<'a>(m: &Client, wf: i64, phase: i64, name: &'a str, extra: &[(&'a str, &'a str)]) -> crate::support::Page {
+    let mut fields = vec![
+        ("phase_name", name),
+        ("phase_description", ""),
+        ("phase_duration", "2"),
+        ("phase_duration_unit", "days"),
+        ("phase_emergency_duration", "6"),
+        ("phase_emergency_unit", "hours"),
+        ("phase_condition", "always"),
+    ];
+    fields.extend_from_slice(extra);
+    m.post(&format!("/admin/workflows/{wf}/phases/{phase}"), &fields).await
+}
+
+#[tokio::test]
+async fn a_manager_sets_and_removes_what_leaving_a_phase_needs() {
+    let app = TestApp::spawn().await;
+    let m = app.signed_in("mia", &[Role::Manager]).await;
+    let wf = build_hardware(&app, &m).await;
+    let test = phase_id(&app, wf, "Test");
+    let (cab, ecab) = (group_id(&app, "CAB").to_string(), group_id(&app, "ECAB").to_string());
+    let page_path = format!("/admin/workflows/{wf}/phases/{test}");
+    // Out of the box: tasks done, no approval; the form offers CAB and ECAB, ready to switch on.
+    m.get(&page_path)
+        .await
+        .assert_status(200)
+        .assert_contains("<legend>Approval to leave the phase</legend>")
+        .assert_contains(r#"id="f-phase_require_tasks_done" name="phase_require_tasks_done" value="on" checked"#)
+        .assert_contains(r#"id="f-phase_needs_approval" name="phase_needs_approval" value="on" aria-describedby"#)
+        .assert_contains(&format!(r#"<option value="{cab}" selected>CAB</option>"#));
+    assert!(tasks_criterion(&app, test));
+
+    // Tasks criterion off; CAB must approve by a quorum of 2, emergencies go to the ECAB, one must approve.
+    let approval = [
+        ("phase_needs_approval", "on"),
+        ("phase_approval_group", cab.as_str()),
+        ("phase_approval_rule", "quorum"),
+        ("phase_quorum_count", "2"),
+        ("phase_emergency_group", ecab.as_str()),
+        ("phase_emergency_rule", "one"),
+    ];
+    save_phase(&m, wf, test, "Test", &approval).await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    assert!(!tasks_criterion(&app, test));
+    let s = |x: &str| x.to_string();
+    assert_eq!(requirement_rows(&app, wf), vec![(s("Test"), s("CAB"), s("quorum"), Some(2), Some(s("ECAB")), s("one"))]);
+    m.get(&format!("/admin/workflows/{wf}"))
+        .await
+        .assert_status(200)
+        .assert_contains("<th scope=\"col\">Leaving needs</th>")
+        .assert_contains("<td>CAB approval (Quorum: 2 must approve; emergency: ECAB, One must approve)</td>")
+        .assert_contains("<td>all tasks done</td>");
+    m.get(&page_path)
+        .await
+        .assert_contains(r#"id="f-phase_needs_approval" name="phase_needs_approval" value="on" checked"#)
+        .assert_contains(r#"value="2""#)
+        .assert_contains(r#"<option value="quorum" selected>"#)
+        .assert_contains(&format!(r#"<option value="{ecab}" selected>ECAB</option>"#));
+
+    // Tasks back on, approval unchecked: the requirement goes (the other fields are ignored).
+    let mut off = approval.to_vec();
+    off[0] = ("phase_require_tasks_done", "on");
+    save_phase(&m, wf, test, "Test", &off).await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    assert!(tasks_criterion(&app, test));
+    assert_eq!(requirement_rows(&app, wf), vec![]);
+    m.get(&format!("/admin/workflows/{wf}")).await.assert_lacks("CAB approval");
+
+    // Neither: nothing is needed to leave it. "Same as above" for emergencies is NULL.
+    let same_for_emergencies = [
+        ("phase_needs_approval", "on"),
+        ("phase_approval_group", cab.as_str()),
+        ("phase_approval_rule", "all"),
+        ("phase_quorum_count", ""),
+        ("phase_emergency_group", ""),
+        ("phase_emergency_rule", "one"),
+    ];
+    save_phase(&m, wf, test, "Test", &same_for_emergencies)
+        .await
+        .assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    assert_eq!(requirement_rows(&app, wf), vec![(s("Test"), s("CAB"), s("all"), None, None, s("one"))]);
+    m.get(&format!("/admin/workflows/{wf}"))
+        .await
+        .assert_contains("<td>CAB approval (All must approve; emergency: same group and rule)</td>");
+    save_phase(&m, wf, test, "Test", &[]).await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    assert!(!tasks_criterion(&app, test));
+    assert_eq!(requirement_rows(&app, wf), vec![]);
+    m.get(&format!("/admin/workflows/{wf}")).await.assert_contains(r#"<td><span class="muted">nothing</span></td>"#);
+}
+
+#[tokio::test]
+async fn a_bad_quorum_or_group_is_refused_with_the_input_kept() {
+    let app = TestApp::spawn().await;
+    let m = app.signed_in("mia", &[Role::Manager]).await;
+    let rm = workflow_id(&app, "Release Management");
+    let build = phase_id(&app, rm, "Build and Test");
+    let cab = group_id(&app, "CAB").to_string();
+    let before = requirement_rows(&app, rm);
+    for bad in ["0", "abc", "1001"] {
+        save_phase(
+            &m,
+            rm,
+            build,
+            "Build and Test renamed",
+            &[
+                ("phase_needs_approval", "on"),
+                ("phase_approval_group", cab.as_str()),
+                ("phase_approval_rule", "quorum"),
+                ("phase_quorum_count", bad),
+                ("phase_emergency_group", ""),
+                ("phase_emergency_rule", "all"),
+            ],
+        )
+        .await
+        .assert_status(422)
+        .assert_contains("Enter the quorum as a whole number from 1 to 1000, or leave it empty for more than half of the group.")
+        .assert_contains(r##"href="#f-phase_quorum_count""##)
+        .assert_contains(r#"id="e-phase_quorum_count""#)
+        .assert_contains(&format!(r#"value="{bad}" aria-describedby="h-phase_quorum_count e-phase_quorum_count" aria-invalid="true""#))
+        .assert_contains(r#"value="Build and Test renamed""#)
+        .assert_contains(r#"<option value="" selected>Same as above (group and rule)</option>"#)
+        .assert_contains(r#"id="f-phase_require_tasks_done" name="phase_require_tasks_done" value="on" aria-describedby"#);
+    }
+    let unknown = [
+        ("phase_needs_approval", "on"),
+        ("phase_approval_group", "999999"),
+        ("phase_approval_rule", "most"),
+        ("phase_emergency_rule", "one"),
+    ];
+    save_phase(&m, rm, build, "Build and Test", &unknown)
+        .await
+        .assert_status(422)
+        .assert_contains("Choose the group that approves leaving the phase.")
+        .assert_contains("Choose how the group decides.");
+    assert_eq!(requirement_rows(&app, rm), before, "nothing changed");
+    assert!(tasks_criterion(&app, build));
+    let name: String = phases::table.find(build).select(phases::name).first(&mut app.conn()).unwrap();
+    assert_eq!(name, "Build and Test");
+}
+
+#[tokio::test]
+async fn release_management_needs_cab_approvals_out_of_the_box_and_a_copy_keeps_them() {
+    let app = TestApp::spawn().await;
+    let m = app.signed_in("mia", &[Role::Manager]).await;
+    let rm = workflow_id(&app, "Release Management");
+    let s = |x: &str| x.to_string();
+    let out_of_box = vec![
+        (s("Plan and Design"), s("CAB"), s("all"), None, Some(s("ECAB")), s("one")),
+        (s("Build and Test"), s("CAB"), s("quorum"), None, Some(s("ECAB")), s("one")),
+        (s("Distribution and Rollout"), s("CAB"), s("one"), None, Some(s("ECAB")), s("one")),
+    ];
+    assert_eq!(requirement_rows(&app, rm), out_of_box);
+    m.get(&format!("/admin/workflows/{rm}"))
+        .await
+        .assert_contains("<td>all tasks done; CAB approval (All must approve; emergency: ECAB, One must approve)</td>")
+        .assert_contains("<td>all tasks done; CAB approval (Quorum: more than half must approve; emergency: ECAB, One must approve)</td>")
+        .assert_contains("<td>all tasks done; CAB approval (One must approve; emergency: ECAB, One must approve)</td>");
+
+    // One phase without the tasks criterion, one with a set quorum: the copy carries both.
+    let (assess, build) = (phase_id(&app, rm, "Assess"), phase_id(&app, rm, "Build and Test"));
+    diesel::update(phases::table.find(assess)).set(phases::require_tasks_done.eq(false)).execute(&mut app.conn()).unwrap();
+    diesel::update(phase_approvals::table.find(build)).set(phase_approvals::quorum_count.eq(Some(3))).execute(&mut app.conn()).unwrap();
+    let rm_s = rm.to_string();
+    m.post("/admin/workflows/copy", &[("copy_source", rm_s.as_str()), ("copy_name", "Release Management 2")]).await.assert_status(303);
+    let copy = workflow_id(&app, "Release Management 2");
+    let criteria = |wf: i64| -> Vec<(String, bool)> {
+        phases::table
+            .filter(phases::workflow_id.eq(wf))
+            .order(phases::position)
+            .select((phases::name, phases::require_tasks_done))
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(criteria(copy), criteria(rm));
+    assert_eq!(criteria(copy)[0], (s("Assess"), false));
+    let copied = requirement_rows(&app, copy);
+    assert_eq!(copied, requirement_rows(&app, rm));
+    assert_eq!(copied[1].3, Some(3));
+    let copied_phases: i64 = phase_approvals::table
+        .inner_join(phases::table.on(phases::id.eq(phase_approvals::phase_id)))
+        .filter(phases::workflow_id.eq(copy))
+        .filter(phase_approvals::phase_id.ne(build))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(copied_phases, 3, "the copy's requirements point at its own phases");
+    m.get(&format!("/admin/workflows/{copy}"))
+        .await
+        .assert_contains("<td>all tasks done; CAB approval (Quorum: 3 must approve; emergency: ECAB, One must approve)</td>");
 }

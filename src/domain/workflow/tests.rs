@@ -80,6 +80,8 @@ fn situation(phase_id: i64, roles: &[Role]) -> Situation {
         missing_to_leave: vec![],
         missing_to_enter: vec![],
         gates: vec![],
+        close_gates: vec![],
+        entry_gates: vec![],
     }
 }
 
@@ -293,4 +295,28 @@ fn the_first_phase_is_the_first_that_applies() {
     wf.phases[0].condition = Condition::ImpactAndUrgencyHigh;
     assert_eq!(wf.first_phase(Level::Low, Level::Low).unwrap().id, PLAN);
     assert_eq!(wf.first_phase(Level::High, Level::High).unwrap().id, ASSESS);
+}
+
+#[test]
+fn close_gates_hold_only_closing_and_entry_gates_only_moves_into_their_phase() {
+    let wf = release_workflow();
+    let held = Gate::RelatedRecords { reason: "Related changes not closed".into(), numbers: vec!["C-000002".into()] };
+    let mut s = situation(VERIFY, &[Role::Coordinator]);
+    s.close_gates = vec![held.clone()];
+    let close = wf.transition(8).unwrap().clone();
+    assert_eq!(blockers(&wf, &close, &s), vec![Blocker::Gate(held.clone())]);
+    assert_eq!(Blocker::Gate(held).to_string(), "Related changes not closed: C-000002.");
+    let rework = first_of(&wf, VERIFY, TransitionKind::Rework);
+    assert!(blockers(&wf, &rework, &s).is_empty());
+
+    let unapproved = Gate::RelatedRecords { reason: "Related changes not approved".into(), numbers: vec!["C-000001".into()] };
+    let mut s = situation(BUILD, &[Role::Coordinator]);
+    s.entry_gates = vec![(ROLLOUT, unapproved.clone())];
+    let advance = first_of(&wf, BUILD, TransitionKind::Advance);
+    assert_eq!(blockers(&wf, &advance, &s), vec![Blocker::Gate(unapproved.clone())]);
+    // Rework into the held phase is not held at the door.
+    let mut s = situation(VERIFY, &[Role::Coordinator]);
+    s.entry_gates = vec![(ROLLOUT, unapproved)];
+    let back = wf.transitions_from(VERIFY).find(|t| t.kind == TransitionKind::Rework && t.to == Some(ROLLOUT)).unwrap().clone();
+    assert!(blockers(&wf, &back, &s).is_empty());
 }

@@ -1,0 +1,2 @@
+ALTER TABLE users DROP COLUMN calendar_token;
+DROP TABLE blackouts;

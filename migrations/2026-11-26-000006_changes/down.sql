@@ -1,0 +1,18 @@
+DELETE FROM phase_approvals WHERE phase_id IN (SELECT p.id FROM phases p JOIN workflows w ON w.id = p.workflow_id WHERE w.record_kind = 'change');
+DELETE FROM phase_field_rules WHERE phase_id IN (SELECT p.id FROM phases p JOIN workflows w ON w.id = p.workflow_id WHERE w.record_kind = 'change');
+DELETE FROM transitions WHERE workflow_id IN (SELECT id FROM workflows WHERE record_kind = 'change');
+DELETE FROM categories WHERE record_kind = 'change';
+DELETE FROM phases WHERE workflow_id IN (SELECT id FROM workflows WHERE record_kind = 'change');
+DELETE FROM workflows WHERE record_kind = 'change';
+ALTER TABLE phases DROP COLUMN close_requires_changes_closed;
+ALTER TABLE phases DROP COLUMN entry_requires_changes_approved;
+DROP INDEX releases_kind_number;
+ALTER TABLE releases DROP CONSTRAINT releases_relation_kinds;
+ALTER TABLE releases DROP COLUMN package_id;
+ALTER TABLE releases DROP COLUMN related_release_id;
+DROP SEQUENCE change_number_seq;
+ALTER TABLE releases DROP CONSTRAINT releases_kind_number_key;
+ALTER TABLE releases ADD CONSTRAINT releases_number_key UNIQUE (number);
+ALTER TABLE releases DROP CONSTRAINT releases_type_check;
+ALTER TABLE releases ADD CONSTRAINT releases_release_type_check CHECK (release_type IN ('emergency', 'major', 'minor'));
+ALTER TABLE releases DROP COLUMN kind;

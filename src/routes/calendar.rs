@@ -1,0 +1,432 @@
+//! The release calendar: the month view of releases by planned window (a grid on wide
+//! screens, a list by day on narrow ones), the iCalendar feed reached with a per-user secret
+//! token, and the account page that shows the feed's address and regenerates the token.
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc, Weekday};
+use icalendar::{Calendar, Component, EventLike, EventStatus};
+use serde::Deserialize;
+
+use super::{page, see_other};
+use crate::auth::CurrentUser;
+use crate::db::{self, DbPool};
+use crate::domain::workflow::{RecordState, ReleaseType};
+use crate::error::{AppError, AppResult};
+use crate::forms::Form;
+use crate::models::blackouts::{self as blk, Blackout};
+use crate::models::releases::Release;
+use crate::models::workflows as wfm;
+use crate::paths;
+use crate::services::conflicts::{self, Window};
+use crate::views::Ctx;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(month).service(feed).service(account_calendar).service(regenerate_token);
+}
+
+type Options = Vec<(String, String)>;
+
+/// The filters, as they appear in the URL.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct CalendarQuery {
+    #[serde(default)]
+    month: String,
+    #[serde(default, rename = "type")]
+    release_type: String,
+    #[serde(default)]
+    category: String,
+}
+
+impl CalendarQuery {
+    fn release_type(&self) -> Option<ReleaseType> {
+        self.release_type.parse().ok()
+    }
+
+    fn category(&self) -> Option<i64> {
+        self.category.trim().parse().ok()
+    }
+
+    /// The URL of this month with these filters.
+    fn href(&self, first: NaiveDate) -> String {
+        let mut q = vec![format!("month={}", first.format("%Y-%m"))];
+        if let Some(t) = self.release_type() {
+            q.push(format!("type={}", t.as_str()));
+        }
+        if let Some(c) = self.category() {
+            q.push(format!("category={c}"));
+        }
+        format!("{}?{}", paths::CALENDAR, q.join("&"))
+    }
+}
+
+/// The first day of `2026-12`, if it is a month people plan in.
+fn parse_month(s: &str) -> Option<NaiveDate> {
+    let (y, m) = s.trim().split_once('-')?;
+    let (y, m) = (y.parse::<i32>().ok()?, m.parse::<u32>().ok()?);
+    (1970..=9998).contains(&y).then(|| NaiveDate::from_ymd_opt(y, m, 1)).flatten()
+}
+
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
+const MONTHS: [&str; 12] =
+    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+fn month_name(d: NaiveDate) -> String {
+    format!("{} {}", MONTHS[d.month0() as usize], d.year())
+}
+
+/// Whether the release is running late: active, and its planned end or phase due date past.
+fn is_overdue(r: &Release, now: DateTime<Utc>) -> bool {
+    r.state == RecordState::Active.as_str() && (r.planned_end.is_some_and(|e| e < now) || r.phase_due_at.is_some_and(|d| d < now))
+}
+
+fn type_label(r: &Release) -> &'static str {
+    r.release_type.parse::<ReleaseType>().map(|t| t.label()).unwrap_or("Unknown type")
+}
+
+fn state_label(r: &Release) -> &'static str {
+    r.state.parse::<RecordState>().map(|s| s.label()).unwrap_or("Unknown state")
+}
+
+// ---------------------------------------------------------------- the month view
+
+/// One release on one day.
+#[derive(Clone)]
+pub struct Entry {
+    pub number: String,
+    pub title: String,
+    pub href: String,
+    /// `emergency`, `major` or `minor`: the colour; the words are in `type_label`.
+    pub type_key: &'static str,
+    pub type_label: &'static str,
+    /// The state, when not active ("Closed — successful").
+    pub ended: String,
+    pub overdue: bool,
+    pub conflict: bool,
+    /// "09:00 to 17:00", "starts 09:00", "ends 17:00" or "all day".
+    pub when: String,
+}
+
+pub struct Day {
+    pub day: u32,
+    /// "Tuesday 1 December 2026".
+    pub label: String,
+    pub in_month: bool,
+    pub today: bool,
+    pub entries: Vec<Entry>,
+    pub blackouts: Vec<String>,
+}
+
+pub struct ConflictItem {
+    pub number: String,
+    pub title: String,
+    pub href: String,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "calendar/month.html")]
+struct MonthPage {
+    ctx: Ctx,
+    title: String,
+    month: String,
+    release_type: String,
+    category: String,
+    types: Options,
+    categories: Options,
+    notice: String,
+    weeks: Vec<Vec<Day>>,
+    /// The days of the month with anything on them, for the list on narrow screens.
+    busy_days: Vec<Day>,
+    releases: usize,
+    conflicts: Vec<ConflictItem>,
+    prev_href: String,
+    prev_label: String,
+    next_href: String,
+    next_label: String,
+    this_month_href: String,
+}
+
+const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+/// When the release happens on `day`, in words.
+fn when_on(w: Window, day: NaiveDate) -> String {
+    let (starts, ends) = (w.0.date_naive() == day, w.1.date_naive() == day);
+    let hm = |t: DateTime<Utc>| t.format("%H:%M").to_string();
+    match (starts, ends) {
+        (true, true) if w.0 == w.1 => format!("at {}", hm(w.0)),
+        (true, true) => format!("{} to {}", hm(w.0), hm(w.1)),
+        (true, false) => format!("starts {}", hm(w.0)),
+        (false, true) => format!("ends {}", hm(w.1)),
+        (false, false) => "all day".to_string(),
+    }
+}
+
+fn blackout_label(b: &Blackout, categories: &HashMap<i64, String>) -> String {
+    match b.category_id.and_then(|c| categories.get(&c)) {
+        Some(c) => format!("Blackout: {} ({c} only)", b.name),
+        None => format!("Blackout: {}", b.name),
+    }
+}
+
+/// GET /calendar (`?month=2026-12&type=major&category=1`)
+#[get("/calendar")]
+async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<CalendarQuery>) -> AppResult<HttpResponse> {
+    let f = q.into_inner();
+    let now = Utc::now();
+    let this_month = now.date_naive().with_day(1).expect("day 1 exists");
+    let parsed = parse_month(&f.month);
+    let notice = if parsed.is_none() && !f.month.trim().is_empty() {
+        format!("“{}” is not a month like 2026-12, so this month is shown.", f.month.trim())
+    } else {
+        String::new()
+    };
+    let first = parsed.unwrap_or(this_month);
+    let next_first = first + Months::new(1);
+    let last = next_first.pred_opt().expect("a day before");
+    let (from, to) = (midnight(first), midnight(next_first));
+    let (release_type, category) = (f.release_type(), f.category());
+    let (releases, categories, blackouts, warnings) = db::run(&pool, move |conn| {
+        // `touching` includes both ends; a release starting exactly at the next month's first
+        // midnight is dropped below.
+        let releases = blk::releases_touching(conn, from, to, release_type.map(|t| t.as_str()), category)?;
+        let categories = wfm::categories_all(conn)?;
+        let blackouts = blk::touching(conn, from, to)?;
+        let warnings = conflicts::warnings_for_releases(conn, &releases)?;
+        Ok((releases, categories, blackouts, warnings))
+    })
+    .await?;
+    let category_names: HashMap<i64, String> = categories.iter().map(|c| (c.id, c.name.clone())).collect();
+    let month_window = (from, to - chrono::Duration::seconds(1));
+    let shown: Vec<(&Release, Window, Entry)> = releases
+        .iter()
+        .filter_map(|r| {
+            let w = conflicts::window(r.planned_start, r.planned_end)?;
+            conflicts::overlaps(w, month_window).then_some(())?;
+            let active = r.state == RecordState::Active.as_str();
+            let e = Entry {
+                number: paths::release_number(r.number),
+                title: r.title.clone(),
+                href: paths::release(r.number),
+                type_key: r.release_type.parse::<ReleaseType>().map(|t| t.as_str()).unwrap_or("other"),
+                type_label: type_label(r),
+                ended: if active { String::new() } else { state_label(r).to_string() },
+                overdue: is_overdue(r, now),
+                conflict: warnings.contains_key(&r.id),
+                when: String::new(),
+            };
+            Some((r, w, e))
+        })
+        .collect();
+    let blackouts: Vec<&Blackout> = blackouts.iter().filter(|b| category.is_none_or(|c| b.applies_to(c))).collect();
+    let day_of = |d: NaiveDate| -> Day {
+        let in_month = d.month() == first.month() && d.year() == first.year();
+        let day_window = (midnight(d), midnight(d + Days::new(1)) - chrono::Duration::seconds(1));
+        let entries = if in_month {
+            shown
+                .iter()
+                .filter(|(_, w, _)| conflicts::overlaps(*w, day_window))
+                .map(|(_, w, e)| Entry { when: when_on(*w, d), ..e.clone() })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let blackouts = if in_month {
+            blackouts
+                .iter()
+                .filter(|b| conflicts::overlaps((b.starts_at, b.ends_at), day_window))
+                .map(|b| blackout_label(b, &category_names))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Day {
+            day: d.day(),
+            label: format!("{} {} {}", WEEKDAYS[d.weekday().num_days_from_monday() as usize], d.day(), month_name(d)),
+            in_month,
+            today: d == now.date_naive(),
+            entries,
+            blackouts,
+        }
+    };
+    let grid_start = first - Days::new(u64::from(first.weekday().num_days_from_monday()));
+    let grid_end = last + Days::new(u64::from(6 - last.weekday().num_days_from_monday()));
+    let mut weeks = Vec::new();
+    let mut d = grid_start;
+    while d <= grid_end {
+        let week: Vec<Day> = (0..7).map(|i| day_of(d + Days::new(i))).collect();
+        debug_assert_eq!(d.weekday(), Weekday::Mon);
+        weeks.push(week);
+        d = d + Days::new(7);
+    }
+    let busy_days: Vec<Day> = first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .map(day_of)
+        .filter(|d| !d.entries.is_empty() || !d.blackouts.is_empty())
+        .collect();
+    let conflicts = shown
+        .iter()
+        .filter_map(|(r, _, e)| {
+            warnings.get(&r.id).map(|w| ConflictItem { number: e.number.clone(), title: e.title.clone(), href: e.href.clone(), warnings: w.clone() })
+        })
+        .collect();
+    let prev = first - Months::new(1);
+    let p = MonthPage {
+        ctx: user.ctx(),
+        title: month_name(first),
+        month: first.format("%Y-%m").to_string(),
+        release_type: release_type.map(|t| t.as_str().to_string()).unwrap_or_default(),
+        category: category.map(|c| c.to_string()).unwrap_or_default(),
+        types: ReleaseType::ALL.iter().map(|t| (t.as_str().to_string(), t.label().to_string())).collect(),
+        categories: categories
+            .iter()
+            .filter(|c| c.record_kind == "release")
+            .map(|c| (c.id.to_string(), if c.retired { format!("{} (retired)", c.name) } else { c.name.clone() }))
+            .collect(),
+        notice,
+        weeks,
+        busy_days,
+        releases: shown.len(),
+        conflicts,
+        prev_href: f.href(prev),
+        prev_label: month_name(prev),
+        next_href: f.href(next_first),
+        next_label: month_name(next_first),
+        this_month_href: f.href(this_month),
+    };
+    page(&p)
+}
+
+// ---------------------------------------------------------------- the iCalendar feed
+
+#[derive(Deserialize)]
+struct FeedQuery {
+    #[serde(default)]
+    token: String,
+    #[serde(default, rename = "type")]
+    release_type: String,
+    #[serde(default)]
+    category: String,
+}
+
+/// How far back and ahead the feed reaches: calendar apps fetch it whole, again and again.
+const FEED_DAYS_BACK: u64 = 92;
+const FEED_DAYS_AHEAD: u64 = 366;
+
+/// `https://relman.example.com`, from the request (calendar apps need absolute links).
+fn base_url(req: &HttpRequest) -> String {
+    let ci = req.connection_info();
+    format!("{}://{}", ci.scheme(), ci.host())
+}
+
+/// GET /calendar.ics?token=…: the planned windows of releases from three months back to a
+/// year ahead, one event per release. The token stands for the user (calendar apps cannot sign
+/// in): a wrong one, or a deactivated user's, is a 404.
+#[get("/calendar.ics")]
+async fn feed(req: HttpRequest, pool: web::Data<DbPool>, q: web::Query<FeedQuery>) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
+    if !blk::looks_like_token(&q.token) {
+        return Err(AppError::NotFound);
+    }
+    let now = Utc::now();
+    let from = midnight(now.date_naive() - Days::new(FEED_DAYS_BACK));
+    let to = midnight(now.date_naive() + Days::new(FEED_DAYS_AHEAD));
+    let release_type = q.release_type.parse::<ReleaseType>().ok();
+    let category = q.category.trim().parse::<i64>().ok();
+    let token = q.token.clone();
+    let found = db::run(&pool, move |conn| {
+        // Every signed-in user may read every release; the token only has to be a live one.
+        let Some(_user) = blk::user_by_calendar_token(conn, &token)? else { return Ok(None) };
+        let releases = blk::releases_touching(conn, from, to, release_type.map(|t| t.as_str()), category)?;
+        let phases: HashMap<i64, String> = wfm::phase_names(conn, "release")?.into_iter().map(|(id, name, _)| (id, name)).collect();
+        let categories: HashMap<i64, String> = wfm::categories_all(conn)?.into_iter().map(|c| (c.id, c.name)).collect();
+        let warnings = conflicts::warnings_for_releases(conn, &releases)?;
+        Ok(Some((releases, phases, categories, warnings)))
+    })
+    .await?;
+    let Some((releases, phases, categories, warnings)) = found else { return Err(AppError::NotFound) };
+    let base = base_url(&req);
+    let mut cal = Calendar::empty();
+    cal.append_property(("VERSION", "2.0"))
+        .append_property(("PRODID", "-//Relman//Release calendar//EN"))
+        .append_property(("CALSCALE", "GREGORIAN"))
+        .append_property(("METHOD", "PUBLISH"))
+        .name("Relman releases")
+        .description("Planned windows of releases in Relman (times in UTC)")
+        .ttl(&chrono::Duration::hours(1));
+    for r in &releases {
+        let Some((start, end)) = conflicts::window(r.planned_start, r.planned_end) else { continue };
+        let number = paths::release_number(r.number);
+        let mut description = vec![
+            format!("Type: {}", type_label(r)),
+            format!("Category: {}", categories.get(&r.category_id).map(String::as_str).unwrap_or("")),
+            format!("Phase: {}", phases.get(&r.phase_id).map(String::as_str).unwrap_or("")),
+            format!("State: {}", state_label(r)),
+        ];
+        if is_overdue(r, now) {
+            description.push("Overdue".to_string());
+        }
+        for w in warnings.get(&r.id).into_iter().flatten() {
+            description.push(format!("Conflict: {w}"));
+        }
+        let mut event = icalendar::Event::new();
+        event
+            .uid(&format!("{number}@relman"))
+            .timestamp(r.updated_at)
+            .last_modified(r.updated_at)
+            .created(r.created_at)
+            .sequence(u32::try_from(r.version).unwrap_or(0))
+            .summary(&format!("{number} {}", r.title))
+            .description(&description.join("\n"))
+            .categories([type_label(r)])
+            .url(&format!("{base}{}", paths::release(r.number)))
+            .status(if r.state == RecordState::Abandoned.as_str() { EventStatus::Cancelled } else { EventStatus::Confirmed })
+            .starts(start);
+        // A moment, not a window, when only one end is planned: DTEND is left out (RFC 5545).
+        if end > start {
+            event.ends(end);
+        }
+        cal.push(event.done());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/calendar; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .insert_header((header::CONTENT_DISPOSITION, "inline; filename=\"relman-releases.ics\""))
+        .body(cal.to_string()))
+}
+
+// ---------------------------------------------------------------- the account page
+
+#[derive(Template)]
+#[template(path = "account/calendar.html")]
+struct AccountCalendarPage {
+    ctx: Ctx,
+    feed_url: String,
+}
+
+/// GET /account/calendar: the feed's address (the token is made on the first visit).
+#[get("/account/calendar")]
+async fn account_calendar(req: HttpRequest, user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
+    let uid = user.id;
+    let token = db::run(&pool, move |conn| Ok(blk::calendar_token(conn, uid)?)).await?;
+    let feed_url = format!("{}{}?token={token}", base_url(&req), paths::CALENDAR_FEED);
+    page(&AccountCalendarPage { ctx: user.ctx(), feed_url })
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+/// POST /account/calendar/token: a new address; the old one stops working.
+#[post("/account/calendar/token")]
+async fn regenerate_token(user: CurrentUser, pool: web::Data<DbPool>, _form: Form<Empty>) -> AppResult<HttpResponse> {
+    let uid = user.id;
+    db::run(&pool, move |conn| Ok(blk::regenerate_calendar_token(conn, uid)?)).await?;
+    user.flash("success", "Your calendar feed has a new address. The old address no longer works: update your calendar app.");
+    Ok(see_other(paths::ACCOUNT_CALENDAR))
+}

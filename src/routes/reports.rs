@@ -1,0 +1,559 @@
+//! Reports: the printable release report, the management report on release progress (with
+//! server-drawn SVG charts), and their CSV downloads, plus the release list as CSV. The two
+//! reports use the nav-less `print.html` layout.
+use actix_web::http::header;
+use actix_web::{get, web, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, Duration, Utc};
+
+use super::page;
+use crate::auth::CurrentUser;
+use crate::db::{self, DbPool};
+use crate::domain::fields::{FieldKind, RELEASE_FIELDS};
+use crate::domain::permissions;
+use crate::domain::workflow::{RecordState, ReleaseType};
+use crate::error::{AppError, AppResult};
+use crate::models::releases::{self as rel, ListFilter};
+use crate::models::{approvals as am, history, tasks as tm, users, workflows as wfm};
+use crate::paths;
+use crate::services::approvals::ApprovalView;
+use crate::services::release_fields::Names;
+use crate::services::reports::{self as svc, ReportFilter, Table, CSV_MAX_ROWS};
+use crate::services::releases as rsvc;
+use crate::views;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    // `/releases.csv` and `/releases/{number}/report` are not matched by `/releases/{number}`
+    // (a segment never holds a `/`, and `.csv` follows no slash), so the order is free.
+    cfg.service(releases_csv).service(release_report).service(management).service(management_csv);
+}
+
+/// The release list's CSV link: the list's filters and sort, every page.
+pub fn releases_csv_href(f: &ListFilter) -> String {
+    let pairs = [
+        ("type", &f.release_type),
+        ("category", &f.category),
+        ("phase", &f.phase),
+        ("state", &f.state),
+        ("coordinator", &f.coordinator),
+        ("from", &f.from),
+        ("to", &f.to),
+        ("q", &f.q),
+        ("change", &f.change),
+        ("sort", &f.sort),
+    ];
+    let parts: Vec<String> = pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", paths::encode(v))).collect();
+    if parts.is_empty() {
+        format!("{}.csv", paths::RELEASES)
+    } else {
+        format!("{}.csv?{}", paths::RELEASES, parts.join("&"))
+    }
+}
+
+// ---------------------------------------------------------------- CSV
+
+/// A spreadsheet would run a cell starting with one of these as a formula: such text cells
+/// get a leading apostrophe (OWASP's advice against CSV injection).
+fn cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_error(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(format!("writing CSV: {e}"))
+}
+
+/// UTF-8 CSV with a header row, offered as a download.
+fn csv_response<I>(filename: &str, header_row: &[&str], rows: I, capped: bool) -> AppResult<HttpResponse>
+where
+    I: IntoIterator<Item = Vec<String>>,
+{
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header_row).map_err(csv_error)?;
+    for r in rows {
+        w.write_record(r.iter().map(|c| cell(c))).map_err(csv_error)?;
+    }
+    let body = w.into_inner().map_err(csv_error)?;
+    let mut resp = HttpResponse::Ok();
+    resp.content_type("text/csv; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if capped {
+        // The cap is said where the link is; this tells scripts the file is not complete.
+        resp.insert_header(("X-Relman-Rows-Capped", CSV_MAX_ROWS.to_string()));
+    }
+    Ok(resp.body(body))
+}
+
+fn csv_time(t: &Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+}
+
+/// GET /releases.csv: the rows of the release list with the same filters and sort, without
+/// paging (at most `CSV_MAX_ROWS`).
+#[get("/releases.csv")]
+async fn releases_csv(_user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ListFilter>) -> AppResult<HttpResponse> {
+    let f = q.into_inner();
+    let (rows, categories, phases, names) = db::run(&pool, move |conn| {
+        let rows = rel::list_for_export(conn, &f, CSV_MAX_ROWS + 1)?;
+        Ok((rows, wfm::categories_all(conn)?, wfm::phase_names(conn, "release")?, rsvc::name_book(conn)?))
+    })
+    .await?;
+    let capped = rows.len() as i64 > CSV_MAX_ROWS;
+    let out = rows.iter().take(CSV_MAX_ROWS as usize).map(|r| {
+        vec![
+            paths::release_number(r.number),
+            r.title.clone(),
+            r.release_type.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default(),
+            categories.iter().find(|c| c.id == r.category_id).map(|c| c.name.clone()).unwrap_or_default(),
+            phases.iter().find(|p| p.0 == r.phase_id).map(|p| p.1.clone()).unwrap_or_default(),
+            r.state.parse::<RecordState>().map(|s| s.label().to_string()).unwrap_or_default(),
+            r.coordinator_id.map(|id| names.user(id)).unwrap_or_default(),
+            csv_time(&r.planned_start),
+            csv_time(&r.planned_end),
+            csv_time(&Some(r.updated_at)),
+            r.risk.parse::<crate::domain::risk::Risk>().map(|x| x.label().to_string()).unwrap_or_default(),
+            csv_time(&Some(r.created_at)),
+            csv_time(&r.closed_at),
+        ]
+    });
+    let filename = format!("releases-{}.csv", Utc::now().format("%Y%m%d"));
+    let head = [
+        "Number",
+        "Title",
+        "Type",
+        "Category",
+        "Phase",
+        "State",
+        "Coordinator",
+        "Planned start (UTC)",
+        "Planned end (UTC)",
+        "Updated (UTC)",
+        "Risk",
+        "Registered (UTC)",
+        "Ended (UTC)",
+    ];
+    csv_response(&filename, &head, out.collect::<Vec<_>>(), capped)
+}
+
+// ---------------------------------------------------------------- charts
+
+/// A horizontal bar chart drawn as inline SVG: geometry computed here, no script, no style.
+pub struct ChartView {
+    pub id: String,
+    pub title: String,
+    pub height: i32,
+    pub bars: Vec<BarView>,
+}
+
+pub struct BarView {
+    pub label: String,
+    pub value: String,
+    pub y: i32,
+    pub text_y: i32,
+    pub width: i32,
+    pub value_x: i32,
+}
+
+const CHART_WIDTH: i32 = 640;
+const LABEL_END: i32 = 250;
+const BAR_X: i32 = 260;
+const BAR_MAX: i32 = 320;
+const ROW: i32 = 26;
+const BAR_H: i32 = 16;
+const TOP: i32 = 8;
+
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max - 1).collect::<String>())
+    }
+}
+
+fn chart(t: &Table) -> Option<ChartView> {
+    let measure = t.chart?;
+    let bars: Vec<(&str, f64)> = t.rows.iter().filter(|r| !r.total).filter_map(|r| r.chart_value.map(|v| (r.cells[0].as_str(), v))).collect();
+    if bars.is_empty() {
+        return None;
+    }
+    let max = bars.iter().map(|b| b.1).fold(0.0_f64, f64::max);
+    Some(ChartView {
+        id: format!("chart-{}", t.key),
+        title: format!("Bar chart: {} — {}. The same numbers are in the table below.", t.title, measure.to_lowercase()),
+        height: TOP * 2 + ROW * bars.len() as i32,
+        bars: bars
+            .iter()
+            .enumerate()
+            .map(|(i, (label, v))| {
+                let width = if max > 0.0 { (v / max * f64::from(BAR_MAX)).round() as i32 } else { 0 };
+                let y = TOP + ROW * i as i32 + (ROW - BAR_H) / 2;
+                BarView {
+                    label: short(label, 34),
+                    value: if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") },
+                    y,
+                    text_y: y + BAR_H - 3,
+                    width,
+                    value_x: BAR_X + width + 6,
+                }
+            })
+            .collect(),
+    })
+}
+
+// ---------------------------------------------------------------- the management report
+
+pub struct Section {
+    pub table: Table,
+    pub chart: Option<ChartView>,
+    pub csv_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "reports/management.html")]
+struct ManagementPage {
+    printed_at: String,
+    printed_by: String,
+    f: ReportFilter,
+    scope_text: String,
+    categories: Vec<(String, String)>,
+    types: Vec<(String, String)>,
+    sections: Vec<Section>,
+    chart_width: i32,
+    bar_x: i32,
+    label_end: i32,
+    bar_h: i32,
+}
+
+fn require_manager(user: &CurrentUser) -> AppResult<()> {
+    user.require(permissions::can_manage_policy(user.actor()), "Only release managers see the management report.")
+}
+
+fn csv_href(f: &ReportFilter, key: &str) -> String {
+    let q = f.query();
+    if q.is_empty() {
+        format!("/reports/management.csv?table={key}")
+    } else {
+        format!("/reports/management.csv?table={key}&{q}")
+    }
+}
+
+/// GET /reports/management: the management report on release progress (managers only).
+#[get("/reports/management")]
+async fn management(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ReportFilter>) -> AppResult<HttpResponse> {
+    require_manager(&user)?;
+    let f = q.into_inner();
+    let scope = f.scope();
+    let now = Utc::now();
+    let s2 = scope.clone();
+    let (tables, categories) = db::run(&pool, move |conn| {
+        Ok((svc::management(conn, &s2, now, None, svc::OVERDUE_ROWS)?, wfm::categories_all(conn)?))
+    })
+    .await?;
+    let categories: Vec<(String, String)> = categories.into_iter().filter(|c| c.record_kind == "release").map(|c| (c.id.to_string(), c.name)).collect();
+    let mut scope_parts = vec![match (scope.from, scope.to) {
+        (Some(a), Some(b)) => format!("Releases registered from {a} to {b}"),
+        (Some(a), None) => format!("Releases registered on or after {a}"),
+        (None, Some(b)) => format!("Releases registered on or before {b}"),
+        (None, None) => "All releases".to_string(),
+    }];
+    if let Some(c) = scope.category {
+        scope_parts.push(format!("category {}", categories.iter().find(|x| x.0 == c.to_string()).map(|x| x.1.as_str()).unwrap_or("(unknown)")));
+    }
+    if let Some(t) = &scope.release_type {
+        scope_parts.push(format!("type {}", t.parse::<ReleaseType>().map(|t| t.label()).unwrap_or("")));
+    }
+    let sections = tables.into_iter().map(|t| Section { chart: chart(&t), csv_href: csv_href(&f, t.key), table: t }).collect();
+    page(&ManagementPage {
+        printed_at: views::datetime(&now),
+        printed_by: user.display_name.clone(),
+        scope_text: format!("{}.", scope_parts.join(", ")),
+        categories,
+        types: ReleaseType::ALL.iter().map(|t| (t.as_str().to_string(), t.label().to_string())).collect(),
+        sections,
+        f,
+        chart_width: CHART_WIDTH,
+        bar_x: BAR_X,
+        label_end: LABEL_END,
+        bar_h: BAR_H,
+    })
+}
+
+/// GET /reports/management.csv?table=KEY&…: one table of the management report as CSV.
+#[get("/reports/management.csv")]
+async fn management_csv(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ReportFilter>) -> AppResult<HttpResponse> {
+    require_manager(&user)?;
+    let f = q.into_inner();
+    let Some(key) = svc::TABLE_KEYS.iter().find(|k| **k == f.table).copied() else {
+        return Err(AppError::BadRequest(format!("Choose a table: {}.", svc::TABLE_KEYS.join(", "))));
+    };
+    let scope = f.scope();
+    let now = Utc::now();
+    let mut tables = db::run(&pool, move |conn| Ok(svc::management(conn, &scope, now, Some(key), CSV_MAX_ROWS)?)).await?;
+    let t = tables.pop().ok_or(AppError::NotFound)?;
+    let filename = format!("management-{}-{}.csv", key.replace('_', "-"), now.format("%Y%m%d"));
+    csv_response(&filename, &t.columns, t.rows.into_iter().map(|r| r.cells), false)
+}
+
+// ---------------------------------------------------------------- the release report
+
+struct FieldRow {
+    label: &'static str,
+    value: String,
+    long: bool,
+}
+
+struct VisitRow {
+    phase: String,
+    status: &'static str,
+    entered: String,
+    left: String,
+    due: String,
+    time_in: String,
+    timing: String,
+    overdue: bool,
+}
+
+struct TaskRow {
+    title: String,
+    assignee: String,
+    status: &'static str,
+    due: String,
+    completed: String,
+}
+
+struct TaskGroupRow {
+    phase: String,
+    tasks: Vec<TaskRow>,
+}
+
+struct ApprovalRow {
+    view: ApprovalView,
+    opened: String,
+    decided: String,
+}
+
+struct HistoryRow {
+    at: String,
+    actor: String,
+    summary: String,
+    phases: String,
+    reason: String,
+    changes: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "reports/release.html")]
+struct ReleaseReportPage {
+    printed_at: String,
+    printed_by: String,
+    number: String,
+    href: String,
+    title: String,
+    summary: Vec<(&'static str, String)>,
+    fields: Vec<FieldRow>,
+    timeline: Vec<VisitRow>,
+    task_groups: Vec<TaskGroupRow>,
+    approvals: Vec<ApprovalRow>,
+    history: Vec<HistoryRow>,
+}
+
+/// "2 days 3 hours", "5 hours 12 minutes", "12 minutes".
+fn span(d: Duration) -> String {
+    let mins = d.num_minutes().max(0);
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    let (days, hours, minutes) = (mins / 1440, (mins % 1440) / 60, mins % 60);
+    let parts: Vec<String> = [(days, "day"), (hours, "hour"), (minutes, "minute")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .take(2)
+        .map(|(n, u)| plural(*n, u))
+        .collect();
+    if parts.is_empty() {
+        "less than a minute".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+fn visit_row(v: &rel::Visit, wf: &crate::domain::workflow::Workflow, active: bool, now: DateTime<Utc>) -> VisitRow {
+    let (status, timing, overdue) = match v.status.as_str() {
+        "skipped" => ("Skipped: does not apply", String::new(), false),
+        "current" if active => match v.due_at {
+            Some(due) if now > due => ("Current phase", format!("Overdue by {}", span(now - due)), true),
+            Some(due) => ("Current phase", format!("Due in {}", span(due - now)), false),
+            None => ("Current phase", "No due date".into(), false),
+        },
+        "current" => ("Where it ended", String::new(), false),
+        _ => match (v.due_at, v.left_at) {
+            (Some(due), Some(left)) if left > due => ("Left", format!("Overdue: left {} after its due date", span(left - due)), true),
+            (Some(_), Some(_)) => ("Left", "On time".into(), false),
+            _ => ("Left", "No due date".into(), false),
+        },
+    };
+    let end = v.left_at.unwrap_or(now);
+    VisitRow {
+        phase: wf.phase_name(v.phase_id).to_string(),
+        status,
+        entered: views::datetime(&v.entered_at),
+        left: views::opt_datetime(&v.left_at),
+        due: views::opt_datetime(&v.due_at),
+        time_in: if v.status == "skipped" { "—".into() } else { span(end - v.entered_at) },
+        timing: if timing.is_empty() { "—".into() } else { timing },
+        overdue,
+    }
+}
+
+/// GET /releases/{number}/report: the printable release report.
+#[get("/releases/{number}/report")]
+async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>) -> AppResult<HttpResponse> {
+    let number = paths::parse_release_number(&path).ok_or(AppError::NotFound)?;
+    let viewer = user.actor();
+    let (names, visits, tasks, approvals, approval_rows, events, registered_by, loaded) = db::run(&pool, move |conn| {
+        let loaded = rsvc::load(conn, number)?;
+        let r = &loaded.record.release;
+        let views = crate::services::approvals::views_for_release(conn, r, &loaded.workflow, viewer)?;
+        Ok((
+            rsvc::name_book(conn)?,
+            rel::visits(conn, r.id)?,
+            tm::of_release(conn, r.id)?,
+            views,
+            am::of_release(conn, r.id)?,
+            history::of_release(conn, r.id, None)?,
+            users::find(conn, r.registered_by)?.display_name,
+            loaded,
+        ))
+    })
+    .await?;
+    let now = Utc::now();
+    let r = &loaded.record.release;
+    let wf = &loaded.workflow;
+    let state = loaded.state();
+    let active = state == RecordState::Active;
+    let mut summary: Vec<(&'static str, String)> = vec![
+        ("Number", paths::release_number(r.number)),
+        ("Type", r.release_type.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default()),
+        ("Category", loaded.category.name.clone()),
+        ("State", state.label().to_string()),
+        ("Phase", wf.phase_name(r.phase_id).to_string()),
+    ];
+    if active {
+        let due = views::opt_datetime(&r.phase_due_at);
+        let overdue = r.phase_due_at.is_some_and(|d| d < now);
+        summary.push(("Phase due", if overdue { format!("{due} (overdue)") } else { due }));
+    }
+    summary.push(("Registered", format!("{} by {registered_by}", views::datetime(&r.created_at))));
+    if let Some(c) = r.closed_at {
+        summary.push(("Ended", views::datetime(&c)));
+    }
+    if r.backed_out {
+        summary.push(("Back-out plan", "Activated".into()));
+    }
+    if let Some(why) = &r.risk_override_reason {
+        summary.push(("Risk overridden because", why.clone()));
+    }
+    let fields = RELEASE_FIELDS
+        .iter()
+        .map(|f| {
+            let value = loaded.record.display(f.key, &names);
+            FieldRow { label: f.label, value: if value.is_empty() { "Not filled in".into() } else { value }, long: f.kind == FieldKind::Text }
+        })
+        .collect();
+    let mut phases: Vec<_> = wf.phases.iter().collect();
+    phases.sort_by_key(|p| p.position);
+    let task_groups = phases
+        .iter()
+        .filter_map(|p| {
+            let rows: Vec<TaskRow> = tasks
+                .iter()
+                .filter(|t| t.phase_id == p.id)
+                .map(|t| TaskRow {
+                    title: t.title.clone(),
+                    assignee: match (t.assignee_id, t.group_id) {
+                        (Some(u), _) => names.user(u),
+                        (None, Some(g)) => format!("{} (group)", names.group(g)),
+                        _ => "Nobody".into(),
+                    },
+                    status: super::tasks::status_label(&t.status),
+                    due: if t.is_overdue(now) { format!("{} (overdue)", views::opt_datetime(&t.due_at)) } else { views::opt_datetime(&t.due_at) },
+                    completed: match (t.completed_by, t.completed_at) {
+                        (Some(by), Some(at)) => format!("{} by {}", views::datetime(&at), names.user(by)),
+                        (None, Some(at)) => views::datetime(&at),
+                        _ => "—".into(),
+                    },
+                })
+                .collect();
+            (!rows.is_empty()).then(|| TaskGroupRow { phase: p.name.clone(), tasks: rows })
+        })
+        .collect();
+    let approvals = approvals
+        .into_iter()
+        .map(|view| {
+            let row = approval_rows.iter().find(|a| a.id == view.id);
+            ApprovalRow {
+                opened: row.map(|a| views::datetime(&a.opened_at)).unwrap_or_default(),
+                decided: row.map(|a| views::opt_datetime(&a.decided_at)).unwrap_or_default(),
+                view,
+            }
+        })
+        .collect();
+    let history = events
+        .iter()
+        .map(|e| HistoryRow {
+            at: views::datetime(&e.at),
+            actor: e.actor.clone().unwrap_or_else(|| "Relman".into()),
+            summary: e.summary.clone(),
+            phases: match (e.from_phase_id, e.to_phase_id) {
+                (Some(a), Some(b)) => format!("{} → {}", wf.phase_name(a), wf.phase_name(b)),
+                (Some(a), None) => format!("{} → (ended)", wf.phase_name(a)),
+                (None, Some(b)) => format!("→ {}", wf.phase_name(b)),
+                (None, None) => String::new(),
+            },
+            reason: e.reason.clone().unwrap_or_default(),
+            changes: e.changes.clone(),
+        })
+        .collect();
+    page(&ReleaseReportPage {
+        printed_at: views::datetime(&now),
+        printed_by: user.display_name.clone(),
+        number: paths::release_number(r.number),
+        href: paths::release(r.number),
+        title: r.title.clone(),
+        summary,
+        fields,
+        timeline: visits.iter().map(|v| visit_row(v, wf, active, now)).collect(),
+        task_groups,
+        approvals,
+        history,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_as_people_say_them() {
+        assert_eq!(span(Duration::minutes(0)), "less than a minute");
+        assert_eq!(span(Duration::minutes(1)), "1 minute");
+        assert_eq!(span(Duration::minutes(61)), "1 hour 1 minute");
+        assert_eq!(span(Duration::hours(50)), "2 days 2 hours");
+        assert_eq!(span(Duration::minutes(2 * 1440 + 5)), "2 days 5 minutes");
+    }
+
+    #[test]
+    fn csv_cells_that_look_like_formulas_are_defused() {
+        assert_eq!(cell("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(cell("Billing, \"4.2\""), "Billing, \"4.2\"");
+    }
+
+    #[test]
+    fn the_csv_link_keeps_the_filters_but_not_the_page() {
+        let f = ListFilter { state: "active".into(), q: "a b".into(), page: "3".into(), ..Default::default() };
+        assert_eq!(releases_csv_href(&f), "/releases.csv?state=active&q=a%20b");
+        assert_eq!(releases_csv_href(&ListFilter::default()), "/releases.csv");
+    }
+}

@@ -1,0 +1,773 @@
+//! Reports: the dashboard's panels and the management report on release progress. Each
+//! function runs a fixed number of queries whatever the number of releases; counts, means
+//! and 90th percentiles are computed by PostgreSQL.
+//!
+//! The management report's date range applies to when releases were **registered**
+//! (`releases.created_at`): every table describes the releases registered in the range (of
+//! the category and type chosen), so its numbers add up across tables.
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamptz};
+
+use crate::domain::permissions::Actor;
+use crate::domain::roles::Role;
+use crate::domain::workflow::{RecordState, ReleaseType};
+use crate::models::tasks::{self as tm, MyTask};
+use crate::schema::{phases, releases, workflows};
+use crate::services::approvals::{self, InboxItem};
+
+/// How many rows each dashboard panel shows; one more is read to tell whether more follow.
+pub const DASHBOARD_ROWS: usize = 10;
+/// How many days ahead the dashboard's schedule looks.
+pub const SCHEDULE_DAYS: i64 = 14;
+/// Most rows a CSV download holds.
+pub const CSV_MAX_ROWS: i64 = 100_000;
+/// Overdue releases listed on the management report's page (the CSV holds all of them).
+pub const OVERDUE_ROWS: i64 = 50;
+/// Weeks ahead in "busiest coming weeks".
+pub const WEEKS_AHEAD: i64 = 8;
+
+// ---------------------------------------------------------------- phases of release workflows
+
+/// A phase of a release workflow, in workflow order.
+#[derive(Debug, Clone, Queryable)]
+pub struct PhaseInfo {
+    pub id: i64,
+    pub name: String,
+    pub retired: bool,
+    pub workflow_id: i64,
+    pub workflow: String,
+    pub workflow_retired: bool,
+    pub workflow_draft: bool,
+}
+
+impl PhaseInfo {
+    /// Whether new releases can be in it: shown even when nothing is there.
+    pub fn in_use(&self) -> bool {
+        !self.retired && !self.workflow_retired && !self.workflow_draft
+    }
+}
+
+/// Every phase of every release workflow, by workflow then position (one query).
+pub fn release_phases(conn: &mut PgConnection) -> QueryResult<Vec<PhaseInfo>> {
+    phases::table
+        .inner_join(workflows::table)
+        .filter(workflows::record_kind.eq("release"))
+        .order((workflows::name, workflows::id, phases::position, phases::id))
+        .select((phases::id, phases::name, phases::retired, workflows::id, workflows::name, workflows::retired, workflows::draft))
+        .load(conn)
+}
+
+/// "Build and Test", or "Build and Test (Release Management)" when several workflows are shown.
+pub fn phase_label(phases: &[PhaseInfo], id: i64) -> String {
+    let several = phases.iter().filter(|p| p.in_use()).map(|p| p.workflow_id).collect::<std::collections::HashSet<_>>().len() > 1;
+    match phases.iter().find(|p| p.id == id) {
+        Some(p) if several => format!("{} ({})", p.name, p.workflow),
+        Some(p) => p.name.clone(),
+        None => format!("phase #{id}"),
+    }
+}
+
+// ---------------------------------------------------------------- the dashboard
+
+/// A release as a dashboard row (overdue releases, the schedule).
+#[derive(Debug, Clone, Queryable)]
+pub struct ReleaseLine {
+    pub number: i64,
+    pub title: String,
+    pub release_type: String,
+    pub phase: String,
+    pub phase_due_at: Option<DateTime<Utc>>,
+    pub planned_start: Option<DateTime<Utc>>,
+    pub planned_end: Option<DateTime<Utc>>,
+    pub coordinator_id: Option<i64>,
+}
+
+/// Active releases in one phase of a release workflow.
+pub struct PhaseCount {
+    pub phase_id: i64,
+    pub phase: String,
+    pub workflow: String,
+    pub count: i64,
+}
+
+pub struct Dashboard {
+    /// My open tasks, overdue first (at most `DASHBOARD_ROWS + 1`).
+    pub tasks: Vec<MyTask>,
+    /// Approvals waiting for my vote (approvers only).
+    pub approvals: Vec<InboxItem>,
+    /// Overdue active releases I coordinate or manage (all of them for managers);
+    /// `None` for users who neither coordinate nor manage.
+    pub overdue: Option<Vec<ReleaseLine>>,
+    pub by_phase: Vec<PhaseCount>,
+    /// Active releases whose planned window meets the next `SCHEDULE_DAYS` days.
+    pub schedule: Vec<ReleaseLine>,
+    /// Managers: every release by state, and how many active ones are overdue.
+    pub totals: Option<(Vec<(String, i64)>, i64)>,
+    /// Names of the coordinators in the rows above.
+    pub names: Vec<(i64, String)>,
+}
+
+/// Start of the UTC day of `now`.
+pub fn day_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.date_naive().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
+/// The dashboard's panels for this user (at most 9 queries plus the approvals inbox's).
+pub fn dashboard(conn: &mut PgConnection, actor: Actor, now: DateTime<Utc>) -> QueryResult<Dashboard> {
+    let limit = DASHBOARD_ROWS as i64 + 1;
+    let manager = actor.roles.has(Role::Manager);
+    let tasks = tm::open_for_user(conn, actor.id, limit)?;
+    let approvals = if actor.roles.has(Role::Approver) { approvals::inbox(conn, actor, DASHBOARD_ROWS as i64)? } else { Vec::new() };
+
+    let overdue = if manager || actor.roles.has(Role::Coordinator) {
+        // Uses releases_state_number (state = 'active'), or releases_coordinator_number.
+        let mut q = releases::table
+            .inner_join(phases::table)
+            .filter(releases::kind.eq("release"))
+            .filter(releases::state.eq(RecordState::Active.as_str()))
+            .filter(releases::phase_due_at.lt(now).or(releases::planned_end.lt(now)))
+            .into_boxed();
+        if !manager {
+            q = q.filter(releases::coordinator_id.eq(actor.id).or(releases::manager_id.eq(actor.id)));
+        }
+        Some(
+            q.order((releases::phase_due_at.asc().nulls_last(), releases::number))
+                .limit(limit)
+                .select(line_columns())
+                .load::<ReleaseLine>(conn)?,
+        )
+    } else {
+        None
+    };
+
+    // Uses releases_state_number: one row per phase.
+    let counts: Vec<(i64, i64)> = releases::table
+        .filter(releases::kind.eq("release"))
+        .filter(releases::state.eq(RecordState::Active.as_str()))
+        .group_by(releases::phase_id)
+        .select((releases::phase_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    let phases = release_phases(conn)?;
+    let by_phase = phases
+        .iter()
+        .filter_map(|p| {
+            let count = counts.iter().find(|(id, _)| *id == p.id).map(|(_, n)| *n).unwrap_or(0);
+            (count > 0 || p.in_use()).then(|| PhaseCount { phase_id: p.id, phase: p.name.clone(), workflow: p.workflow.clone(), count })
+        })
+        .collect();
+
+    let schedule = schedule(conn, day_start(now), day_start(now) + Duration::days(SCHEDULE_DAYS), limit)?;
+
+    let totals = if manager {
+        let by_state: Vec<(String, i64)> = releases::table
+            .filter(releases::kind.eq("release"))
+            .group_by(releases::state)
+            .select((releases::state, diesel::dsl::count_star()))
+            .load(conn)?;
+        let overdue_count: i64 = releases::table
+            .filter(releases::kind.eq("release"))
+            .filter(releases::state.eq(RecordState::Active.as_str()))
+            .filter(releases::phase_due_at.lt(now).or(releases::planned_end.lt(now)))
+            .count()
+            .get_result(conn)?;
+        let ordered = RecordState::ALL
+            .iter()
+            .map(|s| (s.as_str().to_string(), by_state.iter().find(|(k, _)| k == s.as_str()).map(|(_, n)| *n).unwrap_or(0)))
+            .collect();
+        Some((ordered, overdue_count))
+    } else {
+        None
+    };
+
+    let mut ids: Vec<i64> = schedule.iter().chain(overdue.iter().flatten()).filter_map(|r| r.coordinator_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names = if ids.is_empty() { Vec::new() } else { crate::models::users::names(conn, &ids)? };
+    Ok(Dashboard { tasks, approvals, overdue, by_phase, schedule, totals, names })
+}
+
+#[allow(clippy::type_complexity)]
+fn line_columns() -> (
+    releases::number,
+    releases::title,
+    releases::release_type,
+    phases::name,
+    releases::phase_due_at,
+    releases::planned_start,
+    releases::planned_end,
+    releases::coordinator_id,
+) {
+    (
+        releases::number,
+        releases::title,
+        releases::release_type,
+        phases::name,
+        releases::phase_due_at,
+        releases::planned_start,
+        releases::planned_end,
+        releases::coordinator_id,
+    )
+}
+
+/// Active releases whose planned window (start to end; either alone when the other is
+/// missing) meets `[from, to)`, by planned start. Written so that each branch can use an
+/// index: releases_planned_end (a window still open at `from`) or releases_planned_start
+/// (no planned end, starting in the range).
+pub fn schedule(conn: &mut PgConnection, from: DateTime<Utc>, to: DateTime<Utc>, limit: i64) -> QueryResult<Vec<ReleaseLine>> {
+    use diesel::dsl::sql;
+    releases::table
+        .inner_join(phases::table)
+        .filter(releases::kind.eq("release"))
+        .filter(releases::state.eq(RecordState::Active.as_str()))
+        .filter(
+            releases::planned_end
+                .ge(from)
+                .and(releases::planned_start.lt(to).or(releases::planned_start.is_null().and(releases::planned_end.lt(to))))
+                .or(releases::planned_end.is_null().and(releases::planned_start.ge(from)).and(releases::planned_start.lt(to))),
+        )
+        .order((sql::<Nullable<Timestamptz>>("coalesce(releases.planned_start, releases.planned_end)").asc(), releases::number))
+        .limit(limit)
+        .select(line_columns())
+        .load(conn)
+}
+
+// ---------------------------------------------------------------- the management report
+
+/// The management report's filters, as they appear in the URL.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ReportFilter {
+    /// Registered on or after this day (`YYYY-MM-DD`).
+    #[serde(default)]
+    pub from: String,
+    /// Registered on or before this day.
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default, rename = "type")]
+    pub release_type: String,
+    /// Which table a CSV download holds.
+    #[serde(default)]
+    pub table: String,
+}
+
+/// The filters, checked: anything that does not parse is ignored (as on the release list).
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub category: Option<i64>,
+    pub release_type: Option<String>,
+}
+
+fn date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
+impl ReportFilter {
+    pub fn scope(&self) -> Scope {
+        Scope {
+            from: date(&self.from),
+            to: date(&self.to),
+            category: self.category.trim().parse().ok(),
+            release_type: ReleaseType::ALL.iter().find(|t| t.as_str() == self.release_type).map(|t| t.as_str().to_string()),
+        }
+    }
+
+    /// The filters as a query string (without `table`), `""` when none is set.
+    pub fn query(&self) -> String {
+        let s = self.scope();
+        let mut parts = Vec::new();
+        if let Some(d) = s.from {
+            parts.push(format!("from={d}"));
+        }
+        if let Some(d) = s.to {
+            parts.push(format!("to={d}"));
+        }
+        if let Some(c) = s.category {
+            parts.push(format!("category={c}"));
+        }
+        if let Some(t) = s.release_type {
+            parts.push(format!("type={t}"));
+        }
+        parts.join("&")
+    }
+}
+
+impl Scope {
+    fn from_ts(&self) -> Option<DateTime<Utc>> {
+        self.from.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+    }
+
+    /// The day after `to`, so the whole of `to` is in the range.
+    fn to_ts(&self) -> Option<DateTime<Utc>> {
+        self.to.and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+    }
+}
+
+/// The scope's conditions on `releases r`: parameters $1 to $4.
+const SCOPE: &str = "r.kind = 'release' \
+    AND ($1::timestamptz IS NULL OR r.created_at >= $1) \
+    AND ($2::timestamptz IS NULL OR r.created_at < $2) \
+    AND ($3::bigint IS NULL OR r.category_id = $3) \
+    AND ($4::text IS NULL OR r.release_type = $4)";
+
+/// A query with `{scope}` replaced by the scope's conditions, its parameters bound.
+fn scoped(sql: &str, s: &Scope) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    diesel::sql_query(sql.replace("{scope}", SCOPE))
+        .into_boxed()
+        .bind::<Nullable<Timestamptz>, _>(s.from_ts())
+        .bind::<Nullable<Timestamptz>, _>(s.to_ts())
+        .bind::<Nullable<BigInt>, _>(s.category)
+        .bind::<Nullable<Text>, _>(s.release_type.clone())
+}
+
+/// One table of a report, as the page and the CSV show it: the first cell of each row
+/// names the row.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// `?table=` of its CSV, and the section's id.
+    pub key: &'static str,
+    pub title: &'static str,
+    pub caption: String,
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<TableRow>,
+    /// What the table counts, in words.
+    pub notes: Vec<String>,
+    /// What the chart's bars measure; `None` for no chart.
+    pub chart: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TableRow {
+    pub cells: Vec<String>,
+    /// Where the row's name links to, `""` for nowhere.
+    pub href: String,
+    /// A total row (not charted).
+    pub total: bool,
+    /// The bar drawn for this row, if any.
+    pub chart_value: Option<f64>,
+}
+
+pub const TABLE_KEYS: &[&str] = &["by_phase", "overdue", "outcomes", "lead_times", "on_time", "approvals", "weeks"];
+
+/// `66.7%`, or `—` when there is nothing to divide by.
+pub fn pct(part: i64, whole: i64) -> String {
+    if whole == 0 {
+        "—".into()
+    } else {
+        format!("{:.1}%", 100.0 * part as f64 / whole as f64)
+    }
+}
+
+/// Hours with one decimal, or `—`.
+pub fn hours(h: Option<f64>) -> String {
+    h.map(|h| format!("{h:.1}")).unwrap_or_else(|| "—".into())
+}
+
+/// `2026-12-01 09:00 UTC`, or `—`.
+fn when(t: &Option<DateTime<Utc>>) -> String {
+    crate::views::opt_datetime(t)
+}
+
+/// Monday 00:00 UTC of the week of `now`.
+pub fn week_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    day_start(now) - Duration::days(i64::from(now.weekday().num_days_from_monday()))
+}
+
+#[derive(QueryableByName)]
+struct PhaseTypeCount {
+    #[diesel(sql_type = BigInt)]
+    phase_id: i64,
+    #[diesel(sql_type = Text)]
+    release_type: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct OverdueRow {
+    #[diesel(sql_type = BigInt)]
+    number: i64,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Text)]
+    release_type: String,
+    #[diesel(sql_type = BigInt)]
+    phase_id: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    phase_due_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    planned_end: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    coordinator_id: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+}
+
+#[derive(QueryableByName)]
+struct StateCount {
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Durations {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    phase_id: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    mean_hours: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    p90_hours: Option<f64>,
+}
+
+#[derive(QueryableByName)]
+struct OnTime {
+    #[diesel(sql_type = BigInt)]
+    with_plan: i64,
+    #[diesel(sql_type = BigInt)]
+    on_time: i64,
+    #[diesel(sql_type = BigInt)]
+    without_plan: i64,
+}
+
+#[derive(QueryableByName)]
+struct WeekCount {
+    #[diesel(sql_type = Timestamptz)]
+    week: DateTime<Utc>,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The management report's tables (all of them, or the one named `only`), in page order.
+/// `overdue_limit` bounds the overdue list (the page shows `OVERDUE_ROWS`, the CSV more).
+pub fn management(conn: &mut PgConnection, s: &Scope, now: DateTime<Utc>, only: Option<&str>, overdue_limit: i64) -> QueryResult<Vec<Table>> {
+    let phases = release_phases(conn)?;
+    let want = |k: &str| only.is_none_or(|o| o == k);
+    let mut out = Vec::new();
+    if want("by_phase") {
+        out.push(by_phase_table(conn, s, &phases)?);
+    }
+    if want("overdue") {
+        out.push(overdue_table(conn, s, &phases, now, overdue_limit)?);
+    }
+    if want("outcomes") {
+        out.push(outcomes_table(conn, s)?);
+    }
+    if want("lead_times") {
+        out.push(lead_times_table(conn, s, &phases)?);
+    }
+    if want("on_time") {
+        out.push(on_time_table(conn, s)?);
+    }
+    if want("approvals") {
+        out.push(approvals_table(conn, s, &phases)?);
+    }
+    if want("weeks") {
+        out.push(weeks_table(conn, s, now)?);
+    }
+    Ok(out)
+}
+
+fn count_row(name: String, href: String, cells: Vec<String>, chart_value: Option<f64>) -> TableRow {
+    let mut all = vec![name];
+    all.extend(cells);
+    TableRow { cells: all, href, total: false, chart_value }
+}
+
+/// Active releases by phase (rows) and type (columns).
+fn by_phase_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) -> QueryResult<Table> {
+    let counts: Vec<PhaseTypeCount> = scoped(
+        "SELECT r.phase_id, r.release_type, count(*) AS n FROM releases r \
+         WHERE {scope} AND r.state = 'active' GROUP BY r.phase_id, r.release_type",
+        s,
+    )
+    .load(conn)?;
+    let n = |phase: Option<i64>, t: Option<&str>| -> i64 {
+        counts.iter().filter(|c| phase.is_none_or(|p| c.phase_id == p) && t.is_none_or(|t| c.release_type == t)).map(|c| c.n).sum()
+    };
+    let mut extra = String::new();
+    if let Some(t) = &s.release_type {
+        extra.push_str(&format!("&type={t}"));
+    }
+    if let Some(c) = s.category {
+        extra.push_str(&format!("&category={c}"));
+    }
+    let mut rows: Vec<TableRow> = phases
+        .iter()
+        .filter(|p| p.in_use() || n(Some(p.id), None) > 0)
+        .map(|p| {
+            let mut cells: Vec<String> = ReleaseType::ALL.iter().map(|t| n(Some(p.id), Some(t.as_str())).to_string()).collect();
+            let total = n(Some(p.id), None);
+            cells.push(total.to_string());
+            count_row(phase_label(phases, p.id), format!("/releases?phase={}&state=active{extra}", p.id), cells, Some(total as f64))
+        })
+        .collect();
+    let mut totals: Vec<String> = ReleaseType::ALL.iter().map(|t| n(None, Some(t.as_str())).to_string()).collect();
+    totals.push(n(None, None).to_string());
+    rows.push(TableRow { total: true, ..count_row("All phases".into(), String::new(), totals, None) });
+    let mut columns = vec!["Phase"];
+    columns.extend(ReleaseType::ALL.iter().map(|t| t.label()));
+    columns.push("Total");
+    Ok(Table {
+        key: "by_phase",
+        title: "Active releases by phase and type",
+        caption: "Active releases by phase and type".into(),
+        columns,
+        rows,
+        notes: vec!["Releases that are still under way, by the phase they are in now and their release type.".into()],
+        chart: Some("Active releases"),
+    })
+}
+
+/// Active releases whose phase due date or planned end has passed.
+fn overdue_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo], now: DateTime<Utc>, limit: i64) -> QueryResult<Table> {
+    let rows: Vec<OverdueRow> = scoped(
+        "SELECT r.number, r.title, r.release_type, r.phase_id, r.phase_due_at, r.planned_end, r.coordinator_id, \
+                count(*) OVER () AS total \
+         FROM releases r \
+         WHERE {scope} AND r.state = 'active' AND (r.phase_due_at < $5 OR r.planned_end < $5) \
+         ORDER BY LEAST(r.phase_due_at, r.planned_end), r.number LIMIT $6",
+        s,
+    )
+    .bind::<Timestamptz, _>(now)
+    .bind::<BigInt, _>(limit)
+    .load(conn)?;
+    let total = rows.first().map(|r| r.total).unwrap_or(0);
+    let ids: Vec<i64> = rows.iter().filter_map(|r| r.coordinator_id).collect();
+    let names = if ids.is_empty() { Vec::new() } else { crate::models::users::names(conn, &ids)? };
+    let name = |id: Option<i64>| id.and_then(|id| names.iter().find(|(i, _)| *i == id)).map(|(_, n)| n.clone()).unwrap_or_default();
+    let mut notes = vec![format!(
+        "{total} active release{} {} overdue: the due date of the phase {} in, or {} planned end, has passed.",
+        if total == 1 { "" } else { "s" },
+        if total == 1 { "is" } else { "are" },
+        if total == 1 { "it is" } else { "they are" },
+        if total == 1 { "its" } else { "their" },
+    )];
+    if total > rows.len() as i64 {
+        notes.push(format!("The {} most overdue are listed; the CSV holds all of them.", rows.len()));
+    }
+    Ok(Table {
+        key: "overdue",
+        title: "Overdue releases",
+        caption: "Overdue releases, most overdue first".into(),
+        columns: vec!["Release", "Title", "Type", "Phase", "Phase due", "Planned end", "Coordinator"],
+        rows: rows
+            .iter()
+            .map(|r| {
+                count_row(
+                    crate::paths::release_number(r.number),
+                    crate::paths::release(r.number),
+                    vec![
+                        r.title.clone(),
+                        r.release_type.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default(),
+                        phase_label(phases, r.phase_id),
+                        when(&r.phase_due_at),
+                        when(&r.planned_end),
+                        name(r.coordinator_id),
+                    ],
+                    None,
+                )
+            })
+            .collect(),
+        notes,
+        chart: None,
+    })
+}
+
+/// How releases ended, and each outcome's share of the releases that ended.
+fn outcomes_table(conn: &mut PgConnection, s: &Scope) -> QueryResult<Table> {
+    let counts: Vec<StateCount> = scoped("SELECT r.state, count(*) AS n FROM releases r WHERE {scope} GROUP BY r.state", s).load(conn)?;
+    let n = |st: RecordState| counts.iter().find(|c| c.state == st.as_str()).map(|c| c.n).unwrap_or(0);
+    let ended_states = [RecordState::ClosedSuccessful, RecordState::ClosedBackedOut, RecordState::Abandoned];
+    let ended: i64 = ended_states.iter().map(|s| n(*s)).sum();
+    let mut rows: Vec<TableRow> =
+        ended_states.iter().map(|st| count_row(st.label().into(), String::new(), vec![n(*st).to_string(), pct(n(*st), ended)], Some(n(*st) as f64))).collect();
+    rows.push(TableRow { total: true, ..count_row("Ended releases".into(), String::new(), vec![ended.to_string(), pct(ended, ended)], None) });
+    rows.push(TableRow { total: true, ..count_row("Still active".into(), String::new(), vec![n(RecordState::Active).to_string(), "—".into()], None) });
+    Ok(Table {
+        key: "outcomes",
+        title: "Outcomes",
+        caption: "Outcomes of the releases that ended".into(),
+        columns: vec!["Outcome", "Releases", "Share of ended releases"],
+        rows,
+        notes: vec![
+            "A release ends closed as successful, closed as backed out (its back-out plan was activated), or abandoned. \
+             The success, back-out and abandon rates are each outcome's share of the releases that ended."
+                .into(),
+        ],
+        chart: Some("Releases"),
+    })
+}
+
+/// Time spent in each phase, per visit, and from registration to closing.
+fn lead_times_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) -> QueryResult<Table> {
+    let per_phase: Vec<Durations> = scoped(
+        "SELECT v.phase_id, count(*) AS n, avg(v.h) AS mean_hours, \
+                percentile_cont(0.9) WITHIN GROUP (ORDER BY v.h) AS p90_hours \
+         FROM (SELECT v.phase_id, EXTRACT(EPOCH FROM (v.left_at - v.entered_at))::float8 / 3600.0 AS h \
+               FROM release_phase_visits v JOIN releases r ON r.id = v.release_id \
+               WHERE {scope} AND v.status = 'left' AND v.left_at IS NOT NULL) v \
+         GROUP BY v.phase_id",
+        s,
+    )
+    .load(conn)?;
+    let overall: Durations = scoped(
+        "SELECT NULL::bigint AS phase_id, count(*) AS n, avg(x.h) AS mean_hours, \
+                percentile_cont(0.9) WITHIN GROUP (ORDER BY x.h) AS p90_hours \
+         FROM (SELECT EXTRACT(EPOCH FROM (r.closed_at - r.created_at))::float8 / 3600.0 AS h \
+               FROM releases r \
+               WHERE {scope} AND r.state IN ('closed_successful', 'closed_backed_out') AND r.closed_at IS NOT NULL) x",
+        s,
+    )
+    .get_result(conn)?;
+    let mut rows: Vec<TableRow> = phases
+        .iter()
+        .filter(|p| p.in_use() || per_phase.iter().any(|d| d.phase_id == Some(p.id)))
+        .map(|p| {
+            let d = per_phase.iter().find(|d| d.phase_id == Some(p.id));
+            let (n, mean, p90) = d.map(|d| (d.n, d.mean_hours, d.p90_hours)).unwrap_or((0, None, None));
+            count_row(phase_label(phases, p.id), String::new(), vec![n.to_string(), hours(mean), hours(p90)], mean)
+        })
+        .collect();
+    rows.push(TableRow {
+        total: true,
+        ..count_row(
+            "Registered to closed".into(),
+            String::new(),
+            vec![overall.n.to_string(), hours(overall.mean_hours), hours(overall.p90_hours)],
+            None,
+        )
+    });
+    Ok(Table {
+        key: "lead_times",
+        title: "Lead times",
+        caption: "Lead time per phase and overall, in hours".into(),
+        columns: vec!["Phase", "Visits", "Mean (hours)", "90th percentile (hours)"],
+        rows,
+        notes: vec![
+            "Per phase: from entering the phase to leaving it, for every completed visit (a phase reworked is visited again; skipped phases are not counted). \
+             Overall: from registration to closing, for releases closed as successful or backed out. \
+             The 90th percentile is the time within which 9 in 10 finished."
+                .into(),
+        ],
+        chart: Some("Mean hours"),
+    })
+}
+
+/// Closed releases that closed by their planned end.
+fn on_time_table(conn: &mut PgConnection, s: &Scope) -> QueryResult<Table> {
+    let o: OnTime = scoped(
+        "SELECT count(*) FILTER (WHERE r.planned_end IS NOT NULL) AS with_plan, \
+                count(*) FILTER (WHERE r.closed_at <= r.planned_end) AS on_time, \
+                count(*) FILTER (WHERE r.planned_end IS NULL) AS without_plan \
+         FROM releases r WHERE {scope} AND r.state IN ('closed_successful', 'closed_backed_out')",
+        s,
+    )
+    .get_result(conn)?;
+    let late = o.with_plan - o.on_time;
+    let row = |name: &str, v: String, chart: Option<f64>| count_row(name.into(), String::new(), vec![v], chart);
+    Ok(Table {
+        key: "on_time",
+        title: "On-time delivery",
+        caption: "Closed releases against their planned end".into(),
+        columns: vec!["Measure", "Value"],
+        rows: vec![
+            row("Closed on or before the planned end", o.on_time.to_string(), Some(o.on_time as f64)),
+            row("Closed after the planned end", late.to_string(), Some(late as f64)),
+            TableRow { total: true, ..row("Closed with a planned end", o.with_plan.to_string(), None) },
+            TableRow { total: true, ..row("On-time rate", pct(o.on_time, o.with_plan), None) },
+            TableRow { total: true, ..row("Closed without a planned end (not rated)", o.without_plan.to_string(), None) },
+        ],
+        notes: vec![
+            "Releases closed as successful or backed out; on time when closed no later than their planned end. \
+             The on-time rate is the share of those with a planned end that closed on time."
+                .into(),
+        ],
+        chart: Some("Releases"),
+    })
+}
+
+/// How long approvals took, from being requested to their final decision.
+fn approvals_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) -> QueryResult<Table> {
+    let rows: Vec<Durations> = scoped(
+        "SELECT a.phase_id, count(*) AS n, avg(a.h) AS mean_hours, \
+                percentile_cont(0.9) WITHIN GROUP (ORDER BY a.h) AS p90_hours \
+         FROM (SELECT a.phase_id, EXTRACT(EPOCH FROM (a.decided_at - a.opened_at))::float8 / 3600.0 AS h \
+               FROM approvals a JOIN releases r ON r.id = a.release_id \
+               WHERE {scope} AND a.status IN ('approved', 'denied') AND a.decided_at IS NOT NULL) a \
+         GROUP BY GROUPING SETS ((a.phase_id), ())",
+        s,
+    )
+    .load(conn)?;
+    let mut table_rows: Vec<TableRow> = phases
+        .iter()
+        .filter_map(|p| rows.iter().find(|d| d.phase_id == Some(p.id)).map(|d| (p, d)))
+        .map(|(p, d)| count_row(format!("To leave {}", phase_label(phases, p.id)), String::new(), vec![d.n.to_string(), hours(d.mean_hours), hours(d.p90_hours)], d.mean_hours))
+        .collect();
+    let all = rows.iter().find(|d| d.phase_id.is_none());
+    table_rows.push(TableRow {
+        total: true,
+        ..count_row(
+            "All approvals".into(),
+            String::new(),
+            vec![all.map(|d| d.n).unwrap_or(0).to_string(), hours(all.and_then(|d| d.mean_hours)), hours(all.and_then(|d| d.p90_hours))],
+            None,
+        )
+    });
+    Ok(Table {
+        key: "approvals",
+        title: "Approval turnaround",
+        caption: "Approval turnaround, in hours".into(),
+        columns: vec!["Approval", "Decided", "Mean (hours)", "90th percentile (hours)"],
+        rows: table_rows,
+        notes: vec![
+            "From the approval being requested to its decision (approved or denied), across every round of votes. \
+             Approvals withdrawn because the release left the phase, and those still pending, are not counted."
+                .into(),
+        ],
+        chart: Some("Mean hours"),
+    })
+}
+
+/// Active releases whose planned window touches each of the coming weeks.
+fn weeks_table(conn: &mut PgConnection, s: &Scope, now: DateTime<Utc>) -> QueryResult<Table> {
+    let weeks: Vec<WeekCount> = scoped(
+        "SELECT w.week, count(r.id) AS n \
+         FROM generate_series($5::timestamptz, $6::timestamptz, interval '168 hours') AS w(week) \
+         LEFT JOIN releases r ON {scope} AND r.state = 'active' \
+              AND COALESCE(r.planned_start, r.planned_end) < w.week + interval '168 hours' \
+              AND COALESCE(r.planned_end, r.planned_start) >= w.week \
+         GROUP BY w.week ORDER BY w.week",
+        s,
+    )
+    .bind::<Timestamptz, _>(week_start(now))
+    .bind::<Timestamptz, _>(week_start(now) + Duration::weeks(WEEKS_AHEAD - 1))
+    .load(conn)?;
+    Ok(Table {
+        key: "weeks",
+        title: "Busiest coming weeks",
+        caption: format!("Active releases planned in each of the next {WEEKS_AHEAD} weeks"),
+        columns: vec!["Week starting (Monday, UTC)", "Releases planned"],
+        rows: weeks
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let label = format!("{}{}", w.week.format("%Y-%m-%d"), if i == 0 { " (this week)" } else { "" });
+                count_row(label, String::new(), vec![w.n.to_string()], Some(w.n as f64))
+            })
+            .collect(),
+        notes: vec![
+            "Active releases whose planned window (planned start to planned end) touches the week; a release spanning several weeks counts in each."
+                .into(),
+        ],
+        chart: Some("Releases planned"),
+    })
+}

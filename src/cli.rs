@@ -128,6 +128,12 @@ fn serve(config: &Config, bind: &str) -> Result<(), String> {
         }
         drop(conn);
         let pool = db::pool(url, config.pool_size).map_err(|e| format!("database pool: {e}"))?;
+        crate::services::monitor::spawn(pool.clone(), std::time::Duration::from_secs(config.monitor_interval_secs));
+        if let Some(smtp) = &config.smtp_url {
+            let mailer = crate::services::mailer::Mailer::new(smtp, &config.mail_from, &config.base_url)?;
+            mailer.spawn(pool.clone(), std::time::Duration::from_secs(5));
+            tracing::info!("notification e-mail goes out through {}", smtp.split('@').next_back().unwrap_or(smtp));
+        }
         let settings = HttpSettings { session_key, cookie_secure: config.cookie_secure };
         let rt = actix_web::rt::System::new();
         rt.block_on(async move {

@@ -17,6 +17,12 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// `RELMAN_POOL_SIZE` (default 10).
     pub pool_size: u32,
+    /// `RELMAN_BASE_URL`: how people reach Relman, for links in e-mail.
+    pub base_url: String,
+    /// `RELMAN_MAIL_FROM`: the sender of notification e-mail.
+    pub mail_from: String,
+    /// `RELMAN_MONITOR_INTERVAL_SECS` (default 60): how often the deadline monitor runs.
+    pub monitor_interval_secs: u64,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -34,6 +40,9 @@ impl Config {
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")),
             admin_password: var("RELMAN_ADMIN_PASSWORD"),
             pool_size: var("RELMAN_POOL_SIZE").and_then(|v| v.parse().ok()).unwrap_or(10),
+            base_url: var("RELMAN_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+            mail_from: var("RELMAN_MAIL_FROM").unwrap_or_else(|| "Relman <relman@localhost>".into()),
+            monitor_interval_secs: var("RELMAN_MONITOR_INTERVAL_SECS").and_then(|v| v.parse().ok()).filter(|s| *s > 0).unwrap_or(60),
         }
     }
 }

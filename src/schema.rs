@@ -317,7 +317,59 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notifications (id) {
+        id -> Int8,
+        user_id -> Int8,
+        release_id -> Nullable<Int8>,
+        kind -> Text,
+        subject -> Text,
+        body -> Text,
+        link -> Text,
+        read_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    watchers (release_id, user_id) {
+        release_id -> Int8,
+        user_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Int8,
+        notification_id -> Nullable<Int8>,
+        to_address -> Text,
+        subject -> Text,
+        text_body -> Text,
+        link -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    alerts (id) {
+        id -> Int8,
+        release_id -> Int8,
+        kind -> Text,
+        subject_id -> Int8,
+        detail -> Text,
+        raised_at -> Timestamptz,
+        cleared_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(alerts -> releases (release_id));
+diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(approvals -> releases (release_id));
 diesel::joinable!(phase_approvals -> phases (phase_id));
 diesel::joinable!(approvals -> groups (group_id));
@@ -356,5 +408,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     transitions, categories, releases, release_details, release_phase_visits, history_events,
     history_field_changes, release_models, release_model_versions, model_tasks, tasks,
     phase_approvals, approvals, approval_votes, approval_log, delegations,
+    notifications, watchers, mail_outbox, alerts,
     blackouts,
 );

@@ -30,11 +30,12 @@ pub struct Ctx {
     pub flash: Vec<Flash>,
     pub nav: Vec<NavItem>,
     pub pending_approvals: usize,
+    pub unread: i64,
 }
 
 impl Ctx {
     pub fn anonymous(csrf: String, flash: Vec<Flash>) -> Ctx {
-        Ctx { user_name: None, username: String::new(), roles: Roles::default(), csrf, flash, nav: Vec::new(), pending_approvals: 0 }
+        Ctx { user_name: None, username: String::new(), roles: Roles::default(), csrf, flash, nav: Vec::new(), pending_approvals: 0, unread: 0 }
     }
 
     pub fn signed_in(display_name: &str, username: &str, roles: Roles, path: &str, csrf: String, flash: Vec<Flash>) -> Ctx {
@@ -46,6 +47,7 @@ impl Ctx {
             flash,
             nav: nav_for(roles, path),
             pending_approvals: 0,
+            unread: 0,
         }
     }
 
@@ -57,7 +59,7 @@ impl Ctx {
 /// The navigation shows only what the user's roles allow.
 fn nav_for(roles: Roles, path: &str) -> Vec<NavItem> {
     let mut items: Vec<(&'static str, &'static str)> =
-        vec![(paths::DASHBOARD, "Dashboard"), (paths::RELEASES, "Releases"), (paths::MY_TASKS, "My tasks"), (paths::CALENDAR, "Calendar")];
+        vec![(paths::DASHBOARD, "Dashboard"), (paths::RELEASES, "Releases"), (paths::CHANGES, "Changes"), (paths::MY_TASKS, "My tasks"), (paths::CALENDAR, "Calendar")];
     if roles.has(Role::Approver) {
         items.push((paths::APPROVALS, "Approvals"));
     }

@@ -24,6 +24,8 @@ pub struct CurrentUser {
     pub session: TypedSession,
     /// Approvals waiting for this user's vote (approvers only), for the navigation.
     pub pending_approvals: usize,
+    /// Unread notifications, for the navigation.
+    pub unread: i64,
     path: String,
 }
 
@@ -49,6 +51,7 @@ impl CurrentUser {
     pub fn ctx(&self) -> Ctx {
         let mut ctx = Ctx::signed_in(&self.display_name, &self.username, self.roles, &self.path, self.session.csrf_token(), self.session.take_flash());
         ctx.pending_approvals = self.pending_approvals;
+        ctx.unread = self.unread;
         ctx
     }
 
@@ -87,10 +90,11 @@ impl FromRequest for CurrentUser {
                 } else {
                     0
                 };
-                Ok(Some((u, pending)))
+                let unread = crate::services::notify::unread_count(conn, u.id)?;
+                Ok(Some((u, pending, unread)))
             })
             .await?;
-            let Some((user, pending_approvals)) = user else {
+            let Some((user, pending_approvals, unread)) = user else {
                 session.sign_out();
                 return Err(unauthenticated);
             };
@@ -102,6 +106,7 @@ impl FromRequest for CurrentUser {
             session.touch();
             Ok(CurrentUser {
                 pending_approvals,
+                unread,
                 id: user.id,
                 roles: user.role_set(),
                 username: user.username,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 use icalendar::{Calendar, Component, EventLike, EventStatus};
 use serde::Deserialize;
 
@@ -202,7 +202,8 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
     })
     .await?;
     let category_names: HashMap<i64, String> = categories.iter().map(|c| (c.id, c.name.clone())).collect();
-    let month_window = (from, to - chrono::Duration::seconds(1));
+    // Ends are exclusive in `overlaps`: a release ending at midnight is not on the next day.
+    let month_window = (from, to);
     let shown: Vec<(&Release, Window, Entry)> = releases
         .iter()
         .filter_map(|r| {
@@ -226,7 +227,7 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
     let blackouts: Vec<&Blackout> = blackouts.iter().filter(|b| category.is_none_or(|c| b.applies_to(c))).collect();
     let day_of = |d: NaiveDate| -> Day {
         let in_month = d.month() == first.month() && d.year() == first.year();
-        let day_window = (midnight(d), midnight(d + Days::new(1)) - chrono::Duration::seconds(1));
+        let day_window = (midnight(d), midnight(d + Days::new(1)));
         let entries = if in_month {
             shown
                 .iter()
@@ -260,7 +261,6 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
     let mut d = grid_start;
     while d <= grid_end {
         let week: Vec<Day> = (0..7).map(|i| day_of(d + Days::new(i))).collect();
-        debug_assert_eq!(d.weekday(), Weekday::Mon);
         weeks.push(week);
         d = d + Days::new(7);
     }

@@ -354,6 +354,9 @@ pub struct HistoryView {
 #[template(path = "releases/show.html")]
 pub struct ReleasePage {
     ctx: Ctx,
+    /// Open deadline alerts: (what, when raised).
+    alerts: Vec<(String, String)>,
+    watching: bool,
     /// "release" or "change".
     kind: &'static str,
     related: Vec<crate::services::related::ChangeRow>,
@@ -427,6 +430,8 @@ pub struct TaskGroup {
 
 struct PageData {
     loaded: Loaded,
+    alerts: Vec<(String, String, chrono::DateTime<chrono::Utc>)>,
+    watching: bool,
     related: Vec<crate::services::related::ChangeRow>,
     members: Vec<crate::services::related::MemberRow>,
     package: Option<crate::services::related::MemberRow>,
@@ -466,6 +471,8 @@ async fn load_page(pool: &DbPool, kind: RecordKind, number: i64, conflict_since:
             None => Vec::new(),
         };
         Ok(PageData {
+            alerts: crate::services::monitor::open_alerts(conn, r.id)?,
+            watching: crate::services::notify::watchers_of(conn, r.id)?.contains(&user_id),
             related,
             members,
             package,
@@ -639,6 +646,8 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
     let approvals = std::mem::take(&mut d.approvals);
     let kind = l.kind();
     ReleasePage {
+        alerts: d.alerts.iter().map(|(_, detail, at)| (detail.clone(), views::datetime(at))).collect(),
+        watching: d.watching,
         kind: kind.as_str(),
         related: std::mem::take(&mut d.related),
         members: std::mem::take(&mut d.members),

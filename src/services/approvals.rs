@@ -36,6 +36,10 @@ pub fn open_on_entry(conn: &mut PgConnection, r: &Release, phase_id: i64, actor:
     let Some((group, rule, quorum)) = requirement_for(conn, phase_id, is_emergency(r))? else { return Ok(None) };
     let a = am::insert(conn, r.id, phase_id, group, rule.key(), quorum)?;
     am::log(conn, a.id, 1, actor, None, "requested", "")?;
+    let voters: Vec<i64> = eligible(conn, &a, r)?.into_iter().map(|(id, _)| id).collect();
+    let group_name = groups::find(conn, group)?.name;
+    let note = super::notify::Note::about(r, "approval_requested", "your approval is requested", format!("The {group_name} is asked to approve ({}). Vote in your approvals inbox.", rule.label()));
+    super::notify::send(conn, &voters, actor, &note)?;
     Ok(Some(a))
 }
 
@@ -226,6 +230,9 @@ pub fn decide(conn: &mut PgConnection, actor: Actor, approval_id: i64, cycle: i3
                 am::set_status(conn, a.id, status, Some(Utc::now()))?;
                 am::log(conn, a.id, a.cycle, None, None, status, "")?;
                 summary.push_str(&format!("; the {group} approval is now {status}"));
+                let to: Vec<i64> = r.coordinator_id.into_iter().collect();
+                let note = super::notify::Note::about(&r, "approval_decided", &format!("the {group} approval is {status}"), format!("{summary}."));
+                super::notify::send(conn, &to, Some(actor.id), &note)?;
             }
         }
         history::record(

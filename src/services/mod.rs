@@ -1,6 +1,9 @@
 //! Operations that span tables and commit in one transaction.
 pub mod accounts;
+pub mod mailer;
 pub mod model_admin;
+pub mod monitor;
+pub mod notify;
 pub mod approvals;
 pub mod conflicts;
 pub mod release_fields;

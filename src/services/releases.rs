@@ -13,6 +13,7 @@ use crate::domain::workflow::{self, Blocker, ChangeType, RecordKind, RecordState
 use crate::error::{AppError, AppResult};
 use crate::forms::FormErrors;
 use crate::models::history::{self, FieldChange, NewEvent};
+use super::notify::Note;
 use crate::models::releases::{self as rel, ReleaseDetails};
 use crate::models::workflows::{self as wfm, CategoryRow};
 use crate::models::{groups, release_models as models, users};
@@ -363,6 +364,8 @@ pub fn register_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, in
             &NewEvent { release_id: r.id, actor_id: Some(actor.id), record_version: r.version, kind: "registered", summary: &summary, from_phase_id: None, to_phase_id: Some(first.id), reason: None },
             &[],
         )?;
+        let manager: Vec<i64> = r.manager_id.into_iter().collect();
+        super::notify::send(conn, &manager, Some(actor.id), &Note::about(&r, "registered", "registered", format!("{summary}.")))?;
         Ok(Ok(r.number))
     })
 }
@@ -493,6 +496,30 @@ fn apply_risk(loaded: &Loaded, r: &mut rel::Release, values: &HashMap<String, St
     }
 }
 
+/// Who hears of a transition: the coordinator and watchers of a phase entered, the managers
+/// of a back-out, everyone involved of a close or an abandon.
+fn notify_transition(conn: &mut PgConnection, r: &rel::Release, t: &workflow::TransitionDef, summary: &str, reason: &str, actor: Actor) -> QueryResult<()> {
+    let body = if reason.is_empty() { format!("{summary}.") } else { format!("{summary}. Reason: {reason}") };
+    match t.kind {
+        TransitionKind::Close | TransitionKind::Abandon => {
+            let to = super::notify::involved(conn, r)?;
+            let what = if t.kind == TransitionKind::Close { "closed" } else { "abandoned" };
+            super::notify::send(conn, &to, Some(actor.id), &Note::about(r, "ended", what, body))?;
+        }
+        _ => {
+            let mut to: Vec<i64> = r.coordinator_id.into_iter().collect();
+            to.extend(super::notify::watchers_of(conn, r.id)?);
+            let phase = crate::schema::phases::table.find(r.phase_id).select(crate::schema::phases::name).first::<String>(conn)?;
+            super::notify::send(conn, &to, Some(actor.id), &Note::about(r, "phase_entered", &format!("entered {phase}"), body.clone()))?;
+            if t.kind == TransitionKind::BackOut {
+                let managers = super::notify::managers(conn)?;
+                super::notify::send(conn, &managers, Some(actor.id), &Note::about(r, "back_out", "back-out plan activated", body))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub enum TakeOutcome {
     Done(String),
     /// The form was read before the release last changed: nothing was done (a double submit).
@@ -569,6 +596,7 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         r.version += 1;
         r.updated_at = now;
         diesel::update(crate::schema::releases::table.find(r.id)).set(&r).execute(conn)?;
+        notify_transition(conn, &r, &t, &summary, reason, actor)?;
         history::record(
             conn,
             &NewEvent {

@@ -81,6 +81,12 @@ pub fn on_phase_entered(conn: &mut PgConnection, r: &Release, wf: &Workflow, pha
         }
     }
     tasks::set_due_dates_on_entry(conn, r.id, phase_id, at)?;
+    // Planned tasks are assigned, in effect, when their phase starts: tell their people.
+    for t in tasks::of_release(conn, r.id)?.iter().filter(|t| t.phase_id == phase_id && t.is_open()) {
+        let to = super::notify::task_people(conn, t.assignee_id, t.group_id)?;
+        let due = crate::views::opt_datetime(&t.due_at);
+        super::notify::send(conn, &to, None, &super::notify::Note::about(r, "task_assigned", &format!("task “{}”", t.title), format!("The task “{}” is yours, due {due}.", t.title)))?;
+    }
     Ok(())
 }
 
@@ -214,6 +220,9 @@ pub fn add(conn: &mut PgConnection, actor: Actor, kind: crate::domain::workflow:
             },
         )?;
         record(conn, &r, actor, &format!("Added task “{}” in {}", t.title, wf.phase_name(t.phase_id)), &[])?;
+        let to = super::notify::task_people(conn, t.assignee_id, t.group_id)?;
+        let due = crate::views::opt_datetime(&t.due_at);
+        super::notify::send(conn, &to, Some(actor.id), &super::notify::Note::about(&r, "task_assigned", &format!("task “{}”", t.title), format!("The task “{}” is yours, due {due}.", t.title)))?;
         Ok(Ok(t))
     })
 }
@@ -327,6 +336,11 @@ pub fn act(conn: &mut PgConnection, actor: Actor, task_id: i64, version: i32, ac
         };
         tasks::update(conn, t.id, &edit)?;
         record(conn, &r, actor, &summary, &changes)?;
+        if (edit.assignee_id, edit.group_id) != (t.assignee_id, t.group_id) && edit.status != "cancelled" {
+            let to = super::notify::task_people(conn, edit.assignee_id, edit.group_id)?;
+            let due = crate::views::opt_datetime(&edit.due_at);
+            super::notify::send(conn, &to, Some(actor.id), &super::notify::Note::about(&r, "task_assigned", &format!("task “{}”", edit.title), format!("The task “{}” is yours, due {due}.", edit.title)))?;
+        }
         Ok(TaskOutcome::Done(summary))
     })
 }

@@ -9,6 +9,7 @@ mod approvals;
 mod calendar;
 mod changes;
 mod models_admin;
+mod notifications;
 mod page_quality;
 mod releases;
 mod reports;

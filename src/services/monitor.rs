@@ -1,0 +1,129 @@
+//! The deadline monitor: finds phases, tasks and releases past their due time and raises an
+//! alert for each cause once — a partial unique index makes that true with any number of
+//! monitors running at once — notifies the coordinator and manager, and clears alerts whose
+//! cause is gone.
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamptz};
+
+use super::notify::{self, Note};
+use crate::models::releases::{self as rel};
+use crate::schema::alerts;
+
+#[derive(QueryableByName)]
+struct Raised {
+    #[diesel(sql_type = BigInt)]
+    release_id: i64,
+    #[diesel(sql_type = Text)]
+    detail: String,
+}
+
+/// What one run did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Run {
+    pub raised: usize,
+    pub cleared: usize,
+}
+
+/// One pass of the monitor at `now`.
+pub fn run_once(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Run> {
+    conn.transaction(|conn| {
+        let cleared = clear_resolved(conn, now)?;
+        let mut raised: Vec<Raised> = Vec::new();
+        // Phases past their due date.
+        raised.extend(
+            diesel::sql_query(
+                "INSERT INTO alerts (release_id, kind, subject_id, detail, raised_at)
+                 SELECT r.id, 'phase_overdue', r.phase_id,
+                        'The phase ' || p.name || ' was due ' || to_char(r.phase_due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC', $1
+                 FROM releases r JOIN phases p ON p.id = r.phase_id
+                 WHERE r.state = 'active' AND r.phase_due_at < $1
+                 ON CONFLICT (release_id, kind, subject_id) WHERE cleared_at IS NULL DO NOTHING
+                 RETURNING release_id, detail",
+            )
+            .bind::<Timestamptz, _>(now)
+            .load::<Raised>(conn)?,
+        );
+        // Tasks past their due date.
+        raised.extend(
+            diesel::sql_query(
+                "INSERT INTO alerts (release_id, kind, subject_id, detail, raised_at)
+                 SELECT t.release_id, 'task_overdue', t.id,
+                        'The task “' || t.title || '” was due ' || to_char(t.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC', $1
+                 FROM tasks t JOIN releases r ON r.id = t.release_id
+                 WHERE r.state = 'active' AND t.status IN ('open', 'in_progress') AND t.due_at < $1
+                 ON CONFLICT (release_id, kind, subject_id) WHERE cleared_at IS NULL DO NOTHING
+                 RETURNING release_id, detail",
+            )
+            .bind::<Timestamptz, _>(now)
+            .load::<Raised>(conn)?,
+        );
+        // Releases past their planned end.
+        raised.extend(
+            diesel::sql_query(
+                "INSERT INTO alerts (release_id, kind, subject_id, detail, raised_at)
+                 SELECT r.id, 'release_overdue', 0,
+                        'The planned end was ' || to_char(r.planned_end AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC', $1
+                 FROM releases r
+                 WHERE r.state = 'active' AND r.planned_end < $1
+                 ON CONFLICT (release_id, kind, subject_id) WHERE cleared_at IS NULL DO NOTHING
+                 RETURNING release_id, detail",
+            )
+            .bind::<Timestamptz, _>(now)
+            .load::<Raised>(conn)?,
+        );
+        for a in &raised {
+            let r = rel::find_by_id(conn, a.release_id)?;
+            let mut to: Vec<i64> = r.coordinator_id.into_iter().collect();
+            to.extend(r.manager_id);
+            let note = Note::about(&r, "deadline_missed", "a deadline was missed", format!("{}.", a.detail));
+            notify::send(conn, &to, None, &note)?;
+        }
+        Ok(Run { raised: raised.len(), cleared })
+    })
+}
+
+/// Clear alerts whose cause is resolved: the release moved on or ended, the task was done,
+/// the due date moved.
+fn clear_resolved(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE alerts a SET cleared_at = $1
+         FROM releases r
+         WHERE a.cleared_at IS NULL AND r.id = a.release_id AND (
+              r.state <> 'active'
+           OR (a.kind = 'phase_overdue' AND (r.phase_id <> a.subject_id OR r.phase_due_at IS NULL OR r.phase_due_at >= $1))
+           OR (a.kind = 'release_overdue' AND (r.planned_end IS NULL OR r.planned_end >= $1))
+           OR (a.kind = 'task_overdue' AND NOT EXISTS (
+                 SELECT 1 FROM tasks t WHERE t.id = a.subject_id AND t.status IN ('open', 'in_progress') AND t.due_at < $1)))",
+    )
+    .bind::<Timestamptz, _>(now)
+    .execute(conn)
+}
+
+/// Open alerts of a release, oldest first: (kind, detail, raised at).
+pub fn open_alerts(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<(String, String, DateTime<Utc>)>> {
+    alerts::table
+        .filter(alerts::release_id.eq(release_id))
+        .filter(alerts::cleared_at.is_null())
+        .order(alerts::id)
+        .select((alerts::kind, alerts::detail, alerts::raised_at))
+        .load(conn)
+}
+
+/// Run the monitor every `interval` on its own thread, for as long as the process lives.
+pub fn spawn(pool: crate::db::DbPool, interval: std::time::Duration) {
+    std::thread::Builder::new()
+        .name("relman-monitor".into())
+        .spawn(move || loop {
+            match pool.get() {
+                Ok(mut conn) => match run_once(&mut conn, Utc::now()) {
+                    Ok(run) if run.raised + run.cleared > 0 => tracing::info!(raised = run.raised, cleared = run.cleared, "deadline monitor"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "deadline monitor failed; retrying next round"),
+                },
+                Err(e) => tracing::warn!(error = %e, "deadline monitor: no database connection"),
+            }
+            std::thread::sleep(interval);
+        })
+        .expect("spawn the monitor thread");
+}

@@ -70,6 +70,7 @@ diesel::table! {
         require_tasks_done -> Bool,
         entry_requires_changes_approved -> Bool,
         close_requires_changes_closed -> Bool,
+        blocked_by_blackouts -> Bool,
     }
 }
 

@@ -56,3 +56,8 @@ CREATE INDEX alerts_open ON alerts (raised_at) WHERE cleared_at IS NULL;
 CREATE INDEX releases_active_phase_due ON releases (phase_due_at) WHERE state = 'active';
 CREATE INDEX releases_active_planned_end ON releases (planned_end) WHERE state = 'active';
 CREATE INDEX tasks_open_due ON tasks (due_at) WHERE status IN ('open', 'in_progress');
+
+-- Blackout windows hold entering the phases that deploy (unless the release is an emergency).
+ALTER TABLE phases ADD COLUMN blocked_by_blackouts BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE phases SET blocked_by_blackouts = TRUE
+WHERE name = 'Distribution and Rollout' AND workflow_id = (SELECT id FROM workflows WHERE name = 'Release Management');

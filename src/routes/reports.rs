@@ -159,9 +159,9 @@ pub struct BarView {
 }
 
 const CHART_WIDTH: i32 = 640;
-const LABEL_END: i32 = 250;
-const BAR_X: i32 = 260;
-const BAR_MAX: i32 = 320;
+const LABEL_END: i32 = 290;
+const BAR_X: i32 = 300;
+const BAR_MAX: i32 = 290;
 const ROW: i32 = 26;
 const BAR_H: i32 = 16;
 const TOP: i32 = 8;
@@ -192,7 +192,7 @@ fn chart(t: &Table) -> Option<ChartView> {
                 let width = if max > 0.0 { (v / max * f64::from(BAR_MAX)).round() as i32 } else { 0 };
                 let y = TOP + ROW * i as i32 + (ROW - BAR_H) / 2;
                 BarView {
-                    label: short(label, 34),
+                    label: short(label, 40),
                     value: if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") },
                     y,
                     text_y: y + BAR_H - 3,

@@ -544,13 +544,11 @@ fn overdue_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo], now: 
     let ids: Vec<i64> = rows.iter().filter_map(|r| r.coordinator_id).collect();
     let names = if ids.is_empty() { Vec::new() } else { crate::models::users::names(conn, &ids)? };
     let name = |id: Option<i64>| id.and_then(|id| names.iter().find(|(i, _)| *i == id)).map(|(_, n)| n.clone()).unwrap_or_default();
-    let mut notes = vec![format!(
-        "{total} active release{} {} overdue: the due date of the phase {} in, or {} planned end, has passed.",
-        if total == 1 { "" } else { "s" },
-        if total == 1 { "is" } else { "are" },
-        if total == 1 { "it is" } else { "they are" },
-        if total == 1 { "its" } else { "their" },
-    )];
+    let mut notes = vec![match total {
+        0 => "No active release is overdue: none has passed the due date of its phase or its planned end.".to_string(),
+        1 => "1 active release is overdue: the due date of the phase it is in, or its planned end, has passed.".to_string(),
+        n => format!("{n} active releases are overdue: the due date of the phase they are in, or their planned end, has passed."),
+    }];
     if total > rows.len() as i64 {
         notes.push(format!("The {} most overdue are listed; the CSV holds all of them.", rows.len()));
     }

@@ -344,3 +344,33 @@ async fn managers_keep_blackouts_and_nobody_else_may() {
     assert_eq!(left, 0);
     m.get(&format!("/admin/blackouts/{id}")).await.assert_status(404);
 }
+
+#[tokio::test]
+async fn a_release_planned_in_a_blackout_cannot_enter_distribution_unless_it_is_an_emergency() {
+    use crate::releases::{cab_approves, save, take};
+    let app = TestApp::spawn().await;
+    let m = app.signed_in("max", &[Role::Manager]).await;
+    m.post("/admin/blackouts", &[("name", "Year-end freeze"), ("starts_at", "2026-12-10T00:00"), ("ends_at", "2026-12-12T00:00"), ("category", "")])
+        .await
+        .assert_redirect_to("/admin/blackouts");
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    app.user("cab-chair", &[Role::Approver], &["CAB", "ECAB"]);
+    for (title, ty, expect) in [("Billing 4.2", "major", 422), ("Hotfix", "emergency", 303)] {
+        let n = register_planned(&c, title, ty, "1", "2026-12-11T09:00", "2026-12-11T17:00").await;
+        c.get(&format!("/releases/{n}")).await.assert_contains("Year-end freeze");
+        take(&app, &c, &n, "Advance to Plan and Design", "").await.assert_status(303);
+        save(&app, &c, &n, &[("release_plan", "P"), ("deployment_plan", "D"), ("test_criteria", "T"), ("backout_plan", "B")]).await.assert_status(303);
+        cab_approves(&app, &n).await;
+        take(&app, &c, &n, "Advance to Build and Test", "").await.assert_status(303);
+        save(&app, &c, &n, &[("test_result", "Passed")]).await.assert_status(303);
+        cab_approves(&app, &n).await;
+        let p = take(&app, &c, &n, "Advance to Training", "").await;
+        p.assert_status(expect);
+        if expect == 422 {
+            p.assert_contains("falls in the blackout Year-end freeze");
+            assert_eq!(crate::releases::phase_of(&app, &n), "Build and Test");
+        } else {
+            assert_eq!(crate::releases::phase_of(&app, &n), "Distribution and Rollout");
+        }
+    }
+}

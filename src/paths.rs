@@ -8,6 +8,7 @@ pub const RELEASES: &str = "/releases";
 pub const NEW_RELEASE: &str = "/releases/new";
 pub const MY_TASKS: &str = "/tasks";
 pub const CHANGES: &str = "/changes";
+pub const KNOWLEDGE: &str = "/knowledge";
 pub const APPROVALS: &str = "/approvals";
 pub const ADMIN_USERS: &str = "/admin/users";
 pub const ADMIN_GROUPS: &str = "/admin/groups";

@@ -368,7 +368,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    knowledge_articles (id) {
+        id -> Int8,
+        title -> Text,
+        body -> Text,
+        category_id -> Int8,
+        affected_services -> Text,
+        release_id -> Nullable<Int8>,
+        published_by -> Int8,
+        published_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(knowledge_articles -> categories (category_id));
 diesel::joinable!(alerts -> releases (release_id));
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(approvals -> releases (release_id));
@@ -409,6 +423,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     transitions, categories, releases, release_details, release_phase_visits, history_events,
     history_field_changes, release_models, release_model_versions, model_tasks, tasks,
     phase_approvals, approvals, approval_votes, approval_log, delegations,
-    notifications, watchers, mail_outbox, alerts,
+    notifications, watchers, mail_outbox, alerts, knowledge_articles,
     blackouts,
 );

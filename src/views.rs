@@ -59,7 +59,7 @@ impl Ctx {
 /// The navigation shows only what the user's roles allow.
 fn nav_for(roles: Roles, path: &str) -> Vec<NavItem> {
     let mut items: Vec<(&'static str, &'static str)> =
-        vec![(paths::DASHBOARD, "Dashboard"), (paths::RELEASES, "Releases"), (paths::CHANGES, "Changes"), (paths::MY_TASKS, "My tasks"), (paths::CALENDAR, "Calendar")];
+        vec![(paths::DASHBOARD, "Dashboard"), (paths::RELEASES, "Releases"), (paths::CHANGES, "Changes"), (paths::MY_TASKS, "My tasks"), (paths::CALENDAR, "Calendar"), (paths::KNOWLEDGE, "Knowledge")];
     if roles.has(Role::Approver) {
         items.push((paths::APPROVALS, "Approvals"));
     }

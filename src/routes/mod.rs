@@ -15,6 +15,7 @@ pub mod changes;
 pub mod calendar;
 pub mod dashboard;
 pub mod health;
+pub mod knowledge;
 pub mod notifications;
 pub mod releases;
 pub mod reports;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     reports::configure(cfg);
     releases::configure(cfg);
     tasks::configure(cfg);
+    knowledge::configure(cfg);
     notifications::configure(cfg);
     approvals::configure(cfg);
     admin_users::configure(cfg);

@@ -354,6 +354,10 @@ pub struct HistoryView {
 #[template(path = "releases/show.html")]
 pub struct ReleasePage {
     ctx: Ctx,
+    /// Lessons from similar releases: (title, link, where from).
+    lessons: Vec<(String, String, String)>,
+    /// A manager may publish this release's lessons.
+    can_publish: bool,
     /// Open deadline alerts: (what, when raised).
     alerts: Vec<(String, String)>,
     watching: bool,
@@ -430,6 +434,7 @@ pub struct TaskGroup {
 
 struct PageData {
     loaded: Loaded,
+    lessons: Vec<crate::services::knowledge::Article>,
     alerts: Vec<(String, String, chrono::DateTime<chrono::Utc>)>,
     watching: bool,
     related: Vec<crate::services::related::ChangeRow>,
@@ -471,6 +476,11 @@ async fn load_page(pool: &DbPool, kind: RecordKind, number: i64, conflict_since:
             None => Vec::new(),
         };
         Ok(PageData {
+            lessons: if kind == RecordKind::Release {
+                crate::services::knowledge::for_release(conn, r, &loaded.record.details.affected_services, 5)?
+            } else {
+                Vec::new()
+            },
             alerts: crate::services::monitor::open_alerts(conn, r.id)?,
             watching: crate::services::notify::watchers_of(conn, r.id)?.contains(&user_id),
             related,
@@ -646,6 +656,13 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
     let approvals = std::mem::take(&mut d.approvals);
     let kind = l.kind();
     ReleasePage {
+        lessons: d
+            .lessons
+            .iter()
+            .map(|a| (a.title.clone(), format!("/knowledge/{}", a.id), format!("{}{}", a.category, a.release.as_ref().map(|(n, _)| format!(", from {n}")).unwrap_or_default())))
+            .collect(),
+        can_publish: kind == RecordKind::Release
+            && crate::services::knowledge::publish_refusal(actor, r, &l.record.details.evaluation).is_none(),
         alerts: d.alerts.iter().map(|(_, detail, at)| (detail.clone(), views::datetime(at))).collect(),
         watching: d.watching,
         kind: kind.as_str(),

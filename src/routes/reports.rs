@@ -175,8 +175,14 @@ fn short(s: &str, max: usize) -> String {
 }
 
 fn chart(t: &Table) -> Option<ChartView> {
-    let measure = t.chart?;
-    let bars: Vec<(&str, f64)> = t.rows.iter().filter(|r| !r.total).filter_map(|r| r.chart_value.map(|v| (r.cells[0].as_str(), v))).collect();
+    let (measure, col) = t.chart?;
+    // Each bar is labelled with the same text as its cell in the table.
+    let bars: Vec<(&str, f64, &str)> = t
+        .rows
+        .iter()
+        .filter(|r| !r.total)
+        .filter_map(|r| r.chart_value.map(|v| (r.cells[0].as_str(), v, r.cells.get(col).map(String::as_str).unwrap_or(""))))
+        .collect();
     if bars.is_empty() {
         return None;
     }
@@ -188,12 +194,12 @@ fn chart(t: &Table) -> Option<ChartView> {
         bars: bars
             .iter()
             .enumerate()
-            .map(|(i, (label, v))| {
+            .map(|(i, (label, v, text))| {
                 let width = if max > 0.0 { (v / max * f64::from(BAR_MAX)).round() as i32 } else { 0 };
                 let y = TOP + ROW * i as i32 + (ROW - BAR_H) / 2;
                 BarView {
                     label: short(label, 40),
-                    value: if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") },
+                    value: text.to_string(),
                     y,
                     text_y: y + BAR_H - 3,
                     width,

@@ -1,5 +1,6 @@
 //! Operations that span tables and commit in one transaction.
 pub mod accounts;
+pub mod knowledge;
 pub mod mailer;
 pub mod model_admin;
 pub mod monitor;

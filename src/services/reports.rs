@@ -337,8 +337,11 @@ pub struct Table {
     pub rows: Vec<TableRow>,
     /// What the table counts, in words.
     pub notes: Vec<String>,
-    /// What the chart's bars measure; `None` for no chart.
-    pub chart: Option<&'static str>,
+    /// What the chart's bars measure, and the column whose text labels each bar;
+    /// `None` for no chart.
+    pub chart: Option<(&'static str, usize)>,
+    /// Whether the cells after the row's name are numbers (aligned right).
+    pub numeric: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -523,7 +526,8 @@ fn by_phase_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) -> Q
         columns,
         rows,
         notes: vec!["Releases that are still under way, by the phase they are in now and their release type.".into()],
-        chart: Some("Active releases"),
+        chart: Some(("Active releases", 4)),
+        numeric: true,
     })
 }
 
@@ -577,6 +581,7 @@ fn overdue_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo], now: 
             .collect(),
         notes,
         chart: None,
+        numeric: false,
     })
 }
 
@@ -601,7 +606,8 @@ fn outcomes_table(conn: &mut PgConnection, s: &Scope) -> QueryResult<Table> {
              The success, back-out and abandon rates are each outcome's share of the releases that ended."
                 .into(),
         ],
-        chart: Some("Releases"),
+        chart: Some(("Releases", 1)),
+        numeric: true,
     })
 }
 
@@ -656,7 +662,8 @@ fn lead_times_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) ->
              The 90th percentile is the time within which 9 in 10 finished."
                 .into(),
         ],
-        chart: Some("Mean hours"),
+        chart: Some(("Mean hours", 2)),
+        numeric: true,
     })
 }
 
@@ -689,7 +696,8 @@ fn on_time_table(conn: &mut PgConnection, s: &Scope) -> QueryResult<Table> {
              The on-time rate is the share of those with a planned end that closed on time."
                 .into(),
         ],
-        chart: Some("Releases"),
+        chart: Some(("Releases", 1)),
+        numeric: true,
     })
 }
 
@@ -731,7 +739,8 @@ fn approvals_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) -> 
              Approvals withdrawn because the release left the phase, and those still pending, are not counted."
                 .into(),
         ],
-        chart: Some("Mean hours"),
+        chart: Some(("Mean hours", 2)),
+        numeric: true,
     })
 }
 
@@ -766,6 +775,7 @@ fn weeks_table(conn: &mut PgConnection, s: &Scope, now: DateTime<Utc>) -> QueryR
             "Active releases whose planned window (planned start to planned end) touches the week; a release spanning several weeks counts in each."
                 .into(),
         ],
-        chart: Some("Releases planned"),
+        chart: Some(("Releases planned", 1)),
+        numeric: true,
     })
 }

@@ -8,6 +8,7 @@ mod admin;
 mod approvals;
 mod calendar;
 mod changes;
+mod knowledge;
 mod models_admin;
 mod notifications;
 mod page_quality;

@@ -39,6 +39,31 @@ pub async fn pages(app: &TestApp) -> Vec<(String, Option<&'static str>)> {
         let done = svc::take_transition(&mut conn, actor, p, t, v, "").unwrap();
         assert!(matches!(done, svc::TakeOutcome::Done(_)));
     }
+    // A change related to the planned release, and a published lesson.
+    let change = RegisterInput {
+        category: {
+            use diesel::prelude::*;
+            relman::schema::categories::table
+                .filter(relman::schema::categories::name.eq("Normal change"))
+                .select(relman::schema::categories::id)
+                .first::<i64>(&mut conn)
+                .unwrap()
+                .to_string()
+        },
+        release_type: "normal".into(),
+        title: "Database driver upgrade".into(),
+        ..input.clone()
+    };
+    let ch = svc::register_kind(&mut conn, relman::domain::workflow::RecordKind::Change, actor, &change).unwrap().unwrap();
+    relman::services::related::relate_change(&mut conn, actor, p, &relman::paths::change_number(ch), false).unwrap().unwrap();
+    {
+        use diesel::prelude::*;
+        use relman::schema::knowledge_articles as k;
+        diesel::insert_into(k::table)
+            .values((k::title.eq("Book the DBA early"), k::body.eq("Lessons"), k::category_id.eq(1), k::published_by.eq(coordinator)))
+            .execute(&mut conn)
+            .unwrap();
+    }
     let task_id: i64 = {
         use diesel::prelude::*;
         relman::schema::tasks::table.select(relman::schema::tasks::id).first(&mut conn).unwrap()
@@ -63,6 +88,17 @@ pub async fn pages(app: &TestApp) -> Vec<(String, Option<&'static str>)> {
     };
     vec![
         ("/tasks".into(), Some("coordinator")),
+        ("/notifications".into(), Some("coordinator")),
+        ("/notifications".into(), Some("manager")),
+        ("/knowledge".into(), Some("coordinator")),
+        ("/changes".into(), Some("coordinator")),
+        ("/changes/new".into(), Some("coordinator")),
+        (relman::paths::change(ch), Some("coordinator")),
+        ("/knowledge/1".into(), Some("coordinator")),
+        ("/admin/models".into(), Some("manager")),
+        ("/admin/models/2".into(), Some("manager")),
+        ("/admin/models/2/versions/1".into(), Some("manager")),
+        ("/admin/models/2/retire".into(), Some("manager")),
         (format!("/tasks/{task_id}"), Some("coordinator")),
         ("/approvals".into(), Some("approver")),
         (format!("/approvals/{approval_id}"), Some("approver")),

@@ -29,6 +29,8 @@ enum Command {
     },
     /// Apply pending migrations and the out-of-box configuration, then exit.
     Migrate,
+    /// Load a realistic demo data set (users for every role, releases in every phase).
+    Demo,
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -60,6 +62,20 @@ pub fn main() -> ExitCode {
     let config = Config::from_env();
     let result = match cli.command.unwrap_or(Command::Serve { bind: "127.0.0.1:8080".into() }) {
         Command::Serve { bind } => serve(&config, &bind),
+        Command::Demo => with_database(&config, |url| {
+            let mut conn = connect(url)?;
+            db::migrate(&mut conn)?;
+            let demo = crate::services::demo::load(&mut conn).map_err(|e| match e {
+                crate::error::AppError::BadRequest(m) => m,
+                e => format!("loading the demo failed: {e}"),
+            })?;
+            println!("Loaded the demo: {} releases and {} changes.\n\nDemo users (passwords shown once):", demo.releases, demo.changes);
+            for (name, pw) in &demo.users {
+                println!("  {name:<8} {pw}");
+            }
+            println!("\nSign in as mara (manager), colin (coordinator), ada (CAB approver) or ivan (administrator).");
+            Ok(())
+        }),
         Command::Migrate => with_database(&config, |url| {
             let mut conn = connect(url)?;
             let done = db::migrate(&mut conn)?;

@@ -7,6 +7,7 @@ pub mod monitor;
 pub mod notify;
 pub mod approvals;
 pub mod conflicts;
+pub mod demo;
 pub mod release_fields;
 pub mod related;
 pub mod releases;

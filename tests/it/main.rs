@@ -8,6 +8,7 @@ mod admin;
 mod approvals;
 mod calendar;
 mod changes;
+mod demo;
 mod knowledge;
 mod models_admin;
 mod notifications;

@@ -1,4 +1,4 @@
-//! The command line: `relman [serve]`, `migrate`, `user add`, `demo`, `seed`.
+//! The command line: `relman [serve]`, `migrate`, `user add`, `demo`, `verify`, `seed`.
 use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
@@ -31,6 +31,20 @@ enum Command {
     Migrate,
     /// Load a realistic demo data set (users for every role, releases in every phase).
     Demo,
+    /// Recompute every record's history hash chain; report the first broken link of each.
+    Verify,
+    /// Load N generated releases (with tasks, approvals, history and changes) for scale tests.
+    Seed {
+        /// How many releases (each comes with two related changes).
+        #[arg(long)]
+        releases: u64,
+        /// Random seed: the same seed gives the same data (relative to the day it runs).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Releases per transaction.
+        #[arg(long, default_value_t = 2_000)]
+        batch: u64,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -76,6 +90,19 @@ pub fn main() -> ExitCode {
             println!("\nSign in as mara (manager), colin (coordinator), ada (CAB approver) or ivan (administrator).");
             Ok(())
         }),
+        Command::Verify => with_database(&config, |url| {
+            let mut conn = connect(url)?;
+            let (checked, broken) = crate::models::history::verify(&mut conn).map_err(|e| format!("reading the history: {e}"))?;
+            if broken.is_empty() {
+                println!("History intact: {checked} events checked.");
+                return Ok(());
+            }
+            for (record, event, why) in &broken {
+                println!("record #{record}: event #{event}: {why}");
+            }
+            Err(format!("{} record(s) with a broken history chain ({checked} events checked)", broken.len()))
+        }),
+        Command::Seed { releases, seed, batch } => with_database(&config, |url| seed_data(url, releases, seed, batch)),
         Command::Migrate => with_database(&config, |url| {
             let mut conn = connect(url)?;
             let done = db::migrate(&mut conn)?;
@@ -194,6 +221,30 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
     f.write_all(contents.as_bytes())
+}
+
+/// `relman seed`: the generated accounts get `RELMAN_SEED_PASSWORD` (or a random password
+/// nobody knows); progress on standard error.
+fn seed_data(url: &str, releases: u64, seed: u64, batch: u64) -> Result<(), String> {
+    let mut conn = connect(url)?;
+    db::migrate(&mut conn)?;
+    let password = std::env::var("RELMAN_SEED_PASSWORD").ok().filter(|p| !p.is_empty());
+    let opts = crate::services::seed::Options { releases, seed, batch, password };
+    // indicatif: a rate and an ETA for a load that takes minutes, drawn only on a terminal.
+    let bar = indicatif::ProgressBar::new(releases);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} releases  {per_sec}  {elapsed_precise} (ETA {eta})")
+            .map_err(|e| e.to_string())?,
+    );
+    let started = std::time::Instant::now();
+    let sum = crate::services::seed::run(&mut conn, &opts, true, &mut |done| bar.set_position(done))?;
+    bar.finish_and_clear();
+    println!(
+        "Seeded {} releases and {} changes with {} tasks, {} phase visits, {} history events and {} approvals ({} accounts) in {:.0?}.",
+        sum.releases, sum.changes, sum.tasks, sum.visits, sum.history, sum.approvals, sum.users, started.elapsed()
+    );
+    println!("The release manager `{}` also coordinates and sits on the CAB.", crate::services::seed::LEAD_USERNAME);
+    Ok(())
 }
 
 fn add_user(url: &str, name: &str, roles: &[String], email: Option<&str>, display_name: Option<&str>, groups: &[String]) -> Result<(), String> {

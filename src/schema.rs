@@ -186,6 +186,8 @@ diesel::table! {
         from_phase_id -> Nullable<Int8>,
         to_phase_id -> Nullable<Int8>,
         reason -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
     }
 }
 

@@ -20,8 +20,37 @@ pub struct NewEvent<'a> {
 pub type FieldChange = (String, String, String);
 
 pub fn record(conn: &mut PgConnection, e: &NewEvent, changes: &[FieldChange]) -> QueryResult<i64> {
+    // One writer per record at a time, so its chain never forks.
+    crate::schema::releases::table.find(e.release_id).select(crate::schema::releases::id).for_update().first::<i64>(conn)?;
+    let prev: String = history_events::table
+        .filter(history_events::release_id.eq(e.release_id))
+        .order(history_events::id.desc())
+        .select(history_events::hash)
+        .first(conn)
+        .optional()?
+        .unwrap_or_default();
+    // Microseconds, as PostgreSQL keeps them, so the hash recomputes from the stored row.
+    let at = chrono::DateTime::from_timestamp_micros(chrono::Utc::now().timestamp_micros()).expect("now is representable");
+    let hash = crate::domain::chain::hash(
+        &prev,
+        &crate::domain::chain::EventContent {
+            release_id: e.release_id,
+            actor_id: e.actor_id,
+            at,
+            record_version: e.record_version,
+            kind: e.kind,
+            summary: e.summary,
+            from_phase_id: e.from_phase_id,
+            to_phase_id: e.to_phase_id,
+            reason: e.reason,
+            changes,
+        },
+    );
     let id: i64 = diesel::insert_into(history_events::table)
         .values((
+            history_events::at.eq(at),
+            history_events::prev_hash.eq(&prev),
+            history_events::hash.eq(&hash),
             history_events::release_id.eq(e.release_id),
             history_events::actor_id.eq(e.actor_id),
             history_events::record_version.eq(e.record_version),
@@ -114,4 +143,90 @@ pub fn of_release(conn: &mut PgConnection, release_id: i64, after_version: Optio
             changes: changes.iter().filter(|c| c.0 == id).map(|c| (c.1.clone(), c.2.clone(), c.3.clone())).collect(),
         })
         .collect())
+}
+
+/// The first broken link of every record's chain: (record id, event id, what is wrong).
+/// Reads the whole history once, in record order.
+pub fn verify(conn: &mut PgConnection) -> QueryResult<(usize, Vec<(i64, i64, String)>)> {
+    type Row = (i64, Option<i64>, Option<i64>, DateTime<Utc>, i32, String, String, Option<i64>, Option<i64>, Option<String>, String, String);
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    let mut after: (i64, i64) = (i64::MIN, i64::MIN);
+    loop {
+        let rows: Vec<Row> = history_events::table
+            .filter(history_events::release_id.is_not_null())
+            .filter(
+                history_events::release_id
+                    .assume_not_null()
+                    .gt(after.0)
+                    .or(history_events::release_id.assume_not_null().eq(after.0).and(history_events::id.gt(after.1))),
+            )
+            .order((history_events::release_id, history_events::id))
+            .limit(5000)
+            .select((
+                history_events::id,
+                history_events::release_id,
+                history_events::actor_id,
+                history_events::at,
+                history_events::record_version,
+                history_events::kind,
+                history_events::summary,
+                history_events::from_phase_id,
+                history_events::to_phase_id,
+                history_events::reason,
+                history_events::prev_hash,
+                history_events::hash,
+            ))
+            .load(conn)?;
+        if rows.is_empty() {
+            break;
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let changes: Vec<(i64, String, String, String)> = history_field_changes::table
+            .filter(history_field_changes::event_id.eq_any(&ids))
+            .order(history_field_changes::id)
+            .select((history_field_changes::event_id, history_field_changes::field, history_field_changes::old_value, history_field_changes::new_value))
+            .load(conn)?;
+        // The previous hash of the first record in this batch continues from the last batch.
+        let mut prev_by_record: Option<(i64, String)> = None;
+        if after.0 != i64::MIN {
+            let last: Option<String> = history_events::table.filter(history_events::id.eq(after.1)).select(history_events::hash).first(conn).optional()?;
+            prev_by_record = last.map(|h| (after.0, h));
+        }
+        for (id, rid, actor, at, version, kind, summary, from, to, reason, prev_hash, hash) in &rows {
+            let rid = rid.unwrap_or_default();
+            checked += 1;
+            let expected_prev = match &prev_by_record {
+                Some((r, h)) if *r == rid => h.clone(),
+                _ => String::new(),
+            };
+            let mine: Vec<(String, String, String)> = changes.iter().filter(|c| c.0 == *id).map(|c| (c.1.clone(), c.2.clone(), c.3.clone())).collect();
+            let computed = crate::domain::chain::hash(
+                prev_hash,
+                &crate::domain::chain::EventContent {
+                    release_id: rid,
+                    actor_id: *actor,
+                    at: *at,
+                    record_version: *version,
+                    kind,
+                    summary,
+                    from_phase_id: *from,
+                    to_phase_id: *to,
+                    reason: reason.as_deref(),
+                    changes: &mine,
+                },
+            );
+            let already = broken.last().is_some_and(|(r, _, _): &(i64, i64, String)| *r == rid);
+            if !already {
+                if *prev_hash != expected_prev {
+                    broken.push((rid, *id, "its link to the previous event does not match (an event was removed or changed)".to_string()));
+                } else if computed != *hash {
+                    broken.push((rid, *id, "its content does not match its hash (the event was edited)".to_string()));
+                }
+            }
+            prev_by_record = Some((rid, hash.clone()));
+            after = (rid, *id);
+        }
+    }
+    Ok((checked, broken))
 }

@@ -109,6 +109,10 @@ pub fn find_by_id(conn: &mut PgConnection, id: i64) -> QueryResult<Release> {
     releases::table.find(id).select(Release::as_select()).first(conn)
 }
 
+pub fn find_by_id_for_update(conn: &mut PgConnection, id: i64) -> QueryResult<Release> {
+    releases::table.find(id).select(Release::as_select()).for_update().first(conn)
+}
+
 /// The release locked for update, for transitions and saves.
 pub fn by_number_for_update(conn: &mut PgConnection, number: i64) -> QueryResult<Release> {
     by_kind_number_for_update(conn, "release", number)

@@ -151,8 +151,10 @@ pub fn decide(conn: &mut PgConnection, actor: Actor, approval_id: i64, cycle: i3
         return Ok(VoteOutcome::Invalid(format!("Give a reason to {what}.")));
     }
     conn.transaction(|conn| {
+        // Lock the record before its approval: every transaction takes them in that order.
+        let release_id = am::find(conn, approval_id)?.release_id;
+        let r = rel::find_by_id_for_update(conn, release_id)?;
         let a = am::find_for_update(conn, approval_id)?;
-        let r = rel::find_by_id(conn, a.release_id)?;
         if r.state != RecordState::Active.as_str() || a.status == "withdrawn" || a.phase_id != r.phase_id {
             return Err(AppError::Forbidden("This approval is closed: the release has moved on.".into()));
         }

@@ -12,6 +12,7 @@ pub mod release_fields;
 pub mod related;
 pub mod releases;
 pub mod reports;
+pub mod seed;
 pub mod tasks;
 pub mod workflow_admin;
 

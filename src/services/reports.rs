@@ -298,12 +298,12 @@ impl ReportFilter {
 }
 
 impl Scope {
-    fn from_ts(&self) -> Option<DateTime<Utc>> {
+    fn start_ts(&self) -> Option<DateTime<Utc>> {
         self.from.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
     }
 
     /// The day after `to`, so the whole of `to` is in the range.
-    fn to_ts(&self) -> Option<DateTime<Utc>> {
+    fn end_ts(&self) -> Option<DateTime<Utc>> {
         self.to.and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
     }
 }
@@ -319,8 +319,8 @@ const SCOPE: &str = "r.kind = 'release' \
 fn scoped(sql: &str, s: &Scope) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     diesel::sql_query(sql.replace("{scope}", SCOPE))
         .into_boxed()
-        .bind::<Nullable<Timestamptz>, _>(s.from_ts())
-        .bind::<Nullable<Timestamptz>, _>(s.to_ts())
+        .bind::<Nullable<Timestamptz>, _>(s.start_ts())
+        .bind::<Nullable<Timestamptz>, _>(s.end_ts())
         .bind::<Nullable<BigInt>, _>(s.category)
         .bind::<Nullable<Text>, _>(s.release_type.clone())
 }

@@ -246,8 +246,10 @@ pub enum TaskOutcome {
 /// complete it; only those who may work the release edit, reopen or cancel it.
 pub fn act(conn: &mut PgConnection, actor: Actor, task_id: i64, version: i32, action: TaskAction, wf_of: &dyn Fn(&mut PgConnection, i64) -> QueryResult<Workflow>) -> AppResult<TaskOutcome> {
     conn.transaction(|conn| {
+        // Lock the record before its task: every transaction takes them in that order.
+        let release_id = tasks::find(conn, task_id)?.release_id;
+        let r = crate::models::releases::find_by_id_for_update(conn, release_id)?;
         let t = tasks::find_for_update(conn, task_id)?;
-        let r = crate::models::releases::find_by_id(conn, t.release_id)?;
         refuse_if_ended(&r)?;
         let in_group = match t.group_id {
             Some(g) => groups::of_user(conn, actor.id)?.contains(&g),

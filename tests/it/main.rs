@@ -9,6 +9,7 @@ mod approvals;
 mod calendar;
 mod changes;
 mod demo;
+mod history;
 mod knowledge;
 mod models_admin;
 mod notifications;

@@ -33,6 +33,7 @@ impl Application {
         let pool = web::Data::new(pool);
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(audit_admin_actions))
                 .wrap(security_headers(settings.cookie_secure))
                 .wrap(session_middleware(&settings))
                 .app_data(pool.clone())
@@ -60,6 +61,32 @@ impl Application {
     pub fn into_server(self) -> Server {
         self.server
     }
+}
+
+/// Record every successful administrative change (a POST under /admin answered with a
+/// redirect) with who made it, from where and when.
+async fn audit_admin_actions(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_session::SessionExt;
+    let audited = req.method() == actix_web::http::Method::POST && req.path().starts_with("/admin/");
+    let context = audited.then(|| {
+        let uid: Option<i64> = req.get_session().get("uid").ok().flatten();
+        let action = format!("POST {}", req.path());
+        let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+        (uid, action, address, req.app_data::<web::Data<DbPool>>().cloned())
+    });
+    let res = next.call(req).await?;
+    if let Some((Some(uid), action, address, Some(pool))) = context {
+        if res.status() == actix_web::http::StatusCode::SEE_OTHER {
+            let saved = crate::db::run(&pool, move |conn| Ok(crate::models::audit::record(conn, uid, &action, &address)?)).await;
+            if let Err(e) = saved {
+                tracing::error!(error = %e, "could not write the administrative audit");
+            }
+        }
+    }
+    Ok(res)
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, crate::error::AppError> {

@@ -229,7 +229,7 @@ fn seed_data(url: &str, releases: u64, seed: u64, batch: u64) -> Result<(), Stri
     let mut conn = connect(url)?;
     db::migrate(&mut conn)?;
     let password = std::env::var("RELMAN_SEED_PASSWORD").ok().filter(|p| !p.is_empty());
-    let opts = crate::services::seed::Options { releases, seed, batch, password };
+    let opts = crate::services::seed::Options { releases, seed, batch, password, check_references: false };
     // indicatif: a rate and an ETA for a load that takes minutes, drawn only on a terminal.
     let bar = indicatif::ProgressBar::new(releases);
     bar.set_style(
@@ -237,7 +237,9 @@ fn seed_data(url: &str, releases: u64, seed: u64, batch: u64) -> Result<(), Stri
             .map_err(|e| e.to_string())?,
     );
     let started = std::time::Instant::now();
-    let sum = crate::services::seed::run(&mut conn, &opts, true, &mut |done| bar.set_position(done))?;
+    drop(conn);
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(4);
+    let sum = crate::services::seed::run_parallel(url, &opts, workers, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
     println!(
         "Seeded {} releases and {} changes with {} tasks, {} phase visits, {} history events and {} approvals ({} accounts) in {:.0?}.",

@@ -53,7 +53,24 @@ struct ErrorPage<'a> {
 }
 
 impl AppError {
+    /// The database is unreachable (down, restarting, out of connections): 503, not 500.
+    pub fn is_outage(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            AppError::Pool(_) => true,
+            AppError::Db(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
+            AppError::Db(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
+                let m = info.message();
+                m.contains("terminating connection") || m.contains("server closed the connection") || m.contains("the database system is")
+            }
+            _ => false,
+        }
+    }
+
     fn title_and_message(&self) -> (&'static str, String) {
+        if self.is_outage() {
+            return ("Relman is briefly unavailable", "The database is not answering right now, so nothing was changed. Please try again in a minute.".into());
+        }
         match self {
             AppError::NotFound => ("Not found", "There is nothing at this address. Check the link, or go back to the dashboard.".into()),
             AppError::Forbidden(why) => ("Not allowed", if why.is_empty() { "You do not have permission to do this.".into() } else { why.clone() }),
@@ -72,6 +89,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            e if e.is_outage() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

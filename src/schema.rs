@@ -383,6 +383,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_audit (id) {
+        id -> Int8,
+        actor_id -> Nullable<Int8>,
+        action -> Text,
+        address -> Text,
+        at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(knowledge_articles -> categories (category_id));
 diesel::joinable!(alerts -> releases (release_id));
@@ -425,6 +435,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     transitions, categories, releases, release_details, release_phase_visits, history_events,
     history_field_changes, release_models, release_model_versions, model_tasks, tasks,
     phase_approvals, approvals, approval_votes, approval_log, delegations,
-    notifications, watchers, mail_outbox, alerts, knowledge_articles,
+    notifications, watchers, mail_outbox, alerts, knowledge_articles, admin_audit,
     blackouts,
 );

@@ -73,6 +73,7 @@ fn nav_for(roles: Roles, path: &str) -> Vec<NavItem> {
     if roles.has(Role::Admin) {
         items.push((paths::ADMIN_USERS, "Users"));
         items.push((paths::ADMIN_GROUPS, "Groups"));
+        items.push(("/admin/audit", "Audit"));
     }
     items
         .into_iter()

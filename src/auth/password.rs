@@ -28,13 +28,31 @@ pub fn verify_dummy(password: &str) {
     let _ = verify(h, password);
 }
 
+/// Passwords people pick first; refused whatever their length (lower-cased comparison).
+const COMMON: &[&str] = &[
+    "password1234", "123456789012", "qwertyuiopas", "passwordpassword", "letmeinletmein", "iloveyou1234",
+    "administrator", "welcome12345", "changeme1234", "qwerty123456", "111111111111", "abcdefghijkl",
+    "relmanrelman", "releasemanager", "password123!", "p@ssw0rd1234", "trustno1trustno1", "000000000000",
+];
+
 /// Why a new password is refused, if it is.
 pub fn weakness(password: &str) -> Option<String> {
+    weakness_for(password, "")
+}
+
+/// Why a new password for `username` is refused, if it is: length, the user name in it, or
+/// one of the most common passwords.
+pub fn weakness_for(password: &str, username: &str) -> Option<String> {
     let n = password.chars().count();
+    let lower = password.to_lowercase();
     if n < MIN_LENGTH {
         Some(format!("The password must be at least {MIN_LENGTH} characters long."))
     } else if n > MAX_LENGTH {
         Some(format!("The password must be at most {MAX_LENGTH} characters long."))
+    } else if username.len() >= 3 && lower.contains(&username.to_lowercase()) {
+        Some("The password must not contain the user name.".into())
+    } else if COMMON.contains(&lower.as_str()) || lower.chars().all(|c| c == lower.chars().next().unwrap_or(' ')) {
+        Some("This password is too common: choose another.".into())
     } else {
         None
     }
@@ -65,5 +83,13 @@ mod tests {
     fn short_passwords_are_weak() {
         assert!(weakness("short").is_some());
         assert!(weakness("twelve chars").is_none());
+    }
+
+    #[test]
+    fn the_user_name_and_common_passwords_are_refused() {
+        assert!(weakness_for("carol-is-great-2026", "carol").unwrap().contains("user name"));
+        assert!(weakness_for("Password1234", "bob").unwrap().contains("too common"));
+        assert!(weakness_for("aaaaaaaaaaaaaa", "bob").unwrap().contains("too common"));
+        assert!(weakness_for("correct horse battery", "carol").is_none());
     }
 }

@@ -3,6 +3,9 @@ use chrono::{DateTime, Duration, Utc};
 
 pub const MAX_FAILURES: usize = 5;
 
+/// Failed sign-ins from one address within the window, over all names, before it is refused.
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 30;
+
 pub fn window() -> Duration {
     Duration::minutes(15)
 }

@@ -32,6 +32,16 @@ pub fn recent_failures(conn: &mut PgConnection, username: &str) -> QueryResult<V
     q.order(login_events::at.desc()).select(login_events::at).limit(10).load(conn)
 }
 
+/// Failed sign-ins from an address since `since`, whatever the name.
+pub fn failures_from(conn: &mut PgConnection, address: &str, since: DateTime<Utc>) -> QueryResult<i64> {
+    login_events::table
+        .filter(login_events::address.eq(address))
+        .filter(login_events::outcome.eq("failure"))
+        .filter(login_events::at.gt(since))
+        .count()
+        .get_result(conn)
+}
+
 #[derive(Debug, Queryable)]
 pub struct LoginEvent {
     pub username: String,

@@ -1,6 +1,7 @@
 //! Diesel structs and queries, one module per resource; each function takes
 //! `&mut PgConnection` and returns `QueryResult` (services decide what an error means).
 pub mod approvals;
+pub mod audit;
 pub mod blackouts;
 pub mod groups;
 pub mod history;

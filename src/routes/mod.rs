@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 pub mod account;
+pub mod admin_audit;
 pub mod admin_blackouts;
 pub mod admin_categories;
 pub mod admin_groups;
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     notifications::configure(cfg);
     approvals::configure(cfg);
     admin_users::configure(cfg);
+    admin_audit::configure(cfg);
     admin_groups::configure(cfg);
     admin_workflows::configure(cfg);
     admin_categories::configure(cfg);

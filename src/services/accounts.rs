@@ -25,6 +25,12 @@ pub fn sign_in(conn: &mut PgConnection, username: &str, password_typed: &str, ad
     let failures = login_events::recent_failures(conn, &name)?;
     let user = users::find_by_username(conn, &name)?;
     let user_id = user.as_ref().map(|u| u.id);
+    // Per address too: many names tried from one place (password spraying) slow it down.
+    if login_events::failures_from(conn, address, now - lockout::window())? >= lockout::MAX_FAILURES_PER_ADDRESS {
+        password::verify_dummy(password_typed);
+        login_events::record(conn, &name, user_id, "locked", address)?;
+        return Ok(SignIn::Locked { minutes_left: lockout::window().num_minutes() });
+    }
     if let Some(until) = lockout::locked_until(&failures, now) {
         // Still do the hashing work so a locked name answers as slowly as any other.
         password::verify_dummy(password_typed);
@@ -97,7 +103,7 @@ pub fn create_user(conn: &mut PgConnection, new: &NewAccount) -> Result<users::U
     if let Some(p) = username_problem(new.username) {
         return Err(CreateError::Invalid(p.into()));
     }
-    if let Some(p) = password::weakness(new.password) {
+    if let Some(p) = password::weakness_for(new.password, new.username) {
         return Err(CreateError::Invalid(p));
     }
     if let Some(p) = new.email.and_then(email_problem) {
@@ -160,7 +166,7 @@ pub fn change_password(conn: &mut PgConnection, user_id: i64, current: &str, new
     if !password::verify(&user.password_hash, current) {
         return Ok(Err(("current", "The current password is not correct.".into())));
     }
-    if let Some(p) = password::weakness(new) {
+    if let Some(p) = password::weakness_for(new, &user.username) {
         return Ok(Err(("new_password", p)));
     }
     let epoch = users::set_password(conn, user_id, &password::hash(new)).map_err(AppError::from)?;
@@ -256,7 +262,7 @@ pub fn admin_create_user(conn: &mut PgConnection, username: &str, password_typed
     } else if users::find_by_username(conn, username)?.is_some() {
         errors.push(("username", taken()));
     }
-    if let Some(p) = password::weakness(password_typed) {
+    if let Some(p) = password::weakness_for(password_typed, username) {
         errors.push(("password", p));
     }
     let c = check_details(conn, d, &mut errors)?;
@@ -322,8 +328,8 @@ pub fn admin_set_active(conn: &mut PgConnection, actor: Actor, user_id: i64, act
 /// An administrator sets a new password for an account; its sessions end (the epoch moves on).
 /// Returns the new session epoch. Hashes the password: call inside `db::run`.
 pub fn admin_reset_password(conn: &mut PgConnection, user_id: i64, new: &str) -> AppResult<Result<i32, String>> {
-    users::find(conn, user_id)?;
-    if let Some(p) = password::weakness(new) {
+    let user = users::find(conn, user_id)?;
+    if let Some(p) = password::weakness_for(new, &user.username) {
         return Ok(Err(p));
     }
     Ok(Ok(users::set_password(conn, user_id, &password::hash(new))?))

@@ -213,6 +213,11 @@ impl Page {
 }
 
 impl Client {
+    /// Another handle on the same signed-in session.
+    pub fn clone_session(&self) -> Client {
+        Client { base: self.base.clone(), http: self.http.clone() }
+    }
+
     pub async fn get(&self, path: &str) -> Page {
         let r = self.http.get(format!("{}{path}", self.base)).send().await.expect("GET");
         to_page(r).await

@@ -238,7 +238,7 @@ fn seed_data(url: &str, releases: u64, seed: u64, batch: u64) -> Result<(), Stri
     );
     let started = std::time::Instant::now();
     drop(conn);
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(4);
+    let workers = std::env::var("RELMAN_SEED_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(4));
     let sum = crate::services::seed::run_parallel(url, &opts, workers, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
     println!(

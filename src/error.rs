@@ -67,7 +67,21 @@ impl AppError {
         }
     }
 
+    /// Two transactions collided (a deadlock or a serialization failure): the database rolled
+    /// one back, nothing of it was saved, and trying again will work.
+    pub fn is_contention(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            AppError::Db(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
+            AppError::Db(Error::DatabaseError(_, info)) => info.message().contains("deadlock detected"),
+            _ => false,
+        }
+    }
+
     fn title_and_message(&self) -> (&'static str, String) {
+        if self.is_contention() {
+            return ("Someone else was changing this at the same moment", "Nothing of yours was saved. Go back, reload the page and try again.".into());
+        }
         if self.is_outage() {
             return ("Relman is briefly unavailable", "The database is not answering right now, so nothing was changed. Please try again in a minute.".into());
         }
@@ -90,6 +104,7 @@ impl ResponseError for AppError {
             AppError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             e if e.is_outage() => StatusCode::SERVICE_UNAVAILABLE,
+            e if e.is_contention() => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

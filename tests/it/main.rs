@@ -10,6 +10,7 @@ mod authz;
 mod bypass;
 mod calendar;
 mod changes;
+mod concurrency;
 mod demo;
 mod faults;
 mod fuzz;

@@ -1290,6 +1290,12 @@ pub fn run_parallel(url: &str, opts: &Options, workers: usize, progress: &(dyn F
     let connect = || PgConnection::establish(url).map_err(|e| format!("cannot connect to the database: {e}"));
     let mut conn = connect()?;
     let w = prepare(&mut conn, opts)?;
+    let rebuild = opts.releases >= REBUILD_INDEXES_FROM;
+    if rebuild {
+        drop_indexes(&mut conn)?;
+    } else {
+        restore_indexes(&mut conn)?;
+    }
     let batch = opts.batch.max(1);
     let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
@@ -1321,13 +1327,84 @@ pub fn run_parallel(url: &str, opts: &Options, workers: usize, progress: &(dyn F
             })
             .collect();
         handles.into_iter().try_for_each(|h| h.join().map_err(|_| "a loader thread panicked".to_string())?)
+    })
+    .and_then(|()| {
+        progress_note("building indexes");
+        restore_indexes(&mut conn)
+    })
+    .map_err(|e| match restore_indexes(&mut conn) {
+        Ok(()) => e,
+        Err(r) => format!("{e}; and rebuilding the indexes failed too ({r}): run `relman seed --releases 0` to finish"),
     })?;
+    progress_note("vacuum and analyze");
     analyze(&mut conn)?;
     Ok(total.into_inner().expect("no worker panicked"))
 }
 
+/// The tables a seed fills.
+const FILLED: [&str; 13] = ["releases", "release_details", "release_phase_visits", "tasks", "history_events", "history_field_changes", "approvals", "approval_votes", "approval_log", "watchers", "notifications", "users", "group_members"];
+
+#[derive(QueryableByName)]
+struct IndexDef {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    def: String,
+}
+
+/// For a large load: drop the secondary indexes of the filled tables (their definitions kept
+/// in `seed_index_backlog`) so rows go in without index upkeep; `restore_indexes` builds them
+/// again afterwards, sorted and in parallel — much faster than row by row. Unique indexes and
+/// keys stay, so constraints hold throughout. An interrupted seed leaves the backlog, and the
+/// next seed restores it first.
+fn drop_indexes(conn: &mut PgConnection) -> Result<(), Error> {
+    restore_indexes(conn)?;
+    diesel::sql_query("CREATE TABLE seed_index_backlog (name TEXT PRIMARY KEY, def TEXT NOT NULL)").execute(conn).map_err(db("index backlog"))?;
+    let defs: Vec<IndexDef> = diesel::sql_query(
+        "SELECT c.relname::text AS name, pg_get_indexdef(i.indexrelid) AS def
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+         WHERE t.relnamespace = current_schema()::regnamespace AND t.relname::text = ANY($1)
+           AND NOT i.indisunique AND NOT i.indisprimary",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(FILLED.iter().map(|t| t.to_string()).collect::<Vec<_>>())
+    .load(conn)
+    .map_err(db("reading index definitions"))?;
+    conn.transaction(|conn| {
+        for d in &defs {
+            diesel::sql_query("INSERT INTO seed_index_backlog (name, def) VALUES ($1, $2)").bind::<diesel::sql_types::Text, _>(&d.name).bind::<diesel::sql_types::Text, _>(&d.def).execute(conn)?;
+            diesel::sql_query(format!("DROP INDEX \"{}\"", d.name.replace('"', ""))).execute(conn)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    })
+    .map_err(db("dropping indexes for the load"))
+}
+
+/// Build the indexes `drop_indexes` set aside (if any).
+fn restore_indexes(conn: &mut PgConnection) -> Result<(), Error> {
+    let exists: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>("to_regclass('seed_index_backlog') IS NOT NULL")).get_result(conn).map_err(db("index backlog"))?;
+    if !exists {
+        return Ok(());
+    }
+    let defs: Vec<IndexDef> = diesel::sql_query("SELECT name, def FROM seed_index_backlog ORDER BY name").load(conn).map_err(db("index backlog"))?;
+    diesel::sql_query("SET maintenance_work_mem = '512MB'").execute(conn).map_err(db("settings"))?;
+    for d in &defs {
+        let def = d.def.replacen("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1);
+        diesel::sql_query(def).execute(conn).map_err(|e| format!("building index {}: {e}", d.name))?;
+        diesel::sql_query("DELETE FROM seed_index_backlog WHERE name = $1").bind::<diesel::sql_types::Text, _>(&d.name).execute(conn).map_err(db("index backlog"))?;
+    }
+    diesel::sql_query("DROP TABLE seed_index_backlog").execute(conn).map_err(db("index backlog"))?;
+    Ok(())
+}
+
+/// Loads at least this big drop and rebuild the secondary indexes.
+pub const REBUILD_INDEXES_FROM: u64 = 50_000;
+
+fn progress_note(what: &str) {
+    tracing::info!("seed: {what}");
+}
+
 fn analyze(conn: &mut PgConnection) -> Result<(), Error> {
-    for table in ["releases", "release_details", "release_phase_visits", "tasks", "history_events", "history_field_changes", "approvals", "approval_votes", "approval_log", "watchers", "notifications", "users", "group_members"] {
+    for table in FILLED {
         diesel::sql_query(format!("VACUUM (ANALYZE) {table}")).execute(conn).map_err(db("vacuum"))?;
     }
     Ok(())

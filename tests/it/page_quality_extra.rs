@@ -113,6 +113,7 @@ pub async fn pages(app: &TestApp) -> Vec<(String, Option<&'static str>)> {
         ("/admin/categories".into(), Some("manager")),
         ("/admin/categories/1".into(), Some("manager")),
         ("/admin/users/sign-ins".into(), Some("admin")),
+        ("/admin/audit".into(), Some("admin")),
         ("/releases".into(), Some("coordinator")),
         ("/releases?type=major&state=active&q=billing".into(), Some("manager")),
         ("/releases/new".into(), Some("coordinator")),

@@ -506,7 +506,11 @@ async fn load_page(pool: &DbPool, kind: RecordKind, number: i64, conflict_since:
 }
 
 fn history_views(events: &[Event], loaded: &Loaded) -> Vec<HistoryView> {
-    let wf = &loaded.workflow;
+    history_views_of(events, &loaded.workflow)
+}
+
+/// History events as pages show them (the release page and its printed report).
+pub(crate) fn history_views_of(events: &[Event], wf: &crate::domain::workflow::Workflow) -> Vec<HistoryView> {
     events
         .iter()
         .map(|e| HistoryView {

@@ -342,14 +342,6 @@ struct ApprovalRow {
     decided: String,
 }
 
-struct HistoryRow {
-    at: String,
-    actor: String,
-    summary: String,
-    phases: String,
-    reason: String,
-    changes: Vec<(String, String, String)>,
-}
 
 #[derive(Template)]
 #[template(path = "reports/release.html")]
@@ -364,7 +356,7 @@ struct ReleaseReportPage {
     timeline: Vec<VisitRow>,
     task_groups: Vec<TaskGroupRow>,
     approvals: Vec<ApprovalRow>,
-    history: Vec<HistoryRow>,
+    history: Vec<super::releases::HistoryView>,
 }
 
 /// "2 days 3 hours", "5 hours 12 minutes", "12 minutes".
@@ -506,22 +498,7 @@ async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::P
             }
         })
         .collect();
-    let history = events
-        .iter()
-        .map(|e| HistoryRow {
-            at: views::datetime(&e.at),
-            actor: e.actor.clone().unwrap_or_else(|| "Relman".into()),
-            summary: e.summary.clone(),
-            phases: match (e.from_phase_id, e.to_phase_id) {
-                (Some(a), Some(b)) => format!("{} → {}", wf.phase_name(a), wf.phase_name(b)),
-                (Some(a), None) => format!("{} → (ended)", wf.phase_name(a)),
-                (None, Some(b)) => format!("→ {}", wf.phase_name(b)),
-                (None, None) => String::new(),
-            },
-            reason: e.reason.clone().unwrap_or_default(),
-            changes: e.changes.clone(),
-        })
-        .collect();
+    let history = super::releases::history_views_of(&events, wf);
     page(&ReleaseReportPage {
         printed_at: views::datetime(&now),
         printed_by: user.display_name.clone(),

@@ -357,6 +357,10 @@ struct ReleaseReportPage {
     task_groups: Vec<TaskGroupRow>,
     approvals: Vec<ApprovalRow>,
     history: Vec<super::releases::HistoryView>,
+    related: Vec<crate::services::related::ChangeRow>,
+    members: Vec<crate::services::related::MemberRow>,
+    /// Open deadline alerts: (what, raised at).
+    alerts: Vec<(String, String)>,
 }
 
 /// "2 days 3 hours", "5 hours 12 minutes", "12 minutes".
@@ -410,6 +414,15 @@ fn visit_row(v: &rel::Visit, wf: &crate::domain::workflow::Workflow, active: boo
 async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>) -> AppResult<HttpResponse> {
     let number = paths::parse_release_number(&path).ok_or(AppError::NotFound)?;
     let viewer = user.actor();
+    let (related, members, alerts) = db::run(&pool, move |conn| {
+        let r = rel::by_number(conn, number)?;
+        Ok((
+            crate::services::related::changes_of(conn, r.id)?,
+            crate::services::related::members_of(conn, r.id)?,
+            crate::services::monitor::open_alerts(conn, r.id)?.into_iter().map(|(_, detail, at)| (detail, views::datetime(&at))).collect::<Vec<_>>(),
+        ))
+    })
+    .await?;
     let (names, visits, tasks, approvals, approval_rows, events, registered_by, loaded) = db::run(&pool, move |conn| {
         let loaded = rsvc::load(conn, number)?;
         let r = &loaded.record.release;
@@ -511,6 +524,9 @@ async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::P
         task_groups,
         approvals,
         history,
+        related,
+        members,
+        alerts,
     })
 }
 

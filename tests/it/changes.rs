@@ -143,6 +143,7 @@ async fn an_unapproved_related_change_holds_distribution_until_it_is_approved() 
     let page = c.get(&format!("/releases/{r}")).await;
     page.assert_contains("Related records").assert_contains("Schema change").assert_contains("pre-approved").assert_contains("not requested yet");
     c.get(&format!("/changes/{held}")).await.assert_contains(&r).assert_contains("Billing 4.2");
+    c.get(&format!("/releases/{r}/report")).await.assert_contains("Related changes").assert_contains(&held).assert_contains("Driver upgrade");
     // Up to Build and Test; entering Distribution and Rollout is held by the normal change.
     take(&app, &c, &r, "Advance to Plan and Design", "").await.assert_status(303);
     save(&app, &c, &r, &[("release_plan", "P"), ("deployment_plan", "D"), ("test_criteria", "T"), ("backout_plan", "B")]).await;

@@ -171,7 +171,7 @@ pub fn gates(conn: &mut PgConnection, r: &Release, wf: &Workflow) -> QueryResult
         close.push(Gate::RelatedRecords { reason: "Bundled releases still active".into(), numbers: members });
     }
     // Blackouts hold entering the phases they apply to, unless the release is an emergency.
-    entry.extend(super::blackout_gates(conn, r, wf)?);
+    entry.extend(super::conflicts::blackout_gates(conn, r, wf)?);
     Ok((close, entry))
 }
 

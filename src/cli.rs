@@ -42,7 +42,7 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Releases per transaction.
-        #[arg(long, default_value_t = 2_000)]
+        #[arg(long, default_value_t = 5_000)]
         batch: u64,
     },
     /// Manage user accounts.
@@ -238,8 +238,7 @@ fn seed_data(url: &str, releases: u64, seed: u64, batch: u64) -> Result<(), Stri
     );
     let started = std::time::Instant::now();
     drop(conn);
-    let workers = std::env::var("RELMAN_SEED_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(4));
-    let sum = crate::services::seed::run_parallel(url, &opts, workers, &|done| bar.set_position(done))?;
+    let sum = crate::services::seed::run_pipelined(url, &opts, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
     println!(
         "Seeded {} releases and {} changes with {} tasks, {} phase visits, {} history events and {} approvals ({} accounts) in {:.0?}.",

@@ -86,7 +86,7 @@ impl FromRequest for CurrentUser {
                 let Some(u) = users::find(conn, uid).optional()? else { return Ok(None) };
                 let roles = u.role_set();
                 let pending = if roles.has(Role::Approver) && u.active {
-                    crate::services::approvals::inbox(conn, Actor { id: u.id, roles }, 100)?.len()
+                    crate::services::approvals::inbox_count(conn, Actor { id: u.id, roles }, 100)?
                 } else {
                     0
                 };

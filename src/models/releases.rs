@@ -239,8 +239,17 @@ pub fn list(conn: &mut PgConnection, f: &ListFilter) -> QueryResult<Vec<Release>
 }
 
 /// One page of releases or changes.
+/// Two queries on later pages: the page's ids come from an index-only scan of the list's
+/// index (skipping the earlier pages costs no row reads), then only its rows are read.
 pub fn list_of(conn: &mut PgConnection, kind: &str, f: &ListFilter) -> QueryResult<Vec<Release>> {
-    filtered(kind, f).offset((f.page_number() - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1).load(conn)
+    let offset = (f.page_number() - 1) * PAGE_SIZE;
+    if offset == 0 {
+        return filtered(kind, f).limit(PAGE_SIZE + 1).load(conn);
+    }
+    let ids: Vec<i64> = with_filters(releases::table.select(releases::id).into_boxed(), kind, f).offset(offset).limit(PAGE_SIZE + 1).load(conn)?;
+    let mut rows: Vec<Release> = releases::table.filter(releases::id.eq_any(&ids)).select(Release::as_select()).load(conn)?;
+    rows.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
+    Ok(rows)
 }
 
 /// Every release the list's filters match, in the list's order, without paging: the rows
@@ -253,7 +262,12 @@ type ListQuery = releases::BoxedQuery<'static, diesel::pg::Pg, diesel::dsl::SqlT
 
 /// The list's query: its filters and sort, no paging (the page and the CSV share it).
 fn filtered(kind: &str, f: &ListFilter) -> ListQuery {
-    let mut q = releases::table.filter(releases::kind.eq(kind.to_string())).select(Release::as_select()).into_boxed();
+    with_filters(releases::table.select(Release::as_select()).into_boxed(), kind, f)
+}
+
+/// The list's filters and order on a query selecting anything.
+fn with_filters<ST: 'static>(q: releases::BoxedQuery<'static, diesel::pg::Pg, ST>, kind: &str, f: &ListFilter) -> releases::BoxedQuery<'static, diesel::pg::Pg, ST> {
+    let mut q = q.filter(releases::kind.eq(kind.to_string()));
     if let Some(n) = crate::paths::parse_change_number(f.change.trim()) {
         // Releases that contain this change.
         q = q.filter(

@@ -383,6 +383,53 @@ pub struct InboxItem {
     pub vote_as: Vec<(i64, String)>,
 }
 
+/// How many items `inbox(conn, viewer, limit)` would hold, in one statement: the count in
+/// every approver's navigation (the same rules, written in SQL: the first `limit` pending
+/// approvals of the voters' groups, less those the viewer is excluded from or nobody they
+/// may vote as still has a vote in).
+pub fn inbox_count(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<usize> {
+    use diesel::sql_types::{BigInt, Date};
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    if !viewer.roles.has(Role::Approver) {
+        return Ok(0);
+    }
+    let n: N = diesel::sql_query(
+        "WITH voters AS (
+             SELECT $1::bigint AS id
+             UNION SELECT d.delegator_id FROM delegations d WHERE d.delegate_id = $1 AND d.starts_on <= $2 AND d.ends_on >= $2),
+         mem AS (
+             SELECT gm.user_id, gm.group_id FROM group_members gm JOIN users u ON u.id = gm.user_id
+             WHERE gm.user_id IN (SELECT id FROM voters) AND u.active AND 'approver' = ANY(u.roles)),
+         cand AS (
+             -- Per group, its oldest pending approvals by index order (stopping at the limit),
+             -- then the oldest of those: the first `limit` overall.
+             SELECT c.* FROM (SELECT DISTINCT group_id FROM mem) g
+             CROSS JOIN LATERAL (
+                 SELECT a.id, a.cycle, a.group_id, a.opened_at, r.id AS rid, r.registered_by, r.coordinator_id
+                 FROM approvals a JOIN releases r ON r.id = a.release_id AND r.phase_id = a.phase_id
+                 WHERE a.status = 'pending' AND a.group_id = g.group_id AND r.state = 'active'
+                 ORDER BY a.opened_at LIMIT $3) c
+             ORDER BY c.opened_at LIMIT $3)
+         SELECT count(*) AS n FROM cand c
+         WHERE c.registered_by <> $1 AND c.coordinator_id IS DISTINCT FROM $1
+           AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.release_id = c.rid AND t.assignee_id = $1)
+           AND EXISTS (
+               SELECT 1 FROM mem m
+               WHERE m.group_id = c.group_id AND m.user_id <> c.registered_by AND m.user_id IS DISTINCT FROM c.coordinator_id
+                 AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.release_id = c.rid AND t.assignee_id = m.user_id)
+                 AND NOT EXISTS (SELECT 1 FROM approval_votes v WHERE v.approval_id = c.id AND v.cycle = c.cycle AND v.voter_id = m.user_id))",
+    )
+    .bind::<BigInt, _>(viewer.id)
+    .bind::<Date, _>(Utc::now().date_naive())
+    .bind::<BigInt, _>(limit)
+    .get_result(conn)?;
+    Ok(n.n as usize)
+}
+
 /// Pending approvals the user may vote on now, as themselves or as a delegate.
 /// A fixed number of queries, whatever the number of approvals.
 pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<Vec<InboxItem>> {
@@ -400,18 +447,30 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
         .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("'approver' = ANY(users.roles)"))
         .select((gm::user_id, gm::group_id))
         .load(conn)?;
-    let group_ids: Vec<i64> = memberships.iter().map(|(_, g)| *g).collect();
-    type Row = (i64, i32, i64, i64, String, String, String, String, Option<chrono::DateTime<Utc>>, Option<chrono::DateTime<Utc>>, i64, Option<i64>, String, i64, String, Option<i32>);
-    let rows: Vec<Row> = ap::table
-        .inner_join(r::table.on(r::id.eq(ap::release_id).and(r::phase_id.eq(ap::phase_id))))
-        .inner_join(phases::table.on(phases::id.eq(ap::phase_id)))
-        .filter(ap::status.eq("pending"))
-        .filter(ap::group_id.eq_any(&group_ids))
-        .filter(r::state.eq("active"))
-        .order(ap::opened_at)
-        .limit(limit)
-        .select((ap::id, ap::cycle, r::id, r::number, r::kind, r::title, r::release_type, r::risk, r::planned_start, r::planned_end, r::registered_by, r::coordinator_id, phases::name, ap::group_id, ap::rule, ap::quorum_count))
-        .load(conn)?;
+    let mut group_ids: Vec<i64> = memberships.iter().map(|(_, g)| *g).collect();
+    group_ids.sort_unstable();
+    group_ids.dedup();
+    type Row = (i64, i32, i64, i64, String, String, String, String, Option<chrono::DateTime<Utc>>, Option<chrono::DateTime<Utc>>, i64, Option<i64>, String, i64, String, Option<i32>, chrono::DateTime<Utc>);
+    // One query per group (by the (group, opened_at) index, stopping at the limit: with
+    // `group_id = ANY(…)` PostgreSQL would join and sort every pending approval first), then
+    // the oldest `limit` of them.
+    let mut rows: Vec<Row> = Vec::new();
+    for g in &group_ids {
+        rows.extend(
+            ap::table
+                .inner_join(r::table.on(r::id.eq(ap::release_id).and(r::phase_id.eq(ap::phase_id))))
+                .inner_join(phases::table.on(phases::id.eq(ap::phase_id)))
+                .filter(ap::status.eq("pending"))
+                .filter(ap::group_id.eq(*g))
+                .filter(r::state.eq("active"))
+                .order(ap::opened_at)
+                .limit(limit)
+                .select((ap::id, ap::cycle, r::id, r::number, r::kind, r::title, r::release_type, r::risk, r::planned_start, r::planned_end, r::registered_by, r::coordinator_id, phases::name, ap::group_id, ap::rule, ap::quorum_count, ap::opened_at))
+                .load::<Row>(conn)?,
+        );
+    }
+    rows.sort_by_key(|x| x.16);
+    rows.truncate(limit.max(0) as usize);
     let release_ids: Vec<i64> = rows.iter().map(|x| x.2).collect();
     let approval_ids: Vec<i64> = rows.iter().map(|x| x.0).collect();
     let assignees: Vec<(i64, Option<i64>)> = crate::schema::tasks::table
@@ -422,7 +481,7 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
     let names: HashMap<i64, String> = u::table.filter(u::id.eq_any(&voters)).select((u::id, u::display_name)).load::<(i64, String)>(conn)?.into_iter().collect();
     let group_names: HashMap<i64, String> = groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect();
     let mut out = Vec::new();
-    for (aid, cycle, rid, number, kind, title, rtype, risk, ps, pe, reg, coord, phase, group, rule, quorum) in rows {
+    for (aid, cycle, rid, number, kind, title, rtype, risk, ps, pe, reg, coord, phase, group, rule, quorum, _opened) in rows {
         let task_people: Vec<i64> = assignees.iter().filter(|(r, _)| *r == rid).filter_map(|(_, a)| *a).collect();
         if rules::ineligibility(viewer.id, reg, coord, &task_people).is_some() {
             continue;

@@ -19,6 +19,7 @@ mod knowledge;
 mod models_admin;
 mod notifications;
 mod page_quality;
+mod perf;
 mod releases;
 mod reports;
 mod tasks;

@@ -1,0 +1,18 @@
+DROP INDEX tasks_release_assignee;
+DROP INDEX releases_active_planned_start;
+CREATE INDEX approvals_pending_group ON approvals (group_id) WHERE status = 'pending';
+DROP INDEX approvals_pending_group_opened;
+CREATE INDEX releases_state_number ON releases (state, number DESC);
+CREATE INDEX releases_type_number ON releases (release_type, number DESC);
+CREATE INDEX releases_coordinator_number ON releases (coordinator_id, number DESC);
+CREATE INDEX releases_kind_number ON releases (kind, number DESC);
+CREATE INDEX releases_updated ON releases (updated_at, number);
+DROP INDEX releases_list_number;
+DROP INDEX releases_list_phase;
+DROP INDEX releases_list_state;
+DROP INDEX releases_list_category;
+DROP INDEX releases_list_type;
+DROP INDEX releases_list_coordinator;
+DROP INDEX releases_list_planned_start;
+DROP INDEX releases_list_planned_end;
+DROP INDEX releases_list_updated;

@@ -34,6 +34,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(audit_admin_actions))
+                .wrap(actix_web::middleware::from_fn(drop_nul_from_query))
                 .wrap(security_headers(settings.cookie_secure))
                 .wrap(session_middleware(&settings))
                 .app_data(pool.clone())
@@ -89,6 +90,26 @@ async fn audit_admin_actions(
     Ok(res)
 }
 
+/// A NUL character can be typed into no form and PostgreSQL cannot store one in text: an
+/// encoded NUL (`%00`) is dropped from the query string before any handler reads it, so a
+/// filter such as `?q=%00` lists like an empty one instead of failing. (`%00` in an encoded
+/// query is always a NUL: a literal `%` arrives as `%25`.) Form bodies get the same treatment
+/// in `forms::Form`.
+async fn drop_nul_from_query(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if req.query_string().contains("%00") {
+        let head = req.head_mut();
+        let cleaned = format!("{}?{}", head.uri.path(), head.uri.query().unwrap_or("").replace("%00", ""));
+        // Only the query changes: the path, which routing has read, stays as it was.
+        if let Ok(uri) = cleaned.parse() {
+            head.uri = uri;
+        }
+    }
+    next.call(req).await
+}
+
 async fn not_found() -> Result<actix_web::HttpResponse, crate::error::AppError> {
     Err(crate::error::AppError::NotFound)
 }
@@ -112,6 +133,9 @@ fn security_headers(secure: bool) -> DefaultHeaders {
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
         ))
+        // Signed-in pages hold release data: no copy stays in a shared or back-button cache.
+        // (Static files and the calendar feed set their own.)
+        .add(("Cache-Control", "no-store"))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "same-origin"))
         .add(("X-Frame-Options", "DENY"))

@@ -48,6 +48,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
             if std::str::from_utf8(&body).is_err() {
                 return Err(AppError::BadRequest("The form is not valid UTF-8.".into()));
             }
+            let body = without_nul(body);
             let token = serde_html_form::from_bytes::<CsrfField>(&body).ok().and_then(|f| f.csrf_token);
             if !token.is_some_and(|t| session.csrf_matches(&t)) {
                 return Err(AppError::Csrf);
@@ -57,6 +58,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
                 .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))
         })
     }
+}
+
+/// The body with every NUL character taken out, encoded (`%00`; a literal `%` is `%25`, so
+/// this is exact) or raw. Nobody can type one, PostgreSQL cannot store one in text, and
+/// dropping it lets the form be validated and shown again like any other.
+fn without_nul(body: Bytes) -> Bytes {
+    if !body.contains(&0) && !body.windows(3).any(|w| w == b"%00") {
+        return body;
+    }
+    let text = String::from_utf8_lossy(&body).replace("%00", "").replace('\0', "");
+    Bytes::from(text)
 }
 
 /// Messages of a failed form: one per field, shown in a summary at the top (linking to the

@@ -89,9 +89,17 @@ pub fn encode(s: &str) -> String {
 
 /// A `next=` target is only followed when it is a local path (no open redirects).
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => DASHBOARD.to_string(),
+    local_or(next, DASHBOARD)
+}
+
+/// `target` when it is a path on this site, else `fallback`. Browsers drop tabs and line
+/// breaks from a `Location` and read a backslash as a slash, so `/\tevil.example` or
+/// `/\\evil.example` would leave the site like `//evil.example`: any control character or
+/// backslash refuses the target (and a line break could not go into a header anyway).
+pub fn local_or(target: Option<&str>, fallback: &str) -> String {
+    match target {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.chars().any(|c| c == '\\' || c.is_control()) => n.to_string(),
+        _ => fallback.to_string(),
     }
 }
 
@@ -138,6 +146,11 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/releases\r\nSet-Cookie: x=1")), "/");
+        assert_eq!(safe_next(Some("/releases?q=a%20b#top")), "/releases?q=a%20b#top");
+        assert_eq!(local_or(Some("https://evil.example"), "/tasks/1"), "/tasks/1");
     }
 }
 

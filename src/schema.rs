@@ -393,6 +393,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_sessions (id) {
+        id -> Text,
+        user_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(knowledge_articles -> categories (category_id));
 diesel::joinable!(alerts -> releases (release_id));
@@ -431,7 +440,7 @@ diesel::table! {
 diesel::joinable!(blackouts -> categories (category_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    users, groups, group_members, login_events, workflows, phases, phase_field_rules,
+    users, user_sessions, groups, group_members, login_events, workflows, phases, phase_field_rules,
     transitions, categories, releases, release_details, release_phase_visits, history_events,
     history_field_changes, release_models, release_model_versions, model_tasks, tasks,
     phase_approvals, approvals, approval_votes, approval_log, delegations,

@@ -11,8 +11,6 @@ use crate::db::{self, DbPool};
 use crate::domain::permissions::Actor;
 use crate::domain::roles::{Role, Roles};
 use crate::error::AppError;
-use crate::models::users;
-use diesel::OptionalExtension;
 use crate::views::Ctx;
 
 #[derive(Clone)]
@@ -76,14 +74,14 @@ impl FromRequest for CurrentUser {
         };
         Box::pin(async move {
             let unauthenticated = AppError::Unauthenticated { next };
-            let Some(uid) = session.user_id() else { return Err(unauthenticated) };
+            let (Some(uid), Some(sid)) = (session.user_id(), session.session_id()) else { return Err(unauthenticated) };
             if session.idle_secs().is_none_or(|s| s > IDLE_LIMIT_SECS) {
                 session.sign_out();
                 return Err(unauthenticated);
             }
             let pool = pool.ok_or_else(|| AppError::Internal("no database pool".into()))?;
             let user = db::run(&pool, move |conn| {
-                let Some(u) = users::find(conn, uid).optional()? else { return Ok(None) };
+                let Some(u) = crate::models::sessions::user_of(conn, uid, &sid)? else { return Ok(None) };
                 let roles = u.role_set();
                 let pending = if roles.has(Role::Approver) && u.active {
                     crate::services::approvals::inbox_count(conn, Actor { id: u.id, roles }, 100)?

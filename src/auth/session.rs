@@ -11,6 +11,7 @@ use crate::views::Flash;
 
 const USER_ID: &str = "uid";
 const EPOCH: &str = "epoch";
+const SESSION_ID: &str = "sid";
 const CSRF: &str = "csrf";
 const SEEN: &str = "seen";
 const FLASH: &str = "flash";
@@ -26,11 +27,17 @@ fn internal<E: std::fmt::Display>(e: E) -> AppError {
 }
 
 impl TypedSession {
+    /// A new, unguessable session id, to record (`models::sessions::open`) before `sign_in`.
+    pub fn new_id() -> String {
+        new_token()
+    }
+
     /// Start a fresh session for a signed-in user (a new id and a new CSRF token).
-    pub fn sign_in(&self, user_id: i64, epoch: i32) -> Result<(), AppError> {
+    pub fn sign_in(&self, user_id: i64, epoch: i32, session_id: &str) -> Result<(), AppError> {
         self.0.renew();
         self.0.clear();
         self.0.insert(USER_ID, user_id).map_err(internal)?;
+        self.0.insert(SESSION_ID, session_id).map_err(internal)?;
         self.0.insert(EPOCH, epoch).map_err(internal)?;
         self.0.insert(SEEN, Utc::now().timestamp()).map_err(internal)?;
         self.0.insert(CSRF, new_token()).map_err(internal)?;
@@ -43,6 +50,11 @@ impl TypedSession {
 
     pub fn user_id(&self) -> Option<i64> {
         self.0.get(USER_ID).ok().flatten()
+    }
+
+    /// The id of the session's row in `user_sessions`.
+    pub fn session_id(&self) -> Option<String> {
+        self.0.get(SESSION_ID).ok().flatten()
     }
 
     pub fn epoch(&self) -> Option<i32> {

@@ -8,6 +8,7 @@ pub mod history;
 pub mod login_events;
 pub mod release_models;
 pub mod releases;
+pub mod sessions;
 pub mod tasks;
 pub mod users;
 pub mod workflows;

@@ -58,8 +58,8 @@ async fn login(req: HttpRequest, session: TypedSession, pool: web::Data<DbPool>,
     let (username, password) = (f.username.clone(), f.password);
     let outcome = db::run(&pool, move |conn| accounts::sign_in(conn, &username, &password, &address)).await?;
     let error = match outcome {
-        SignIn::Ok { user_id, epoch } => {
-            session.sign_in(user_id, epoch)?;
+        SignIn::Ok { user_id, epoch, session_id } => {
+            session.sign_in(user_id, epoch, &session_id)?;
             return Ok(see_other(next));
         }
         SignIn::Refused => "The user name or password is not correct.".to_string(),
@@ -77,9 +77,14 @@ struct Empty {}
 
 /// POST /logout
 #[post("/logout")]
-async fn logout(session: TypedSession, _form: Form<Empty>) -> HttpResponse {
+async fn logout(session: TypedSession, pool: web::Data<DbPool>, _form: Form<Empty>) -> AppResult<HttpResponse> {
+    let sid = session.session_id();
     session.sign_out();
-    see_other(paths::LOGIN)
+    // The session's row goes too, so a copy of the cookie is worth nothing from now on.
+    if let Some(sid) = sid {
+        db::run(&pool, move |conn| Ok(crate::models::sessions::close(conn, &sid)?)).await?;
+    }
+    Ok(see_other(paths::LOGIN))
 }
 
 #[derive(Template)]
@@ -107,7 +112,7 @@ struct PasswordForm {
 
 /// POST /account/password
 #[post("/account/password")]
-async fn change_password(user: CurrentUser, pool: web::Data<DbPool>, form: Form<PasswordForm>) -> AppResult<HttpResponse> {
+async fn change_password(req: HttpRequest, user: CurrentUser, pool: web::Data<DbPool>, form: Form<PasswordForm>) -> AppResult<HttpResponse> {
     let f = form.into_inner();
     let mut errors = FormErrors::default();
     if f.new_password != f.confirm {
@@ -115,7 +120,16 @@ async fn change_password(user: CurrentUser, pool: web::Data<DbPool>, form: Form<
         return invalid(&PasswordPage { ctx: user.ctx(), errors });
     }
     let uid = user.id;
-    let result = db::run(&pool, move |conn| accounts::change_password(conn, uid, &f.current, &f.new_password)).await?;
+    let sid = user.session.session_id().unwrap_or_default();
+    let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let result = db::run(&pool, move |conn| {
+        let changed = accounts::change_password(conn, uid, &f.current, &f.new_password, &address)?;
+        if changed.is_ok() {
+            crate::models::sessions::close_others(conn, uid, &sid)?;
+        }
+        Ok(changed)
+    })
+    .await?;
     match result {
         Ok(epoch) => {
             // Other sessions of this user end; this one carries on.

@@ -142,7 +142,7 @@ async fn decide(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>
     };
     let (actor, comment) = (user.actor(), f.comment.clone());
     let outcome = db::run(&pool, move |conn| svc::decide(conn, actor, id, cycle, decision, &comment, on_behalf_of)).await?;
-    let back = if f.return_to.starts_with('/') && !f.return_to.starts_with("//") { f.return_to.clone() } else { format!("/approvals/{id}") };
+    let back = paths::local_or(Some(&f.return_to), &format!("/approvals/{id}"));
     match outcome {
         VoteOutcome::Counted { summary } => {
             user.flash("success", format!("{summary}."));

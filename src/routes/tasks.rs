@@ -174,7 +174,7 @@ async fn act(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, f
     let version: i32 = f.version.parse().map_err(|_| AppError::BadRequest("The form has no valid version: reload the page and try again.".into()))?;
     let actor = user.actor();
     let outcome = db::run(&pool, move |conn| svc::act(conn, actor, id, version, action, &|c, w| wfm::load(c, w))).await?;
-    let back = if f.return_to.starts_with('/') && !f.return_to.starts_with("//") { f.return_to } else { format!("/tasks/{id}") };
+    let back = paths::local_or(Some(&f.return_to), &format!("/tasks/{id}"));
     match outcome {
         TaskOutcome::Done(summary) => {
             user.flash("success", format!("{summary}."));

@@ -10,7 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::{groups, login_events, users};
 
 pub enum SignIn {
-    Ok { user_id: i64, epoch: i32 },
+    Ok { user_id: i64, epoch: i32, session_id: String },
     /// Unknown name or wrong password: the same answer for both.
     Refused,
     /// Too many failures: try again after the lock ends.
@@ -47,7 +47,9 @@ pub fn sign_in(conn: &mut PgConnection, username: &str, password_typed: &str, ad
     if ok {
         login_events::record(conn, &name, user_id, "success", address)?;
         let u = user.expect("ok implies a user");
-        return Ok(SignIn::Ok { user_id: u.id, epoch: u.session_epoch });
+        let session_id = crate::auth::TypedSession::new_id();
+        crate::models::sessions::open(conn, u.id, &session_id)?;
+        return Ok(SignIn::Ok { user_id: u.id, epoch: u.session_epoch, session_id });
     }
     login_events::record(conn, &name, user_id, "failure", address)?;
     let mut failures = failures;
@@ -161,9 +163,18 @@ pub fn ensure_first_admin(conn: &mut PgConnection, preset: Option<&str>) -> Resu
 }
 
 /// Change one's own password after checking the current one. Returns the new session epoch.
-pub fn change_password(conn: &mut PgConnection, user_id: i64, current: &str, new: &str) -> AppResult<Result<i32, (&'static str, String)>> {
+/// A wrong current password counts as a failed sign-in for the account (and its address), so
+/// someone holding a stolen session cannot guess the password here faster than at sign-in.
+pub fn change_password(conn: &mut PgConnection, user_id: i64, current: &str, new: &str, address: &str) -> AppResult<Result<i32, (&'static str, String)>> {
     let user = users::find(conn, user_id)?;
+    let now = chrono::Utc::now();
+    if let Some(until) = lockout::locked_until(&login_events::recent_failures(conn, &user.username)?, now) {
+        password::verify_dummy(current);
+        let minutes = ((until - now).num_seconds() + 59) / 60;
+        return Ok(Err(("current", format!("Too many wrong passwords. Try again in {minutes} minute(s)."))));
+    }
     if !password::verify(&user.password_hash, current) {
+        login_events::record(conn, &user.username, Some(user.id), "failure", address)?;
         return Ok(Err(("current", "The current password is not correct.".into())));
     }
     if let Some(p) = password::weakness_for(new, &user.username) {

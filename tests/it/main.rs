@@ -14,6 +14,7 @@ mod concurrency;
 mod demo;
 mod faults;
 mod fuzz;
+mod hardening;
 mod history;
 mod knowledge;
 mod models_admin;

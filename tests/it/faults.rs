@@ -1,4 +1,5 @@
-//! Faults: the database going away and coming back, and the server killed mid-load.
+//! Faults: the database going away and coming back, the server killed mid-load, and the
+//! server asked to stop (SIGTERM) while a request is in flight.
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -148,4 +149,65 @@ async fn kill_9_during_a_load_of_transitions_loses_no_answered_transition() {
         let found: i64 = h::table.filter(h::release_id.eq(id)).filter(h::record_version.eq(*v)).count().get_result(&mut conn).unwrap();
         assert_eq!(found, 1, "{n} version {v} was answered but is not recorded");
     }
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_request_in_flight_finish_and_then_stops() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let coordinator = app.signed_in("cleo", &[Role::Coordinator]).await;
+    let n = crate::releases::register(&coordinator, "In flight", "minor", "low", "low").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relman"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &app.db.url)
+        .env("RELMAN_SESSION_KEY", "k".repeat(64))
+        .env("RELMAN_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let http = reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let c = crate::support::Client { base: base.clone(), http };
+    c.login("cleo", PASSWORD).await.assert_redirect_to("/");
+    let token = c.csrf().await;
+    let cookie = {
+        use reqwest::cookie::CookieStore;
+        jar.cookies(&base.parse().unwrap()).unwrap().to_str().unwrap().to_string()
+    };
+
+    // A transition whose body is still arriving when the server is told to stop.
+    let t = crate::releases::transition_id(&app, &n, "Advance to Plan and Design").to_string();
+    let v = crate::releases::version(&app, &n).to_string();
+    let body = serde_html_form::to_string([("csrf_token", token.as_str()), ("transition", &t), ("version", &v), ("reason", "in flight")]).unwrap();
+    let head = format!(
+        "POST /releases/{n}/transitions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(first.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Stopping: no new connection is taken…
+    assert!(reqwest::get(format!("{base}/healthz")).await.is_err(), "a new connection was served after SIGTERM");
+    // …but the request in flight is finished and answered.
+    stream.write_all(rest.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_string(&mut answer)).await.expect("an answer").unwrap();
+    assert!(answer.starts_with("HTTP/1.1 303"), "the request in flight was not answered:\n{answer}");
+    assert_eq!(crate::releases::phase_of(&app, &n), "Plan and Design");
+    // And then the process ends, cleanly.
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "relman exited with {status}");
 }

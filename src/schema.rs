@@ -394,6 +394,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    record_state_counts (kind, state) {
+        kind -> Text,
+        state -> Text,
+        n -> Int8,
+    }
+}
+
+diesel::table! {
     user_sessions (id) {
         id -> Text,
         user_id -> Int8,
@@ -440,7 +448,7 @@ diesel::table! {
 diesel::joinable!(blackouts -> categories (category_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    users, user_sessions, groups, group_members, login_events, workflows, phases, phase_field_rules,
+    users, user_sessions, record_state_counts, groups, group_members, login_events, workflows, phases, phase_field_rules,
     transitions, categories, releases, release_details, release_phase_visits, history_events,
     history_field_changes, release_models, release_model_versions, model_tasks, tasks,
     phase_approvals, approvals, approval_votes, approval_log, delegations,

@@ -207,6 +207,32 @@ pub fn active_slots_touching(conn: &mut PgConnection, from: DateTime<Utc>, to: D
         .load(conn)
 }
 
+/// Active releases (not changes) touching `[from, to]` whose affected services mention any
+/// of `services` (lower case), with that text: the candidates for a shared-service conflict,
+/// found without reading every active release (the caller checks the services exactly).
+pub fn active_slots_mentioning(conn: &mut PgConnection, from: DateTime<Utc>, to: DateTime<Utc>, services: &[String]) -> QueryResult<Vec<(Slot, String)>> {
+    use diesel::sql_types::{Array, Text};
+    if services.is_empty() {
+        return Ok(Vec::new());
+    }
+    let patterns: Vec<String> = services.iter().map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))).collect();
+    let slots: Vec<Slot> = releases::table
+        .into_boxed()
+        .filter(touching_window(from, to))
+        .filter(releases::state.eq("active"))
+        .filter(releases::kind.eq("release"))
+        .filter(
+            diesel::dsl::sql::<Bool>("EXISTS (SELECT 1 FROM release_details d WHERE d.release_id = releases.id AND lower(d.affected_services) LIKE ANY(")
+                .bind::<Array<Text>, _>(patterns)
+                .sql("))"),
+        )
+        .select((releases::id, releases::number, releases::title, releases::category_id, releases::planned_start, releases::planned_end))
+        .load(conn)?;
+    let ids: Vec<i64> = slots.iter().map(|s| s.id).collect();
+    let texts: std::collections::HashMap<i64, String> = affected_services(conn, &ids)?.into_iter().collect();
+    Ok(slots.into_iter().filter_map(|s| texts.get(&s.id).cloned().map(|t| (s, t))).collect())
+}
+
 /// The affected services of these releases (only those that name any): (release id, text).
 pub fn affected_services(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
     if ids.is_empty() {

@@ -322,3 +322,18 @@ fn like(s: &str) -> String {
     let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
+
+/// Records per state of one kind, from the counts the triggers of `releases` keep.
+pub fn state_counts(conn: &mut PgConnection, kind: &str) -> QueryResult<Vec<(String, i64)>> {
+    use crate::schema::record_state_counts as c;
+    c::table.filter(c::kind.eq(kind)).select((c::state, c::n)).load(conn)
+}
+
+/// Count the records per state afresh: after a bulk load that ran with triggers off.
+pub fn recount_states(conn: &mut PgConnection) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        diesel::sql_query("DELETE FROM record_state_counts").execute(conn)?;
+        diesel::sql_query("INSERT INTO record_state_counts (kind, state, n) SELECT kind, state, count(*) FROM releases GROUP BY kind, state").execute(conn)?;
+        Ok(())
+    })
+}

@@ -70,18 +70,18 @@ pub fn warnings_for_releases(conn: &mut PgConnection, releases: &[Release]) -> Q
         .collect();
     let Some(hull) = hull(mine.iter().map(|(_, w)| *w)) else { return Ok(HashMap::new()) };
     let blackouts = blk::touching(conn, hull.0, hull.1)?;
-    let others = blk::active_slots_touching(conn, hull.0, hull.1)?;
-    let mut ids: Vec<i64> = others.iter().map(|s| s.id).collect();
-    ids.extend(mine.iter().map(|(s, _)| s.id));
-    ids.sort_unstable();
-    ids.dedup();
+    let ids: Vec<i64> = mine.iter().map(|(s, _)| s.id).collect();
     let texts: HashMap<i64, String> = blk::affected_services(conn, &ids)?.into_iter().collect();
-    let others: Vec<Scheduled> = others
+    // Only releases naming one of these services can share one: found in SQL, not by reading
+    // every active release in the window (thousands at scale).
+    let mut named: Vec<String> = texts.values().flat_map(|t| services(t)).map(|s| s.to_lowercase()).collect();
+    named.sort_unstable();
+    named.dedup();
+    let others: Vec<Scheduled> = blk::active_slots_mentioning(conn, hull.0, hull.1, &named)?
         .into_iter()
-        .filter_map(|s| {
-            let services = services(texts.get(&s.id)?);
+        .filter_map(|(s, text)| {
             let w = window(s.planned_start, s.planned_end)?;
-            Some(Scheduled { slot: s, window: w, services })
+            Some(Scheduled { slot: s, window: w, services: services(&text) })
         })
         .collect();
     let mut out = HashMap::new();

@@ -162,11 +162,7 @@ pub fn dashboard(conn: &mut PgConnection, actor: Actor, now: DateTime<Utc>) -> Q
     let schedule = schedule(conn, day_start(now), day_start(now) + Duration::days(SCHEDULE_DAYS), limit)?;
 
     let totals = if manager {
-        let by_state: Vec<(String, i64)> = releases::table
-            .filter(releases::kind.eq("release"))
-            .group_by(releases::state)
-            .select((releases::state, diesel::dsl::count_star()))
-            .load(conn)?;
+        let by_state = crate::models::releases::state_counts(conn, "release")?;
         let overdue_count: i64 = releases::table
             .filter(releases::kind.eq("release"))
             .filter(releases::state.eq(RecordState::Active.as_str()))

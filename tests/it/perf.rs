@@ -232,3 +232,37 @@ async fn no_hot_page_needs_a_sequential_scan_of_a_large_table() {
     assert!(explained >= 10, "only {explained} statements could be explained");
     assert!(scans.is_empty(), "sequential scans of large tables on hot pages:\n\n{}", scans.join("\n\n"));
 }
+
+#[derive(QueryableByName, PartialEq, Debug)]
+struct StateCount {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    state: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn counts_kept(conn: &mut PgConnection) -> Vec<StateCount> {
+    diesel::sql_query("SELECT kind, state, n FROM record_state_counts WHERE n <> 0 ORDER BY 1, 2").load(conn).unwrap()
+}
+
+fn counts_now(conn: &mut PgConnection) -> Vec<StateCount> {
+    diesel::sql_query("SELECT kind, state, count(*) AS n FROM releases GROUP BY 1, 2 ORDER BY 1, 2").load(conn).unwrap()
+}
+
+/// The dashboard's per-state totals come from counts kept by triggers: they match a fresh
+/// count after a bulk load, registering, a transition and changes in bulk.
+#[tokio::test]
+async fn per_state_counts_stay_equal_to_a_fresh_count() {
+    let app = TestApp::spawn().await;
+    load(&app, 300, 4);
+    let mut conn = app.db.conn();
+    assert_eq!(counts_kept(&mut conn), counts_now(&mut conn));
+    let c = app.signed_in("cora", &[relman::domain::roles::Role::Coordinator]).await;
+    let n = crate::releases::register(&c, "Counted", "minor", "low", "low").await;
+    crate::releases::take(&app, &c, &n, "Abandon release", "not needed").await.assert_status(303);
+    diesel::sql_query("UPDATE releases SET state = 'closed_successful' WHERE id IN (SELECT id FROM releases WHERE state = 'active' ORDER BY id LIMIT 40)").execute(&mut conn).unwrap();
+    diesel::sql_query("UPDATE releases SET title = title || ' (renamed)' WHERE id % 3 = 0").execute(&mut conn).unwrap();
+    assert_eq!(counts_kept(&mut conn), counts_now(&mut conn));
+}

@@ -152,6 +152,9 @@ impl TestApp {
             http: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
+                // Shorter than the server's keep-alive (5 s): a connection left idle while a
+                // test loads data is not reused just as the server closes it.
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
                 .build()
                 .unwrap(),
         }

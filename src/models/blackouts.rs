@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable};
+use diesel::sql_types::Bool;
 
 use super::releases::Release;
 use crate::schema::{blackouts, release_details, releases, users};
@@ -151,19 +151,53 @@ pub struct Slot {
     pub planned_end: Option<DateTime<Utc>>,
 }
 
-type Touching = Box<dyn BoxableExpression<releases::table, Pg, SqlType = Nullable<Bool>>>;
+type Touching = Box<dyn BoxableExpression<releases::table, Pg, SqlType = Bool>>;
 
-/// Releases whose planned window touches `[from, to]` (both ends included: callers refine
-/// the overlap exactly). A release with only one planned end counts as that moment. Each
-/// branch is a range on the `planned_start` or `planned_end` index.
-fn touching_window(from: DateTime<Utc>, to: DateTime<Utc>) -> Touching {
+/// Releases (not changes) whose planned window touches `[from, to]` (both ends included:
+/// callers refine the overlap exactly). A release with only one planned end counts as that
+/// moment. Written exactly as the `releases_planned_window` GiST index is, so it is used.
+pub(crate) fn touching_window(from: DateTime<Utc>, to: DateTime<Utc>) -> Touching {
+    use diesel::sql_types::Timestamptz;
     Box::new(
-        releases::planned_start
-            .le(to)
-            .and(releases::planned_end.ge(from))
-            .or(releases::planned_end.is_null().and(releases::planned_start.ge(from)).and(releases::planned_start.le(to)))
-            .or(releases::planned_start.is_null().and(releases::planned_end.ge(from)).and(releases::planned_end.le(to))),
+        diesel::dsl::sql::<Bool>(
+            "releases.kind = 'release' AND (releases.planned_start IS NOT NULL OR releases.planned_end IS NOT NULL) AND tstzrange(\
+             least(coalesce(releases.planned_start, releases.planned_end), coalesce(releases.planned_end, releases.planned_start)), \
+             greatest(coalesce(releases.planned_start, releases.planned_end), coalesce(releases.planned_end, releases.planned_start)), \
+             '[]') && tstzrange(",
+        )
+        .bind::<Timestamptz, _>(from)
+        .sql(", ")
+        .bind::<Timestamptz, _>(to)
+        .sql(", '[]')"),
     )
+}
+
+/// A release as the calendar first sees it: enough to place it on days and rank it.
+#[derive(Debug, Clone, Queryable)]
+pub struct Placed {
+    pub id: i64,
+    pub state: String,
+    pub planned_start: Option<DateTime<Utc>>,
+    pub planned_end: Option<DateTime<Utc>>,
+}
+
+/// Every release touching `[from, to]`, of this type and category when given, in order of
+/// planned start: only what places it (the calendar then loads the few it shows).
+pub fn placed_touching(
+    conn: &mut PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    release_type: Option<&str>,
+    category_id: Option<i64>,
+) -> QueryResult<Vec<Placed>> {
+    let mut q = releases::table.select((releases::id, releases::state, releases::planned_start, releases::planned_end)).into_boxed().filter(touching_window(from, to));
+    if let Some(t) = release_type {
+        q = q.filter(releases::release_type.eq(t.to_string()));
+    }
+    if let Some(c) = category_id {
+        q = q.filter(releases::category_id.eq(c));
+    }
+    q.order((releases::planned_start.asc().nulls_last(), releases::number)).load(conn)
 }
 
 /// The calendar's one query: every release (not change) touching `[from, to]`, of this type and category
@@ -178,8 +212,7 @@ pub fn releases_touching(
     let mut q = releases::table
         .select(Release::as_select())
         .into_boxed()
-        .filter(touching_window(from, to))
-        .filter(releases::kind.eq("release"));
+        .filter(touching_window(from, to));
     if let Some(t) = release_type {
         q = q.filter(releases::release_type.eq(t.to_string()));
     }
@@ -195,7 +228,6 @@ pub fn active_slots_touching(conn: &mut PgConnection, from: DateTime<Utc>, to: D
         .into_boxed()
         .filter(touching_window(from, to))
         .filter(releases::state.eq("active"))
-        .filter(releases::kind.eq("release"))
         .select((
             releases::id,
             releases::number,
@@ -220,7 +252,6 @@ pub fn active_slots_mentioning(conn: &mut PgConnection, from: DateTime<Utc>, to:
         .into_boxed()
         .filter(touching_window(from, to))
         .filter(releases::state.eq("active"))
-        .filter(releases::kind.eq("release"))
         .filter(
             diesel::dsl::sql::<Bool>("EXISTS (SELECT 1 FROM release_details d WHERE d.release_id = releases.id AND lower(d.affected_services) LIKE ANY(")
                 .bind::<Array<Text>, _>(patterns)

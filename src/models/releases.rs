@@ -217,6 +217,9 @@ pub struct ListFilter {
     /// Releases that contain this change (`C-000045`).
     #[serde(default)]
     pub change: String,
+    /// Releases whose planned window includes this day (the calendar's "more" links).
+    #[serde(default)]
+    pub on: String,
 }
 
 pub const PAGE_SIZE: i64 = 50;
@@ -230,6 +233,27 @@ impl ListFilter {
 
     pub fn date(s: &str) -> Option<NaiveDate> {
         NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+    }
+
+    /// The filters that are set, as URL parameters (no page): for the list's links and its CSV.
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("type", &self.release_type),
+            ("category", &self.category),
+            ("phase", &self.phase),
+            ("state", &self.state),
+            ("coordinator", &self.coordinator),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("on", &self.on),
+            ("q", &self.q),
+            ("sort", &self.sort),
+            ("change", &self.change),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.as_str()))
+        .collect()
     }
 }
 
@@ -301,6 +325,13 @@ fn with_filters<ST: 'static>(q: releases::BoxedQuery<'static, diesel::pg::Pg, ST
     if let Some(d) = ListFilter::date(&f.to) {
         q = q.filter(releases::planned_start.lt((d + chrono::Days::new(1)).and_hms_opt(0, 0, 0).unwrap().and_utc()));
     }
+    if let Some(d) = ListFilter::date(&f.on).filter(|_| kind == "release") {
+        let day = d.and_hms_opt(0, 0, 0).unwrap().and_utc();
+        // The window meets the day: [day, next midnight), the end excluded as on the calendar.
+        q = q.filter(crate::models::blackouts::touching_window(day, day + chrono::Duration::days(1)))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("coalesce(releases.planned_end, releases.planned_start) > ").bind::<diesel::sql_types::Timestamptz, _>(day))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("coalesce(releases.planned_start, releases.planned_end) < ").bind::<diesel::sql_types::Timestamptz, _>(day + chrono::Duration::days(1)));
+    }
     let text = f.q.trim();
     if !text.is_empty() {
         let number = if kind == "change" { crate::paths::parse_change_number(&text.to_uppercase()) } else { crate::paths::parse_release_number(&text.to_uppercase()) };
@@ -336,4 +367,12 @@ pub fn recount_states(conn: &mut PgConnection) -> QueryResult<()> {
         diesel::sql_query("INSERT INTO record_state_counts (kind, state, n) SELECT kind, state, count(*) FROM releases GROUP BY kind, state").execute(conn)?;
         Ok(())
     })
+}
+
+/// These records, in no particular order.
+pub fn by_ids(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Release>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    releases::table.filter(releases::id.eq_any(ids)).select(Release::as_select()).load(conn)
 }

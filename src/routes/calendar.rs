@@ -119,6 +119,9 @@ pub struct Day {
     pub in_month: bool,
     pub today: bool,
     pub entries: Vec<Entry>,
+    /// Releases on this day beyond those shown, and the list of all of them.
+    pub more: usize,
+    pub more_href: String,
     pub blackouts: Vec<String>,
 }
 
@@ -144,12 +147,45 @@ struct MonthPage {
     /// The days of the month with anything on them, for the list on narrow screens.
     busy_days: Vec<Day>,
     releases: usize,
+    /// Whether some day shows only its first `DAY_LIMIT` releases.
+    capped: bool,
     conflicts: Vec<ConflictItem>,
     prev_href: String,
     prev_label: String,
     next_href: String,
     next_label: String,
     this_month_href: String,
+}
+
+/// Releases shown on one day of the month; the rest are counted and linked to the list.
+pub const DAY_LIMIT: usize = 6;
+
+/// For each day, the releases to show (active ones first, then in the order given: by planned
+/// start) and how many meet the day in all. `placed` holds (id, active, window).
+fn pick_per_day(placed: &[(i64, bool, Window)], days: &[NaiveDate], limit: usize) -> Vec<(Vec<i64>, usize)> {
+    days.iter()
+        .map(|d| {
+            let day_window = (midnight(*d), midnight(*d + Days::new(1)));
+            let on_day: Vec<&(i64, bool, Window)> = placed.iter().filter(|(_, _, w)| conflicts::overlaps(*w, day_window)).collect();
+            let mut shown: Vec<i64> = on_day.iter().filter(|p| p.1).map(|p| p.0).take(limit).collect();
+            if shown.len() < limit {
+                shown.extend(on_day.iter().filter(|p| !p.1).map(|p| p.0).take(limit - shown.len()));
+            }
+            (shown, on_day.len())
+        })
+        .collect()
+}
+
+/// The release list of every release planned on `day`, with the calendar's filters.
+fn more_href(day: NaiveDate, release_type: Option<ReleaseType>, category: Option<i64>) -> String {
+    let mut href = format!("{}?on={day}&sort=planned_start", paths::RELEASES);
+    if let Some(t) = release_type {
+        href.push_str(&format!("&type={}", t.as_str()));
+    }
+    if let Some(c) = category {
+        href.push_str(&format!("&category={c}"));
+    }
+    href
 }
 
 const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
@@ -191,24 +227,35 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
     let last = next_first.pred_opt().expect("a day before");
     let (from, to) = (midnight(first), midnight(next_first));
     let (release_type, category) = (f.release_type(), f.category());
-    let (releases, categories, blackouts, warnings) = db::run(&pool, move |conn| {
-        // `touching` includes both ends; a release starting exactly at the next month's first
-        // midnight is dropped below.
-        let releases = blk::releases_touching(conn, from, to, release_type.map(|t| t.as_str()), category)?;
+    let month_days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
+    let days = month_days.clone();
+    let (total, picks, releases, categories, blackouts, warnings) = db::run(&pool, move |conn| {
+        // Where every release of the month falls (four columns each), then the whole record
+        // of only those shown: a month holds tens of thousands at a million releases.
+        let placed = blk::placed_touching(conn, from, to, release_type.map(|t| t.as_str()), category)?;
+        let placed: Vec<(i64, bool, Window)> = placed
+            .into_iter()
+            .filter_map(|p| {
+                let w = conflicts::window(p.planned_start, p.planned_end)?;
+                conflicts::overlaps(w, (from, to)).then_some((p.id, p.state == RecordState::Active.as_str(), w))
+            })
+            .collect();
+        let picks = pick_per_day(&placed, &days, DAY_LIMIT);
+        let mut ids: Vec<i64> = picks.iter().flat_map(|(shown, _)| shown.iter().copied()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let releases = crate::models::releases::by_ids(conn, &ids)?;
         let categories = wfm::categories_all(conn)?;
         let blackouts = blk::touching(conn, from, to)?;
         let warnings = conflicts::warnings_for_releases(conn, &releases)?;
-        Ok((releases, categories, blackouts, warnings))
+        Ok((placed.len(), picks, releases, categories, blackouts, warnings))
     })
     .await?;
     let category_names: HashMap<i64, String> = categories.iter().map(|c| (c.id, c.name.clone())).collect();
-    // Ends are exclusive in `overlaps`: a release ending at midnight is not on the next day.
-    let month_window = (from, to);
-    let shown: Vec<(&Release, Window, Entry)> = releases
+    let by_id: HashMap<i64, (&Release, Window, Entry)> = releases
         .iter()
         .filter_map(|r| {
             let w = conflicts::window(r.planned_start, r.planned_end)?;
-            conflicts::overlaps(w, month_window).then_some(())?;
             let active = r.state == RecordState::Active.as_str();
             let e = Entry {
                 number: paths::release_number(r.number),
@@ -221,22 +268,22 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
                 conflict: warnings.contains_key(&r.id),
                 when: String::new(),
             };
-            Some((r, w, e))
+            Some((r.id, (r, w, e)))
         })
         .collect();
+    let picked: HashMap<NaiveDate, &(Vec<i64>, usize)> = month_days.iter().copied().zip(picks.iter()).collect();
     let blackouts: Vec<&Blackout> = blackouts.iter().filter(|b| category.is_none_or(|c| b.applies_to(c))).collect();
     let day_of = |d: NaiveDate| -> Day {
         let in_month = d.month() == first.month() && d.year() == first.year();
         let day_window = (midnight(d), midnight(d + Days::new(1)));
-        let entries = if in_month {
-            shown
-                .iter()
-                .filter(|(_, w, _)| conflicts::overlaps(*w, day_window))
-                .map(|(_, w, e)| Entry { when: when_on(*w, d), ..e.clone() })
-                .collect()
-        } else {
-            Vec::new()
+        let (entries, more) = match picked.get(&d).filter(|_| in_month) {
+            Some((shown, all)) => (
+                shown.iter().filter_map(|id| by_id.get(id)).map(|(_, w, e)| Entry { when: when_on(*w, d), ..e.clone() }).collect::<Vec<_>>(),
+                all - shown.len(),
+            ),
+            None => (Vec::new(), 0),
         };
+        let more_href = if more > 0 { more_href(d, release_type, category) } else { String::new() };
         let blackouts = if in_month {
             blackouts
                 .iter()
@@ -252,6 +299,8 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
             in_month,
             today: d == now.date_naive(),
             entries,
+            more,
+            more_href,
             blackouts,
         }
     };
@@ -270,12 +319,15 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
         .map(day_of)
         .filter(|d| !d.entries.is_empty() || !d.blackouts.is_empty())
         .collect();
+    let mut shown: Vec<&(&Release, Window, Entry)> = by_id.values().collect();
+    shown.sort_by_key(|(r, _, _)| (r.planned_start.or(r.planned_end), r.number));
     let conflicts = shown
         .iter()
         .filter_map(|(r, _, e)| {
             warnings.get(&r.id).map(|w| ConflictItem { number: e.number.clone(), title: e.title.clone(), href: e.href.clone(), warnings: w.clone() })
         })
         .collect();
+    let capped = picks.iter().any(|(shown, all)| shown.len() < *all);
     let prev = first - Months::new(1);
     let p = MonthPage {
         ctx: user.ctx(),
@@ -292,7 +344,8 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
         notice,
         weeks,
         busy_days,
-        releases: shown.len(),
+        releases: total,
+        capped,
         conflicts,
         prev_href: f.href(prev),
         prev_label: month_name(prev),

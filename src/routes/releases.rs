@@ -78,19 +78,7 @@ struct ListPage {
 }
 
 fn query_string(kind: RecordKind, f: &ListFilter, page: i64) -> String {
-    let pairs = [
-        ("type", &f.release_type),
-        ("category", &f.category),
-        ("phase", &f.phase),
-        ("state", &f.state),
-        ("coordinator", &f.coordinator),
-        ("from", &f.from),
-        ("to", &f.to),
-        ("q", &f.q),
-        ("sort", &f.sort),
-        ("change", &f.change),
-    ];
-    let mut parts: Vec<String> = pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", paths::encode(v))).collect();
+    let mut parts: Vec<String> = f.pairs().into_iter().map(|(k, v)| format!("{k}={}", paths::encode(v))).collect();
     if page > 1 {
         parts.push(format!("page={page}"));
     }

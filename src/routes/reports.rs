@@ -30,19 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The release list's CSV link: the list's filters and sort, every page.
 pub fn releases_csv_href(f: &ListFilter) -> String {
-    let pairs = [
-        ("type", &f.release_type),
-        ("category", &f.category),
-        ("phase", &f.phase),
-        ("state", &f.state),
-        ("coordinator", &f.coordinator),
-        ("from", &f.from),
-        ("to", &f.to),
-        ("q", &f.q),
-        ("change", &f.change),
-        ("sort", &f.sort),
-    ];
-    let parts: Vec<String> = pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", paths::encode(v))).collect();
+    let parts: Vec<String> = f.pairs().into_iter().map(|(k, v)| format!("{k}={}", paths::encode(v))).collect();
     if parts.is_empty() {
         format!("{}.csv", paths::RELEASES)
     } else {

@@ -374,3 +374,32 @@ async fn a_release_planned_in_a_blackout_cannot_enter_distribution_unless_it_is_
         }
     }
 }
+
+#[tokio::test]
+async fn a_busy_day_shows_its_first_releases_and_links_to_the_list_of_all_of_them() {
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let mut numbers = Vec::new();
+    for i in 0..8 {
+        // Planned 1 to 20 December 2026, every one of them.
+        numbers.push(crate::releases::register(&c, &format!("Busy {i}"), "minor", "low", "low").await);
+    }
+    let page = c.get("/calendar?month=2026-12").await;
+    page.assert_status(200)
+        .assert_contains("8 releases are planned in December 2026")
+        .assert_contains("Each day shows its first 6")
+        .assert_contains("<a href=\"/releases?on=2026-12-05&#38;sort=planned_start\">2 more<span class=\"visually-hidden\"> releases planned on Saturday 5 December 2026</span></a>");
+    // A day holds six in the grid and six in the day-by-day list.
+    let grid_day = page.body.split("Saturday 5 December 2026").nth(1).unwrap().split("</td>").next().unwrap();
+    assert_eq!(grid_day.matches("class=\"cal-entry ").count(), 6);
+
+    let list = c.get("/releases?on=2026-12-05&sort=planned_start").await;
+    list.assert_status(200).assert_contains("value=\"2026-12-05\"");
+    for n in &numbers {
+        list.assert_contains(&format!(">{n}<"));
+    }
+    let other_day = c.get("/releases?on=2026-12-21").await;
+    for n in &numbers {
+        other_day.assert_lacks(&format!(">{n}<"));
+    }
+}

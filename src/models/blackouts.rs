@@ -264,6 +264,43 @@ pub fn active_slots_mentioning(conn: &mut PgConnection, from: DateTime<Utc>, to:
     Ok(slots.into_iter().filter_map(|s| texts.get(&s.id).cloned().map(|t| (s, t))).collect())
 }
 
+/// Active releases (not changes, not `me`) touching `[from, to]` that name one of
+/// `services` (lower case) among their affected services, by number, at most `limit`, with
+/// their affected-services text. The services are split as `conflicts::services` splits them.
+pub fn active_sharing_a_service(
+    conn: &mut PgConnection,
+    me: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    services: &[String],
+    limit: i64,
+) -> QueryResult<Vec<(Slot, String)>> {
+    use diesel::sql_types::{Array, Text};
+    if services.is_empty() {
+        return Ok(Vec::new());
+    }
+    let slots: Vec<Slot> = releases::table
+        .into_boxed()
+        .filter(touching_window(from, to))
+        .filter(releases::state.eq("active"))
+        .filter(releases::id.ne(me))
+        .filter(
+            diesel::dsl::sql::<Bool>(
+                "EXISTS (SELECT 1 FROM release_details d, regexp_split_to_table(d.affected_services, '[,\\r\\n]') AS s(name) \
+                 WHERE d.release_id = releases.id AND lower(btrim(s.name)) = ANY(",
+            )
+            .bind::<Array<Text>, _>(services.to_vec())
+            .sql("))"),
+        )
+        .order(releases::number)
+        .limit(limit)
+        .select((releases::id, releases::number, releases::title, releases::category_id, releases::planned_start, releases::planned_end))
+        .load(conn)?;
+    let ids: Vec<i64> = slots.iter().map(|s| s.id).collect();
+    let texts: std::collections::HashMap<i64, String> = affected_services(conn, &ids)?.into_iter().collect();
+    Ok(slots.into_iter().filter_map(|s| texts.get(&s.id).cloned().map(|t| (s, t))).collect())
+}
+
 /// The affected services of these releases (only those that name any): (release id, text).
 pub fn affected_services(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
     if ids.is_empty() {

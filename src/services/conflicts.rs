@@ -55,10 +55,33 @@ pub fn blackouts_overlapping(conn: &mut PgConnection, release: &Release) -> Quer
 
 /// The conflict warnings of one release, as sentences for its page: none unless it is an
 /// active release (not a change) with a planned window.
+/// Only the first few other releases are read (`MAX_LISTED`, by number): at scale an active
+/// release can overlap thousands that share a service, and the page names a handful.
 pub fn warnings(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<String>> {
     let r = rel::find_by_id(conn, release_id)?;
-    Ok(warnings_for_releases(conn, std::slice::from_ref(&r))?.remove(&r.id).unwrap_or_default())
+    let Some(w) = window(r.planned_start, r.planned_end).filter(|_| r.kind == "release" && r.state == RecordState::Active.as_str()) else {
+        return Ok(Vec::new());
+    };
+    let blackouts = blk::touching(conn, w.0, w.1)?;
+    let text = blk::affected_services(conn, &[r.id])?.pop().map(|(_, t)| t).unwrap_or_default();
+    let mine = services(&text);
+    let lower: Vec<String> = mine.iter().map(|s| s.to_lowercase()).collect();
+    let others: Vec<Scheduled> = blk::active_sharing_a_service(conn, r.id, w.0, w.1, &lower, MAX_LISTED as i64 + 1)?
+        .into_iter()
+        .filter_map(|(s, text)| Some(Scheduled { window: window(s.planned_start, s.planned_end)?, slot: s, services: services(&text) }))
+        .collect();
+    let me = Scheduled { slot: slot_of(&r), window: w, services: mine };
+    // More candidates than are listed: some were not read, so the count is unknown.
+    let unknown_more = others.len() > MAX_LISTED;
+    let mut out = conflicts(&me, &blackouts, &others);
+    if let Some(last) = out.last_mut().filter(|l| unknown_more && l.starts_with("It also overlaps ")) {
+        *last = "It also overlaps more active releases that share a service with it: the calendar shows them.".to_string();
+    }
+    Ok(out)
 }
+
+/// Other releases named in a release's warnings; past these, one sentence says how many more.
+pub const MAX_LISTED: usize = 5;
 
 /// The conflict warnings of many releases at once (the calendar's month), by release id;
 /// releases without any are left out. Four queries, however many releases.
@@ -135,12 +158,20 @@ pub fn conflicts(me: &Scheduled, blackouts: &[Blackout], others: &[Scheduled]) -
     }
     let mut others: Vec<&Scheduled> = others.iter().filter(|o| o.slot.id != me.slot.id && overlaps(me.window, o.window)).collect();
     others.sort_by_key(|o| o.slot.number);
+    let mine: Vec<String> = me.services.iter().map(|s| s.to_lowercase()).collect();
+    let mut listed = 0;
+    let mut more = 0;
     for o in others {
         let shared: Vec<&str> =
-            me.services.iter().filter(|s| o.services.iter().any(|t| t.to_lowercase() == s.to_lowercase())).map(String::as_str).collect();
+            me.services.iter().zip(&mine).filter(|(_, m)| o.services.iter().any(|t| t.to_lowercase() == **m)).map(|(s, _)| s.as_str()).collect();
         if shared.is_empty() {
             continue;
         }
+        if listed == MAX_LISTED {
+            more += 1;
+            continue;
+        }
+        listed += 1;
         out.push(format!(
             "The planned window overlaps {} {} ({} to {}), which also affects {}.",
             paths::release_number(o.slot.number),
@@ -148,6 +179,13 @@ pub fn conflicts(me: &Scheduled, blackouts: &[Blackout], others: &[Scheduled]) -
             views::datetime(&o.window.0),
             views::datetime(&o.window.1),
             and_list(&shared)
+        ));
+    }
+    if more > 0 {
+        out.push(format!(
+            "It also overlaps {more} more active release{} that share{} a service with it.",
+            if more == 1 { "" } else { "s" },
+            if more == 1 { "s" } else { "" }
         ));
     }
     out
@@ -259,5 +297,15 @@ mod tests {
         ];
         let w = conflicts(&me, &[], &others);
         assert_eq!(w, vec!["The planned window overlaps RL-000002 Release 2 (2026-12-12 00:00 UTC to 2026-12-14 00:00 UTC), which also affects CRM and Web shop.".to_string()]);
+    }
+
+    #[test]
+    fn past_the_first_few_the_rest_are_counted_in_one_sentence() {
+        let me = sched(1, (t(10, 9), t(12, 17)), "Billing");
+        let others: Vec<Scheduled> = (2..10).map(|i| sched(i, (t(11, 0), t(11, 5)), "billing")).collect();
+        let w = conflicts(&me, &[], &others);
+        assert_eq!(w.len(), MAX_LISTED + 1, "{w:?}");
+        assert!(w[0].contains("RL-000002") && w[4].contains("RL-000006"));
+        assert_eq!(w[5], "It also overlaps 3 more active releases that share a service with it.");
     }
 }

@@ -35,6 +35,7 @@ impl Application {
             App::new()
                 .wrap(actix_web::middleware::from_fn(audit_admin_actions))
                 .wrap(actix_web::middleware::from_fn(drop_nul_from_query))
+                .wrap(actix_web::middleware::from_fn(note_writes))
                 .wrap(security_headers(settings.cookie_secure))
                 .wrap(session_middleware(&settings))
                 .app_data(pool.clone())
@@ -108,6 +109,20 @@ async fn drop_nul_from_query(
         }
     }
     next.call(req).await
+}
+
+/// After any request that may have written (not GET or HEAD), the navigation counts kept per
+/// user are stale (`auth::nav_counts`).
+async fn note_writes(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let writes = !matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
+    let res = next.call(req).await;
+    if writes {
+        crate::auth::nav_counts::written();
+    }
+    res
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, crate::error::AppError> {

@@ -154,8 +154,21 @@ fn start_embedded(data_dir: &Path) -> Result<EmbeddedPg, String> {
     EmbeddedPg::start(data_dir, "relman").map_err(|e| e.to_string())
 }
 
+/// glibc gives each thread that allocates its own heap arena (up to eight per core) and keeps
+/// their memory: with the blocking pool's many threads the server's RSS grows far past what it
+/// uses. Two arenas are plenty for a server whose work is mostly waiting on PostgreSQL.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before the server's threads start.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 fn serve(config: &Config, bind: &str) -> Result<(), String> {
     let session_key = session_key(config)?;
+    crate::auth::nav_counts::set_ttl_secs(config.nav_count_secs);
+    limit_malloc_arenas();
     with_database(config, |url| {
         let mut conn = connect(url)?;
         let applied = db::migrate(&mut conn)?;

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 
+use super::nav_counts;
 use super::session::{TypedSession, IDLE_LIMIT_SECS};
 use crate::db::{self, DbPool};
 use crate::domain::permissions::Actor;
@@ -82,6 +83,10 @@ impl FromRequest for CurrentUser {
             let pool = pool.ok_or_else(|| AppError::Internal("no database pool".into()))?;
             let user = db::run(&pool, move |conn| {
                 let Some(u) = crate::models::sessions::user_of(conn, uid, &sid)? else { return Ok(None) };
+                if let Some((pending, unread)) = nav_counts::get(u.id) {
+                    return Ok(Some((u, pending, unread)));
+                }
+                let generation = nav_counts::generation();
                 let roles = u.role_set();
                 let pending = if roles.has(Role::Approver) && u.active {
                     crate::services::approvals::inbox_count(conn, Actor { id: u.id, roles }, 100)?
@@ -89,6 +94,7 @@ impl FromRequest for CurrentUser {
                     0
                 };
                 let unread = crate::services::notify::unread_count(conn, u.id)?;
+                nav_counts::put(u.id, generation, (pending, unread));
                 Ok(Some((u, pending, unread)))
             })
             .await?;

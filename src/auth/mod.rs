@@ -1,6 +1,7 @@
 //! Signing in and who is signed in: password hashing, the typed session, the CurrentUser
 //! extractor that reloads the user on every request.
 pub mod current_user;
+pub mod nav_counts;
 pub mod password;
 pub mod session;
 

@@ -27,6 +27,13 @@ pub struct Run {
 
 /// One pass of the monitor at `now`.
 pub fn run_once(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Run> {
+    let run = raise_and_clear(conn, now);
+    // Its notifications change unread counts: drop the ones kept for the navigation.
+    crate::auth::nav_counts::written();
+    run
+}
+
+fn raise_and_clear(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Run> {
     conn.transaction(|conn| {
         let cleared = clear_resolved(conn, now)?;
         let mut raised: Vec<Raised> = Vec::new();

@@ -276,10 +276,18 @@ pub fn list_of(conn: &mut PgConnection, kind: &str, f: &ListFilter) -> QueryResu
     Ok(rows)
 }
 
-/// Every release the list's filters match, in the list's order, without paging: the rows
-/// of the CSV download (at most `cap`).
-pub fn list_for_export(conn: &mut PgConnection, f: &ListFilter, cap: i64) -> QueryResult<Vec<Release>> {
-    filtered("release", f).limit(cap).load(conn)
+/// The ids of every release the list's filters match, in the list's order, at most `cap`:
+/// the CSV then reads the rows a chunk at a time (`by_ids_in_order`).
+pub fn ids_for_export(conn: &mut PgConnection, f: &ListFilter, cap: i64) -> QueryResult<Vec<i64>> {
+    with_filters(releases::table.select(releases::id).into_boxed(), "release", f).limit(cap).load(conn)
+}
+
+/// These records in the order of `ids`.
+pub fn by_ids_in_order(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Release>> {
+    let position: std::collections::HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut rows = by_ids(conn, ids)?;
+    rows.sort_by_key(|r| position.get(&r.id).copied().unwrap_or(usize::MAX));
+    Ok(rows)
 }
 
 type ListQuery = releases::BoxedQuery<'static, diesel::pg::Pg, diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Release, diesel::pg::Pg>>>;

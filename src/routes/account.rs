@@ -67,6 +67,11 @@ async fn login(req: HttpRequest, session: TypedSession, pool: web::Data<DbPool>,
             "Too many failed sign-ins for this account. It is locked: try again in {minutes_left} minute{}.",
             if minutes_left == 1 { "" } else { "s" }
         ),
+        // Not the account's fault: say so, or its owner would think someone is after them.
+        SignIn::AddressLocked { minutes_left } => format!(
+            "Too many failed sign-ins from your network address, for any account. Try again in {minutes_left} minute{}.",
+            if minutes_left == 1 { "" } else { "s" }
+        ),
     };
     let ctx = Ctx::anonymous(session.csrf_token(), Vec::new());
     invalid(&LoginPage { ctx, username: f.username, next, error })

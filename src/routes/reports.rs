@@ -65,6 +65,11 @@ where
         w.write_record(r.iter().map(|c| cell(c))).map_err(csv_error)?;
     }
     let body = w.into_inner().map_err(csv_error)?;
+    Ok(csv_headers(filename, capped).body(body))
+}
+
+/// A CSV download's response head.
+fn csv_headers(filename: &str, capped: bool) -> actix_web::HttpResponseBuilder {
     let mut resp = HttpResponse::Ok();
     resp.content_type("text/csv; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
@@ -73,42 +78,31 @@ where
         // The cap is said where the link is; this tells scripts the file is not complete.
         resp.insert_header(("X-Relman-Rows-Capped", CSV_MAX_ROWS.to_string()));
     }
-    Ok(resp.body(body))
+    resp
 }
 
 fn csv_time(t: &Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
 }
 
+/// Rows of the release CSV read and written at a time.
+const CSV_CHUNK: usize = 1_000;
+
 /// GET /releases.csv: the rows of the release list with the same filters and sort, without
-/// paging (at most `CSV_MAX_ROWS`).
+/// paging (at most `CSV_MAX_ROWS`). Streamed: the matching ids are read first, then the rows
+/// a chunk at a time, each written out before the next is read, so memory stays flat however
+/// many rows there are.
 #[get("/releases.csv")]
 async fn releases_csv(_user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ListFilter>) -> AppResult<HttpResponse> {
+    use futures_util::StreamExt;
     let f = q.into_inner();
-    let (rows, categories, phases, names) = db::run(&pool, move |conn| {
-        let rows = rel::list_for_export(conn, &f, CSV_MAX_ROWS + 1)?;
-        Ok((rows, wfm::categories_all(conn)?, wfm::phase_names(conn, "release")?, rsvc::name_book(conn)?))
+    let (mut ids, categories, phases, names) = db::run(&pool, move |conn| {
+        let ids = rel::ids_for_export(conn, &f, CSV_MAX_ROWS + 1)?;
+        Ok((ids, wfm::categories_all(conn)?, wfm::phase_names(conn, "release")?, rsvc::name_book(conn)?))
     })
     .await?;
-    let capped = rows.len() as i64 > CSV_MAX_ROWS;
-    let out = rows.iter().take(CSV_MAX_ROWS as usize).map(|r| {
-        vec![
-            paths::release_number(r.number),
-            r.title.clone(),
-            r.release_type.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default(),
-            categories.iter().find(|c| c.id == r.category_id).map(|c| c.name.clone()).unwrap_or_default(),
-            phases.iter().find(|p| p.0 == r.phase_id).map(|p| p.1.clone()).unwrap_or_default(),
-            r.state.parse::<RecordState>().map(|s| s.label().to_string()).unwrap_or_default(),
-            r.coordinator_id.map(|id| names.user(id)).unwrap_or_default(),
-            csv_time(&r.planned_start),
-            csv_time(&r.planned_end),
-            csv_time(&Some(r.updated_at)),
-            r.risk.parse::<crate::domain::risk::Risk>().map(|x| x.label().to_string()).unwrap_or_default(),
-            csv_time(&Some(r.created_at)),
-            csv_time(&r.closed_at),
-        ]
-    });
-    let filename = format!("releases-{}.csv", Utc::now().format("%Y%m%d"));
+    let capped = ids.len() as i64 > CSV_MAX_ROWS;
+    ids.truncate(CSV_MAX_ROWS as usize);
     let head = [
         "Number",
         "Title",
@@ -124,7 +118,46 @@ async fn releases_csv(_user: CurrentUser, pool: web::Data<DbPool>, q: web::Query
         "Registered (UTC)",
         "Ended (UTC)",
     ];
-    csv_response(&filename, &head, out.collect::<Vec<_>>(), capped)
+    let first = csv_bytes(std::iter::once(head.iter().map(|h| h.to_string()).collect::<Vec<_>>()))?;
+    let book = std::sync::Arc::new((categories, phases, names));
+    let pool = pool.into_inner();
+    let chunks: Vec<Vec<i64>> = ids.chunks(CSV_CHUNK).map(<[i64]>::to_vec).collect();
+    let rows = futures_util::stream::iter(chunks).then(move |chunk| {
+        let (pool, book) = (pool.clone(), book.clone());
+        async move {
+            let rows = db::run(&pool, move |conn| Ok(rel::by_ids_in_order(conn, &chunk)?)).await?;
+            let (categories, phases, names) = &*book;
+            csv_bytes(rows.iter().map(|r| {
+                vec![
+                    paths::release_number(r.number),
+                    cell(&r.title),
+                    r.release_type.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default(),
+                    cell(&categories.iter().find(|c| c.id == r.category_id).map(|c| c.name.clone()).unwrap_or_default()),
+                    cell(&phases.iter().find(|p| p.0 == r.phase_id).map(|p| p.1.clone()).unwrap_or_default()),
+                    r.state.parse::<RecordState>().map(|s| s.label().to_string()).unwrap_or_default(),
+                    cell(&r.coordinator_id.map(|id| names.user(id)).unwrap_or_default()),
+                    csv_time(&r.planned_start),
+                    csv_time(&r.planned_end),
+                    csv_time(&Some(r.updated_at)),
+                    r.risk.parse::<crate::domain::risk::Risk>().map(|x| x.label().to_string()).unwrap_or_default(),
+                    csv_time(&Some(r.created_at)),
+                    csv_time(&r.closed_at),
+                ]
+            }))
+        }
+    });
+    let body = futures_util::stream::once(async move { Ok::<_, AppError>(first) }).chain(rows);
+    let mut resp = csv_headers(&format!("releases-{}.csv", Utc::now().format("%Y%m%d")), capped);
+    Ok(resp.streaming(body))
+}
+
+/// Records as CSV bytes (cells already made safe by `cell` where they hold user text).
+fn csv_bytes(rows: impl Iterator<Item = Vec<String>>) -> Result<web::Bytes, AppError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.write_record(&r).map_err(csv_error)?;
+    }
+    Ok(web::Bytes::from(w.into_inner().map_err(csv_error)?))
 }
 
 // ---------------------------------------------------------------- charts

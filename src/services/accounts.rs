@@ -15,6 +15,8 @@ pub enum SignIn {
     Refused,
     /// Too many failures: try again after the lock ends.
     Locked { minutes_left: i64 },
+    /// Too many failures from this address, whatever the names: try again later.
+    AddressLocked { minutes_left: i64 },
 }
 
 /// Check a user name and password, throttled by name, recording the attempt.
@@ -29,7 +31,7 @@ pub fn sign_in(conn: &mut PgConnection, username: &str, password_typed: &str, ad
     if login_events::failures_from(conn, address, now - lockout::window())? >= lockout::MAX_FAILURES_PER_ADDRESS {
         password::verify_dummy(password_typed);
         login_events::record(conn, &name, user_id, "locked", address)?;
-        return Ok(SignIn::Locked { minutes_left: lockout::window().num_minutes() });
+        return Ok(SignIn::AddressLocked { minutes_left: lockout::window().num_minutes() });
     }
     if let Some(until) = lockout::locked_until(&failures, now) {
         // Still do the hashing work so a locked name answers as slowly as any other.

@@ -83,6 +83,8 @@ for n in names:
         limit = 1.5 * small_runs[n]['p50']
         ok = ok and r['p50'] <= limit
         target += f"; p50 <= {limit:.2f} ms (1.5x at 10k)"
+    if r['rps'] == 0:
+        ok, target = False, target + ' (no request completed)'
     if not ok:
         fails.append(n)
     print(f"{n:<12}{r['rps']:>9.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{rss.get('rss_after_' + n, '?'):>9}{ratio:>8.0%}   "

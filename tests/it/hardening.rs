@@ -106,3 +106,16 @@ async fn wrong_current_passwords_are_throttled_like_sign_ins() {
     c.post("/account/password", &guess(PASSWORD)).await.assert_status(422).assert_contains("Too many wrong passwords");
     app.client().login("quinn", PASSWORD).await.assert_status(422).assert_contains("locked");
 }
+
+#[tokio::test]
+async fn many_failures_from_one_address_lock_it_and_the_message_says_so() {
+    let app = TestApp::spawn().await;
+    app.user("rita", &[Role::Manager], &[]);
+    // Thirty failures for thirty names from this address (password spraying), written directly:
+    // argon2 in a debug build makes thirty real attempts slow.
+    diesel::sql_query("INSERT INTO login_events (username, outcome, address) SELECT 'name' || n, 'failure', '127.0.0.1' FROM generate_series(1, 30) n")
+        .execute(&mut app.conn())
+        .unwrap();
+    let refused = app.client().login("rita", PASSWORD).await;
+    refused.assert_status(422).assert_contains("from your network address, for any account").assert_lacks("for this account");
+}

@@ -209,22 +209,20 @@ fn line_columns() -> (
 }
 
 /// Active releases whose planned window (start to end; either alone when the other is
-/// missing) meets `[from, to)`, by planned start. Written so that each branch can use an
-/// index: releases_planned_end (a window still open at `from`) or releases_planned_start
-/// (no planned end, starting in the range).
+/// missing) meets `[from, to)`, by planned start. Written on the window's two ends as
+/// `coalesce` expressions so that `releases_active_schedule` is read in order and the scan
+/// stops after `limit` rows (a window starts before `to` and has not ended before `from`).
 pub fn schedule(conn: &mut PgConnection, from: DateTime<Utc>, to: DateTime<Utc>, limit: i64) -> QueryResult<Vec<ReleaseLine>> {
     use diesel::dsl::sql;
+    let starts = || sql::<Nullable<Timestamptz>>("coalesce(releases.planned_start, releases.planned_end)");
+    let ends = || sql::<Nullable<Timestamptz>>("coalesce(releases.planned_end, releases.planned_start)");
     releases::table
         .inner_join(phases::table)
         .filter(releases::kind.eq("release"))
         .filter(releases::state.eq(RecordState::Active.as_str()))
-        .filter(
-            releases::planned_end
-                .ge(from)
-                .and(releases::planned_start.lt(to).or(releases::planned_start.is_null().and(releases::planned_end.lt(to))))
-                .or(releases::planned_end.is_null().and(releases::planned_start.ge(from)).and(releases::planned_start.lt(to))),
-        )
-        .order((sql::<Nullable<Timestamptz>>("coalesce(releases.planned_start, releases.planned_end)").asc(), releases::number))
+        .filter(starts().lt(to))
+        .filter(ends().ge(from))
+        .order((starts().asc(), releases::number))
         .limit(limit)
         .select(line_columns())
         .load(conn)

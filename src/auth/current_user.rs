@@ -67,6 +67,7 @@ impl FromRequest for CurrentUser {
         let session = TypedSession::from_request(req, payload).into_inner().expect("infallible");
         let pool = req.app_data::<web::Data<DbPool>>().cloned();
         let path = req.path().to_string();
+        let writes = !matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
         // Only a GET is worth returning to after signing in.
         let next = if req.method() == actix_web::http::Method::GET {
             req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default()
@@ -84,6 +85,12 @@ impl FromRequest for CurrentUser {
             let user = db::run(&pool, move |conn| {
                 let Some(u) = crate::models::sessions::user_of(conn, uid, &sid)? else { return Ok(None) };
                 if let Some((pending, unread)) = nav_counts::get(u.id) {
+                    return Ok(Some((u, pending, unread)));
+                }
+                // A form post mostly answers with a redirect; when it shows its form again, the
+                // counts the user saw on the page they posted from are good enough.
+                if writes && nav_counts::enabled() {
+                    let (pending, unread) = nav_counts::last(u.id).unwrap_or((0, 0));
                     return Ok(Some((u, pending, unread)));
                 }
                 let generation = nav_counts::generation();

@@ -4,7 +4,9 @@
 //!
 //! Any write through this process (a request other than GET or HEAD, a deadline-monitor run)
 //! starts a new generation and so drops every kept count: what a user does is reflected on
-//! their next page. What another instance does shows within the time limit. The limit is
+//! their next page. What another instance does shows within the time limit. A form post does
+//! not count at all (it mostly answers with a redirect): a form shown again with its errors
+//! carries the counts last kept for the user. The limit is
 //! set by `relman serve` (`RELMAN_NAV_COUNT_SECS`, default 5); it is 0 — nothing kept —
 //! until then, so tests built on `Application` see exact counts.
 use std::collections::HashMap;
@@ -47,6 +49,17 @@ pub fn get(user_id: i64) -> Option<(usize, i64)> {
     (k.generation == generation && k.at.elapsed() < Duration::from_secs(ttl)).then_some(k.counts)
 }
 
+/// Whether counts are kept at all (`relman serve`; not in tests building `Application`).
+pub fn enabled() -> bool {
+    TTL_SECS.load(Ordering::Relaxed) > 0
+}
+
+/// The last counts kept for this user, however old: for a form post's page, which shows
+/// what the user saw on the page they posted from.
+pub fn last(user_id: i64) -> Option<(usize, i64)> {
+    KEPT.lock().ok()?.as_ref()?.get(&user_id).map(|k| k.counts)
+}
+
 /// Keep counts read from the database, tagged with the generation read before reading them
 /// (a write meanwhile makes them stale at once).
 pub fn put(user_id: i64, generation: u64, counts: (usize, i64)) {
@@ -84,6 +97,7 @@ mod tests {
         assert_eq!(get(2), None);
         written();
         assert_eq!(get(1), None, "a write drops what was kept");
+        assert_eq!(last(1), Some((3, 4)), "but a form post's page may still show them");
         // Read before a write, kept after it: never served.
         let before = generation();
         written();

@@ -265,8 +265,10 @@ pub fn active_slots_mentioning(conn: &mut PgConnection, from: DateTime<Utc>, to:
 }
 
 /// Active releases (not changes, not `me`) touching `[from, to]` that name one of
-/// `services` (lower case) among their affected services, by number, at most `limit`, with
-/// their affected-services text. The services are split as `conflicts::services` splits them.
+/// `services` (lower case) among their affected services, at most `limit` of them (any: with
+/// no order to keep, the scan stops at the limit instead of checking thousands of overlapping
+/// releases), by number, with their affected-services text. The services are split as
+/// `conflicts::services` splits them.
 pub fn active_sharing_a_service(
     conn: &mut PgConnection,
     me: i64,
@@ -279,7 +281,7 @@ pub fn active_sharing_a_service(
     if services.is_empty() {
         return Ok(Vec::new());
     }
-    let slots: Vec<Slot> = releases::table
+    let mut slots: Vec<Slot> = releases::table
         .into_boxed()
         .filter(touching_window(from, to))
         .filter(releases::state.eq("active"))
@@ -292,10 +294,10 @@ pub fn active_sharing_a_service(
             .bind::<Array<Text>, _>(services.to_vec())
             .sql("))"),
         )
-        .order(releases::number)
         .limit(limit)
         .select((releases::id, releases::number, releases::title, releases::category_id, releases::planned_start, releases::planned_end))
         .load(conn)?;
+    slots.sort_by_key(|s| s.number);
     let ids: Vec<i64> = slots.iter().map(|s| s.id).collect();
     let texts: std::collections::HashMap<i64, String> = affected_services(conn, &ids)?.into_iter().collect();
     Ok(slots.into_iter().filter_map(|s| texts.get(&s.id).cloned().map(|t| (s, t))).collect())

@@ -111,8 +111,8 @@ async fn drop_nul_from_query(
     next.call(req).await
 }
 
-/// After any request that may have written (not GET or HEAD), the navigation counts kept per
-/// user are stale (`auth::nav_counts`).
+/// After any request that may have written (not GET or HEAD), what is kept from the database
+/// is stale (`kept`).
 async fn note_writes(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
@@ -120,7 +120,7 @@ async fn note_writes(
     let writes = !matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
     let res = next.call(req).await;
     if writes {
-        crate::auth::nav_counts::written();
+        crate::kept::written();
     }
     res
 }

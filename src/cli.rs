@@ -167,7 +167,7 @@ fn limit_malloc_arenas() {
 
 fn serve(config: &Config, bind: &str) -> Result<(), String> {
     let session_key = session_key(config)?;
-    crate::auth::nav_counts::set_ttl_secs(config.nav_count_secs);
+    crate::kept::set_ttl_secs(config.keep_secs);
     limit_malloc_arenas();
     with_database(config, |url| {
         let mut conn = connect(url)?;

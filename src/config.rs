@@ -23,9 +23,9 @@ pub struct Config {
     pub mail_from: String,
     /// `RELMAN_MONITOR_INTERVAL_SECS` (default 60): how often the deadline monitor runs.
     pub monitor_interval_secs: u64,
-    /// `RELMAN_NAV_COUNT_SECS` (default 5; 0 turns it off): how long the navigation's
-    /// approvals and unread counts are kept per user (see `auth::nav_counts`).
-    pub nav_count_secs: u64,
+    /// `RELMAN_KEEP_SECS` (default 5; 0 turns it off): how long values read from the database
+    /// are kept when nothing is written meanwhile (see `kept`).
+    pub keep_secs: u64,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -46,7 +46,7 @@ impl Config {
             base_url: var("RELMAN_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into()),
             mail_from: var("RELMAN_MAIL_FROM").unwrap_or_else(|| "Relman <relman@localhost>".into()),
             monitor_interval_secs: var("RELMAN_MONITOR_INTERVAL_SECS").and_then(|v| v.parse().ok()).filter(|s| *s > 0).unwrap_or(60),
-            nav_count_secs: var("RELMAN_NAV_COUNT_SECS").and_then(|v| v.parse().ok()).unwrap_or(5),
+            keep_secs: var("RELMAN_KEEP_SECS").and_then(|v| v.parse().ok()).unwrap_or(5),
         }
     }
 }

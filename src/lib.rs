@@ -12,6 +12,7 @@ pub mod domain;
 pub mod embedded_pg;
 pub mod error;
 pub mod forms;
+pub mod kept;
 pub mod models;
 pub mod paths;
 pub mod routes;

@@ -89,11 +89,11 @@ impl FromRequest for CurrentUser {
                 }
                 // A form post mostly answers with a redirect; when it shows its form again, the
                 // counts the user saw on the page they posted from are good enough.
-                if writes && nav_counts::enabled() {
+                if writes && crate::kept::enabled() {
                     let (pending, unread) = nav_counts::last(u.id).unwrap_or((0, 0));
                     return Ok(Some((u, pending, unread)));
                 }
-                let generation = nav_counts::generation();
+                let generation = crate::kept::generation();
                 let roles = u.role_set();
                 let pending = if roles.has(Role::Approver) && u.active {
                     crate::services::approvals::inbox_count(conn, Actor { id: u.id, roles }, 100)?

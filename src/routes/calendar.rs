@@ -157,6 +157,50 @@ struct MonthPage {
     this_month_href: String,
 }
 
+/// What the month view shows, read from the database: the same for everyone who asks for
+/// this month with these filters, so it is kept until the next write (`kept`).
+struct MonthData {
+    /// Releases planned in the month in all.
+    total: usize,
+    /// Per day of the month: the releases shown and how many meet the day.
+    picks: Vec<(Vec<i64>, usize)>,
+    /// The records shown.
+    releases: Vec<Release>,
+    categories: Vec<crate::models::workflows::CategoryRow>,
+    blackouts: Vec<Blackout>,
+    warnings: HashMap<i64, Vec<String>>,
+}
+
+/// Months kept, by (first day, type, category).
+static KEPT_MONTHS: crate::kept::Kept<(NaiveDate, Option<&'static str>, Option<i64>), std::sync::Arc<MonthData>> = crate::kept::Kept::new(64);
+
+/// Where every release of the month falls (four columns each), then the whole record of only
+/// those shown: a month holds tens of thousands of releases at a million.
+fn month_data(
+    conn: &mut diesel::PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    days: &[NaiveDate],
+    release_type: Option<ReleaseType>,
+    category: Option<i64>,
+) -> diesel::QueryResult<MonthData> {
+    let placed = blk::placed_touching(conn, from, to, release_type.map(|t| t.as_str()), category)?;
+    let placed: Vec<(i64, bool, Window)> = placed
+        .into_iter()
+        .filter_map(|p| {
+            let w = conflicts::window(p.planned_start, p.planned_end)?;
+            conflicts::overlaps(w, (from, to)).then_some((p.id, p.state == RecordState::Active.as_str(), w))
+        })
+        .collect();
+    let picks = pick_per_day(&placed, days, DAY_LIMIT);
+    let mut ids: Vec<i64> = picks.iter().flat_map(|(shown, _)| shown.iter().copied()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let releases = crate::models::releases::by_ids(conn, &ids)?;
+    let warnings = conflicts::warnings_for_releases(conn, &releases)?;
+    Ok(MonthData { total: placed.len(), picks, releases, categories: wfm::categories_all(conn)?, blackouts: blk::touching(conn, from, to)?, warnings })
+}
+
 /// Releases shown on one day of the month; the rest are counted and linked to the list.
 pub const DAY_LIMIT: usize = 6;
 
@@ -228,29 +272,18 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
     let (from, to) = (midnight(first), midnight(next_first));
     let (release_type, category) = (f.release_type(), f.category());
     let month_days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
-    let days = month_days.clone();
-    let (total, picks, releases, categories, blackouts, warnings) = db::run(&pool, move |conn| {
-        // Where every release of the month falls (four columns each), then the whole record
-        // of only those shown: a month holds tens of thousands at a million releases.
-        let placed = blk::placed_touching(conn, from, to, release_type.map(|t| t.as_str()), category)?;
-        let placed: Vec<(i64, bool, Window)> = placed
-            .into_iter()
-            .filter_map(|p| {
-                let w = conflicts::window(p.planned_start, p.planned_end)?;
-                conflicts::overlaps(w, (from, to)).then_some((p.id, p.state == RecordState::Active.as_str(), w))
-            })
-            .collect();
-        let picks = pick_per_day(&placed, &days, DAY_LIMIT);
-        let mut ids: Vec<i64> = picks.iter().flat_map(|(shown, _)| shown.iter().copied()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let releases = crate::models::releases::by_ids(conn, &ids)?;
-        let categories = wfm::categories_all(conn)?;
-        let blackouts = blk::touching(conn, from, to)?;
-        let warnings = conflicts::warnings_for_releases(conn, &releases)?;
-        Ok((placed.len(), picks, releases, categories, blackouts, warnings))
-    })
-    .await?;
+    let key = (first, release_type.map(|t| t.as_str()), category);
+    let data = match KEPT_MONTHS.get(&key) {
+        Some(d) => d,
+        None => {
+            let days = month_days.clone();
+            let generation = crate::kept::generation();
+            let d = std::sync::Arc::new(db::run(&pool, move |conn| Ok(month_data(conn, from, to, &days, release_type, category)?)).await?);
+            KEPT_MONTHS.put(key, generation, d.clone());
+            d
+        }
+    };
+    let MonthData { total, picks, releases, categories, blackouts, warnings } = &*data;
     let category_names: HashMap<i64, String> = categories.iter().map(|c| (c.id, c.name.clone())).collect();
     let by_id: HashMap<i64, (&Release, Window, Entry)> = releases
         .iter()
@@ -344,7 +377,7 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
         notice,
         weeks,
         busy_days,
-        releases: total,
+        releases: *total,
         capped,
         conflicts,
         prev_href: f.href(prev),

@@ -28,8 +28,8 @@ pub struct Run {
 /// One pass of the monitor at `now`.
 pub fn run_once(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Run> {
     let run = raise_and_clear(conn, now);
-    // Its notifications change unread counts: drop the ones kept for the navigation.
-    crate::auth::nav_counts::written();
+    // Its alerts and notifications change what pages show: drop what is kept.
+    crate::kept::written();
     run
 }
 

@@ -104,13 +104,11 @@ async fn each_key_point_tells_the_right_people_and_nobody_else() {
 
 /// A minimal SMTP server on loopback that records every message it accepts.
 struct SmtpSink {
-    port: u16,
     messages: Arc<Mutex<Vec<String>>>,
 }
 
 impl SmtpSink {
     fn start_on(listener: TcpListener) -> SmtpSink {
-        let port = listener.local_addr().unwrap().port();
         let messages = Arc::new(Mutex::new(Vec::new()));
         let store = messages.clone();
         std::thread::spawn(move || {
@@ -152,7 +150,7 @@ impl SmtpSink {
                 });
             }
         });
-        SmtpSink { port, messages }
+        SmtpSink { messages }
     }
 }
 

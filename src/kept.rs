@@ -1,0 +1,115 @@
+//! Values computed from the database and kept for a few seconds, until anything is written.
+//!
+//! Any write through this process (a request other than GET or HEAD, a deadline-monitor run)
+//! starts a new generation, and a value is only served in the generation it was read in: what
+//! a user does is reflected on their next page. What another instance writes shows within the
+//! time limit. The limit is set by `relman serve` (`RELMAN_KEEP_SECS`, default 5); it is 0 —
+//! nothing kept — until then, so tests built on `Application` always read afresh.
+//! Used for the navigation counts (`auth::nav_counts`) and the calendar's month.
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static TTL_SECS: AtomicU64 = AtomicU64::new(0);
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+pub fn set_ttl_secs(secs: u64) {
+    TTL_SECS.store(secs, Ordering::Relaxed);
+}
+
+/// Whether anything is kept at all.
+pub fn enabled() -> bool {
+    TTL_SECS.load(Ordering::Relaxed) > 0
+}
+
+/// Something was written: every kept value may be wrong now.
+pub fn written() {
+    GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The generation now: read it before reading the database, pass it to `Kept::put` after.
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Relaxed)
+}
+
+struct Entry<V> {
+    at: Instant,
+    generation: u64,
+    value: V,
+}
+
+/// A map of kept values, at most `max` of them (past it the older half is dropped).
+pub struct Kept<K, V> {
+    max: usize,
+    map: Mutex<Option<HashMap<K, Entry<V>>>>,
+}
+
+impl<K: Eq + Hash, V: Clone> Kept<K, V> {
+    pub const fn new(max: usize) -> Kept<K, V> {
+        Kept { max, map: Mutex::new(None) }
+    }
+
+    /// The value kept for `key`, if it was read in this generation and is young enough.
+    pub fn get(&self, key: &K) -> Option<V> {
+        let ttl = TTL_SECS.load(Ordering::Relaxed);
+        if ttl == 0 {
+            return None;
+        }
+        let map = self.map.lock().ok()?;
+        let e = map.as_ref()?.get(key)?;
+        (e.generation == generation() && e.at.elapsed() < Duration::from_secs(ttl)).then(|| e.value.clone())
+    }
+
+    /// The value last kept for `key`, however old or stale.
+    pub fn last(&self, key: &K) -> Option<V> {
+        self.map.lock().ok()?.as_ref()?.get(key).map(|e| e.value.clone())
+    }
+
+    /// Keep a value read in `generation` (a write since then makes it stale at once).
+    pub fn put(&self, key: K, generation: u64, value: V) {
+        if !enabled() {
+            return;
+        }
+        let Ok(mut map) = self.map.lock() else { return };
+        let map = map.get_or_insert_with(HashMap::new);
+        if map.len() >= self.max {
+            let mut ages: Vec<Instant> = map.values().map(|e| e.at).collect();
+            ages.sort_unstable();
+            let cut = ages[ages.len() / 2];
+            map.retain(|_, e| e.at > cut);
+        }
+        map.insert(key, Entry { at: Instant::now(), generation, value });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_kept_until_a_write_or_the_time_limit() {
+        let kept: Kept<i64, (usize, i64)> = Kept::new(10);
+        set_ttl_secs(0);
+        kept.put(1, generation(), (3, 4));
+        assert_eq!(kept.get(&1), None, "nothing is kept while the limit is 0");
+        set_ttl_secs(60);
+        kept.put(1, generation(), (3, 4));
+        assert_eq!(kept.get(&1), Some((3, 4)));
+        assert_eq!(kept.get(&2), None);
+        written();
+        assert_eq!(kept.get(&1), None, "a write drops what was kept");
+        assert_eq!(kept.last(&1), Some((3, 4)), "but the last value is still there to show");
+        // Read before a write, kept after it: never served.
+        let before = generation();
+        written();
+        kept.put(1, before, (5, 6));
+        assert_eq!(kept.get(&1), None);
+        for k in 0..25 {
+            kept.put(k, generation(), (0, 0));
+        }
+        assert!(kept.map.lock().unwrap().as_ref().unwrap().len() <= 10);
+        set_ttl_secs(0);
+    }
+}

@@ -222,70 +222,27 @@ pub fn releases_touching(
     q.order((releases::planned_start.asc().nulls_last(), releases::number)).load(conn)
 }
 
-/// Active releases (not changes) touching `[from, to]`, for conflict checks.
-pub fn active_slots_touching(conn: &mut PgConnection, from: DateTime<Utc>, to: DateTime<Utc>) -> QueryResult<Vec<Slot>> {
-    releases::table
-        .into_boxed()
-        .filter(touching_window(from, to))
-        .filter(releases::state.eq("active"))
-        .select((
-            releases::id,
-            releases::number,
-            releases::title,
-            releases::category_id,
-            releases::planned_start,
-            releases::planned_end,
-        ))
-        .load(conn)
-}
-
-/// Active releases (not changes) touching `[from, to]` whose affected services mention any
-/// of `services` (lower case), with that text: the candidates for a shared-service conflict,
-/// found without reading every active release (the caller checks the services exactly).
-pub fn active_slots_mentioning(conn: &mut PgConnection, from: DateTime<Utc>, to: DateTime<Utc>, services: &[String]) -> QueryResult<Vec<(Slot, String)>> {
-    use diesel::sql_types::{Array, Text};
-    if services.is_empty() {
-        return Ok(Vec::new());
-    }
-    let patterns: Vec<String> = services.iter().map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))).collect();
-    let slots: Vec<Slot> = releases::table
-        .into_boxed()
-        .filter(touching_window(from, to))
-        .filter(releases::state.eq("active"))
-        .filter(
-            diesel::dsl::sql::<Bool>("EXISTS (SELECT 1 FROM release_details d WHERE d.release_id = releases.id AND lower(d.affected_services) LIKE ANY(")
-                .bind::<Array<Text>, _>(patterns)
-                .sql("))"),
-        )
-        .select((releases::id, releases::number, releases::title, releases::category_id, releases::planned_start, releases::planned_end))
-        .load(conn)?;
-    let ids: Vec<i64> = slots.iter().map(|s| s.id).collect();
-    let texts: std::collections::HashMap<i64, String> = affected_services(conn, &ids)?.into_iter().collect();
-    Ok(slots.into_iter().filter_map(|s| texts.get(&s.id).cloned().map(|t| (s, t))).collect())
-}
-
-/// Active releases (not changes, not `me`) touching `[from, to]` that name one of
-/// `services` (lower case) among their affected services, at most `limit` of them (any: with
-/// no order to keep, the scan stops at the limit instead of checking thousands of overlapping
-/// releases), by number, with their affected-services text. The services are split as
-/// `conflicts::services` splits them.
+/// Active releases (not changes, not `except`) touching `[from, to]` that name one of
+/// `services` (lower case) among their affected services, by number, with their
+/// affected-services text. The services are split as `conflicts::services` splits them. With
+/// a `limit`, any that many (with no order to keep, the scan stops there instead of checking
+/// thousands of overlapping releases).
 pub fn active_sharing_a_service(
     conn: &mut PgConnection,
-    me: i64,
+    except: Option<i64>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     services: &[String],
-    limit: i64,
+    limit: Option<i64>,
 ) -> QueryResult<Vec<(Slot, String)>> {
     use diesel::sql_types::{Array, Text};
     if services.is_empty() {
         return Ok(Vec::new());
     }
-    let mut slots: Vec<Slot> = releases::table
+    let mut q = releases::table
         .into_boxed()
         .filter(touching_window(from, to))
         .filter(releases::state.eq("active"))
-        .filter(releases::id.ne(me))
         .filter(
             diesel::dsl::sql::<Bool>(
                 "EXISTS (SELECT 1 FROM release_details d, regexp_split_to_table(d.affected_services, '[,\\r\\n]') AS s(name) \
@@ -294,9 +251,14 @@ pub fn active_sharing_a_service(
             .bind::<Array<Text>, _>(services.to_vec())
             .sql("))"),
         )
-        .limit(limit)
-        .select((releases::id, releases::number, releases::title, releases::category_id, releases::planned_start, releases::planned_end))
-        .load(conn)?;
+        .select((releases::id, releases::number, releases::title, releases::category_id, releases::planned_start, releases::planned_end));
+    if let Some(id) = except {
+        q = q.filter(releases::id.ne(id));
+    }
+    if let Some(n) = limit {
+        q = q.limit(n);
+    }
+    let mut slots: Vec<Slot> = q.load(conn)?;
     slots.sort_by_key(|s| s.number);
     let ids: Vec<i64> = slots.iter().map(|s| s.id).collect();
     let texts: std::collections::HashMap<i64, String> = affected_services(conn, &ids)?.into_iter().collect();

@@ -271,9 +271,7 @@ pub fn list_of(conn: &mut PgConnection, kind: &str, f: &ListFilter) -> QueryResu
         return filtered(kind, f).limit(PAGE_SIZE + 1).load(conn);
     }
     let ids: Vec<i64> = with_filters(releases::table.select(releases::id).into_boxed(), kind, f).offset(offset).limit(PAGE_SIZE + 1).load(conn)?;
-    let mut rows: Vec<Release> = releases::table.filter(releases::id.eq_any(&ids)).select(Release::as_select()).load(conn)?;
-    rows.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
-    Ok(rows)
+    by_ids_in_order(conn, &ids)
 }
 
 /// The ids of every release the list's filters match, in the list's order, at most `cap`:

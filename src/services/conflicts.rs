@@ -66,7 +66,7 @@ pub fn warnings(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<Str
     let text = blk::affected_services(conn, &[r.id])?.pop().map(|(_, t)| t).unwrap_or_default();
     let mine = services(&text);
     let lower: Vec<String> = mine.iter().map(|s| s.to_lowercase()).collect();
-    let others: Vec<Scheduled> = blk::active_sharing_a_service(conn, r.id, w.0, w.1, &lower, MAX_LISTED as i64 + 1)?
+    let others: Vec<Scheduled> = blk::active_sharing_a_service(conn, Some(r.id), w.0, w.1, &lower, Some(MAX_LISTED as i64 + 1))?
         .into_iter()
         .filter_map(|(s, text)| Some(Scheduled { window: window(s.planned_start, s.planned_end)?, slot: s, services: services(&text) }))
         .collect();
@@ -100,7 +100,7 @@ pub fn warnings_for_releases(conn: &mut PgConnection, releases: &[Release]) -> Q
     let mut named: Vec<String> = texts.values().flat_map(|t| services(t)).map(|s| s.to_lowercase()).collect();
     named.sort_unstable();
     named.dedup();
-    let others: Vec<Scheduled> = blk::active_slots_mentioning(conn, hull.0, hull.1, &named)?
+    let others: Vec<Scheduled> = blk::active_sharing_a_service(conn, None, hull.0, hull.1, &named, None)?
         .into_iter()
         .filter_map(|(s, text)| {
             let w = window(s.planned_start, s.planned_end)?;

@@ -3,6 +3,7 @@
 pub mod approval;
 pub mod chain;
 pub mod fields;
+pub mod histogram;
 pub mod lockout;
 pub mod permissions;
 pub mod risk;

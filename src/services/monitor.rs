@@ -30,6 +30,9 @@ pub fn run_once(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Run>
     let run = raise_and_clear(conn, now);
     // Its alerts and notifications change what pages show: drop what is kept.
     crate::kept::written();
+    // What transitions and votes appended since the last pass joins the management report's
+    // kept cells (the report reads both, so this changes no figure).
+    crate::services::reports::fold_cells(conn)?;
     run
 }
 

@@ -9,8 +9,11 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Date, Double, Integer, Nullable, Text, Timestamptz};
 
+use std::collections::HashMap;
+
+use crate::domain::histogram::{Bin, Histogram};
 use crate::domain::permissions::Actor;
 use crate::domain::roles::Role;
 use crate::domain::workflow::{RecordState, ReleaseType};
@@ -300,6 +303,44 @@ impl Scope {
     fn end_ts(&self) -> Option<DateTime<Utc>> {
         self.to.and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
     }
+
+    /// The registration range as the whole months in it (read from kept histograms) and the
+    /// days at either end that cover part of a month (read from the records).
+    pub fn month_split(&self) -> MonthSplit {
+        let month_of = |d: NaiveDate| d.with_day(1).expect("every month has a first day");
+        let next_month = |d: NaiveDate| month_of(d).checked_add_months(chrono::Months::new(1)).expect("a date after it");
+        // First whole month: `from`'s own when it is the 1st, else the next one.
+        let first = self.from.map(|d| if d.day() == 1 { d } else { next_month(d) });
+        // End of the whole months (exclusive): the 1st of the month of the day after `to`.
+        let end = self.to.map(|d| month_of(d.succ_opt().unwrap_or(d)));
+        match (first, end) {
+            (Some(a), Some(b)) if a >= b => MonthSplit { months: None, days: vec![(self.from.expect("set"), self.to.expect("set"))] },
+            _ => {
+                let mut days = Vec::new();
+                if let (Some(from), Some(a)) = (self.from, first) {
+                    if from < a {
+                        days.push((from, a.pred_opt().expect("a day before")));
+                    }
+                }
+                if let (Some(to), Some(b)) = (self.to, end) {
+                    if b <= to {
+                        days.push((b, to));
+                    }
+                }
+                MonthSplit { months: Some((first, end)), days }
+            }
+        }
+    }
+}
+
+/// See [`Scope::month_split`].
+#[derive(Debug, PartialEq)]
+pub struct MonthSplit {
+    /// Months from the first (a 1st, or open) up to the second (exclusive, or open); `None`
+    /// when the range holds no whole month.
+    pub months: Option<(Option<NaiveDate>, Option<NaiveDate>)>,
+    /// Inclusive day ranges read from the records.
+    pub days: Vec<(NaiveDate, NaiveDate)>,
 }
 
 /// The scope's conditions on `releases r`: parameters $1 to $4.
@@ -376,16 +417,6 @@ pub fn week_start(now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 #[derive(QueryableByName)]
-struct PhaseTypeCount {
-    #[diesel(sql_type = BigInt)]
-    phase_id: i64,
-    #[diesel(sql_type = Text)]
-    release_type: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
 struct OverdueRow {
     #[diesel(sql_type = BigInt)]
     number: i64,
@@ -406,36 +437,6 @@ struct OverdueRow {
 }
 
 #[derive(QueryableByName)]
-struct StateCount {
-    #[diesel(sql_type = Text)]
-    state: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
-struct Durations {
-    #[diesel(sql_type = Nullable<BigInt>)]
-    phase_id: Option<i64>,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-    #[diesel(sql_type = Nullable<Double>)]
-    mean_hours: Option<f64>,
-    #[diesel(sql_type = Nullable<Double>)]
-    p90_hours: Option<f64>,
-}
-
-#[derive(QueryableByName)]
-struct OnTime {
-    #[diesel(sql_type = BigInt)]
-    with_plan: i64,
-    #[diesel(sql_type = BigInt)]
-    on_time: i64,
-    #[diesel(sql_type = BigInt)]
-    without_plan: i64,
-}
-
-#[derive(QueryableByName)]
 struct WeekCount {
     #[diesel(sql_type = Timestamptz)]
     week: DateTime<Utc>,
@@ -443,29 +444,145 @@ struct WeekCount {
     n: i64,
 }
 
+const PERCENTILE_NOTE: &str = "Counts and means are exact; the 90th percentile is read from durations kept in steps of 10 %, \
+     so it is within 10 % of the exact figure (exact when few durations share a step).";
+
+/// The management report's figures for a scope, from the kept cells (migration
+/// `report_cells`): release counts and the durations as histograms.
+#[derive(Debug, Default)]
+pub struct Figures {
+    /// Active releases by (phase, release type).
+    pub active: HashMap<(i64, String), i64>,
+    /// Releases by state (the active ones in all phases together).
+    pub states: HashMap<String, i64>,
+    /// Closed releases (successful or backed out) by their planned end: `on_time`, `late`, `unplanned`.
+    pub delivery: HashMap<String, i64>,
+    /// Completed phase visits, by phase.
+    pub visits: HashMap<i64, Histogram>,
+    /// Decided approvals, by phase.
+    pub approvals: HashMap<i64, Histogram>,
+    /// Registration to closing.
+    pub closed: Histogram,
+}
+
+impl Figures {
+    fn add(&mut self, c: Cell) {
+        let bin = Bin { bin: c.bin, n: c.n, seconds: c.seconds };
+        match c.measure.as_str() {
+            "visit" => self.visits.entry(c.phase_id).or_default().add(bin),
+            "approval" => self.approvals.entry(c.phase_id).or_default().add(bin),
+            "closed" => self.closed.add(bin),
+            "on_time" | "late" | "unplanned" => *self.delivery.entry(c.measure).or_default() += c.n,
+            state => {
+                if state == RecordState::Active.as_str() {
+                    *self.active.entry((c.phase_id, c.release_type)).or_default() += c.n;
+                }
+                *self.states.entry(c.measure).or_default() += c.n;
+            }
+        }
+    }
+
+    fn state(&self, s: RecordState) -> i64 {
+        self.states.get(s.as_str()).copied().unwrap_or(0)
+    }
+}
+
+#[derive(QueryableByName)]
+struct Cell {
+    #[diesel(sql_type = Text)]
+    measure: String,
+    #[diesel(sql_type = Text)]
+    release_type: String,
+    #[diesel(sql_type = BigInt)]
+    phase_id: i64,
+    #[diesel(sql_type = Integer)]
+    bin: i32,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = Double)]
+    seconds: f64,
+}
+
+/// The kept cells of the whole registration months in `[from, to)` (either end open), with
+/// the changes not folded in yet.
+const KEPT_CELLS: &str = "SELECT c.measure, c.release_type, c.phase_id, c.bin, sum(c.n)::bigint AS n, sum(c.seconds)::float8 AS seconds FROM ( \
+        SELECT measure, month, category_id, release_type, phase_id, bin, n, seconds FROM report_cells \
+        UNION ALL \
+        SELECT measure, month, category_id, release_type, phase_id, bin, n, seconds FROM report_cell_changes) c \
+     WHERE ($1::date IS NULL OR c.month >= $1) AND ($2::date IS NULL OR c.month < $2) \
+       AND ($3::bigint IS NULL OR c.category_id = $3) AND ($4::text IS NULL OR c.release_type = $4) \
+     GROUP BY c.measure, c.release_type, c.phase_id, c.bin";
+
+/// The same cells computed from the records, for the days of a month only partly in scope.
+const LIVE_CELLS: &str = "SELECT r.measure, r.release_type, r.phase_id, report_bin(r.s) AS bin, count(*) AS n, sum(r.s)::float8 AS seconds \
+     FROM report_cell_records r WHERE {scope} GROUP BY r.measure, r.release_type, r.phase_id, report_bin(r.s)";
+
+/// The scope's figures: whole months from the kept cells, the days at either end of the
+/// range that cover only part of a month from the records (at most two queries more).
+pub fn figures(conn: &mut PgConnection, s: &Scope) -> QueryResult<Figures> {
+    let split = s.month_split();
+    let mut cells: Vec<Cell> = Vec::new();
+    if let Some((from, to)) = split.months {
+        cells.extend(
+            diesel::sql_query(KEPT_CELLS)
+                .bind::<Nullable<Date>, _>(from)
+                .bind::<Nullable<Date>, _>(to)
+                .bind::<Nullable<BigInt>, _>(s.category)
+                .bind::<Nullable<Text>, _>(s.release_type.clone())
+                .load::<Cell>(conn)?,
+        );
+    }
+    for (from, to) in split.days {
+        let edge = Scope { from: Some(from), to: Some(to), ..s.clone() };
+        cells.extend(scoped(LIVE_CELLS, &edge).load::<Cell>(conn)?);
+    }
+    let mut f = Figures::default();
+    for c in cells {
+        f.add(c);
+    }
+    Ok(f)
+}
+
+/// Moves the changes appended since the last fold into the kept cells (the deadline monitor
+/// calls it); returns how many changes it moved.
+pub fn fold_cells(conn: &mut PgConnection) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Moved {
+        #[diesel(sql_type = BigInt)]
+        moved: i64,
+    }
+    Ok(diesel::sql_query("SELECT report_cells_fold() AS moved").get_result::<Moved>(conn)?.moved)
+}
+
+/// Counts every cell afresh from the records (after a load with triggers off).
+pub fn rebuild_cells(conn: &mut PgConnection) -> QueryResult<()> {
+    conn.transaction(|conn| diesel::sql_query("SELECT report_cells_rebuild()").execute(conn).map(|_| ()))
+}
+
 /// The management report's tables (all of them, or the one named `only`), in page order.
 /// `overdue_limit` bounds the overdue list (the page shows `OVERDUE_ROWS`, the CSV more).
 pub fn management(conn: &mut PgConnection, s: &Scope, now: DateTime<Utc>, only: Option<&str>, overdue_limit: i64) -> QueryResult<Vec<Table>> {
     let phases = release_phases(conn)?;
     let want = |k: &str| only.is_none_or(|o| o == k);
+    let kept = if ["by_phase", "outcomes", "lead_times", "on_time", "approvals"].iter().any(|k| want(k)) { figures(conn, s)? } else { Figures::default() };
     let mut out = Vec::new();
     if want("by_phase") {
-        out.push(by_phase_table(conn, s, &phases)?);
+        out.push(by_phase_table(&kept, s, &phases));
     }
     if want("overdue") {
         out.push(overdue_table(conn, s, &phases, now, overdue_limit)?);
     }
     if want("outcomes") {
-        out.push(outcomes_table(conn, s)?);
+        out.push(outcomes_table(&kept));
     }
     if want("lead_times") {
-        out.push(lead_times_table(conn, s, &phases)?);
+        out.push(lead_times_table(&kept, &phases));
     }
     if want("on_time") {
-        out.push(on_time_table(conn, s)?);
+        out.push(on_time_table(&kept));
     }
     if want("approvals") {
-        out.push(approvals_table(conn, s, &phases)?);
+        out.push(approvals_table(&kept, &phases));
     }
     if want("weeks") {
         out.push(weeks_table(conn, s, now)?);
@@ -480,15 +597,9 @@ fn count_row(name: String, href: String, cells: Vec<String>, chart_value: Option
 }
 
 /// Active releases by phase (rows) and type (columns).
-fn by_phase_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) -> QueryResult<Table> {
-    let counts: Vec<PhaseTypeCount> = scoped(
-        "SELECT r.phase_id, r.release_type, count(*) AS n FROM releases r \
-         WHERE {scope} AND r.state = 'active' GROUP BY r.phase_id, r.release_type",
-        s,
-    )
-    .load(conn)?;
+fn by_phase_table(f: &Figures, s: &Scope, phases: &[PhaseInfo]) -> Table {
     let n = |phase: Option<i64>, t: Option<&str>| -> i64 {
-        counts.iter().filter(|c| phase.is_none_or(|p| c.phase_id == p) && t.is_none_or(|t| c.release_type == t)).map(|c| c.n).sum()
+        f.active.iter().filter(|((p, ty), _)| phase.is_none_or(|x| *p == x) && t.is_none_or(|t| ty == t)).map(|(_, n)| *n).sum()
     };
     let mut extra = String::new();
     if let Some(t) = &s.release_type {
@@ -513,7 +624,7 @@ fn by_phase_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) -> Q
     let mut columns = vec!["Phase"];
     columns.extend(ReleaseType::ALL.iter().map(|t| t.label()));
     columns.push("Total");
-    Ok(Table {
+    Table {
         key: "by_phase",
         title: "Active releases by phase and type",
         caption: "Active releases by phase and type".into(),
@@ -522,7 +633,7 @@ fn by_phase_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) -> Q
         notes: vec!["Releases that are still under way, by the phase they are in now and their release type.".into()],
         chart: Some(("Active releases", 4)),
         numeric: true,
-    })
+    }
 }
 
 /// Active releases whose phase due date or planned end has passed.
@@ -580,16 +691,15 @@ fn overdue_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo], now: 
 }
 
 /// How releases ended, and each outcome's share of the releases that ended.
-fn outcomes_table(conn: &mut PgConnection, s: &Scope) -> QueryResult<Table> {
-    let counts: Vec<StateCount> = scoped("SELECT r.state, count(*) AS n FROM releases r WHERE {scope} GROUP BY r.state", s).load(conn)?;
-    let n = |st: RecordState| counts.iter().find(|c| c.state == st.as_str()).map(|c| c.n).unwrap_or(0);
+fn outcomes_table(f: &Figures) -> Table {
+    let n = |st: RecordState| f.state(st);
     let ended_states = [RecordState::ClosedSuccessful, RecordState::ClosedBackedOut, RecordState::Abandoned];
     let ended: i64 = ended_states.iter().map(|s| n(*s)).sum();
     let mut rows: Vec<TableRow> =
         ended_states.iter().map(|st| count_row(st.label().into(), String::new(), vec![n(*st).to_string(), pct(n(*st), ended)], Some(n(*st) as f64))).collect();
     rows.push(TableRow { total: true, ..count_row("Ended releases".into(), String::new(), vec![ended.to_string(), pct(ended, ended)], None) });
     rows.push(TableRow { total: true, ..count_row("Still active".into(), String::new(), vec![n(RecordState::Active).to_string(), "—".into()], None) });
-    Ok(Table {
+    Table {
         key: "outcomes",
         title: "Outcomes",
         caption: "Outcomes of the releases that ended".into(),
@@ -602,37 +712,19 @@ fn outcomes_table(conn: &mut PgConnection, s: &Scope) -> QueryResult<Table> {
         ],
         chart: Some(("Releases", 1)),
         numeric: true,
-    })
+    }
 }
 
 /// Time spent in each phase, per visit, and from registration to closing.
-fn lead_times_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) -> QueryResult<Table> {
-    let per_phase: Vec<Durations> = scoped(
-        "SELECT v.phase_id, count(*) AS n, avg(v.h) AS mean_hours, \
-                percentile_cont(0.9) WITHIN GROUP (ORDER BY v.h) AS p90_hours \
-         FROM (SELECT v.phase_id, EXTRACT(EPOCH FROM (v.left_at - v.entered_at))::float8 / 3600.0 AS h \
-               FROM release_phase_visits v JOIN releases r ON r.id = v.release_id \
-               WHERE {scope} AND v.status = 'left' AND v.left_at IS NOT NULL) v \
-         GROUP BY v.phase_id",
-        s,
-    )
-    .load(conn)?;
-    let overall: Durations = scoped(
-        "SELECT NULL::bigint AS phase_id, count(*) AS n, avg(x.h) AS mean_hours, \
-                percentile_cont(0.9) WITHIN GROUP (ORDER BY x.h) AS p90_hours \
-         FROM (SELECT EXTRACT(EPOCH FROM (r.closed_at - r.created_at))::float8 / 3600.0 AS h \
-               FROM releases r \
-               WHERE {scope} AND r.state IN ('closed_successful', 'closed_backed_out') AND r.closed_at IS NOT NULL) x",
-        s,
-    )
-    .get_result(conn)?;
+fn lead_times_table(d: &Figures, phases: &[PhaseInfo]) -> Table {
+    let empty = Histogram::default();
     let mut rows: Vec<TableRow> = phases
         .iter()
-        .filter(|p| p.in_use() || per_phase.iter().any(|d| d.phase_id == Some(p.id)))
+        .filter(|p| p.in_use() || d.visits.contains_key(&p.id))
         .map(|p| {
-            let d = per_phase.iter().find(|d| d.phase_id == Some(p.id));
-            let (n, mean, p90) = d.map(|d| (d.n, d.mean_hours, d.p90_hours)).unwrap_or((0, None, None));
-            count_row(phase_label(phases, p.id), String::new(), vec![n.to_string(), hours(mean), hours(p90)], mean)
+            let h = d.visits.get(&p.id).unwrap_or(&empty);
+            let mean = h.mean_hours();
+            count_row(phase_label(phases, p.id), String::new(), vec![h.n().to_string(), hours(mean), hours(h.p90_hours())], mean)
         })
         .collect();
     rows.push(TableRow {
@@ -640,11 +732,11 @@ fn lead_times_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) ->
         ..count_row(
             "Registered to closed".into(),
             String::new(),
-            vec![overall.n.to_string(), hours(overall.mean_hours), hours(overall.p90_hours)],
+            vec![d.closed.n().to_string(), hours(d.closed.mean_hours()), hours(d.closed.p90_hours())],
             None,
         )
     });
-    Ok(Table {
+    Table {
         key: "lead_times",
         title: "Lead times",
         caption: "Lead time per phase and overall, in hours".into(),
@@ -655,35 +747,30 @@ fn lead_times_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) ->
              Overall: from registration to closing, for releases closed as successful or backed out. \
              The 90th percentile is the time within which 9 in 10 finished."
                 .into(),
+            PERCENTILE_NOTE.into(),
         ],
         chart: Some(("Mean hours", 2)),
         numeric: true,
-    })
+    }
 }
 
 /// Closed releases that closed by their planned end.
-fn on_time_table(conn: &mut PgConnection, s: &Scope) -> QueryResult<Table> {
-    let o: OnTime = scoped(
-        "SELECT count(*) FILTER (WHERE r.planned_end IS NOT NULL) AS with_plan, \
-                count(*) FILTER (WHERE r.closed_at <= r.planned_end) AS on_time, \
-                count(*) FILTER (WHERE r.planned_end IS NULL) AS without_plan \
-         FROM releases r WHERE {scope} AND r.state IN ('closed_successful', 'closed_backed_out')",
-        s,
-    )
-    .get_result(conn)?;
-    let late = o.with_plan - o.on_time;
+fn on_time_table(f: &Figures) -> Table {
+    let d = |k: &str| f.delivery.get(k).copied().unwrap_or(0);
+    let (on_time, late, without_plan) = (d("on_time"), d("late"), d("unplanned"));
+    let with_plan = on_time + late;
     let row = |name: &str, v: String, chart: Option<f64>| count_row(name.into(), String::new(), vec![v], chart);
-    Ok(Table {
+    Table {
         key: "on_time",
         title: "On-time delivery",
         caption: "Closed releases against their planned end".into(),
         columns: vec!["Measure", "Value"],
         rows: vec![
-            row("Closed on or before the planned end", o.on_time.to_string(), Some(o.on_time as f64)),
+            row("Closed on or before the planned end", on_time.to_string(), Some(on_time as f64)),
             row("Closed after the planned end", late.to_string(), Some(late as f64)),
-            TableRow { total: true, ..row("Closed with a planned end", o.with_plan.to_string(), None) },
-            TableRow { total: true, ..row("On-time rate", pct(o.on_time, o.with_plan), None) },
-            TableRow { total: true, ..row("Closed without a planned end (not rated)", o.without_plan.to_string(), None) },
+            TableRow { total: true, ..row("Closed with a planned end", with_plan.to_string(), None) },
+            TableRow { total: true, ..row("On-time rate", pct(on_time, with_plan), None) },
+            TableRow { total: true, ..row("Closed without a planned end (not rated)", without_plan.to_string(), None) },
         ],
         notes: vec![
             "Releases closed as successful or backed out; on time when closed no later than their planned end. \
@@ -692,37 +779,25 @@ fn on_time_table(conn: &mut PgConnection, s: &Scope) -> QueryResult<Table> {
         ],
         chart: Some(("Releases", 1)),
         numeric: true,
-    })
+    }
 }
 
 /// How long approvals took, from being requested to their final decision.
-fn approvals_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) -> QueryResult<Table> {
-    let rows: Vec<Durations> = scoped(
-        "SELECT a.phase_id, count(*) AS n, avg(a.h) AS mean_hours, \
-                percentile_cont(0.9) WITHIN GROUP (ORDER BY a.h) AS p90_hours \
-         FROM (SELECT a.phase_id, EXTRACT(EPOCH FROM (a.decided_at - a.opened_at))::float8 / 3600.0 AS h \
-               FROM approvals a JOIN releases r ON r.id = a.release_id \
-               WHERE {scope} AND a.status IN ('approved', 'denied') AND a.decided_at IS NOT NULL) a \
-         GROUP BY GROUPING SETS ((a.phase_id), ())",
-        s,
-    )
-    .load(conn)?;
+fn approvals_table(d: &Figures, phases: &[PhaseInfo]) -> Table {
     let mut table_rows: Vec<TableRow> = phases
         .iter()
-        .filter_map(|p| rows.iter().find(|d| d.phase_id == Some(p.id)).map(|d| (p, d)))
-        .map(|(p, d)| count_row(format!("To leave {}", phase_label(phases, p.id)), String::new(), vec![d.n.to_string(), hours(d.mean_hours), hours(d.p90_hours)], d.mean_hours))
+        .filter_map(|p| d.approvals.get(&p.id).filter(|h| h.n() > 0).map(|h| (p, h)))
+        .map(|(p, h)| count_row(format!("To leave {}", phase_label(phases, p.id)), String::new(), vec![h.n().to_string(), hours(h.mean_hours()), hours(h.p90_hours())], h.mean_hours()))
         .collect();
-    let all = rows.iter().find(|d| d.phase_id.is_none());
+    let mut all = Histogram::default();
+    for h in d.approvals.values() {
+        all.merge(h);
+    }
     table_rows.push(TableRow {
         total: true,
-        ..count_row(
-            "All approvals".into(),
-            String::new(),
-            vec![all.map(|d| d.n).unwrap_or(0).to_string(), hours(all.and_then(|d| d.mean_hours)), hours(all.and_then(|d| d.p90_hours))],
-            None,
-        )
+        ..count_row("All approvals".into(), String::new(), vec![all.n().to_string(), hours(all.mean_hours()), hours(all.p90_hours())], None)
     });
-    Ok(Table {
+    Table {
         key: "approvals",
         title: "Approval turnaround",
         caption: "Approval turnaround, in hours".into(),
@@ -732,20 +807,26 @@ fn approvals_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo]) -> 
             "From the approval being requested to its decision (approved or denied), across every round of votes. \
              Approvals withdrawn because the release left the phase, and those still pending, are not counted."
                 .into(),
+            PERCENTILE_NOTE.into(),
         ],
         chart: Some(("Mean hours", 2)),
         numeric: true,
-    })
+    }
 }
 
 /// Active releases whose planned window touches each of the coming weeks.
 fn weeks_table(conn: &mut PgConnection, s: &Scope, now: DateTime<Utc>) -> QueryResult<Table> {
     let weeks: Vec<WeekCount> = scoped(
-        "SELECT w.week, count(r.id) AS n \
+        // The active releases planned in the weeks are read once (by releases_active_schedule),
+        // then placed in each week.
+        "WITH planned AS MATERIALIZED ( \
+             SELECT COALESCE(r.planned_start, r.planned_end) AS starts, COALESCE(r.planned_end, r.planned_start) AS ends \
+             FROM releases r WHERE {scope} AND r.state = 'active' \
+               AND COALESCE(r.planned_start, r.planned_end) < $6::timestamptz + interval '168 hours' \
+               AND COALESCE(r.planned_end, r.planned_start) >= $5::timestamptz) \
+         SELECT w.week, count(p.starts) AS n \
          FROM generate_series($5::timestamptz, $6::timestamptz, interval '168 hours') AS w(week) \
-         LEFT JOIN releases r ON {scope} AND r.state = 'active' \
-              AND COALESCE(r.planned_start, r.planned_end) < w.week + interval '168 hours' \
-              AND COALESCE(r.planned_end, r.planned_start) >= w.week \
+         LEFT JOIN planned p ON p.starts < w.week + interval '168 hours' AND p.ends >= w.week \
          GROUP BY w.week ORDER BY w.week",
         s,
     )
@@ -772,4 +853,44 @@ fn weeks_table(conn: &mut PgConnection, s: &Scope, now: DateTime<Utc>) -> QueryR
         chart: Some(("Releases planned", 1)),
         numeric: true,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(from: &str, to: &str) -> MonthSplit {
+        ReportFilter { from: from.into(), to: to.into(), ..Default::default() }.scope().month_split()
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        date(s).unwrap()
+    }
+
+    #[test]
+    fn an_open_range_is_all_kept_months() {
+        assert_eq!(split("", ""), MonthSplit { months: Some((None, None)), days: vec![] });
+        assert_eq!(split("", "2026-06-20"), MonthSplit { months: Some((None, Some(d("2026-06-01")))), days: vec![(d("2026-06-01"), d("2026-06-20"))] });
+        assert_eq!(split("2026-03-01", ""), MonthSplit { months: Some((Some(d("2026-03-01")), None)), days: vec![] });
+    }
+
+    #[test]
+    fn part_months_at_either_end_are_read_by_day() {
+        assert_eq!(
+            split("2026-03-15", "2026-06-20"),
+            MonthSplit {
+                months: Some((Some(d("2026-04-01")), Some(d("2026-06-01")))),
+                days: vec![(d("2026-03-15"), d("2026-03-31")), (d("2026-06-01"), d("2026-06-20"))]
+            }
+        );
+        assert_eq!(split("2026-03-01", "2026-06-30"), MonthSplit { months: Some((Some(d("2026-03-01")), Some(d("2026-07-01")))), days: vec![] });
+        assert_eq!(split("2024-02-01", "2024-02-29"), MonthSplit { months: Some((Some(d("2024-02-01")), Some(d("2024-03-01")))), days: vec![] });
+    }
+
+    #[test]
+    fn a_range_without_a_whole_month_is_read_by_day() {
+        assert_eq!(split("2026-03-10", "2026-03-20"), MonthSplit { months: None, days: vec![(d("2026-03-10"), d("2026-03-20"))] });
+        assert_eq!(split("2026-03-02", "2026-04-01"), MonthSplit { months: None, days: vec![(d("2026-03-02"), d("2026-04-01"))] });
+        assert_eq!(split("2026-06-10", "2026-03-01"), MonthSplit { months: None, days: vec![(d("2026-06-10"), d("2026-03-01"))] });
+    }
 }

@@ -1338,6 +1338,7 @@ pub fn run(conn: &mut PgConnection, opts: &Options, analyze: bool, progress: &mu
     }
     // Loads with triggers off (see `copy_batch`) leave the per-state counts behind.
     crate::models::releases::recount_states(conn).map_err(db("counting records per state"))?;
+    crate::services::reports::rebuild_cells(conn).map_err(db("counting the management report's figures"))?;
     if analyze {
         analyze_on(&mut [conn])?;
     }
@@ -1435,6 +1436,8 @@ pub fn run_pipelined(url: &str, opts: &Options, progress: &(dyn Fn(u64) + Sync))
     autovacuum(&mut conn, true)?;
     // The loaders ran with triggers off (see `copy_batch`): count records per state afresh.
     crate::models::releases::recount_states(&mut conn).map_err(db("counting records per state"))?;
+    progress_note("report figures");
+    crate::services::reports::rebuild_cells(&mut conn).map_err(db("counting the management report's figures"))?;
     progress_note("analyze");
     analyze_on(&mut [&mut conn, &mut second])?;
     Ok(sum.into_inner().expect("no loader panicked"))

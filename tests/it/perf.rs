@@ -69,7 +69,7 @@ fn one(app: &TestApp, sql: &str) -> String {
 }
 
 /// The hot pages: the release list (first page and a later one), a release with tasks,
-/// approvals and history, the dashboard, this month's calendar.
+/// approvals and history, the dashboard, this month's calendar, the management report.
 fn pages(app: &TestApp) -> Vec<String> {
     let build = one(app, "SELECT p.id FROM phases p JOIN workflows w ON w.id = p.workflow_id WHERE w.name = 'Release Management' AND p.name = 'Build and Test'");
     // The same release at both sizes: the oldest active one in Build and Test with a pending approval.
@@ -84,6 +84,7 @@ fn pages(app: &TestApp) -> Vec<String> {
         format!("/releases/{number}"),
         "/".to_string(),
         format!("/calendar?month={month}"),
+        "/reports/management".to_string(),
     ]
 }
 

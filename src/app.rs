@@ -118,9 +118,16 @@ async fn note_writes(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     let writes = !matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
+    let pool = if writes { req.app_data::<web::Data<crate::db::DbPool>>().cloned() } else { None };
     let res = next.call(req).await;
     if writes {
         crate::kept::written();
+        // The handler's transaction has committed: let the other instances know.
+        if let Some(pool) = pool {
+            if let Err(e) = crate::db::run(&pool, |c| Ok(crate::kept::count_database_write(c)?)).await {
+                tracing::warn!("could not count a write for the other instances: {e}");
+            }
+        }
     }
     res
 }

@@ -2,13 +2,17 @@
 //!
 //! Any write through this process (a request other than GET or HEAD, a deadline-monitor run)
 //! starts a new generation, and a value is only served in the generation it was read in: what
-//! a user does is reflected on their next page. What another instance writes shows within the
-//! time limit. The limit is set by `relman serve` (`RELMAN_KEEP_SECS`, default 5); it is 0 —
-//! nothing kept — until then, so tests built on `Application` always read afresh.
-//! Used for the navigation counts (`auth::nav_counts`) and the calendar's month.
+//! a user does is reflected on their next page. Writes through other instances reach here
+//! through the database: each write advances the sequence `relman_writes` after it commits,
+//! every request reads it with the signed-in user, and a value it has not seen starts a new
+//! generation too. What is written behind Relman's back (SQL, other commands) shows within
+//! the time limit. The limit is set by `relman serve` (`RELMAN_KEEP_SECS`, default 5); it is
+//! 0 — nothing kept — until then, so tests built on `Application` always read afresh unless
+//! they set it. Used for the navigation counts (`auth::nav_counts`), the calendar's month and
+//! whole pages (`routes::kept_page`).
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -27,6 +31,23 @@ pub fn enabled() -> bool {
 /// Something was written: every kept value may be wrong now.
 pub fn written() {
     GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The last value of `relman_writes` this process has seen.
+static DATABASE_WRITES: AtomicI64 = AtomicI64::new(i64::MIN);
+
+/// The database's count of writes, read with the signed-in user: when any instance has
+/// written since the last one seen here, what is kept may be wrong.
+pub fn saw_database_writes(n: i64) {
+    if n > DATABASE_WRITES.fetch_max(n, Ordering::Relaxed) {
+        written();
+    }
+}
+
+/// Counts a committed write in the database, for every instance to see (`saw_database_writes`).
+pub fn count_database_write(conn: &mut diesel::PgConnection) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT nextval('relman_writes')").execute(conn).map(|_| ())
 }
 
 /// The generation now: read it before reading the database, pass it to `Kept::put` after.
@@ -110,6 +131,16 @@ mod tests {
             kept.put(k, generation(), (0, 0));
         }
         assert!(kept.map.lock().unwrap().as_ref().unwrap().len() <= 10);
+        // Another instance wrote: the database's count moved.
+        kept.put(1, generation(), (7, 8));
+        saw_database_writes(41);
+        kept.put(1, generation(), (7, 8));
+        saw_database_writes(41);
+        assert_eq!(kept.get(&1), Some((7, 8)), "the same count again is no new write");
+        saw_database_writes(40);
+        assert_eq!(kept.get(&1), Some((7, 8)), "nor is an older one read by a slower request");
+        saw_database_writes(42);
+        assert_eq!(kept.get(&1), None);
         set_ttl_secs(0);
     }
 }

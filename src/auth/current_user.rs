@@ -26,6 +26,8 @@ pub struct CurrentUser {
     /// Unread notifications, for the navigation.
     pub unread: i64,
     path: String,
+    /// Path and query of a GET (`""` for other methods): where a kept page is filed.
+    pub address: String,
 }
 
 impl CurrentUser {
@@ -74,6 +76,7 @@ impl FromRequest for CurrentUser {
         } else {
             String::new()
         };
+        let address = next.clone();
         Box::pin(async move {
             let unauthenticated = AppError::Unauthenticated { next };
             let (Some(uid), Some(sid)) = (session.user_id(), session.session_id()) else { return Err(unauthenticated) };
@@ -124,6 +127,7 @@ impl FromRequest for CurrentUser {
                 display_name: user.display_name,
                 session,
                 path,
+                address,
             })
         })
     }

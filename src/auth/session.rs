@@ -102,6 +102,11 @@ impl TypedSession {
         let _ = self.0.insert(FLASH, all);
     }
 
+    /// Whether a message waits to be shown on the next page.
+    pub fn has_flash(&self) -> bool {
+        self.0.get::<Vec<(String, String)>>(FLASH).ok().flatten().is_some_and(|all| !all.is_empty())
+    }
+
     pub fn take_flash(&self) -> Vec<Flash> {
         let all: Vec<(String, String)> = self.0.remove_as(FLASH).and_then(|r| r.ok()).unwrap_or_default();
         all.into_iter().map(|(kind, message)| Flash { kind, message }).collect()

@@ -257,6 +257,10 @@ fn blackout_label(b: &Blackout, categories: &HashMap<i64, String>) -> String {
 /// GET /calendar (`?month=2026-12&type=major&category=1`)
 #[get("/calendar")]
 async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<CalendarQuery>) -> AppResult<HttpResponse> {
+    let slot = match super::kept_page::lookup(&user) {
+        Ok(kept) => return Ok(kept),
+        Err(slot) => slot,
+    };
     let f = q.into_inner();
     let now = Utc::now();
     let this_month = now.date_naive().with_day(1).expect("day 1 exists");
@@ -386,7 +390,7 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
         next_label: month_name(next_first),
         this_month_href: f.href(this_month),
     };
-    page(&p)
+    super::kept_page::page(slot, &p)
 }
 
 // ---------------------------------------------------------------- the iCalendar feed

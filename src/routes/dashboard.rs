@@ -75,6 +75,10 @@ struct DashboardPage {
 /// GET /
 #[get("/")]
 async fn dashboard(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
+    let slot = match super::kept_page::lookup(&user) {
+        Ok(kept) => return Ok(kept),
+        Err(slot) => slot,
+    };
     let role_labels = user.roles.iter().map(|r| r.label()).collect();
     let (actor, now) = (user.actor(), Utc::now());
     let d = db::run(&pool, move |conn| Ok(svc::dashboard(conn, actor, now)?)).await?;
@@ -129,7 +133,7 @@ async fn dashboard(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<Http
         ),
         None => (Vec::new(), 0),
     };
-    super::page(&DashboardPage {
+    super::kept_page::page(slot, &DashboardPage {
         ctx: user.ctx(),
         role_labels,
         is_manager,

@@ -16,6 +16,7 @@ pub mod changes;
 pub mod calendar;
 pub mod dashboard;
 pub mod health;
+pub mod kept_page;
 pub mod knowledge;
 pub mod notifications;
 pub mod releases;

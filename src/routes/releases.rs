@@ -6,7 +6,7 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{invalid, page, see_other};
+use super::{invalid, kept_page, page, see_other};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::fields::{FieldKind, Rule, REASONS};
@@ -98,6 +98,10 @@ async fn list(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ListFilt
 
 /// The list of releases or changes.
 pub(crate) async fn list_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, f: ListFilter) -> AppResult<HttpResponse> {
+    let slot = match kept_page::lookup(&user) {
+        Ok(kept) => return Ok(kept),
+        Err(slot) => slot,
+    };
     let f2 = f.clone();
     let (releases, categories, phases, names) = db::run(&pool, move |conn| {
         let releases = rel::list_of(conn, kind.as_str(), &f2)?;
@@ -165,7 +169,7 @@ pub(crate) async fn list_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: 
         can_register: permissions::can_register(user.actor()),
         f,
     };
-    page(&list_page)
+    kept_page::page(slot, &list_page)
 }
 
 // ---------------------------------------------------------------- registering
@@ -791,8 +795,12 @@ async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String
 
 pub(crate) async fn show_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, path: String) -> AppResult<HttpResponse> {
     let number = parse_kind_number(kind, &path)?;
+    let slot = match kept_page::lookup(&user) {
+        Ok(kept) => return Ok(kept),
+        Err(slot) => slot,
+    };
     let d = load_page(&pool, kind, number, None, user.actor()).await?;
-    page(&release_page(&user, d, no_extras()))
+    kept_page::page(slot, &release_page(&user, d, no_extras()))
 }
 
 /// POST /releases/{number}: save the current phase's screen.

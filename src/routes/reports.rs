@@ -272,6 +272,10 @@ fn csv_href(f: &ReportFilter, key: &str) -> String {
 #[get("/reports/management")]
 async fn management(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ReportFilter>) -> AppResult<HttpResponse> {
     require_manager(&user)?;
+    let slot = match super::kept_page::lookup(&user) {
+        Ok(kept) => return Ok(kept),
+        Err(slot) => slot,
+    };
     let f = q.into_inner();
     let scope = f.scope();
     let now = Utc::now();
@@ -294,7 +298,7 @@ async fn management(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Re
         scope_parts.push(format!("type {}", t.parse::<ReleaseType>().map(|t| t.label()).unwrap_or("")));
     }
     let sections = tables.into_iter().map(|t| Section { chart: chart(&t), csv_href: csv_href(&f, t.key), table: t }).collect();
-    page(&ManagementPage {
+    super::kept_page::page(slot, &ManagementPage {
         printed_at: views::datetime(&now),
         printed_by: user.display_name.clone(),
         scope_text: format!("{}.", scope_parts.join(", ")),

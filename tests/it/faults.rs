@@ -90,7 +90,7 @@ async fn kill_9_during_a_load_of_transitions_loses_no_answered_transition() {
         numbers.push(crate::releases::register(&coordinator, &format!("Load {i}"), "minor", "low", "low").await);
     }
     // A real relman process on the test database.
-    let (mut child, port) = start_relman(&app).await;
+    let (mut child, port) = start_relman(&app, &[]).await;
     let base = format!("http://127.0.0.1:{port}");
     let c = crate::support::Client { base: base.clone(), http: reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap() };
     c.login("cora", PASSWORD).await.assert_redirect_to("/");
@@ -142,7 +142,7 @@ async fn sigterm_lets_a_request_in_flight_finish_and_then_stops() {
     let app = TestApp::spawn().await;
     let coordinator = app.signed_in("cleo", &[Role::Coordinator]).await;
     let n = crate::releases::register(&coordinator, "In flight", "minor", "low", "low").await;
-    let (mut child, port) = start_relman(&app).await;
+    let (mut child, port) = start_relman(&app, &[]).await;
     let base = format!("http://127.0.0.1:{port}");
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let http = reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -182,14 +182,16 @@ async fn sigterm_lets_a_request_in_flight_finish_and_then_stops() {
     assert!(status.success(), "relman exited with {status}");
 }
 
-/// `relman serve` as its own process on the test's database, once it answers `/healthz`.
-async fn start_relman(app: &TestApp) -> (std::process::Child, u16) {
+/// `relman serve` as its own process on the test's database (with these settings too), once
+/// it answers `/healthz`.
+pub async fn start_relman(app: &TestApp, settings: &[(&str, &str)]) -> (std::process::Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(env!("CARGO_BIN_EXE_relman"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", &app.db.url)
         .env("RELMAN_SESSION_KEY", "k".repeat(64))
         .env("RELMAN_LOG", "warn")
+        .envs(settings.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

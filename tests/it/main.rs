@@ -23,6 +23,7 @@ mod page_quality;
 mod perf;
 mod releases;
 mod reports;
+mod scale_out;
 mod tasks;
 mod page_quality_extra;
 mod workflow_admin;

@@ -1,0 +1,1 @@
+DROP SEQUENCE relman_writes;

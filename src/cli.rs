@@ -157,11 +157,17 @@ fn start_embedded(data_dir: &Path) -> Result<EmbeddedPg, String> {
 /// glibc gives each thread that allocates its own heap arena (up to eight per core) and keeps
 /// their memory: with the blocking pool's many threads the server's RSS grows far past what it
 /// uses. Two arenas are plenty for a server whose work is mostly waiting on PostgreSQL.
+/// Fixed thresholds also stop glibc from raising them after the first large page or result
+/// set is freed (its default, up to 32 MiB): a large block is then mapped on its own and
+/// returned when freed, and freed memory at the top of a heap goes back past 256 KiB, so a
+/// burst of big pages does not leave the process holding its peak.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called before the server's threads start.
+    // SAFETY: mallopt only sets allocator parameters; called before the server's threads start.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 * 1024);
     }
 }
 

@@ -59,6 +59,8 @@ struct Entry<V> {
     at: Instant,
     generation: u64,
     value: V,
+    /// When a caller set out to read it afresh after the time limit.
+    refreshing: Option<Instant>,
 }
 
 /// A map of kept values, at most `max` of them (past it the older half is dropped).
@@ -73,14 +75,31 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
     }
 
     /// The value kept for `key`, if it was read in this generation and is young enough.
+    ///
+    /// Past the time limit with nothing written, the first caller gets `None` and reads
+    /// afresh, while the others are still given the kept value until that caller keeps the
+    /// new one (or for one more limit, should it never come back): one reading instead of
+    /// one per waiting request. After a write nothing kept is given out.
     pub fn get(&self, key: &K) -> Option<V> {
-        let ttl = TTL_SECS.load(Ordering::Relaxed);
-        if ttl == 0 {
+        let ttl = Duration::from_secs(TTL_SECS.load(Ordering::Relaxed));
+        if ttl.is_zero() {
             return None;
         }
-        let map = self.map.lock().ok()?;
-        let e = map.as_ref()?.get(key)?;
-        (e.generation == generation() && e.at.elapsed() < Duration::from_secs(ttl)).then(|| e.value.clone())
+        let mut map = self.map.lock().ok()?;
+        let e = map.as_mut()?.get_mut(key)?;
+        if e.generation != generation() {
+            return None;
+        }
+        if e.at.elapsed() < ttl {
+            return Some(e.value.clone());
+        }
+        match e.refreshing {
+            Some(since) if since.elapsed() < ttl => Some(e.value.clone()),
+            _ => {
+                e.refreshing = Some(Instant::now());
+                None
+            }
+        }
     }
 
     /// The value last kept for `key`, however old or stale.
@@ -101,7 +120,7 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
             let cut = ages[ages.len() / 2];
             map.retain(|_, e| e.at > cut);
         }
-        map.insert(key, Entry { at: Instant::now(), generation, value });
+        map.insert(key, Entry { at: Instant::now(), generation, value, refreshing: None });
     }
 }
 
@@ -109,8 +128,12 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
 mod tests {
     use super::*;
 
+    /// The time limit is one for the process: these tests take turns.
+    static TURN: Mutex<()> = Mutex::new(());
+
     #[test]
     fn values_are_kept_until_a_write_or_the_time_limit() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         let kept: Kept<i64, (usize, i64)> = Kept::new(10);
         set_ttl_secs(0);
         kept.put(1, generation(), (3, 4));
@@ -141,6 +164,23 @@ mod tests {
         assert_eq!(kept.get(&1), Some((7, 8)), "nor is an older one read by a slower request");
         saw_database_writes(42);
         assert_eq!(kept.get(&1), None);
+        set_ttl_secs(0);
+    }
+
+    #[test]
+    fn past_the_time_limit_one_caller_reads_afresh_while_the_others_get_the_kept_value() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let kept: Kept<i64, i64> = Kept::new(10);
+        let g = generation();
+        kept.map.lock().unwrap().get_or_insert_with(HashMap::new).insert(
+            1,
+            Entry { at: Instant::now() - Duration::from_secs(120), generation: g, value: 5, refreshing: None },
+        );
+        set_ttl_secs(60);
+        assert_eq!(kept.get(&1), None, "the first caller reads afresh");
+        assert_eq!(kept.get(&1), Some(5), "the others get the kept value meanwhile");
+        kept.put(1, generation(), 6);
+        assert_eq!(kept.get(&1), Some(6));
         set_ttl_secs(0);
     }
 }

@@ -34,6 +34,9 @@ pub(crate) use text_enum;
 
 text_enum!(RecordKind { Release = "release" / "Release", Change = "change" / "Change" });
 
+/// Every kind, as stored: a query on any kind names them, so the kind-led indexes serve it.
+pub const RECORD_KINDS: [&str; 2] = ["release", "change"];
+
 text_enum!(TransitionKind {
     Advance = "advance" / "Advance",
     Rework = "rework" / "Rework",

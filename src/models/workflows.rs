@@ -230,7 +230,7 @@ pub fn usable_workflows(conn: &mut PgConnection) -> QueryResult<Vec<WorkflowRow>
 /// Releases currently in this phase.
 pub fn releases_in_phase(conn: &mut PgConnection, phase_id: i64) -> QueryResult<i64> {
     use crate::schema::releases;
-    releases::table.filter(releases::phase_id.eq(phase_id)).count().get_result(conn)
+    releases::table.filter(releases::kind.eq_any(crate::domain::workflow::RECORD_KINDS)).filter(releases::phase_id.eq(phase_id)).count().get_result(conn)
 }
 
 /// Whether any record refers to the phase: a release in it, a phase visit, a history event.
@@ -238,7 +238,7 @@ pub fn releases_in_phase(conn: &mut PgConnection, phase_id: i64) -> QueryResult<
 pub fn phase_in_use(conn: &mut PgConnection, phase_id: i64) -> QueryResult<bool> {
     use crate::schema::{history_events as h, release_phase_visits as v, releases as r};
     use diesel::dsl::{exists, select};
-    Ok(select(exists(r::table.filter(r::phase_id.eq(phase_id)))).get_result(conn)?
+    Ok(select(exists(r::table.filter(r::kind.eq_any(crate::domain::workflow::RECORD_KINDS)).filter(r::phase_id.eq(phase_id)))).get_result(conn)?
         || select(exists(v::table.filter(v::phase_id.eq(phase_id)))).get_result(conn)?
         || select(exists(h::table.filter(h::from_phase_id.eq(phase_id).or(h::to_phase_id.eq(phase_id)))))
             .get_result(conn)?)
@@ -266,7 +266,7 @@ pub fn workflow_in_use(conn: &mut PgConnection, workflow_id: i64) -> QueryResult
 /// Releases registered in the category.
 pub fn releases_of_category(conn: &mut PgConnection, category_id: i64) -> QueryResult<i64> {
     use crate::schema::releases;
-    releases::table.filter(releases::category_id.eq(category_id)).count().get_result(conn)
+    releases::table.filter(releases::kind.eq_any(crate::domain::workflow::RECORD_KINDS)).filter(releases::category_id.eq(category_id)).count().get_result(conn)
 }
 
 pub fn insert_workflow(conn: &mut PgConnection, name: &str, description: &str, record_kind: &str) -> QueryResult<i64> {

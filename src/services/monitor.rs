@@ -27,15 +27,17 @@ pub struct Run {
 
 /// One pass of the monitor at `now`.
 pub fn run_once(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Run> {
-    let run = raise_and_clear(conn, now);
-    // Its alerts and notifications change what pages show: drop what is kept, here and in
-    // the other instances.
-    crate::kept::written();
-    crate::kept::count_database_write(conn)?;
+    let run = raise_and_clear(conn, now)?;
+    if run.raised + run.cleared > 0 {
+        // Its alerts and notifications change what pages show: drop what is kept, here and
+        // in the other instances.
+        crate::kept::written();
+        crate::kept::count_database_write(conn)?;
+    }
     // What transitions and votes appended since the last pass joins the management report's
     // kept cells (the report reads both, so this changes no figure).
     crate::services::reports::fold_cells(conn)?;
-    run
+    Ok(run)
 }
 
 fn raise_and_clear(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Run> {

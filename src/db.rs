@@ -1,7 +1,8 @@
 //! The connection pool, embedded migrations, and `run`, which moves Diesel work off actix's
 //! async threads (and turns a panic in it into a 500, not a dead worker).
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::{AppError, AppResult};
@@ -19,7 +20,21 @@ pub fn pool(url: &str, size: u32) -> Result<DbPool, diesel::r2d2::PoolError> {
         // broke fails its query, is marked broken by Diesel and replaced by the pool.
         .test_on_check_out(false)
         .connection_timeout(std::time::Duration::from_secs(10))
+        .connection_customizer(Box::new(SessionSettings))
         .build(ConnectionManager::new(url))
+}
+
+/// Settings for each of the pool's connections. Relman's statements are short and many:
+/// PostgreSQL's JIT compiler, which starts on statements it estimates as costly (the deadline
+/// monitor's sweep, a report's part months), spends more compiling them than it saves (the
+/// sweep at a million releases: 0.57 s with it, 0.35 s without).
+#[derive(Debug)]
+struct SessionSettings;
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute("SET jit = off").map_err(diesel::r2d2::Error::QueryError)
+    }
 }
 
 /// Apply pending migrations (the out-of-box configuration comes with them).

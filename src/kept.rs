@@ -102,6 +102,15 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
         }
     }
 
+    /// The value kept for `key` only if it was read in this generation within the time
+    /// limit (no value past the limit is handed out, and no refresh is claimed).
+    pub fn fresh(&self, key: &K) -> Option<V> {
+        let ttl = Duration::from_secs(TTL_SECS.load(Ordering::Relaxed));
+        let map = self.map.lock().ok()?;
+        let e = map.as_ref()?.get(key)?;
+        (!ttl.is_zero() && e.generation == generation() && e.at.elapsed() < ttl).then(|| e.value.clone())
+    }
+
     /// The value last kept for `key`, however old or stale.
     pub fn last(&self, key: &K) -> Option<V> {
         self.map.lock().ok()?.as_ref()?.get(key).map(|e| e.value.clone())

@@ -171,6 +171,10 @@ struct MonthData {
     warnings: HashMap<i64, Vec<String>>,
 }
 
+/// One month is read at a time: requests that arrive meanwhile wait and take it kept, instead
+/// of each reading the tens of thousands of releases of a month at a million.
+static MONTH_READER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Months kept, by (first day, type, category).
 static KEPT_MONTHS: crate::kept::Kept<(NaiveDate, Option<&'static str>, Option<i64>), std::sync::Arc<MonthData>> = crate::kept::Kept::new(64);
 
@@ -280,11 +284,17 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
     let data = match KEPT_MONTHS.get(&key) {
         Some(d) => d,
         None => {
-            let days = month_days.clone();
-            let generation = crate::kept::generation();
-            let d = std::sync::Arc::new(db::run(&pool, move |conn| Ok(month_data(conn, from, to, &days, release_type, category)?)).await?);
-            KEPT_MONTHS.put(key, generation, d.clone());
-            d
+            let _turn = MONTH_READER.lock().await;
+            match KEPT_MONTHS.fresh(&key) {
+                Some(d) => d,
+                None => {
+                    let days = month_days.clone();
+                    let generation = crate::kept::generation();
+                    let d = std::sync::Arc::new(db::run(&pool, move |conn| Ok(month_data(conn, from, to, &days, release_type, category)?)).await?);
+                    KEPT_MONTHS.put(key, generation, d.clone());
+                    d
+                }
+            }
         }
     };
     let MonthData { total, picks, releases, categories, blackouts, warnings } = &*data;

@@ -208,7 +208,11 @@ pub fn releases_touching(
     to: DateTime<Utc>,
     release_type: Option<&str>,
     category_id: Option<i64>,
+    around: DateTime<Utc>,
+    limit: i64,
 ) -> QueryResult<Vec<Release>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Double, Timestamptz};
     let mut q = releases::table
         .select(Release::as_select())
         .into_boxed()
@@ -219,7 +223,18 @@ pub fn releases_touching(
     if let Some(c) = category_id {
         q = q.filter(releases::category_id.eq(c));
     }
-    q.order((releases::planned_start.asc().nulls_last(), releases::number)).load(conn)
+    // At most `limit`: the active ones first, then those whose window starts nearest `around`.
+    let distance = sql::<Double>("abs(extract(epoch FROM coalesce(releases.planned_start, releases.planned_end) - ")
+        .bind::<Timestamptz, _>(around)
+        .sql("))::float8");
+    let mut found: Vec<Release> = q
+        .order(sql::<Bool>("releases.state <> 'active'"))
+        .then_order_by(distance)
+        .then_order_by(releases::number)
+        .limit(limit)
+        .load(conn)?;
+    found.sort_by(|a, b| (a.planned_start.is_none(), a.planned_start, a.number).cmp(&(b.planned_start.is_none(), b.planned_start, b.number)));
+    Ok(found)
 }
 
 /// Active releases (not changes, not `except`) touching `[from, to]` that name one of

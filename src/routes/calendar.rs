@@ -418,6 +418,9 @@ struct FeedQuery {
 /// How far back and ahead the feed reaches: calendar apps fetch it whole, again and again.
 const FEED_DAYS_BACK: u64 = 92;
 const FEED_DAYS_AHEAD: u64 = 366;
+/// Most releases in a feed (calendar apps choke on more; at a million releases those 15
+/// months hold hundreds of thousands): the active ones first, then those nearest today.
+pub const FEED_MAX_EVENTS: i64 = 2_000;
 
 /// `https://relman.example.com`, from the request (calendar apps need absolute links).
 fn base_url(req: &HttpRequest) -> String {
@@ -443,7 +446,7 @@ async fn feed(req: HttpRequest, pool: web::Data<DbPool>, q: web::Query<FeedQuery
     let found = db::run(&pool, move |conn| {
         // Every signed-in user may read every release; the token only has to be a live one.
         let Some(_user) = blk::user_by_calendar_token(conn, &token)? else { return Ok(None) };
-        let releases = blk::releases_touching(conn, from, to, release_type.map(|t| t.as_str()), category)?;
+        let releases = blk::releases_touching(conn, from, to, release_type.map(|t| t.as_str()), category, now, FEED_MAX_EVENTS)?;
         let phases: HashMap<i64, String> = wfm::phase_names(conn, "release")?.into_iter().map(|(id, name, _)| (id, name)).collect();
         let categories: HashMap<i64, String> = wfm::categories_all(conn)?.into_iter().map(|c| (c.id, c.name)).collect();
         let warnings = conflicts::warnings_for_releases(conn, &releases)?;

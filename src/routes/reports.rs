@@ -89,6 +89,10 @@ fn csv_time(t: &Option<DateTime<Utc>>) -> String {
 /// memory to a few hundred kilobytes, however many run at once, for a round trip per chunk.
 const CSV_CHUNK: usize = 250;
 
+/// Chunks of release CSV being read and written at once, across all downloads: many
+/// downloads at once take turns instead of each holding its rows in memory.
+static CSV_READERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 /// GET /releases.csv: the rows of the release list with the same filters and sort, without
 /// paging (at most `CSV_MAX_ROWS`). Streamed: the matching ids are read first, then the rows
 /// a chunk at a time, each written out before the next is read, so memory stays flat however
@@ -122,10 +126,12 @@ async fn releases_csv(_user: CurrentUser, pool: web::Data<DbPool>, q: web::Query
     let first = csv_bytes(std::iter::once(head.iter().map(|h| h.to_string()).collect::<Vec<_>>()))?;
     let book = std::sync::Arc::new((categories, phases, names));
     let pool = pool.into_inner();
-    let chunks: Vec<Vec<i64>> = ids.chunks(CSV_CHUNK).map(<[i64]>::to_vec).collect();
-    let rows = futures_util::stream::iter(chunks).then(move |chunk| {
-        let (pool, book) = (pool.clone(), book.clone());
+    let ids = std::sync::Arc::new(ids);
+    let rows = futures_util::stream::iter(0..ids.len().div_ceil(CSV_CHUNK)).then(move |i| {
+        let (pool, book, ids) = (pool.clone(), book.clone(), ids.clone());
         async move {
+            let _turn = CSV_READERS.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
+            let chunk = ids[i * CSV_CHUNK..ids.len().min((i + 1) * CSV_CHUNK)].to_vec();
             let rows = db::run(&pool, move |conn| Ok(rel::by_ids_in_order(conn, &chunk)?)).await?;
             let (categories, phases, names) = &*book;
             csv_bytes(rows.iter().map(|r| {

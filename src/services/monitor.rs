@@ -44,6 +44,9 @@ fn raise_and_clear(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<R
     conn.transaction(|conn| {
         let cleared = clear_resolved(conn, now)?;
         let mut raised: Vec<Raised> = Vec::new();
+        // Each cause is skipped when its alert is already open (an index probe) before the
+        // insert: a conflicting insert costs far more, and most causes are old ones. ON
+        // CONFLICT still settles two monitors racing for a new one.
         // Phases past their due date.
         raised.extend(
             diesel::sql_query(
@@ -52,6 +55,8 @@ fn raise_and_clear(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<R
                         'The phase ' || p.name || ' was due ' || to_char(r.phase_due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC', $1
                  FROM releases r JOIN phases p ON p.id = r.phase_id
                  WHERE r.state = 'active' AND r.phase_due_at < $1
+                   AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.release_id = r.id AND a.kind = 'phase_overdue'
+                                   AND a.subject_id = r.phase_id AND a.cleared_at IS NULL)
                  ON CONFLICT (release_id, kind, subject_id) WHERE cleared_at IS NULL DO NOTHING
                  RETURNING release_id, detail",
             )
@@ -66,6 +71,8 @@ fn raise_and_clear(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<R
                         'The task “' || t.title || '” was due ' || to_char(t.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC', $1
                  FROM tasks t JOIN releases r ON r.id = t.release_id
                  WHERE r.state = 'active' AND t.status IN ('open', 'in_progress') AND t.due_at < $1
+                   AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.release_id = t.release_id AND a.kind = 'task_overdue'
+                                   AND a.subject_id = t.id AND a.cleared_at IS NULL)
                  ON CONFLICT (release_id, kind, subject_id) WHERE cleared_at IS NULL DO NOTHING
                  RETURNING release_id, detail",
             )
@@ -80,6 +87,8 @@ fn raise_and_clear(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<R
                         'The planned end was ' || to_char(r.planned_end AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC', $1
                  FROM releases r
                  WHERE r.state = 'active' AND r.planned_end < $1
+                   AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.release_id = r.id AND a.kind = 'release_overdue'
+                                   AND a.subject_id = 0 AND a.cleared_at IS NULL)
                  ON CONFLICT (release_id, kind, subject_id) WHERE cleared_at IS NULL DO NOTHING
                  RETURNING release_id, detail",
             )

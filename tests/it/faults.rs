@@ -182,9 +182,32 @@ async fn sigterm_lets_a_request_in_flight_finish_and_then_stops() {
     assert!(status.success(), "relman exited with {status}");
 }
 
+/// A `relman serve` process, killed when dropped: a failing test leaves no server behind.
+pub struct Instance(pub std::process::Child);
+
+impl std::ops::Deref for Instance {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Instance {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `relman serve` as its own process on the test's database (with these settings too), once
 /// it answers `/healthz`.
-pub async fn start_relman(app: &TestApp, settings: &[(&str, &str)]) -> (std::process::Child, u16) {
+pub async fn start_relman(app: &TestApp, settings: &[(&str, &str)]) -> (Instance, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(env!("CARGO_BIN_EXE_relman"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
@@ -203,5 +226,5 @@ pub async fn start_relman(app: &TestApp, settings: &[(&str, &str)]) -> (std::pro
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    (child, port)
+    (Instance(child), port)
 }

@@ -1,7 +1,8 @@
 -- wrk script: POST /releases/{n}/transitions in a rework/advance loop (Plan and Design ->
 -- Assess -> Plan and Design ...), with the session cookie and CSRF token of a signed-in user.
 -- `tests/bench/run` writes the data file this reads (BENCH_DATA): the releases with their
--- current version, the two transition ids, the cookie and the token. Each wrk thread takes
+-- current version and whether they are in Plan and Design (else in Assess), the two
+-- transition ids, the cookie and the token. Each wrk thread takes
 -- every nth release and cycles through them, so one release is never posted twice at once
 -- (there are many more releases than connections) and its version is known: each post that
 -- commits bumps it by one. The run's committed transitions are counted in the database.
@@ -18,7 +19,7 @@ function init(args)
   mine = {}
   for i = 1 + tid, #data.releases, nthreads do
     local r = data.releases[i]
-    mine[#mine + 1] = { n = r[1], v = r[2], in_plan = true }
+    mine[#mine + 1] = { n = r[1], v = r[2], in_plan = r[3] }
   end
   pos = 0
 end

@@ -261,7 +261,7 @@ fn blackout_label(b: &Blackout, categories: &HashMap<i64, String>) -> String {
 /// GET /calendar (`?month=2026-12&type=major&category=1`)
 #[get("/calendar")]
 async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<CalendarQuery>) -> AppResult<HttpResponse> {
-    let slot = match super::kept_page::lookup(&user) {
+    let slot = match super::kept_page::lookup(&user).await {
         Ok(kept) => return Ok(kept),
         Err(slot) => slot,
     };

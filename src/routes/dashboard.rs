@@ -75,7 +75,7 @@ struct DashboardPage {
 /// GET /
 #[get("/")]
 async fn dashboard(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
-    let slot = match super::kept_page::lookup(&user) {
+    let slot = match super::kept_page::lookup(&user).await {
         Ok(kept) => return Ok(kept),
         Err(slot) => slot,
     };

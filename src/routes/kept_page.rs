@@ -5,37 +5,55 @@
 //!
 //! Kept per session, not per person: a page carries its session's form token. A page that
 //! shows a one-time message is not kept, and none is served while a message waits.
-use std::sync::Arc;
+//!
+//! When a page has to be read (the first time, or after a write), one request reads it while
+//! the others asking for the same page wait and are given it: a write does not send every
+//! waiting request to the database at once.
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, LazyLock};
 
 use actix_web::HttpResponse;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::kept::{self, Kept};
 
-/// At most this many pages (a list page at a million releases is about 60 kB).
+/// At most this many pages (a list page at a million releases is about 30 kB).
 const MAX_PAGES: usize = 64;
 
 static PAGES: Kept<(String, String), Arc<str>> = Kept::new(MAX_PAGES);
 
-/// Where a page about to be read would be kept, and the generation it is read in.
+/// Locks for reading a page, by a hash of its key (a few pages may share one).
+static READING: LazyLock<Vec<Arc<Mutex<()>>>> = LazyLock::new(|| (0..64).map(|_| Arc::new(Mutex::new(()))).collect());
+
+/// Where a page about to be read would be kept, the generation it is read in, and the lock
+/// that makes the others asking for it wait.
 pub struct Slot {
     key: Option<(String, String)>,
     generation: u64,
+    _reading: Option<OwnedMutexGuard<()>>,
 }
 
 /// Before reading the database: the page kept for this session and address (`Ok`), or the
 /// slot to keep the page in once it is rendered (`Err`).
-pub fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
-    let generation = kept::generation();
+pub async fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
     let key = match user.session.session_id() {
-        Some(sid) if kept::enabled() && !user.address.is_empty() && !user.session.has_flash() => Some((sid, user.address.clone())),
-        _ => None,
+        Some(sid) if kept::enabled() && !user.address.is_empty() && !user.session.has_flash() => (sid, user.address.clone()),
+        _ => return Err(Slot { key: None, generation: kept::generation(), _reading: None }),
     };
-    if let Some(body) = key.as_ref().and_then(|k| PAGES.get(k)) {
+    if let Some(body) = PAGES.get(&key) {
         return Ok(html(body.to_string()));
     }
-    Err(Slot { key, generation })
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    let lock = READING[(h.finish() % READING.len() as u64) as usize].clone();
+    let reading = lock.lock_owned().await;
+    // Read by the request that held the lock meanwhile?
+    if let Some(body) = PAGES.fresh(&key) {
+        return Ok(html(body.to_string()));
+    }
+    Err(Slot { key: Some(key), generation: kept::generation(), _reading: Some(reading) })
 }
 
 /// Render a page with 200, and keep it in its slot.

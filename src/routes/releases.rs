@@ -98,7 +98,7 @@ async fn list(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ListFilt
 
 /// The list of releases or changes.
 pub(crate) async fn list_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, f: ListFilter) -> AppResult<HttpResponse> {
-    let slot = match kept_page::lookup(&user) {
+    let slot = match kept_page::lookup(&user).await {
         Ok(kept) => return Ok(kept),
         Err(slot) => slot,
     };
@@ -795,7 +795,7 @@ async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String
 
 pub(crate) async fn show_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, path: String) -> AppResult<HttpResponse> {
     let number = parse_kind_number(kind, &path)?;
-    let slot = match kept_page::lookup(&user) {
+    let slot = match kept_page::lookup(&user).await {
         Ok(kept) => return Ok(kept),
         Err(slot) => slot,
     };

@@ -279,7 +279,7 @@ fn csv_href(f: &ReportFilter, key: &str) -> String {
 #[get("/reports/management")]
 async fn management(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ReportFilter>) -> AppResult<HttpResponse> {
     require_manager(&user)?;
-    let slot = match super::kept_page::lookup(&user) {
+    let slot = match super::kept_page::lookup(&user).await {
         Ok(kept) => return Ok(kept),
         Err(slot) => slot,
     };

@@ -13,6 +13,7 @@ DROP VIEW report_cells_from_records;
 DROP VIEW report_cell_records;
 DROP FUNCTION report_approval_changed();
 DROP FUNCTION report_visit_changed();
+DROP FUNCTION report_child_cell(text, bigint, bigint, timestamptz, timestamptz, integer);
 DROP FUNCTION report_release_changed();
 DROP FUNCTION report_children_cells(releases, integer);
 DROP FUNCTION report_release_cells(releases, integer);

@@ -109,20 +109,25 @@ CREATE TRIGGER report_release_updated AFTER UPDATE ON releases
         IS DISTINCT FROM (NEW.state, NEW.phase_id, NEW.closed_at, NEW.planned_end, NEW.created_at, NEW.category_id, NEW.release_type))
     EXECUTE FUNCTION report_release_changed();
 
+-- One visit's or approval's cell (under its release's month, category and type), counted
+-- `sign` times; nothing for a change's.
+-- (Its parameters are named apart from the columns of `releases`, which would win.)
+CREATE FUNCTION report_child_cell(what text, of_release bigint, in_phase bigint, started timestamptz, ended timestamptz, sign integer)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO report_cell_changes
+    SELECT what, report_month(r.created_at), r.category_id, r.release_type, in_phase, report_bin(x.s), sign, sign * x.s
+    FROM releases r, LATERAL (SELECT extract(epoch FROM ended - started)::float8 AS s) x
+    WHERE r.id = of_release AND r.kind = 'release';
+$$;
+
 -- A phase visit counts once it has been left.
 CREATE FUNCTION report_visit_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' AND OLD.status = 'left' AND OLD.left_at IS NOT NULL THEN
-        INSERT INTO report_cell_changes
-        SELECT 'visit', report_month(r.created_at), r.category_id, r.release_type, OLD.phase_id, report_bin(x.s), -1, -x.s
-        FROM releases r, LATERAL (SELECT extract(epoch FROM OLD.left_at - OLD.entered_at)::float8 AS s) x
-        WHERE r.id = OLD.release_id AND r.kind = 'release';
+        PERFORM report_child_cell('visit', OLD.release_id, OLD.phase_id, OLD.entered_at, OLD.left_at, -1);
     END IF;
     IF TG_OP <> 'DELETE' AND NEW.status = 'left' AND NEW.left_at IS NOT NULL THEN
-        INSERT INTO report_cell_changes
-        SELECT 'visit', report_month(r.created_at), r.category_id, r.release_type, NEW.phase_id, report_bin(x.s), 1, x.s
-        FROM releases r, LATERAL (SELECT extract(epoch FROM NEW.left_at - NEW.entered_at)::float8 AS s) x
-        WHERE r.id = NEW.release_id AND r.kind = 'release';
+        PERFORM report_child_cell('visit', NEW.release_id, NEW.phase_id, NEW.entered_at, NEW.left_at, 1);
     END IF;
     RETURN NULL;
 END $$;
@@ -139,16 +144,10 @@ CREATE TRIGGER report_visit_updated AFTER UPDATE ON release_phase_visits
 CREATE FUNCTION report_approval_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' AND OLD.status IN ('approved', 'denied') AND OLD.decided_at IS NOT NULL THEN
-        INSERT INTO report_cell_changes
-        SELECT 'approval', report_month(r.created_at), r.category_id, r.release_type, OLD.phase_id, report_bin(x.s), -1, -x.s
-        FROM releases r, LATERAL (SELECT extract(epoch FROM OLD.decided_at - OLD.opened_at)::float8 AS s) x
-        WHERE r.id = OLD.release_id AND r.kind = 'release';
+        PERFORM report_child_cell('approval', OLD.release_id, OLD.phase_id, OLD.opened_at, OLD.decided_at, -1);
     END IF;
     IF TG_OP <> 'DELETE' AND NEW.status IN ('approved', 'denied') AND NEW.decided_at IS NOT NULL THEN
-        INSERT INTO report_cell_changes
-        SELECT 'approval', report_month(r.created_at), r.category_id, r.release_type, NEW.phase_id, report_bin(x.s), 1, x.s
-        FROM releases r, LATERAL (SELECT extract(epoch FROM NEW.decided_at - NEW.opened_at)::float8 AS s) x
-        WHERE r.id = NEW.release_id AND r.kind = 'release';
+        PERFORM report_child_cell('approval', NEW.release_id, NEW.phase_id, NEW.opened_at, NEW.decided_at, 1);
     END IF;
     RETURN NULL;
 END $$;

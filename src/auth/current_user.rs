@@ -86,7 +86,8 @@ impl FromRequest for CurrentUser {
             }
             let pool = pool.ok_or_else(|| AppError::Internal("no database pool".into()))?;
             let user = db::run(&pool, move |conn| {
-                let Some(u) = crate::models::sessions::user_of(conn, uid, &sid)? else { return Ok(None) };
+                let Some((u, database_writes)) = crate::models::sessions::user_of(conn, uid, &sid)? else { return Ok(None) };
+                crate::kept::saw_database_writes(database_writes);
                 if let Some((pending, unread)) = nav_counts::get(u.id) {
                     return Ok(Some((u, pending, unread)));
                 }

@@ -87,30 +87,42 @@ fn value_at(bins: &[&Bin], rank: i64) -> f64 {
             if b.n == 1 {
                 return b.seconds;
             }
-            let low = if b.bin <= 0 { 0.0 } else { BIN_RATIO.powi(b.bin) };
+            let low = if b.bin <= 0 {
+                0.0
+            } else {
+                BIN_RATIO.powi(b.bin)
+            };
             let high = BIN_RATIO.powi(b.bin + 1);
             let at = ((rank - before) as f64 + 0.5) / b.n as f64;
             // Evenly on a log scale within the bin (linearly in bin 0, which starts at 0).
-            return if low > 0.0 { low * (high / low).powf(at) } else { high * at };
+            return if low > 0.0 {
+                low * (high / low).powf(at)
+            } else {
+                high * at
+            };
         }
         before += b.n;
     }
     bins.last().map(|b| b.seconds / b.n as f64).unwrap_or(0.0)
 }
 
-/// The bin of a duration in seconds, as `report_bin()` computes it in the database.
-pub fn bin_of(seconds: f64) -> i32 {
-    (seconds.max(1.0).ln() / BIN_RATIO.ln()).floor() as i32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The bin of a duration in seconds, as `report_bin()` computes it in the database.
+    fn bin_of(seconds: f64) -> i32 {
+        (seconds.max(1.0).ln() / BIN_RATIO.ln()).floor() as i32
+    }
+
     fn of(values: &[f64]) -> Histogram {
         let mut h = Histogram::default();
         for v in values {
-            h.add(Bin { bin: bin_of(*v), n: 1, seconds: *v });
+            h.add(Bin {
+                bin: bin_of(*v),
+                n: 1,
+                seconds: *v,
+            });
         }
         h
     }
@@ -144,11 +156,16 @@ mod tests {
     #[test]
     fn many_durations_give_a_percentile_within_a_bin_of_the_exact_one() {
         // A spread like real lead times: minutes to weeks, skewed.
-        let values: Vec<f64> = (0..10_000).map(|i| 60.0 * (1.0 + (i as f64 * 0.7919).sin().abs() * 10_000.0 * (i % 7 + 1) as f64)).collect();
+        let values: Vec<f64> = (0..10_000)
+            .map(|i| 60.0 * (1.0 + (i as f64 * 0.7919).sin().abs() * 10_000.0 * (i % 7 + 1) as f64))
+            .collect();
         let h = of(&values);
         for q in [0.5, 0.9, 0.99] {
             let (est, ex) = (h.percentile(q).unwrap(), exact(&values, q));
-            assert!((est - ex).abs() <= ex * (BIN_RATIO - 1.0), "q {q}: {est} against {ex}");
+            assert!(
+                (est - ex).abs() <= ex * (BIN_RATIO - 1.0),
+                "q {q}: {est} against {ex}"
+            );
         }
         let mean: f64 = values.iter().sum::<f64>() / values.len() as f64 / 3600.0;
         assert!((h.mean_hours().unwrap() - mean).abs() < 1e-6);
@@ -157,7 +174,11 @@ mod tests {
     #[test]
     fn removals_cancel_additions() {
         let mut h = of(&[100.0, 200.0, 5000.0]);
-        h.add(Bin { bin: bin_of(200.0), n: -1, seconds: -200.0 });
+        h.add(Bin {
+            bin: bin_of(200.0),
+            n: -1,
+            seconds: -200.0,
+        });
         assert_eq!(h.n(), 2);
         assert!((h.percentile(1.0).unwrap() - 5000.0).abs() < 1e-9);
         assert!((h.percentile(0.0).unwrap() - 100.0).abs() < 1e-9);

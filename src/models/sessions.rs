@@ -16,22 +16,19 @@ pub fn open(conn: &mut PgConnection, user_id: i64, id: &str) -> QueryResult<()> 
     Ok(())
 }
 
-/// The user of a live session: `None` when the session was closed, is too old, or is not theirs.
-pub fn user_of(conn: &mut PgConnection, user_id: i64, id: &str) -> QueryResult<Option<User>> {
+/// The user of a live session, with the database's count of writes (`relman_writes`, see
+/// `kept`) read in the same statement: `None` when the session was closed, is too old, or is
+/// not theirs.
+pub fn user_of(conn: &mut PgConnection, user_id: i64, id: &str) -> QueryResult<Option<(User, i64)>> {
     let too_old = chrono::Utc::now() - chrono::Duration::days(MAX_AGE_DAYS);
-    // With the database's count of writes (see `kept`), in the same statement.
-    let found: Option<(User, i64)> = users::table
+    users::table
         .inner_join(user_sessions::table)
         .filter(users::id.eq(user_id))
         .filter(user_sessions::id.eq(id))
         .filter(user_sessions::created_at.ge(too_old))
         .select((User::as_select(), diesel::dsl::sql::<diesel::sql_types::BigInt>("(SELECT last_value FROM relman_writes)")))
         .first(conn)
-        .optional()?;
-    Ok(found.map(|(user, writes)| {
-        crate::kept::saw_database_writes(writes);
-        user
-    }))
+        .optional()
 }
 
 pub fn close(conn: &mut PgConnection, id: &str) -> QueryResult<usize> {

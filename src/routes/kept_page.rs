@@ -25,7 +25,8 @@ const MAX_PAGES: usize = 64;
 static PAGES: Kept<(String, String), Arc<str>> = Kept::new(MAX_PAGES);
 
 /// Locks for reading a page, by a hash of its key (a few pages may share one).
-static READING: LazyLock<Vec<Arc<Mutex<()>>>> = LazyLock::new(|| (0..64).map(|_| Arc::new(Mutex::new(()))).collect());
+static READING: LazyLock<Vec<Arc<Mutex<()>>>> =
+    LazyLock::new(|| (0..64).map(|_| Arc::new(Mutex::new(()))).collect());
 
 /// Where a page about to be read would be kept, the generation it is read in, and the lock
 /// that makes the others asking for it wait.
@@ -39,8 +40,16 @@ pub struct Slot {
 /// slot to keep the page in once it is rendered (`Err`).
 pub async fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
     let key = match user.session.session_id() {
-        Some(sid) if kept::enabled() && !user.address.is_empty() && !user.session.has_flash() => (sid, user.address.clone()),
-        _ => return Err(Slot { key: None, generation: kept::generation(), _reading: None }),
+        Some(sid) if kept::enabled() && !user.address.is_empty() && !user.session.has_flash() => {
+            (sid, user.address.clone())
+        }
+        _ => {
+            return Err(Slot {
+                key: None,
+                generation: kept::generation(),
+                _reading: None,
+            })
+        }
     };
     if let Some(body) = PAGES.get(&key) {
         return Ok(html(body.to_string()));
@@ -53,7 +62,11 @@ pub async fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
     if let Some(body) = PAGES.fresh(&key) {
         return Ok(html(body.to_string()));
     }
-    Err(Slot { key: Some(key), generation: kept::generation(), _reading: Some(reading) })
+    Err(Slot {
+        key: Some(key),
+        generation: kept::generation(),
+        _reading: Some(reading),
+    })
 }
 
 /// Render a page with 200, and keep it in its slot.
@@ -66,5 +79,7 @@ pub fn page<T: askama::Template>(slot: Slot, t: &T) -> Result<HttpResponse, AppE
 }
 
 fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body)
 }

@@ -307,29 +307,37 @@ impl Scope {
     /// The registration range as the whole months in it (read from kept histograms) and the
     /// days at either end that cover part of a month (read from the records).
     pub fn month_split(&self) -> MonthSplit {
-        let month_of = |d: NaiveDate| d.with_day(1).expect("every month has a first day");
-        let next_month = |d: NaiveDate| month_of(d).checked_add_months(chrono::Months::new(1)).expect("a date after it");
-        // First whole month: `from`'s own when it is the 1st, else the next one.
-        let first = self.from.map(|d| if d.day() == 1 { d } else { next_month(d) });
+        let month_of = |d: NaiveDate| d - chrono::Days::new(u64::from(d.day0()));
+        // First whole month: `from`'s own when it is the 1st, else the next one (none past
+        // the last month a date can be in).
+        let first = match self.from {
+            Some(d) if d.day() == 1 => Some(d),
+            Some(d) => match month_of(d).checked_add_months(chrono::Months::new(1)) {
+                Some(next) => Some(next),
+                None => return MonthSplit { months: None, days: vec![(d, self.to.unwrap_or(NaiveDate::MAX))] },
+            },
+            None => None,
+        };
         // End of the whole months (exclusive): the 1st of the month of the day after `to`.
         let end = self.to.map(|d| month_of(d.succ_opt().unwrap_or(d)));
-        match (first, end) {
-            (Some(a), Some(b)) if a >= b => MonthSplit { months: None, days: vec![(self.from.expect("set"), self.to.expect("set"))] },
-            _ => {
-                let mut days = Vec::new();
-                if let (Some(from), Some(a)) = (self.from, first) {
-                    if from < a {
-                        days.push((from, a.pred_opt().expect("a day before")));
-                    }
-                }
-                if let (Some(to), Some(b)) = (self.to, end) {
-                    if b <= to {
-                        days.push((b, to));
-                    }
-                }
-                MonthSplit { months: Some((first, end)), days }
+        if let (Some(from), Some(to), Some(a), Some(b)) = (self.from, self.to, first, end) {
+            if a >= b {
+                return MonthSplit { months: None, days: vec![(from, to)] };
             }
         }
+        let mut days = Vec::new();
+        if let (Some(from), Some(a)) = (self.from, first) {
+            if from < a {
+                // `a` is the 1st of a month after `from`: the day before it exists.
+                days.push((from, a - chrono::Days::new(1)));
+            }
+        }
+        if let (Some(to), Some(b)) = (self.to, end) {
+            if b <= to {
+                days.push((b, to));
+            }
+        }
+        MonthSplit { months: Some((first, end)), days }
     }
 }
 

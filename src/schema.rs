@@ -455,3 +455,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications, watchers, mail_outbox, alerts, knowledge_articles, admin_audit,
     blackouts,
 );
+
+diesel::table! {
+    config_generation (only_row) {
+        only_row -> Bool,
+        n -> Int8,
+    }
+}

@@ -16,15 +16,15 @@ use crate::models::history::{self, NewEvent};
 use crate::models::releases::{self as rel, Release};
 use crate::models::{groups, tasks as tm};
 
-/// The group and rule a phase's approval goes to for this record.
-pub fn requirement_for(conn: &mut PgConnection, phase_id: i64, emergency: bool) -> QueryResult<Option<(i64, Rule, Option<i32>)>> {
-    Ok(am::requirement(conn, phase_id)?.and_then(|r| {
+/// The group and rule a requirement puts on this record: its emergency group for an emergency.
+fn chosen(r: Option<&am::Requirement>, emergency: bool) -> Option<(i64, Rule, Option<i32>)> {
+    r.and_then(|r| {
         let (group, rule, quorum) = match (emergency, r.emergency_group_id) {
             (true, Some(g)) => (g, r.emergency_rule.as_str(), None),
             _ => (r.group_id, r.rule.as_str(), r.quorum_count),
         };
         Rule::from_parts(rule, quorum).map(|rule| (group, rule, quorum))
-    }))
+    })
 }
 
 fn is_emergency(r: &Release) -> bool {
@@ -33,7 +33,13 @@ fn is_emergency(r: &Release) -> bool {
 
 /// A record entered a phase: open its approval when the phase needs one.
 pub fn open_on_entry(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>) -> QueryResult<Option<Approval>> {
-    let Some((group, rule, quorum)) = requirement_for(conn, phase_id, is_emergency(r))? else { return Ok(None) };
+    let requirement = am::requirement(conn, phase_id)?;
+    open_as_required(conn, r, phase_id, actor, requirement.as_ref())
+}
+
+/// `open_on_entry` with the phase's requirement known (from the workflow's configuration).
+pub fn open_as_required(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>, requirement: Option<&am::Requirement>) -> QueryResult<Option<Approval>> {
+    let Some((group, rule, quorum)) = chosen(requirement, is_emergency(r)) else { return Ok(None) };
     let a = am::insert(conn, r.id, phase_id, group, rule.key(), quorum)?;
     am::log(conn, a.id, 1, actor, None, "requested", "")?;
     let voters: Vec<i64> = eligible(conn, &a, r)?.into_iter().map(|(id, _)| id).collect();
@@ -77,9 +83,10 @@ fn tally(a: &Approval, eligible: &[(i64, String)], votes: &[am::Vote]) -> Tally 
     }
 }
 
-/// The exit criterion an approval puts on the current phase, if it is not approved yet.
-pub fn gate(conn: &mut PgConnection, r: &Release) -> QueryResult<Option<Gate>> {
-    let Some((group, _, _)) = requirement_for(conn, r.phase_id, is_emergency(r))? else { return Ok(None) };
+/// The exit criterion an approval puts on the current phase (whose requirement is given), if
+/// it is not approved yet.
+pub fn gate(conn: &mut PgConnection, r: &Release, requirement: Option<&am::Requirement>) -> QueryResult<Option<Gate>> {
+    let Some((group, _, _)) = chosen(requirement, is_emergency(r)) else { return Ok(None) };
     let latest = am::latest(conn, r.id, r.phase_id)?;
     let group_name = |conn: &mut PgConnection, id: i64| groups::find(conn, id).map(|g| g.name);
     Ok(match latest {

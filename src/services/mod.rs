@@ -15,3 +15,4 @@ pub mod reports;
 pub mod seed;
 pub mod tasks;
 pub mod workflow_admin;
+pub mod workflow_config;

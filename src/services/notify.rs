@@ -4,7 +4,9 @@ use diesel::prelude::*;
 
 use crate::models::releases::Release;
 use crate::paths;
-use crate::schema::{group_members, mail_outbox, notifications, tasks, users, watchers};
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
+
+use crate::schema::{group_members, notifications, tasks, watchers};
 
 /// One notification, the same for every recipient.
 pub struct Note {
@@ -29,6 +31,19 @@ impl Note {
     }
 }
 
+diesel::define_sql_function! {
+    /// Migration 000021: a notification to each active recipient and an e-mail for each with
+    /// an address, in one statement; answers how many were notified.
+    fn notify_people(
+        recipients: Array<BigInt>,
+        about: Nullable<BigInt>,
+        note_kind: Text,
+        note_subject: Text,
+        note_body: Text,
+        note_link: Text,
+    ) -> Integer;
+}
+
 /// Tell `recipients` (never the actor who caused it; each person once; active users only).
 pub fn send(conn: &mut PgConnection, recipients: &[i64], actor: Option<i64>, note: &Note) -> QueryResult<usize> {
     let mut ids: Vec<i64> = recipients.iter().copied().filter(|id| Some(*id) != actor).collect();
@@ -37,36 +52,8 @@ pub fn send(conn: &mut PgConnection, recipients: &[i64], actor: Option<i64>, not
     if ids.is_empty() {
         return Ok(0);
     }
-    let people: Vec<(i64, Option<String>)> = users::table
-        .filter(users::id.eq_any(&ids))
-        .filter(users::active.eq(true))
-        .select((users::id, users::email))
-        .load(conn)?;
-    for (uid, email) in &people {
-        let nid: i64 = diesel::insert_into(notifications::table)
-            .values((
-                notifications::user_id.eq(uid),
-                notifications::release_id.eq(note.release_id),
-                notifications::kind.eq(note.kind),
-                notifications::subject.eq(&note.subject),
-                notifications::body.eq(&note.body),
-                notifications::link.eq(&note.link),
-            ))
-            .returning(notifications::id)
-            .get_result(conn)?;
-        if let Some(to) = email.as_deref().filter(|e| !e.is_empty()) {
-            diesel::insert_into(mail_outbox::table)
-                .values((
-                    mail_outbox::notification_id.eq(nid),
-                    mail_outbox::to_address.eq(to),
-                    mail_outbox::subject.eq(&note.subject),
-                    mail_outbox::text_body.eq(&note.body),
-                    mail_outbox::link.eq(&note.link),
-                ))
-                .execute(conn)?;
-        }
-    }
-    Ok(people.len())
+    let sent: i32 = diesel::select(notify_people(ids, note.release_id, note.kind, &note.subject, &note.body, &note.link)).get_result(conn)?;
+    Ok(sent as usize)
 }
 
 /// The people a record concerns: registrant, coordinator, manager, task assignees, watchers.

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::domain::permissions::{self, Actor, Parties};
-use crate::domain::workflow::{Gate, RecordState, Workflow};
+use super::workflow_config::WorkflowConfig;
+use crate::domain::workflow::{Gate, RecordState};
 use crate::error::{AppError, AppResult};
 use crate::models::history::{self, NewEvent};
 use crate::models::releases::{self as rel, Release};
@@ -47,6 +48,9 @@ fn heads(conn: &mut PgConnection, filter: impl FnOnce(crate::schema::releases::B
 /// The approval status of changes, by id: approved, pending, denied, not requested yet, or
 /// pre-approved (its workflow asks for no approval).
 fn approval_status(conn: &mut PgConnection, changes: &[Head]) -> QueryResult<Vec<(i64, String)>> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<i64> = changes.iter().map(|c| c.0).collect();
     let rows: Vec<(i64, String)> = approvals::table
         .filter(approvals::release_id.eq_any(&ids))
@@ -80,6 +84,9 @@ fn approval_status(conn: &mut PgConnection, changes: &[Head]) -> QueryResult<Vec
 }
 
 fn phase_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     phases::table.filter(phases::id.eq_any(ids)).select((phases::id, phases::name)).load(conn)
 }
 
@@ -144,23 +151,24 @@ pub fn release_of(conn: &mut PgConnection, change: &Release) -> QueryResult<Opti
 }
 
 /// The gates related records put on a release: (on closing, on entering phases).
-pub fn gates(conn: &mut PgConnection, r: &Release, wf: &Workflow) -> QueryResult<(Vec<Gate>, Vec<(i64, Gate)>)> {
-    let flags: Vec<(i64, bool, bool)> = phases::table
-        .filter(phases::workflow_id.eq(r.workflow_id))
-        .select((phases::id, phases::entry_requires_changes_approved, phases::close_requires_changes_closed))
-        .load(conn)?;
-    let changes = changes_of(conn, r.id)?;
+pub fn gates(conn: &mut PgConnection, r: &Release, config: &WorkflowConfig) -> QueryResult<(Vec<Gate>, Vec<(i64, Gate)>)> {
     let mut close = Vec::new();
     let mut entry = Vec::new();
-    let unapproved: Vec<String> = changes.iter().filter(|c| c.active && !c.approved).map(|c| c.number.clone()).collect();
-    if !unapproved.is_empty() {
-        for (phase, _, _) in flags.iter().filter(|f| f.1) {
-            entry.push((*phase, Gate::RelatedRecords { reason: "Related changes not approved yet".into(), numbers: unapproved.clone() }));
+    let entry_phases: Vec<i64> = config.flags.iter().filter(|f| f.entry_requires_changes_approved).map(|f| f.id).collect();
+    let close_here = config.flags_of(r.phase_id).is_some_and(|f| f.close_requires_changes_closed);
+    // Changes matter only to a workflow with a phase that asks about them.
+    if !entry_phases.is_empty() || close_here {
+        let changes = changes_of(conn, r.id)?;
+        let unapproved: Vec<String> = changes.iter().filter(|c| c.active && !c.approved).map(|c| c.number.clone()).collect();
+        if !unapproved.is_empty() {
+            for phase in &entry_phases {
+                entry.push((*phase, Gate::RelatedRecords { reason: "Related changes not approved yet".into(), numbers: unapproved.clone() }));
+            }
         }
-    }
-    let open: Vec<String> = changes.iter().filter(|c| c.active).map(|c| c.number.clone()).collect();
-    if !open.is_empty() && flags.iter().any(|f| f.0 == r.phase_id && f.2) {
-        close.push(Gate::RelatedRecords { reason: "Related changes not closed yet".into(), numbers: open });
+        let open: Vec<String> = changes.iter().filter(|c| c.active).map(|c| c.number.clone()).collect();
+        if !open.is_empty() && close_here {
+            close.push(Gate::RelatedRecords { reason: "Related changes not closed yet".into(), numbers: open });
+        }
     }
     let members: Vec<String> = members_of(conn, r.id)?
         .into_iter()
@@ -171,7 +179,7 @@ pub fn gates(conn: &mut PgConnection, r: &Release, wf: &Workflow) -> QueryResult
         close.push(Gate::RelatedRecords { reason: "Bundled releases still active".into(), numbers: members });
     }
     // Blackouts hold entering the phases they apply to, unless the release is an emergency.
-    entry.extend(super::conflicts::blackout_gates(conn, r, wf)?);
+    entry.extend(super::conflicts::blackout_gates(conn, r, config)?);
     Ok((close, entry))
 }
 

@@ -30,6 +30,8 @@ pub struct Loaded {
     /// Criteria that hold closing only, and criteria on entering phases.
     pub close_gates: Vec<workflow::Gate>,
     pub entry_gates: Vec<(i64, workflow::Gate)>,
+    /// The workflow's configuration as kept in memory (`workflow` and `rules` come from it).
+    pub config: std::sync::Arc<super::workflow_config::WorkflowConfig>,
 }
 
 impl Loaded {
@@ -125,27 +127,40 @@ pub fn load(conn: &mut PgConnection, number: i64) -> AppResult<Loaded> {
 /// A release or a change with what governs it, and the gates on its current moves.
 pub fn load_kind(conn: &mut PgConnection, kind: RecordKind, number: i64) -> AppResult<Loaded> {
     let release = rel::by_kind_number(conn, kind.as_str(), number)?;
+    load_record(conn, kind, release)
+}
+
+/// What governs a record already read (and perhaps locked) by the caller.
+fn load_record(conn: &mut PgConnection, kind: RecordKind, release: rel::Release) -> AppResult<Loaded> {
     let details = rel::details(conn, release.id)?;
-    let workflow = wfm::load(conn, release.workflow_id)?;
-    let rules = wfm::rules_of(conn, release.workflow_id)?;
-    let category = wfm::category(conn, release.category_id)?;
-    let require_tasks = {
-        use crate::schema::phases;
-        phases::table.find(release.phase_id).select(phases::require_tasks_done).first::<bool>(conn)?
+    let config = super::workflow_config::of(conn, release.workflow_id)?;
+    let category = match config.category(release.category_id) {
+        Some(c) => c.clone(),
+        None => wfm::category(conn, release.category_id)?,
     };
+    let require_tasks = config.flags_of(release.phase_id).is_some_and(|f| f.require_tasks_done);
     let mut gates = Vec::new();
     let mut close_gates = Vec::new();
     let mut entry_gates = Vec::new();
     if release.state == RecordState::Active.as_str() {
-        gates.extend(super::tasks::open_tasks_gate(conn, &release, &workflow, require_tasks)?);
-        gates.extend(super::approvals::gate(conn, &release)?);
+        gates.extend(super::tasks::open_tasks_gate(conn, &release, &config.workflow, require_tasks)?);
+        gates.extend(super::approvals::gate(conn, &release, config.requirement(release.phase_id))?);
         if kind == RecordKind::Release {
-            let (c, e) = super::related::gates(conn, &release, &workflow)?;
+            let (c, e) = super::related::gates(conn, &release, &config)?;
             close_gates = c;
             entry_gates = e;
         }
     }
-    Ok(Loaded { record: ReleaseRecord { release, details }, workflow, rules, category, gates, close_gates, entry_gates })
+    Ok(Loaded {
+        record: ReleaseRecord { release, details },
+        workflow: config.workflow.clone(),
+        rules: config.rules.clone(),
+        category,
+        gates,
+        close_gates,
+        entry_gates,
+        config,
+    })
 }
 
 /// Names of users and groups, for showing fields and history.
@@ -498,7 +513,7 @@ fn apply_risk(loaded: &Loaded, r: &mut rel::Release, values: &HashMap<String, St
 
 /// Who hears of a transition: the coordinator and watchers of a phase entered, the managers
 /// of a back-out, everyone involved of a close or an abandon.
-fn notify_transition(conn: &mut PgConnection, r: &rel::Release, t: &workflow::TransitionDef, summary: &str, reason: &str, actor: Actor) -> QueryResult<()> {
+fn notify_transition(conn: &mut PgConnection, r: &rel::Release, wf: &Workflow, t: &workflow::TransitionDef, summary: &str, reason: &str, actor: Actor) -> QueryResult<()> {
     let body = if reason.is_empty() { format!("{summary}.") } else { format!("{summary}. Reason: {reason}") };
     match t.kind {
         TransitionKind::Close | TransitionKind::Abandon => {
@@ -509,7 +524,7 @@ fn notify_transition(conn: &mut PgConnection, r: &rel::Release, t: &workflow::Tr
         _ => {
             let mut to: Vec<i64> = r.coordinator_id.into_iter().collect();
             to.extend(super::notify::watchers_of(conn, r.id)?);
-            let phase = crate::schema::phases::table.find(r.phase_id).select(crate::schema::phases::name).first::<String>(conn)?;
+            let phase = wf.phase_name(r.phase_id);
             super::notify::send(conn, &to, Some(actor.id), &Note::about(r, "phase_entered", &format!("entered {phase}"), body.clone()))?;
             if t.kind == TransitionKind::BackOut {
                 let managers = super::notify::managers(conn)?;
@@ -541,7 +556,7 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         if locked.version != version {
             return Ok(TakeOutcome::Stale);
         }
-        let loaded = load_kind(conn, kind, number)?;
+        let loaded = load_record(conn, kind, locked.clone())?;
         let Some(t) = loaded.workflow.transition(transition_id).cloned() else {
             return Err(AppError::BadRequest(format!("There is no such transition in this {}'s workflow.", kind.as_str())));
         };
@@ -582,7 +597,7 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
             r.phase_due_at = Some(due);
             to_phase = Some(landing);
             super::tasks::on_phase_entered(conn, &r, &loaded.workflow, landing, t.kind, now)?;
-            super::approvals::open_on_entry(conn, &r, landing, Some(actor.id))?;
+            super::approvals::open_as_required(conn, &r, landing, Some(actor.id), loaded.config.requirement(landing))?;
         }
         if t.kind == TransitionKind::BackOut {
             r.backed_out = true;
@@ -596,7 +611,7 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         r.version += 1;
         r.updated_at = now;
         diesel::update(crate::schema::releases::table.find(r.id)).set(&r).execute(conn)?;
-        notify_transition(conn, &r, &t, &summary, reason, actor)?;
+        notify_transition(conn, &r, &loaded.workflow, &t, &summary, reason, actor)?;
         history::record(
             conn,
             &NewEvent {

@@ -22,6 +22,11 @@ pub type FieldChange = (String, String, String);
 pub fn record(conn: &mut PgConnection, e: &NewEvent, changes: &[FieldChange]) -> QueryResult<i64> {
     // One writer per record at a time, so its chain never forks.
     crate::schema::releases::table.find(e.release_id).select(crate::schema::releases::id).for_update().first::<i64>(conn)?;
+    record_locked(conn, e, changes)
+}
+
+/// `record` for a caller that holds the record's row lock already (taken in this transaction).
+pub fn record_locked(conn: &mut PgConnection, e: &NewEvent, changes: &[FieldChange]) -> QueryResult<i64> {
     let prev: String = history_events::table
         .filter(history_events::release_id.eq(e.release_id))
         .order(history_events::id.desc())

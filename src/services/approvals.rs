@@ -14,7 +14,8 @@ use crate::error::{AppError, AppResult};
 use crate::models::approvals::{self as am, Approval};
 use crate::models::history::{self, NewEvent};
 use crate::models::releases::{self as rel, Release};
-use crate::models::{groups, tasks as tm};
+use super::workflow_config::WorkflowConfig;
+use crate::models::groups;
 
 /// The group and rule a requirement puts on this record: its emergency group for an emergency.
 fn chosen(r: Option<&am::Requirement>, emergency: bool) -> Option<(i64, Rule, Option<i32>)> {
@@ -33,17 +34,17 @@ fn is_emergency(r: &Release) -> bool {
 
 /// A record entered a phase: open its approval when the phase needs one.
 pub fn open_on_entry(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>) -> QueryResult<Option<Approval>> {
-    let requirement = am::requirement(conn, phase_id)?;
-    open_as_required(conn, r, phase_id, actor, requirement.as_ref())
+    let config = super::workflow_config::of(conn, r.workflow_id)?;
+    open_as_configured(conn, r, phase_id, actor, &config)
 }
 
-/// `open_on_entry` with the phase's requirement known (from the workflow's configuration).
-pub fn open_as_required(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>, requirement: Option<&am::Requirement>) -> QueryResult<Option<Approval>> {
-    let Some((group, rule, quorum)) = chosen(requirement, is_emergency(r)) else { return Ok(None) };
+/// `open_on_entry` with the workflow's configuration at hand.
+pub fn open_as_configured(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>, config: &WorkflowConfig) -> QueryResult<Option<Approval>> {
+    let Some((group, rule, quorum)) = chosen(config.requirement(phase_id), is_emergency(r)) else { return Ok(None) };
     let a = am::insert(conn, r.id, phase_id, group, rule.key(), quorum)?;
     am::log(conn, a.id, 1, actor, None, "requested", "")?;
     let voters: Vec<i64> = eligible(conn, &a, r)?.into_iter().map(|(id, _)| id).collect();
-    let group_name = groups::find(conn, group)?.name;
+    let group_name = config.group_name(conn, group)?;
     let note = super::notify::Note::about(r, "approval_requested", "your approval is requested", format!("The {group_name} is asked to approve ({}). Vote in your approvals inbox.", rule.label()));
     super::notify::send(conn, &voters, actor, &note)?;
     Ok(Some(a))
@@ -60,7 +61,12 @@ pub fn withdraw_on_leave(conn: &mut PgConnection, release_id: i64, phase_id: i64
 
 /// People excluded from voting on a record: registrant, coordinator, task assignees.
 fn excluded(conn: &mut PgConnection, r: &Release) -> QueryResult<(i64, Option<i64>, Vec<i64>)> {
-    let assignees: Vec<i64> = tm::of_release(conn, r.id)?.into_iter().filter_map(|t| t.assignee_id).collect();
+    use crate::schema::tasks;
+    let assignees: Vec<i64> = tasks::table
+        .filter(tasks::release_id.eq(r.id))
+        .filter(tasks::assignee_id.is_not_null())
+        .select(tasks::assignee_id.assume_not_null())
+        .load(conn)?;
     Ok((r.registered_by, r.coordinator_id, assignees))
 }
 
@@ -83,12 +89,11 @@ fn tally(a: &Approval, eligible: &[(i64, String)], votes: &[am::Vote]) -> Tally 
     }
 }
 
-/// The exit criterion an approval puts on the current phase (whose requirement is given), if
-/// it is not approved yet.
-pub fn gate(conn: &mut PgConnection, r: &Release, requirement: Option<&am::Requirement>) -> QueryResult<Option<Gate>> {
-    let Some((group, _, _)) = chosen(requirement, is_emergency(r)) else { return Ok(None) };
+/// The exit criterion an approval puts on the current phase, if it is not approved yet.
+pub fn gate(conn: &mut PgConnection, r: &Release, config: &WorkflowConfig) -> QueryResult<Option<Gate>> {
+    let Some((group, _, _)) = chosen(config.requirement(r.phase_id), is_emergency(r)) else { return Ok(None) };
     let latest = am::latest(conn, r.id, r.phase_id)?;
-    let group_name = |conn: &mut PgConnection, id: i64| groups::find(conn, id).map(|g| g.name);
+    let group_name = |conn: &mut PgConnection, id: i64| config.group_name(conn, id);
     Ok(match latest {
         Some(a) if a.status == "approved" => None,
         Some(a) if a.status == "pending" || a.status == "denied" => {

@@ -144,7 +144,7 @@ fn load_record(conn: &mut PgConnection, kind: RecordKind, release: rel::Release)
     let mut entry_gates = Vec::new();
     if release.state == RecordState::Active.as_str() {
         gates.extend(super::tasks::open_tasks_gate(conn, &release, &config.workflow, require_tasks)?);
-        gates.extend(super::approvals::gate(conn, &release, config.requirement(release.phase_id))?);
+        gates.extend(super::approvals::gate(conn, &release, &config)?);
         if kind == RecordKind::Release {
             let (c, e) = super::related::gates(conn, &release, &config)?;
             close_gates = c;
@@ -597,7 +597,7 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
             r.phase_due_at = Some(due);
             to_phase = Some(landing);
             super::tasks::on_phase_entered(conn, &r, &loaded.workflow, landing, t.kind, now)?;
-            super::approvals::open_as_required(conn, &r, landing, Some(actor.id), loaded.config.requirement(landing))?;
+            super::approvals::open_as_configured(conn, &r, landing, Some(actor.id), &loaded.config)?;
         }
         if t.kind == TransitionKind::BackOut {
             r.backed_out = true;
@@ -612,7 +612,7 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         r.updated_at = now;
         diesel::update(crate::schema::releases::table.find(r.id)).set(&r).execute(conn)?;
         notify_transition(conn, &r, &loaded.workflow, &t, &summary, reason, actor)?;
-        history::record(
+        history::record_locked(
             conn,
             &NewEvent {
                 release_id: r.id,

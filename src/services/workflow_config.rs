@@ -1,5 +1,5 @@
 //! Each workflow's configuration kept in memory — phases, transitions, field rules, phase
-//! flags, approval requirements, categories — and read afresh when `config_generation` (moved
+//! flags, approval requirements, categories, group names — and read afresh when `config_generation` (moved
 //! by triggers on every configuration table, migration 000021) has moved since. Deciding on a
 //! transition then reads one row instead of a dozen; an edit by any instance is seen by the
 //! next request of every instance, as the counter is read in the caller's transaction.
@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use crate::domain::fields::Rule;
 use crate::domain::workflow::Workflow;
 use crate::models::approvals::Requirement;
+use crate::models::groups;
 use crate::models::workflows::{self as wfm, CategoryRow};
 use crate::schema::{config_generation, phase_approvals, phases};
 
@@ -32,6 +33,8 @@ pub struct WorkflowConfig {
     pub flags: Vec<PhaseFlags>,
     pub requirements: Vec<Requirement>,
     pub categories: Vec<CategoryRow>,
+    /// Every group's name (approvals name the group they go to).
+    pub group_names: Vec<(i64, String)>,
 }
 
 impl WorkflowConfig {
@@ -46,6 +49,14 @@ impl WorkflowConfig {
 
     pub fn category(&self, id: i64) -> Option<&CategoryRow> {
         self.categories.iter().find(|c| c.id == id)
+    }
+
+    /// A group's name, read from the database for a group newer than this configuration.
+    pub fn group_name(&self, conn: &mut PgConnection, id: i64) -> QueryResult<String> {
+        match self.group_names.iter().find(|(g, _)| *g == id) {
+            Some((_, name)) => Ok(name.clone()),
+            None => groups::find(conn, id).map(|g| g.name),
+        }
     }
 }
 
@@ -105,5 +116,6 @@ fn read(conn: &mut PgConnection, workflow_id: i64, generation: i64) -> QueryResu
         .select(Requirement::as_select())
         .load(conn)?;
     let categories = wfm::categories_of(conn, workflow_id)?;
-    Ok(WorkflowConfig { generation, workflow, rules, flags, requirements, categories })
+    let group_names = groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect();
+    Ok(WorkflowConfig { generation, workflow, rules, flags, requirements, categories, group_names })
 }

@@ -769,3 +769,41 @@ async fn release_management_needs_cab_approvals_out_of_the_box_and_a_copy_keeps_
         .await
         .assert_contains("<td>all tasks done; CAB approval (Quorum: 3 must approve; emergency: ECAB, One must approve)</td>");
 }
+
+/// Each instance keeps a workflow's configuration in memory (`services::workflow_config`): an
+/// edit must hold the very next transition, with nothing waited for.
+#[tokio::test]
+async fn an_edit_to_a_published_workflow_holds_the_very_next_transition() {
+    use crate::releases::{phase_of, register, take};
+    let app = TestApp::spawn().await;
+    let m = app.signed_in("mia", &[Role::Manager]).await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let wf = workflow_id(&app, "Release Management");
+    let assess = phase_id(&app, wf, "Assess");
+    let first = register(&c, "Billing", "minor", "low", "low").await;
+    let second = register(&c, "Billing", "minor", "low", "low").await;
+    // This move reads the configuration, and it is kept.
+    take(&app, &c, &first, "Advance to Plan and Design", "").await.assert_status(303);
+
+    // Leaving Assess now needs the CAB's approval (what the phase asked before is kept).
+    let (cab, ecab) = (group_id(&app, "CAB").to_string(), group_id(&app, "ECAB").to_string());
+    let mut fields = vec![
+        ("phase_needs_approval", "on"),
+        ("phase_approval_group", cab.as_str()),
+        ("phase_approval_rule", "one"),
+        ("phase_emergency_group", ecab.as_str()),
+        ("phase_emergency_rule", "one"),
+    ];
+    if tasks_criterion(&app, assess) {
+        fields.push(("phase_require_tasks_done", "on"));
+    }
+    save_phase(&m, wf, assess, "Assess", &fields).await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
+
+    take(&app, &c, &second, "Advance to Plan and Design", "").await.assert_status(422).assert_contains("CAB");
+    assert_eq!(phase_of(&app, &second), "Assess");
+    // And the requirement taken off again frees it at once.
+    let off: Vec<(&str, &str)> = fields.iter().copied().filter(|(k, _)| *k == "phase_require_tasks_done").collect();
+    save_phase(&m, wf, assess, "Assess", &off).await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    take(&app, &c, &second, "Advance to Plan and Design", "").await.assert_status(303);
+    assert_eq!(phase_of(&app, &second), "Plan and Design");
+}

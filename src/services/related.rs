@@ -48,9 +48,6 @@ fn heads(conn: &mut PgConnection, filter: impl FnOnce(crate::schema::releases::B
 /// The approval status of changes, by id: approved, pending, denied, not requested yet, or
 /// pre-approved (its workflow asks for no approval).
 fn approval_status(conn: &mut PgConnection, changes: &[Head]) -> QueryResult<Vec<(i64, String)>> {
-    if changes.is_empty() {
-        return Ok(Vec::new());
-    }
     let ids: Vec<i64> = changes.iter().map(|c| c.0).collect();
     let rows: Vec<(i64, String)> = approvals::table
         .filter(approvals::release_id.eq_any(&ids))
@@ -84,9 +81,6 @@ fn approval_status(conn: &mut PgConnection, changes: &[Head]) -> QueryResult<Vec
 }
 
 fn phase_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
     phases::table.filter(phases::id.eq_any(ids)).select((phases::id, phases::name)).load(conn)
 }
 

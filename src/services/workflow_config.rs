@@ -77,7 +77,8 @@ pub fn of(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<Arc<Workflow
     let key = (database, workflow_id);
     let kept = KEPT.get_or_init(Default::default);
     if let Some(c) = kept.lock().expect("config map").get(&key) {
-        if c.generation >= generation {
+        // Equal, not "at least": a database restored from a backup counts from an older value.
+        if c.generation == generation {
             return Ok(c.clone());
         }
     }
@@ -87,14 +88,8 @@ pub fn of(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<Arc<Workflow
     if map.len() >= MAX_KEPT {
         map.clear();
     }
-    let newest = match map.get(&key) {
-        Some(c) if c.generation > generation => c.clone(),
-        _ => {
-            map.insert(key, config.clone());
-            config
-        }
-    };
-    Ok(newest)
+    map.insert(key, config.clone());
+    Ok(config)
 }
 
 fn read(conn: &mut PgConnection, workflow_id: i64, generation: i64) -> QueryResult<WorkflowConfig> {

@@ -101,6 +101,27 @@ pub fn by_kind_number(conn: &mut PgConnection, kind: &str, number: i64) -> Query
     releases::table.filter(releases::kind.eq(kind)).filter(releases::number.eq(number)).select(Release::as_select()).first(conn)
 }
 
+/// A record with its details, in one statement.
+pub fn with_details(conn: &mut PgConnection, kind: &str, number: i64) -> QueryResult<(Release, ReleaseDetails)> {
+    releases::table
+        .inner_join(release_details::table)
+        .filter(releases::kind.eq(kind))
+        .filter(releases::number.eq(number))
+        .select((Release::as_select(), ReleaseDetails::as_select()))
+        .first(conn)
+}
+
+/// `with_details`, both rows locked until the transaction ends.
+pub fn with_details_for_update(conn: &mut PgConnection, kind: &str, number: i64) -> QueryResult<(Release, ReleaseDetails)> {
+    releases::table
+        .inner_join(release_details::table)
+        .filter(releases::kind.eq(kind))
+        .filter(releases::number.eq(number))
+        .select((Release::as_select(), ReleaseDetails::as_select()))
+        .for_update()
+        .first(conn)
+}
+
 pub fn next_change_number(conn: &mut PgConnection) -> QueryResult<i64> {
     diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("nextval('change_number_seq')")).get_result(conn)
 }

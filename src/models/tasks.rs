@@ -1,5 +1,5 @@
 //! Tasks of a release, each in one of its phases.
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::schema::{group_members, phases, releases, tasks};
@@ -74,19 +74,19 @@ pub fn open_in_phase(conn: &mut PgConnection, release_id: i64, phase_id: i64) ->
 
 /// A phase was entered: its open tasks from a plan get their due date from their offset.
 pub fn set_due_dates_on_entry(conn: &mut PgConnection, release_id: i64, phase_id: i64, entered: DateTime<Utc>) -> QueryResult<usize> {
-    let open: Vec<(i64, i32)> = tasks::table
-        .filter(tasks::release_id.eq(release_id))
-        .filter(tasks::phase_id.eq(phase_id))
-        .filter(tasks::status.eq_any(["open", "in_progress"]))
-        .filter(tasks::due_offset_hours.is_not_null())
-        .select((tasks::id, tasks::due_offset_hours.assume_not_null()))
-        .load(conn)?;
-    for (id, hours) in &open {
-        diesel::update(tasks::table.find(id))
-            .set((tasks::due_at.eq(entered + Duration::hours(i64::from(*hours))), tasks::updated_at.eq(entered)))
-            .execute(conn)?;
-    }
-    Ok(open.len())
+    use diesel::dsl::sql;
+    use diesel::sql_types::Timestamptz;
+    // One statement whatever the number of tasks: each is due its offset in hours after entry.
+    let due = sql::<Timestamptz>("").bind::<Timestamptz, _>(entered).sql(" + due_offset_hours * interval '1 hour'");
+    diesel::update(
+        tasks::table
+            .filter(tasks::release_id.eq(release_id))
+            .filter(tasks::phase_id.eq(phase_id))
+            .filter(tasks::status.eq_any(["open", "in_progress"]))
+            .filter(tasks::due_offset_hours.is_not_null()),
+    )
+    .set((tasks::due_at.eq(due.nullable()), tasks::updated_at.eq(entered)))
+    .execute(conn)
 }
 
 /// Cancel the open tasks of a phase (it was skipped); returns their titles.

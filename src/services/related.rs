@@ -86,34 +86,47 @@ fn phase_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, St
 
 /// The changes related to a release.
 pub fn changes_of(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<ChangeRow>> {
-    let list = heads(conn, |q| q.filter(releases::kind.eq("change")).filter(releases::related_release_id.eq(release_id)))?;
-    let status = approval_status(conn, &list)?;
+    let (list, status) = changes_with_status(conn, release_id)?;
     let names = phase_names(conn, &list.iter().map(|c| c.4).collect::<Vec<_>>())?;
     Ok(list
         .iter()
-        .map(|c| {
-            let approval = status.iter().find(|(id, _)| *id == c.0).map(|(_, s)| s.clone()).unwrap_or_default();
-            let state: RecordState = c.5.parse().unwrap_or(RecordState::Active);
-            ChangeRow {
-                number: paths::change_number(c.1),
-                href: paths::change(c.1),
-                title: c.2.clone(),
-                phase: names.iter().find(|(id, _)| *id == c.4).map(|(_, n)| n.clone()).unwrap_or_default(),
-                state: state.label().to_string(),
-                approved: approval == "approved" || approval == "pre-approved" || state == RecordState::ClosedSuccessful,
-                closed: state != RecordState::Active,
-                active: state == RecordState::Active,
-                approval,
-                window: format!("{} to {}", crate::views::opt_datetime(&c.6), crate::views::opt_datetime(&c.7)),
-            }
-        })
+        .map(|c| change_row(c, &status, names.iter().find(|(id, _)| *id == c.4).map(|(_, n)| n.as_str()).unwrap_or_default()))
         .collect())
+}
+
+/// The changes related to a release with their approval status (no phase names: the gates
+/// need only which are active and approved).
+fn changes_with_status(conn: &mut PgConnection, release_id: i64) -> QueryResult<(Vec<Head>, Vec<(i64, String)>)> {
+    let list = heads(conn, |q| q.filter(releases::kind.eq("change")).filter(releases::related_release_id.eq(release_id)))?;
+    let status = approval_status(conn, &list)?;
+    Ok((list, status))
+}
+
+fn change_row(c: &Head, status: &[(i64, String)], phase: &str) -> ChangeRow {
+    let approval = status.iter().find(|(id, _)| *id == c.0).map(|(_, s)| s.clone()).unwrap_or_default();
+    let state: RecordState = c.5.parse().unwrap_or(RecordState::Active);
+    ChangeRow {
+        number: paths::change_number(c.1),
+        href: paths::change(c.1),
+        title: c.2.clone(),
+        phase: phase.to_string(),
+        state: state.label().to_string(),
+        approved: approval == "approved" || approval == "pre-approved" || state == RecordState::ClosedSuccessful,
+        closed: state != RecordState::Active,
+        active: state == RecordState::Active,
+        approval,
+        window: format!("{} to {}", crate::views::opt_datetime(&c.6), crate::views::opt_datetime(&c.7)),
+    }
 }
 
 /// Releases bundled in a package.
 pub fn members_of(conn: &mut PgConnection, package_id: i64) -> QueryResult<Vec<MemberRow>> {
-    let list = heads(conn, |q| q.filter(releases::kind.eq("release")).filter(releases::package_id.eq(package_id)))?;
+    let list = member_heads(conn, package_id)?;
     member_rows(conn, &list)
+}
+
+fn member_heads(conn: &mut PgConnection, package_id: i64) -> QueryResult<Vec<Head>> {
+    heads(conn, |q| q.filter(releases::kind.eq("release")).filter(releases::package_id.eq(package_id)))
 }
 
 fn member_rows(conn: &mut PgConnection, list: &[Head]) -> QueryResult<Vec<MemberRow>> {
@@ -152,7 +165,8 @@ pub fn gates(conn: &mut PgConnection, r: &Release, config: &WorkflowConfig) -> Q
     let close_here = config.flags_of(r.phase_id).is_some_and(|f| f.close_requires_changes_closed);
     // Changes matter only to a workflow with a phase that asks about them.
     if !entry_phases.is_empty() || close_here {
-        let changes = changes_of(conn, r.id)?;
+        let (list, status) = changes_with_status(conn, r.id)?;
+        let changes: Vec<ChangeRow> = list.iter().map(|c| change_row(c, &status, "")).collect();
         let unapproved: Vec<String> = changes.iter().filter(|c| c.active && !c.approved).map(|c| c.number.clone()).collect();
         if !unapproved.is_empty() {
             for phase in &entry_phases {
@@ -164,10 +178,10 @@ pub fn gates(conn: &mut PgConnection, r: &Release, config: &WorkflowConfig) -> Q
             close.push(Gate::RelatedRecords { reason: "Related changes not closed yet".into(), numbers: open });
         }
     }
-    let members: Vec<String> = members_of(conn, r.id)?
+    let members: Vec<String> = member_heads(conn, r.id)?
         .into_iter()
-        .filter(|m| m.state == RecordState::Active.label())
-        .map(|m| m.number)
+        .filter(|m| m.5 == RecordState::Active.as_str())
+        .map(|m| paths::release_number(m.1))
         .collect();
     if !members.is_empty() {
         close.push(Gate::RelatedRecords { reason: "Bundled releases still active".into(), numbers: members });

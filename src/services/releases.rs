@@ -126,13 +126,12 @@ pub fn load(conn: &mut PgConnection, number: i64) -> AppResult<Loaded> {
 
 /// A release or a change with what governs it, and the gates on its current moves.
 pub fn load_kind(conn: &mut PgConnection, kind: RecordKind, number: i64) -> AppResult<Loaded> {
-    let release = rel::by_kind_number(conn, kind.as_str(), number)?;
-    load_record(conn, kind, release)
+    let (release, details) = rel::with_details(conn, kind.as_str(), number)?;
+    load_record(conn, kind, release, details)
 }
 
 /// What governs a record already read (and perhaps locked) by the caller.
-fn load_record(conn: &mut PgConnection, kind: RecordKind, release: rel::Release) -> AppResult<Loaded> {
-    let details = rel::details(conn, release.id)?;
+fn load_record(conn: &mut PgConnection, kind: RecordKind, release: rel::Release, details: ReleaseDetails) -> AppResult<Loaded> {
     let config = super::workflow_config::of(conn, release.workflow_id)?;
     let category = match config.category(release.category_id) {
         Some(c) => c.clone(),
@@ -400,8 +399,8 @@ pub fn save_screen(conn: &mut PgConnection, actor: Actor, number: i64, version: 
 /// Save the current phase's screen of a release or a change.
 pub fn save_screen_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, number: i64, version: i32, values: &HashMap<String, String>) -> AppResult<SaveOutcome> {
     conn.transaction(|conn| {
-        let locked = rel::by_kind_number_for_update(conn, kind.as_str(), number)?;
-        let loaded = load_kind(conn, kind, number)?;
+        let (locked, details) = rel::with_details_for_update(conn, kind.as_str(), number)?;
+        let loaded = load_record(conn, kind, locked.clone(), details)?;
         if loaded.state() != RecordState::Active {
             return Err(AppError::Forbidden(format!("{} is {}: it can no longer be changed.", loaded.number(), loaded.state().label().to_lowercase())));
         }
@@ -472,7 +471,7 @@ pub fn save_screen_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor,
         next.release.updated_at = Utc::now();
         rel::save(conn, &next.release, &next.details)?;
         let summary = format!("Changed {}", changes.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().join(", "));
-        history::record(
+        history::record_locked(
             conn,
             &NewEvent { release_id: next.release.id, actor_id: Some(actor.id), record_version: next.release.version, kind: "edit", summary: &summary, from_phase_id: None, to_phase_id: None, reason: None },
             &changes,
@@ -552,11 +551,11 @@ pub fn take_transition(conn: &mut PgConnection, actor: Actor, number: i64, trans
 /// Take a transition on a release or a change.
 pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, number: i64, transition_id: i64, version: i32, reason: &str) -> AppResult<TakeOutcome> {
     conn.transaction(|conn| {
-        let locked = rel::by_kind_number_for_update(conn, kind.as_str(), number)?;
+        let (locked, details) = rel::with_details_for_update(conn, kind.as_str(), number)?;
         if locked.version != version {
             return Ok(TakeOutcome::Stale);
         }
-        let loaded = load_record(conn, kind, locked.clone())?;
+        let loaded = load_record(conn, kind, locked.clone(), details)?;
         let Some(t) = loaded.workflow.transition(transition_id).cloned() else {
             return Err(AppError::BadRequest(format!("There is no such transition in this {}'s workflow.", kind.as_str())));
         };

@@ -12,6 +12,7 @@
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, LazyLock};
 
+use actix_web::web::Bytes;
 use actix_web::HttpResponse;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -22,7 +23,8 @@ use crate::kept::{self, Kept};
 /// At most this many pages (a list page at a million releases is about 30 kB).
 const MAX_PAGES: usize = 64;
 
-static PAGES: Kept<(String, String), Arc<str>> = Kept::new(MAX_PAGES);
+/// Bytes, so a kept page is handed to each response by reference, not copied.
+static PAGES: Kept<(String, String), Bytes> = Kept::new(MAX_PAGES);
 
 /// Locks for reading a page, by a hash of its key (a few pages may share one).
 static READING: LazyLock<Vec<Arc<Mutex<()>>>> =
@@ -52,7 +54,7 @@ pub async fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
         }
     };
     if let Some(body) = PAGES.get(&key) {
-        return Ok(html(body.to_string()));
+        return Ok(html(body));
     }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     key.hash(&mut h);
@@ -60,7 +62,7 @@ pub async fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
     let reading = lock.lock_owned().await;
     // Read by the request that held the lock meanwhile?
     if let Some(body) = PAGES.fresh(&key) {
-        return Ok(html(body.to_string()));
+        return Ok(html(body));
     }
     Err(Slot {
         key: Some(key),
@@ -71,14 +73,14 @@ pub async fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
 
 /// Render a page with 200, and keep it in its slot.
 pub fn page<T: askama::Template>(slot: Slot, t: &T) -> Result<HttpResponse, AppError> {
-    let body = t.render()?;
+    let body = Bytes::from(t.render()?);
     if let Some(key) = slot.key {
-        PAGES.put(key, slot.generation, Arc::from(body.as_str()));
+        PAGES.put(key, slot.generation, body.clone());
     }
     Ok(html(body))
 }
 
-fn html(body: String) -> HttpResponse {
+fn html(body: Bytes) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(body)

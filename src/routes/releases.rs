@@ -479,7 +479,7 @@ async fn load_page(pool: &DbPool, kind: RecordKind, number: i64, conflict_since:
             members,
             package,
             parent,
-            approvals: crate::services::approvals::views_for_release(conn, &loaded.record.release, &loaded.workflow, viewer)?,
+            approvals: crate::services::approvals::views_for_release(conn, &loaded.record.release, &loaded.workflow(), viewer)?,
             tasks: crate::models::tasks::of_release(conn, id)?,
             people: users::active(conn)?,
             my_groups: groups::of_user(conn, user_id)?,
@@ -498,7 +498,7 @@ async fn load_page(pool: &DbPool, kind: RecordKind, number: i64, conflict_since:
 }
 
 fn history_views(events: &[Event], loaded: &Loaded) -> Vec<HistoryView> {
-    history_views_of(events, &loaded.workflow)
+    history_views_of(events, &loaded.workflow())
 }
 
 /// History events as pages show them (the release page and its printed report).
@@ -525,7 +525,7 @@ pub(crate) fn history_views_of(events: &[Event], wf: &crate::domain::workflow::W
 fn steps(loaded: &Loaded, visits: &[rel::Visit]) -> Vec<Step> {
     let r = &loaded.record.release;
     let (impact, urgency) = (r.impact.parse().unwrap_or(Level::Low), r.urgency.parse().unwrap_or(Level::Low));
-    let mut phases: Vec<_> = loaded.workflow.phases.iter().filter(|p| !p.retired || p.id == r.phase_id).collect();
+    let mut phases: Vec<_> = loaded.workflow().phases.iter().filter(|p| !p.retired || p.id == r.phase_id).collect();
     phases.sort_by_key(|p| p.position);
     phases
         .iter()
@@ -621,16 +621,16 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
     let situation = l.situation(actor);
     let ended = l.state() != RecordState::Active;
     let mut transitions: Vec<TransitionView> = l
-        .workflow
+        .workflow()
         .transitions_from(r.phase_id)
         .filter(|_| !ended)
         .map(|t| {
-            let blockers = workflow::blockers(&l.workflow, t, &situation);
-            let note = match l.workflow.landing(t, situation.impact, situation.urgency) {
+            let blockers = workflow::blockers(&l.workflow(), t, &situation);
+            let note = match l.workflow().landing(t, situation.impact, situation.urgency) {
                 Some((landing, skipped)) if !skipped.is_empty() => format!(
                     "Goes to {}: {} does not apply to this release and is skipped.",
-                    l.workflow.phase_name(landing),
-                    skipped.iter().map(|s| l.workflow.phase_name(*s)).collect::<Vec<_>>().join(", ")
+                    l.workflow().phase_name(landing),
+                    skipped.iter().map(|s| l.workflow().phase_name(*s)).collect::<Vec<_>>().join(", ")
                 ),
                 _ => String::new(),
             };
@@ -679,7 +679,7 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
         category: l.category.name.clone(),
         state: l.state().label().to_string(),
         active,
-        phase: l.workflow.phase_name(r.phase_id).to_string(),
+        phase: l.workflow().phase_name(r.phase_id).to_string(),
         phase_due: if active { views::opt_datetime(&due) } else { String::new() },
         overdue: active && due.is_some_and(|d| d < chrono::Utc::now()),
         risk: r.risk.parse::<Risk>().map(|x| x.label().to_string()).unwrap_or_default(),
@@ -709,7 +709,7 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
         people: d.people.iter().map(|(i, n)| (i.to_string(), n.clone())).collect(),
         group_options: d.groups.iter().map(|(i, n)| (i.to_string(), n.clone())).collect(),
         phase_options: {
-            let mut ps: Vec<_> = l.workflow.phases.iter().filter(|p| !p.retired).collect();
+            let mut ps: Vec<_> = l.workflow().phases.iter().filter(|p| !p.retired).collect();
             ps.sort_by_key(|p| p.position);
             ps.iter().map(|p| (p.id.to_string(), p.name.clone())).collect()
         },
@@ -722,7 +722,7 @@ fn task_groups(d: &PageData, actor: crate::domain::permissions::Actor) -> Vec<Ta
     let r = &l.record.release;
     let active = l.state() == RecordState::Active;
     let now = chrono::Utc::now();
-    let mut phases: Vec<_> = l.workflow.phases.iter().collect();
+    let mut phases: Vec<_> = l.workflow().phases.iter().collect();
     phases.sort_by_key(|p| (p.id != r.phase_id, p.position));
     phases
         .iter()

@@ -458,7 +458,7 @@ async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::P
     let (names, visits, tasks, approvals, approval_rows, events, registered_by, loaded) = db::run(&pool, move |conn| {
         let loaded = rsvc::load(conn, number)?;
         let r = &loaded.record.release;
-        let views = crate::services::approvals::views_for_release(conn, r, &loaded.workflow, viewer)?;
+        let views = crate::services::approvals::views_for_release(conn, r, &loaded.workflow(), viewer)?;
         Ok((
             rsvc::name_book(conn)?,
             rel::visits(conn, r.id)?,
@@ -473,7 +473,7 @@ async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::P
     .await?;
     let now = Utc::now();
     let r = &loaded.record.release;
-    let wf = &loaded.workflow;
+    let wf = &loaded.workflow();
     let state = loaded.state();
     let active = state == RecordState::Active;
     let mut summary: Vec<(&'static str, String)> = vec![

@@ -202,9 +202,9 @@ fn drive(conn: &mut PgConnection, cast: &Cast, who: Actor, kind: RecordKind, num
         if l.state() != crate::domain::workflow::RecordState::Active {
             return Ok(());
         }
-        let phase = l.workflow.phase_name(l.record.release.phase_id).to_string();
+        let phase = l.workflow().phase_name(l.record.release.phase_id).to_string();
         if goal == "abandoned" {
-            let t = l.workflow.transitions_from(l.record.release.phase_id).find(|t| t.kind == TransitionKind::Abandon).cloned();
+            let t = l.workflow().transitions_from(l.record.release.phase_id).find(|t| t.kind == TransitionKind::Abandon).cloned();
             if let Some(t) = t {
                 rs::take_transition_kind(conn, kind, who, number, t.id, l.record.release.version, "No longer needed: folded into another release.")?;
             }
@@ -224,11 +224,11 @@ fn drive(conn: &mut PgConnection, cast: &Cast, who: Actor, kind: RecordKind, num
         let wants_back_out = twist == "backed_out" || goal == "Back Out";
         let from = l.record.release.phase_id;
         let choice = l
-            .workflow
+            .workflow()
             .transitions_from(from)
             .filter(|t| match t.kind {
                 TransitionKind::BackOut => wants_back_out,
-                TransitionKind::Advance => !(wants_back_out && l.workflow.transitions_from(from).any(|x| x.kind == TransitionKind::BackOut)),
+                TransitionKind::Advance => !(wants_back_out && l.workflow().transitions_from(from).any(|x| x.kind == TransitionKind::BackOut)),
                 TransitionKind::Close => goal == "closed" && t.outcome.map(|o| o.as_str() == if twist == "backed_out" { "backed_out" } else { "successful" }).unwrap_or(false),
                 _ => false,
             })

@@ -22,21 +22,23 @@ use crate::paths;
 /// A release with the workflow and field rules that govern it.
 pub struct Loaded {
     pub record: ReleaseRecord,
-    pub workflow: Workflow,
-    pub rules: Vec<(i64, String, Rule)>,
     pub category: CategoryRow,
     /// Exit criteria of the current phase not met yet (open tasks, approvals, changes).
     pub gates: Vec<workflow::Gate>,
     /// Criteria that hold closing only, and criteria on entering phases.
     pub close_gates: Vec<workflow::Gate>,
     pub entry_gates: Vec<(i64, workflow::Gate)>,
-    /// The workflow's configuration as kept in memory (`workflow` and `rules` come from it).
+    /// The workflow's configuration as kept in memory: the workflow and its field rules.
     pub config: std::sync::Arc<super::workflow_config::WorkflowConfig>,
 }
 
 impl Loaded {
+    pub fn workflow(&self) -> &Workflow {
+        &self.config.workflow
+    }
+
     pub fn rule(&self, phase_id: i64, key: &str) -> Rule {
-        rule_in(&self.rules, phase_id, key)
+        rule_in(&self.config.rules, phase_id, key)
     }
 
     pub fn current_rule(&self, key: &str) -> Rule {
@@ -75,7 +77,7 @@ impl Loaded {
             .map(|f| label_of(f.key))
             .collect();
         let missing_to_enter = self
-            .workflow
+            .workflow()
             .phases
             .iter()
             .map(|p| {
@@ -152,8 +154,6 @@ fn load_record(conn: &mut PgConnection, kind: RecordKind, release: rel::Release,
     }
     Ok(Loaded {
         record: ReleaseRecord { release, details },
-        workflow: config.workflow.clone(),
-        rules: config.rules.clone(),
         category,
         gates,
         close_gates,
@@ -420,7 +420,7 @@ pub fn save_screen_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor,
                 return Err(AppError::Forbidden(format!(
                     "{} cannot be changed in {}.",
                     def.label,
-                    loaded.workflow.phase_name(phase)
+                    loaded.workflow().phase_name(phase)
                 )));
             }
         }
@@ -556,11 +556,11 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
             return Ok(TakeOutcome::Stale);
         }
         let loaded = load_record(conn, kind, locked.clone(), details)?;
-        let Some(t) = loaded.workflow.transition(transition_id).cloned() else {
+        let Some(t) = loaded.workflow().transition(transition_id).cloned() else {
             return Err(AppError::BadRequest(format!("There is no such transition in this {}'s workflow.", kind.as_str())));
         };
         let situation = loaded.situation(actor);
-        let blockers = workflow::blockers(&loaded.workflow, &t, &situation);
+        let blockers = workflow::blockers(&loaded.workflow(), &t, &situation);
         if let Some(b) = blockers.iter().find(|b| matches!(b, Blocker::Role(_) | Blocker::NotYourRecord | Blocker::Ended(_))) {
             return Err(AppError::Forbidden(b.to_string()));
         }
@@ -578,24 +578,24 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         super::approvals::withdraw_on_leave(conn, r.id, from, Some(actor.id))?;
         let mut summary = t.label.clone();
         let mut to_phase = None;
-        if let Some((landing, skipped)) = loaded.workflow.landing(&t, situation.impact, situation.urgency) {
+        if let Some((landing, skipped)) = loaded.workflow().landing(&t, situation.impact, situation.urgency) {
             for s in &skipped {
                 rel::skip_visit(conn, r.id, *s, now)?;
                 let cancelled = crate::models::tasks::cancel_open_in_phase(conn, r.id, *s)?;
-                summary.push_str(&format!(" ({} skipped: it does not apply", loaded.workflow.phase_name(*s)));
+                summary.push_str(&format!(" ({} skipped: it does not apply", loaded.workflow().phase_name(*s)));
                 if !cancelled.is_empty() {
                     summary.push_str(&format!("; its tasks were cancelled: {}", cancelled.join(", ")));
                 }
                 summary.push(')');
             }
-            let phase = loaded.workflow.phase(landing).expect("landing is a phase of the workflow");
+            let phase = loaded.workflow().phase(landing).expect("landing is a phase of the workflow");
             let due = phase.due_at(now, loaded.is_emergency());
             rel::open_visit(conn, r.id, landing, now, Some(due))?;
             r.phase_id = landing;
             r.phase_entered_at = now;
             r.phase_due_at = Some(due);
             to_phase = Some(landing);
-            super::tasks::on_phase_entered(conn, &r, &loaded.workflow, landing, t.kind, now)?;
+            super::tasks::on_phase_entered(conn, &r, &loaded.workflow(), landing, t.kind, now)?;
             super::approvals::open_as_configured(conn, &r, landing, Some(actor.id), &loaded.config)?;
         }
         if t.kind == TransitionKind::BackOut {
@@ -610,7 +610,7 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         r.version += 1;
         r.updated_at = now;
         diesel::update(crate::schema::releases::table.find(r.id)).set(&r).execute(conn)?;
-        notify_transition(conn, &r, &loaded.workflow, &t, &summary, reason, actor)?;
+        notify_transition(conn, &r, &loaded.workflow(), &t, &summary, reason, actor)?;
         history::record_locked(
             conn,
             &NewEvent {

@@ -72,8 +72,9 @@ const MAX_KEPT: usize = 1024;
 
 /// The configuration of a workflow, from memory when nothing has been edited since it was read.
 pub fn of(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<Arc<WorkflowConfig>> {
-    let (generation, database): (i64, String) =
-        config_generation::table.select((config_generation::n, current_database())).first(conn)?;
+    let (generation, database): (i64, String) = config_generation::table
+        .select((config_generation::n, current_database()))
+        .first(conn)?;
     let key = (database, workflow_id);
     let kept = KEPT.get_or_init(Default::default);
     if let Some(c) = kept.lock().expect("config map").get(&key) {
@@ -111,6 +112,17 @@ fn read(conn: &mut PgConnection, workflow_id: i64, generation: i64) -> QueryResu
         .select(Requirement::as_select())
         .load(conn)?;
     let categories = wfm::categories_of(conn, workflow_id)?;
-    let group_names = groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect();
-    Ok(WorkflowConfig { generation, workflow, rules, flags, requirements, categories, group_names })
+    let group_names = groups::all(conn)?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect();
+    Ok(WorkflowConfig {
+        generation,
+        workflow,
+        rules,
+        flags,
+        requirements,
+        categories,
+        group_names,
+    })
 }

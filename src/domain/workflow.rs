@@ -288,6 +288,35 @@ impl fmt::Display for Blocker {
     }
 }
 
+/// Which of a record's gates (`Situation`) a transition is held by. `blockers` consults only
+/// these, so a caller about to take one transition reads only these from the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateNeeds {
+    /// The current phase's exit criteria (`Situation::gates`): moves that complete the phase.
+    pub phase: bool,
+    /// `Situation::close_gates`: closing.
+    pub close: bool,
+    /// `Situation::entry_gates`: forward moves into a phase (rework goes back to fix things).
+    pub entry: bool,
+}
+
+impl GateNeeds {
+    /// Every gate, for a page that shows every transition with its reasons.
+    pub const ALL: GateNeeds = GateNeeds { phase: true, close: true, entry: true };
+
+    pub fn of(t: &TransitionDef) -> GateNeeds {
+        GateNeeds {
+            phase: t.kind.completes_phase(),
+            close: t.kind == TransitionKind::Close,
+            entry: t.to.is_some() && t.kind != TransitionKind::Rework,
+        }
+    }
+
+    pub fn any(self) -> bool {
+        self.phase || self.close || self.entry
+    }
+}
+
 /// May this user take this transition on this record now — and if not, every reason why not.
 /// An empty list means yes.
 pub fn blockers(wf: &Workflow, t: &TransitionDef, s: &Situation) -> Vec<Blocker> {
@@ -310,13 +339,14 @@ pub fn blockers(wf: &Workflow, t: &TransitionDef, s: &Situation) -> Vec<Blocker>
         Some(Outcome::BackedOut) if !s.backed_out => out.push(Blocker::NotBackedOut),
         _ => {}
     }
-    if t.kind.completes_phase() {
-        if !s.missing_to_leave.is_empty() {
-            out.push(Blocker::MissingToLeave(s.missing_to_leave.clone()));
-        }
+    let needs = GateNeeds::of(t);
+    if t.kind.completes_phase() && !s.missing_to_leave.is_empty() {
+        out.push(Blocker::MissingToLeave(s.missing_to_leave.clone()));
+    }
+    if needs.phase {
         out.extend(s.gates.iter().cloned().map(Blocker::Gate));
     }
-    if t.kind == TransitionKind::Close {
+    if needs.close {
         out.extend(s.close_gates.iter().cloned().map(Blocker::Gate));
     }
     if t.to.is_some() {
@@ -335,7 +365,7 @@ pub fn blockers(wf: &Workflow, t: &TransitionDef, s: &Situation) -> Vec<Blocker>
                     out.push(Blocker::MissingToEnter { phase: name, fields: fields.clone() });
                 }
                 // Rework goes back to fix things: only forward moves are held at the door.
-                if t.kind != TransitionKind::Rework {
+                if needs.entry {
                     out.extend(s.entry_gates.iter().filter(|(p, _)| *p == landing).map(|(_, g)| Blocker::Gate(g.clone())));
                 }
             }

@@ -178,18 +178,6 @@ pub fn visits(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<Visit
         .load(conn)
 }
 
-pub fn open_visit(conn: &mut PgConnection, release_id: i64, phase_id: i64, at: DateTime<Utc>, due: Option<DateTime<Utc>>) -> QueryResult<usize> {
-    diesel::insert_into(release_phase_visits::table)
-        .values((
-            release_phase_visits::release_id.eq(release_id),
-            release_phase_visits::phase_id.eq(phase_id),
-            release_phase_visits::status.eq("current"),
-            release_phase_visits::entered_at.eq(at),
-            release_phase_visits::due_at.eq(due),
-        ))
-        .execute(conn)
-}
-
 pub fn skip_visit(conn: &mut PgConnection, release_id: i64, phase_id: i64, at: DateTime<Utc>) -> QueryResult<usize> {
     diesel::insert_into(release_phase_visits::table)
         .values((
@@ -202,14 +190,41 @@ pub fn skip_visit(conn: &mut PgConnection, release_id: i64, phase_id: i64, at: D
         .execute(conn)
 }
 
-pub fn close_current_visit(conn: &mut PgConnection, release_id: i64, at: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::update(
-        release_phase_visits::table
-            .filter(release_phase_visits::release_id.eq(release_id))
-            .filter(release_phase_visits::status.eq("current")),
-    )
-    .set((release_phase_visits::status.eq("left"), release_phase_visits::left_at.eq(Some(at))))
-    .execute(conn)
+diesel::define_sql_function! {
+    /// Migration 000023: the writes of a phase move in one statement (see there).
+    #[sql_name = "record_moved"]
+    fn record_moved_sql(
+        rec: diesel::sql_types::BigInt,
+        at: diesel::sql_types::Timestamptz,
+        entered: diesel::sql_types::Bool,
+        new_phase: diesel::sql_types::BigInt,
+        phase_since: diesel::sql_types::Timestamptz,
+        phase_due: diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        new_state: diesel::sql_types::Text,
+        ended: diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        is_backed_out: diesel::sql_types::Bool,
+        new_version: diesel::sql_types::Integer,
+    ) -> diesel::sql_types::Integer;
+}
+
+/// Store a move `r` has made in memory (its phase, state and version set, `updated_at` the
+/// moment): the current phase visit is left and, when `entered`, the new phase's visit opened
+/// and its open tasks dated from their offsets.
+pub fn record_moved(conn: &mut PgConnection, r: &Release, entered: bool) -> QueryResult<()> {
+    let moved: i32 = diesel::select(record_moved_sql(
+        r.id,
+        r.updated_at,
+        entered,
+        r.phase_id,
+        r.phase_entered_at,
+        r.phase_due_at,
+        &r.state,
+        r.closed_at,
+        r.backed_out,
+        r.version,
+    ))
+    .get_result(conn)?;
+    if moved == 1 { Ok(()) } else { Err(diesel::result::Error::NotFound) }
 }
 
 /// Filters of the release list, as they appear in the URL.

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::domain::permissions::{self, Actor, Parties};
 use super::workflow_config::WorkflowConfig;
-use crate::domain::workflow::{Gate, RecordState};
+use crate::domain::workflow::{Gate, GateNeeds, RecordState};
 use crate::error::{AppError, AppResult};
 use crate::models::history::{self, NewEvent};
 use crate::models::releases::{self as rel, Release};
@@ -158,11 +158,11 @@ pub fn release_of(conn: &mut PgConnection, change: &Release) -> QueryResult<Opti
 }
 
 /// The gates related records put on a release: (on closing, on entering phases).
-pub fn gates(conn: &mut PgConnection, r: &Release, config: &WorkflowConfig) -> QueryResult<(Vec<Gate>, Vec<(i64, Gate)>)> {
+pub fn gates(conn: &mut PgConnection, r: &Release, config: &WorkflowConfig, needs: GateNeeds) -> QueryResult<(Vec<Gate>, Vec<(i64, Gate)>)> {
     let mut close = Vec::new();
     let mut entry = Vec::new();
-    let entry_phases: Vec<i64> = config.flags.iter().filter(|f| f.entry_requires_changes_approved).map(|f| f.id).collect();
-    let close_here = config.flags_of(r.phase_id).is_some_and(|f| f.close_requires_changes_closed);
+    let entry_phases: Vec<i64> = if needs.entry { config.flags.iter().filter(|f| f.entry_requires_changes_approved).map(|f| f.id).collect() } else { Vec::new() };
+    let close_here = needs.close && config.flags_of(r.phase_id).is_some_and(|f| f.close_requires_changes_closed);
     // Changes matter only to a workflow with a phase that asks about them.
     if !entry_phases.is_empty() || close_here {
         let (list, status) = changes_with_status(conn, r.id)?;
@@ -178,16 +178,20 @@ pub fn gates(conn: &mut PgConnection, r: &Release, config: &WorkflowConfig) -> Q
             close.push(Gate::RelatedRecords { reason: "Related changes not closed yet".into(), numbers: open });
         }
     }
-    let members: Vec<String> = member_heads(conn, r.id)?
-        .into_iter()
-        .filter(|m| m.5 == RecordState::Active.as_str())
-        .map(|m| paths::release_number(m.1))
-        .collect();
-    if !members.is_empty() {
-        close.push(Gate::RelatedRecords { reason: "Bundled releases still active".into(), numbers: members });
+    if needs.close {
+        let members: Vec<String> = member_heads(conn, r.id)?
+            .into_iter()
+            .filter(|m| m.5 == RecordState::Active.as_str())
+            .map(|m| paths::release_number(m.1))
+            .collect();
+        if !members.is_empty() {
+            close.push(Gate::RelatedRecords { reason: "Bundled releases still active".into(), numbers: members });
+        }
     }
-    // Blackouts hold entering the phases they apply to, unless the release is an emergency.
-    entry.extend(super::conflicts::blackout_gates(conn, r, config)?);
+    if needs.entry {
+        // Blackouts hold entering the phases they apply to, unless the release is an emergency.
+        entry.extend(super::conflicts::blackout_gates(conn, r, config)?);
+    }
     Ok((close, entry))
 }
 

@@ -1,6 +1,7 @@
 //! Releases through their workflow: register, save the current phase's screen (with a version
 //! check), take a transition — each in one transaction with its history.
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::Utc;
 use diesel::prelude::*;
@@ -9,11 +10,12 @@ use super::release_fields::{self, ReleaseRecord};
 use crate::domain::fields::{field_of, fields_for, Rule};
 use crate::domain::permissions::{self, Actor, Parties};
 use crate::domain::risk::{self, Level, Risk};
-use crate::domain::workflow::{self, Blocker, ChangeType, RecordKind, RecordState, ReleaseType, Situation, TransitionKind, Workflow};
+use crate::domain::workflow::{self, Blocker, ChangeType, GateNeeds, RecordKind, RecordState, ReleaseType, Situation, TransitionKind, Workflow};
 use crate::error::{AppError, AppResult};
 use crate::forms::FormErrors;
 use crate::models::history::{self, FieldChange, NewEvent};
 use super::notify::Note;
+use super::workflow_config::WorkflowConfig;
 use crate::models::releases::{self as rel, ReleaseDetails};
 use crate::models::workflows::{self as wfm, CategoryRow};
 use crate::models::{groups, release_models as models, users};
@@ -29,7 +31,7 @@ pub struct Loaded {
     pub close_gates: Vec<workflow::Gate>,
     pub entry_gates: Vec<(i64, workflow::Gate)>,
     /// The workflow's configuration as kept in memory: the workflow and its field rules.
-    pub config: std::sync::Arc<super::workflow_config::WorkflowConfig>,
+    pub config: Arc<WorkflowConfig>,
 }
 
 impl Loaded {
@@ -129,12 +131,13 @@ pub fn load(conn: &mut PgConnection, number: i64) -> AppResult<Loaded> {
 /// A release or a change with what governs it, and the gates on its current moves.
 pub fn load_kind(conn: &mut PgConnection, kind: RecordKind, number: i64) -> AppResult<Loaded> {
     let (release, details) = rel::with_details(conn, kind.as_str(), number)?;
-    load_record(conn, kind, release, details)
+    let config = super::workflow_config::of(conn, release.workflow_id)?;
+    load_record(conn, kind, release, details, config, GateNeeds::ALL)
 }
 
-/// What governs a record already read (and perhaps locked) by the caller.
-fn load_record(conn: &mut PgConnection, kind: RecordKind, release: rel::Release, details: ReleaseDetails) -> AppResult<Loaded> {
-    let config = super::workflow_config::of(conn, release.workflow_id)?;
+/// What governs a record already read (and perhaps locked) by the caller, with the gates
+/// `needs` names evaluated (the others are left empty: see `GateNeeds`).
+fn load_record(conn: &mut PgConnection, kind: RecordKind, release: rel::Release, details: ReleaseDetails, config: Arc<WorkflowConfig>, needs: GateNeeds) -> AppResult<Loaded> {
     let category = match config.category(release.category_id) {
         Some(c) => c.clone(),
         None => wfm::category(conn, release.category_id)?,
@@ -144,10 +147,12 @@ fn load_record(conn: &mut PgConnection, kind: RecordKind, release: rel::Release,
     let mut close_gates = Vec::new();
     let mut entry_gates = Vec::new();
     if release.state == RecordState::Active.as_str() {
-        gates.extend(super::tasks::open_tasks_gate(conn, &release, &config.workflow, require_tasks)?);
-        gates.extend(super::approvals::gate(conn, &release, &config)?);
-        if kind == RecordKind::Release {
-            let (c, e) = super::related::gates(conn, &release, &config)?;
+        if needs.phase {
+            gates.extend(super::tasks::open_tasks_gate(conn, &release, &config.workflow, require_tasks)?);
+            gates.extend(super::approvals::gate(conn, &release, &config)?);
+        }
+        if kind == RecordKind::Release && (needs.close || needs.entry) {
+            let (c, e) = super::related::gates(conn, &release, &config, needs)?;
             close_gates = c;
             entry_gates = e;
         }
@@ -363,15 +368,19 @@ pub fn register_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, in
             },
         )?;
         rel::insert_details(conn, &ReleaseDetails { release_id: r.id, description: input.description.clone(), ..Default::default() })?;
-        rel::open_visit(conn, r.id, first.id, now, Some(due))?;
         super::approvals::open_on_entry(conn, &r, first.id, Some(actor.id))?;
         let mut summary = format!("Registered as a {} {} in {}", kind.type_label(release_type), kind.as_str(), first.name);
+        let mut planned = 0;
         if let Some(v) = &model_version {
             let waiting = super::tasks::back_out_only_phases(&wf);
-            let n = super::tasks::create_planned(conn, &r, v.id, &|p| !waiting.contains(&p))?;
-            super::tasks::on_phase_entered(conn, &r, &wf, first.id, TransitionKind::Advance, now)?;
+            planned = super::tasks::create_planned(conn, &r, v.id, &|p| !waiting.contains(&p))?;
             let name = models::find(conn, v.model_id)?.name;
-            summary.push_str(&format!(" from the model {name} (version {}), with {n} planned tasks", v.version));
+            summary.push_str(&format!(" from the model {name} (version {}), with {planned} planned tasks", v.version));
+        }
+        // The first phase's visit, and the due dates of its planned tasks.
+        rel::record_moved(conn, &r, true)?;
+        if planned > 0 {
+            super::tasks::on_phase_entered(conn, &r, first.id)?;
         }
         history::record(
             conn,
@@ -400,7 +409,10 @@ pub fn save_screen(conn: &mut PgConnection, actor: Actor, number: i64, version: 
 pub fn save_screen_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, number: i64, version: i32, values: &HashMap<String, String>) -> AppResult<SaveOutcome> {
     conn.transaction(|conn| {
         let (locked, details) = rel::with_details_for_update(conn, kind.as_str(), number)?;
-        let loaded = load_record(conn, kind, locked.clone(), details)?;
+        // Saving a screen is held by field rules only, never by gates.
+        let needs = GateNeeds { phase: false, close: false, entry: false };
+        let config = super::workflow_config::of(conn, locked.workflow_id)?;
+        let loaded = load_record(conn, kind, locked.clone(), details, config, needs)?;
         if loaded.state() != RecordState::Active {
             return Err(AppError::Forbidden(format!("{} is {}: it can no longer be changed.", loaded.number(), loaded.state().label().to_lowercase())));
         }
@@ -555,10 +567,12 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         if locked.version != version {
             return Ok(TakeOutcome::Stale);
         }
-        let loaded = load_record(conn, kind, locked.clone(), details)?;
-        let Some(t) = loaded.workflow().transition(transition_id).cloned() else {
+        let config = super::workflow_config::of(conn, locked.workflow_id)?;
+        let Some(t) = config.workflow.transition(transition_id).cloned() else {
             return Err(AppError::BadRequest(format!("There is no such transition in this {}'s workflow.", kind.as_str())));
         };
+        // Only the gates this transition is held by are read.
+        let loaded = load_record(conn, kind, locked.clone(), details, config, GateNeeds::of(&t))?;
         let situation = loaded.situation(actor);
         let blockers = workflow::blockers(&loaded.workflow(), &t, &situation);
         if let Some(b) = blockers.iter().find(|b| matches!(b, Blocker::Role(_) | Blocker::NotYourRecord | Blocker::Ended(_))) {
@@ -574,12 +588,11 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         let now = Utc::now();
         let mut r = locked;
         let from = r.phase_id;
-        rel::close_current_visit(conn, r.id, now)?;
         super::approvals::withdraw_on_leave(conn, r.id, from, Some(actor.id))?;
         let mut summary = t.label.clone();
-        let mut to_phase = None;
-        if let Some((landing, skipped)) = loaded.workflow().landing(&t, situation.impact, situation.urgency) {
-            for s in &skipped {
+        let landing = loaded.workflow().landing(&t, situation.impact, situation.urgency);
+        if let Some((landing, skipped)) = &landing {
+            for s in skipped {
                 rel::skip_visit(conn, r.id, *s, now)?;
                 let cancelled = crate::models::tasks::cancel_open_in_phase(conn, r.id, *s)?;
                 summary.push_str(&format!(" ({} skipped: it does not apply", loaded.workflow().phase_name(*s)));
@@ -588,15 +601,11 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
                 }
                 summary.push(')');
             }
-            let phase = loaded.workflow().phase(landing).expect("landing is a phase of the workflow");
-            let due = phase.due_at(now, loaded.is_emergency());
-            rel::open_visit(conn, r.id, landing, now, Some(due))?;
-            r.phase_id = landing;
+            super::tasks::before_entering(conn, &r, &loaded.workflow(), *landing, t.kind)?;
+            let phase = loaded.workflow().phase(*landing).expect("landing is a phase of the workflow");
+            r.phase_id = *landing;
             r.phase_entered_at = now;
-            r.phase_due_at = Some(due);
-            to_phase = Some(landing);
-            super::tasks::on_phase_entered(conn, &r, &loaded.workflow(), landing, t.kind, now)?;
-            super::approvals::open_as_configured(conn, &r, landing, Some(actor.id), &loaded.config)?;
+            r.phase_due_at = Some(phase.due_at(now, loaded.is_emergency()));
         }
         if t.kind == TransitionKind::BackOut {
             r.backed_out = true;
@@ -609,7 +618,12 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         }
         r.version += 1;
         r.updated_at = now;
-        diesel::update(crate::schema::releases::table.find(r.id)).set(&r).execute(conn)?;
+        rel::record_moved(conn, &r, landing.is_some())?;
+        let to_phase = landing.map(|(p, _)| p);
+        if let Some(landing) = to_phase {
+            super::tasks::on_phase_entered(conn, &r, landing)?;
+            super::approvals::open_as_configured(conn, &r, landing, Some(actor.id), &loaded.config)?;
+        }
         notify_transition(conn, &r, &loaded.workflow(), &t, &summary, reason, actor)?;
         history::record_locked(
             conn,

@@ -69,9 +69,10 @@ pub fn create_planned(conn: &mut PgConnection, r: &Release, version_id: i64, pha
     Ok(n)
 }
 
-/// A release entered a phase: back-out tasks appear on a back out, and open planned tasks of
-/// the phase get their due dates (anew, after a rework).
-pub fn on_phase_entered(conn: &mut PgConnection, r: &Release, wf: &Workflow, phase_id: i64, kind: TransitionKind, at: DateTime<Utc>) -> QueryResult<()> {
+/// A release is about to enter a phase by `kind`: on a back out, the model's back-out tasks
+/// of that phase appear (once). Their due dates are set as the phase is entered
+/// (`models::releases::record_moved`), with every open task's of the phase.
+pub fn before_entering(conn: &mut PgConnection, r: &Release, wf: &Workflow, phase_id: i64, kind: TransitionKind) -> QueryResult<()> {
     if kind == TransitionKind::BackOut {
         if let Some(v) = r.model_version_id {
             let existing = tasks::of_release(conn, r.id)?.iter().any(|t| t.phase_id == phase_id);
@@ -80,8 +81,12 @@ pub fn on_phase_entered(conn: &mut PgConnection, r: &Release, wf: &Workflow, pha
             }
         }
     }
-    tasks::set_due_dates_on_entry(conn, r.id, phase_id, at)?;
-    // Planned tasks are assigned, in effect, when their phase starts: tell their people.
+    Ok(())
+}
+
+/// A release entered a phase: planned tasks are assigned, in effect, when their phase starts,
+/// so their people are told (with the due dates the entry set).
+pub fn on_phase_entered(conn: &mut PgConnection, r: &Release, phase_id: i64) -> QueryResult<()> {
     for t in tasks::of_release(conn, r.id)?.iter().filter(|t| t.phase_id == phase_id && t.is_open()) {
         let to = super::notify::task_people(conn, t.assignee_id, t.group_id)?;
         let due = crate::views::opt_datetime(&t.due_at);

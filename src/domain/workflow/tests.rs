@@ -320,3 +320,30 @@ fn close_gates_hold_only_closing_and_entry_gates_only_moves_into_their_phase() {
     let back = wf.transitions_from(VERIFY).find(|t| t.kind == TransitionKind::Rework && t.to == Some(ROLLOUT)).unwrap().clone();
     assert!(blockers(&wf, &back, &s).is_empty());
 }
+
+#[test]
+fn gates_a_transition_does_not_need_never_change_its_blockers() {
+    // Taking one transition reads only the gates `GateNeeds::of` names: leaving the others
+    // out must give the very same answer as reading them all.
+    let wf = release_workflow();
+    let gate = |s: &str| Gate::Other(s.into());
+    for (tr, mut s) in every_kind(&wf) {
+        s.actor_roles = Roles::of(&[Role::Manager]);
+        s.gates = vec![gate("phase")];
+        s.close_gates = vec![gate("close")];
+        s.entry_gates = wf.phases.iter().map(|p| (p.id, gate("entry"))).collect();
+        let needs = GateNeeds::of(&tr);
+        let mut only = s.clone();
+        if !needs.phase {
+            only.gates.clear();
+        }
+        if !needs.close {
+            only.close_gates.clear();
+        }
+        if !needs.entry {
+            only.entry_gates.clear();
+        }
+        assert_eq!(blockers(&wf, &tr, &s), blockers(&wf, &tr, &only), "{:?}", tr.kind);
+        assert_eq!(needs.any(), !blockers(&wf, &tr, &s).is_empty(), "{:?}", tr.kind);
+    }
+}

@@ -44,10 +44,20 @@ pub fn saw_database_writes(n: i64) {
     }
 }
 
+diesel::define_sql_function! {
+    /// Migration 000024: the last value of `relman_writes`.
+    fn relman_writes_seen() -> diesel::sql_types::BigInt;
+}
+
+diesel::define_sql_function! {
+    /// Migration 000024: advances `relman_writes`.
+    fn relman_write_done() -> diesel::sql_types::BigInt;
+}
+
 /// Counts a committed write in the database, for every instance to see (`saw_database_writes`).
 pub fn count_database_write(conn: &mut diesel::PgConnection) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
-    diesel::sql_query("SELECT nextval('relman_writes')").execute(conn).map(|_| ())
+    diesel::select(relman_write_done()).execute(conn).map(|_| ())
 }
 
 /// The generation now: read it before reading the database, pass it to `Kept::put` after.

@@ -170,13 +170,11 @@ pub fn log_by_actor(conn: &mut PgConnection, actor: i64, limit: i64) -> QueryRes
 
 /// Active members of a group holding the approver role: (id, display name).
 pub fn group_approvers(conn: &mut PgConnection, group_id: i64) -> QueryResult<Vec<(i64, String)>> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::Bool;
     group_members::table
         .inner_join(users::table)
         .filter(group_members::group_id.eq(group_id))
         .filter(users::active.eq(true))
-        .filter(sql::<Bool>("'approver' = ANY(users.roles)"))
+        .filter(users::roles.contains(vec!["approver"]))
         .order(users::display_name)
         .select((users::id, users::display_name))
         .load(conn)

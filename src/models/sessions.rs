@@ -26,7 +26,7 @@ pub fn user_of(conn: &mut PgConnection, user_id: i64, id: &str) -> QueryResult<O
         .filter(users::id.eq(user_id))
         .filter(user_sessions::id.eq(id))
         .filter(user_sessions::created_at.ge(too_old))
-        .select((User::as_select(), diesel::dsl::sql::<diesel::sql_types::BigInt>("(SELECT last_value FROM relman_writes)")))
+        .select((User::as_select(), crate::kept::relman_writes_seen()))
         .first(conn)
         .optional()
 }

@@ -67,22 +67,17 @@ pub fn active(conn: &mut PgConnection) -> QueryResult<Vec<(i64, String)>> {
 
 /// Active users holding `role`.
 pub fn active_with_role(conn: &mut PgConnection, role: &str) -> QueryResult<Vec<(i64, String)>> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::Bool;
     users::table
         .filter(users::active.eq(true))
-        .filter(sql::<Bool>("").bind::<diesel::sql_types::Text, _>(role).sql(" = ANY(roles)"))
+        .filter(users::roles.contains(vec![role]))
         .order(users::display_name)
         .select((users::id, users::display_name))
         .load(conn)
 }
 
 pub fn any_active_admin(conn: &mut PgConnection) -> QueryResult<bool> {
-    use diesel::dsl::{exists, select, sql};
-    use diesel::sql_types::Bool;
-    select(exists(
-        users::table.filter(users::active.eq(true)).filter(sql::<Bool>("'admin' = ANY(roles)")),
-    ))
+    use diesel::dsl::{exists, select};
+    select(exists(users::table.filter(users::active.eq(true)).filter(users::roles.contains(vec!["admin"]))))
     .get_result(conn)
 }
 

@@ -1,0 +1,2 @@
+DROP FUNCTION relman_write_done();
+DROP FUNCTION relman_writes_seen();

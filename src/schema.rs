@@ -453,7 +453,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     history_field_changes, release_models, release_model_versions, model_tasks, tasks,
     phase_approvals, approvals, approval_votes, approval_log, delegations,
     notifications, watchers, mail_outbox, alerts, knowledge_articles, admin_audit,
-    blackouts,
+    blackouts, config_generation,
 );
 
 diesel::table! {

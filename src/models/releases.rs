@@ -112,14 +112,17 @@ pub fn with_details(conn: &mut PgConnection, kind: &str, number: i64) -> QueryRe
 }
 
 /// `with_details`, both rows locked until the transaction ends.
-pub fn with_details_for_update(conn: &mut PgConnection, kind: &str, number: i64) -> QueryResult<(Release, ReleaseDetails)> {
-    releases::table
+/// The record and its details locked for a change, with the database's configuration stamp
+/// (`services::workflow_config`) read in the same statement.
+pub fn with_details_for_update(conn: &mut PgConnection, kind: &str, number: i64) -> QueryResult<(Release, ReleaseDetails, crate::services::workflow_config::Stamp)> {
+    let (r, d, stamp) = releases::table
         .inner_join(release_details::table)
         .filter(releases::kind.eq(kind))
         .filter(releases::number.eq(number))
-        .select((Release::as_select(), ReleaseDetails::as_select()))
+        .select((Release::as_select(), ReleaseDetails::as_select(), crate::services::workflow_config::stamp_columns()))
         .for_update()
-        .first(conn)
+        .first::<(Release, ReleaseDetails, (String, i64))>(conn)?;
+    Ok((r, d, stamp))
 }
 
 pub fn next_change_number(conn: &mut PgConnection) -> QueryResult<i64> {

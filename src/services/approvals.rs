@@ -52,9 +52,8 @@ pub fn open_as_configured(conn: &mut PgConnection, r: &Release, phase_id: i64, a
 
 /// A record left a phase: an undecided approval of it is withdrawn (kept in the log).
 pub fn withdraw_on_leave(conn: &mut PgConnection, release_id: i64, phase_id: i64, actor: Option<i64>) -> QueryResult<()> {
-    if let Some(a) = am::live(conn, release_id, phase_id)? {
-        am::set_status(conn, a.id, "withdrawn", Some(Utc::now()))?;
-        am::log(conn, a.id, a.cycle, actor, None, "withdrawn", "The release left the phase.")?;
+    if let Some((id, cycle)) = am::withdraw_live(conn, release_id, phase_id, Utc::now())? {
+        am::log(conn, id, cycle, actor, None, "withdrawn", "The release left the phase.")?;
     }
     Ok(())
 }

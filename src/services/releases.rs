@@ -408,10 +408,10 @@ pub fn save_screen(conn: &mut PgConnection, actor: Actor, number: i64, version: 
 /// Save the current phase's screen of a release or a change.
 pub fn save_screen_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, number: i64, version: i32, values: &HashMap<String, String>) -> AppResult<SaveOutcome> {
     conn.transaction(|conn| {
-        let (locked, details) = rel::with_details_for_update(conn, kind.as_str(), number)?;
+        let (locked, details, stamp) = rel::with_details_for_update(conn, kind.as_str(), number)?;
         // Saving a screen is held by field rules only, never by gates.
         let needs = GateNeeds { phase: false, close: false, entry: false };
-        let config = super::workflow_config::of(conn, locked.workflow_id)?;
+        let config = super::workflow_config::at(conn, locked.workflow_id, stamp)?;
         let loaded = load_record(conn, kind, locked.clone(), details, config, needs)?;
         if loaded.state() != RecordState::Active {
             return Err(AppError::Forbidden(format!("{} is {}: it can no longer be changed.", loaded.number(), loaded.state().label().to_lowercase())));
@@ -563,11 +563,11 @@ pub fn take_transition(conn: &mut PgConnection, actor: Actor, number: i64, trans
 /// Take a transition on a release or a change.
 pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, number: i64, transition_id: i64, version: i32, reason: &str) -> AppResult<TakeOutcome> {
     conn.transaction(|conn| {
-        let (locked, details) = rel::with_details_for_update(conn, kind.as_str(), number)?;
+        let (locked, details, stamp) = rel::with_details_for_update(conn, kind.as_str(), number)?;
         if locked.version != version {
             return Ok(TakeOutcome::Stale);
         }
-        let config = super::workflow_config::of(conn, locked.workflow_id)?;
+        let config = super::workflow_config::at(conn, locked.workflow_id, stamp)?;
         let Some(t) = config.workflow.transition(transition_id).cloned() else {
             return Err(AppError::BadRequest(format!("There is no such transition in this {}'s workflow.", kind.as_str())));
         };

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use diesel::prelude::*;
 
+use super::notify::Outbox;
 use crate::domain::approval::{self as rules, Outcome, Rule, Tally};
 use crate::domain::permissions::Actor;
 use crate::domain::roles::Role;
@@ -35,18 +36,21 @@ fn is_emergency(r: &Release) -> bool {
 /// A record entered a phase: open its approval when the phase needs one.
 pub fn open_on_entry(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>) -> QueryResult<Option<Approval>> {
     let config = super::workflow_config::of(conn, r.workflow_id)?;
-    open_as_configured(conn, r, phase_id, actor, &config)
+    let mut out = Outbox::default();
+    let opened = open_as_configured(conn, r, phase_id, actor, &config, &mut out)?;
+    out.send(conn)?;
+    Ok(opened)
 }
 
-/// `open_on_entry` with the workflow's configuration at hand.
-pub fn open_as_configured(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>, config: &WorkflowConfig) -> QueryResult<Option<Approval>> {
+/// `open_on_entry` with the workflow's configuration at hand; the approvers' note goes to `out`.
+pub fn open_as_configured(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>, config: &WorkflowConfig, out: &mut Outbox) -> QueryResult<Option<Approval>> {
     let Some((group, rule, quorum)) = chosen(config.requirement(phase_id), is_emergency(r)) else { return Ok(None) };
     let a = am::insert(conn, r.id, phase_id, group, rule.key(), quorum)?;
     am::log(conn, a.id, 1, actor, None, "requested", "")?;
     let voters: Vec<i64> = eligible(conn, &a, r)?.into_iter().map(|(id, _)| id).collect();
     let group_name = config.group_name(conn, group)?;
     let note = super::notify::Note::about(r, "approval_requested", "your approval is requested", format!("The {group_name} is asked to approve ({}). Vote in your approvals inbox.", rule.label()));
-    super::notify::send(conn, &voters, actor, &note)?;
+    out.add(&voters, actor, note);
     Ok(Some(a))
 }
 

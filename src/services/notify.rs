@@ -4,11 +4,12 @@ use diesel::prelude::*;
 
 use crate::models::releases::Release;
 use crate::paths;
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
 
 use crate::schema::{group_members, notifications, tasks, watchers};
 
 /// One notification, the same for every recipient.
+#[derive(Debug, Clone)]
 pub struct Note {
     pub kind: &'static str,
     pub subject: String,
@@ -32,28 +33,66 @@ impl Note {
 }
 
 diesel::define_sql_function! {
-    /// Migration 000021: a notification to each active recipient and an e-mail for each with
-    /// an address, in one statement; answers how many were notified.
-    fn notify_people(
+    /// Migration 000025: notes `i` to the recipients whose `note_of` is `i` (1-based), each
+    /// active one notified and mailed when they have an address, in one statement.
+    fn notify_notes(
         recipients: Array<BigInt>,
-        about: Nullable<BigInt>,
-        note_kind: Text,
-        note_subject: Text,
-        note_body: Text,
-        note_link: Text,
+        note_of: Array<Integer>,
+        about: Array<Nullable<BigInt>>,
+        note_kind: Array<Text>,
+        note_subject: Array<Text>,
+        note_body: Array<Text>,
+        note_link: Array<Text>,
     ) -> Integer;
+}
+
+/// Notes collected while a change is made, sent together at its end (one statement).
+#[derive(Default)]
+pub struct Outbox {
+    notes: Vec<(Vec<i64>, Note)>,
+}
+
+impl Outbox {
+    /// Tell `recipients` (never the actor who caused it; each person once).
+    pub fn add(&mut self, recipients: &[i64], actor: Option<i64>, note: Note) {
+        let mut ids: Vec<i64> = recipients.iter().copied().filter(|id| Some(*id) != actor).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if !ids.is_empty() {
+            self.notes.push((ids, note));
+        }
+    }
+
+    /// Send every note; answers how many people were notified (active users only).
+    pub fn send(self, conn: &mut PgConnection) -> QueryResult<usize> {
+        if self.notes.is_empty() {
+            return Ok(0);
+        }
+        let mut recipients = Vec::new();
+        let mut note_of = Vec::new();
+        for (i, (ids, _)) in self.notes.iter().enumerate() {
+            recipients.extend_from_slice(ids);
+            note_of.extend(std::iter::repeat_n(i as i32 + 1, ids.len()));
+        }
+        let notes = self.notes.into_iter().map(|(_, n)| n);
+        let (mut about, mut kind, mut subject, mut body, mut link) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for n in notes {
+            about.push(n.release_id);
+            kind.push(n.kind);
+            subject.push(n.subject);
+            body.push(n.body);
+            link.push(n.link);
+        }
+        let sent: i32 = diesel::select(notify_notes(recipients, note_of, about, kind, subject, body, link)).get_result(conn)?;
+        Ok(sent as usize)
+    }
 }
 
 /// Tell `recipients` (never the actor who caused it; each person once; active users only).
 pub fn send(conn: &mut PgConnection, recipients: &[i64], actor: Option<i64>, note: &Note) -> QueryResult<usize> {
-    let mut ids: Vec<i64> = recipients.iter().copied().filter(|id| Some(*id) != actor).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let sent: i32 = diesel::select(notify_people(ids, note.release_id, note.kind, &note.subject, &note.body, &note.link)).get_result(conn)?;
-    Ok(sent as usize)
+    let mut out = Outbox::default();
+    out.add(recipients, actor, note.clone());
+    out.send(conn)
 }
 
 /// The people a record concerns: registrant, coordinator, manager, task assignees, watchers.

@@ -14,7 +14,7 @@ use crate::domain::workflow::{self, Blocker, ChangeType, GateNeeds, RecordKind, 
 use crate::error::{AppError, AppResult};
 use crate::forms::FormErrors;
 use crate::models::history::{self, FieldChange, NewEvent};
-use super::notify::Note;
+use super::notify::{Note, Outbox};
 use super::workflow_config::WorkflowConfig;
 use crate::models::releases::{self as rel, ReleaseDetails};
 use crate::models::workflows::{self as wfm, CategoryRow};
@@ -380,7 +380,9 @@ pub fn register_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, in
         // The first phase's visit, and the due dates of its planned tasks.
         rel::record_moved(conn, &r, true)?;
         if planned > 0 {
-            super::tasks::on_phase_entered(conn, &r, first.id)?;
+            let mut out = Outbox::default();
+            super::tasks::on_phase_entered(conn, &r, first.id, &mut out)?;
+            out.send(conn)?;
         }
         history::record(
             conn,
@@ -524,22 +526,22 @@ fn apply_risk(loaded: &Loaded, r: &mut rel::Release, values: &HashMap<String, St
 
 /// Who hears of a transition: the coordinator and watchers of a phase entered, the managers
 /// of a back-out, everyone involved of a close or an abandon.
-fn notify_transition(conn: &mut PgConnection, r: &rel::Release, wf: &Workflow, t: &workflow::TransitionDef, summary: &str, reason: &str, actor: Actor) -> QueryResult<()> {
+fn notify_transition(conn: &mut PgConnection, r: &rel::Release, wf: &Workflow, t: &workflow::TransitionDef, summary: &str, reason: &str, actor: Actor, out: &mut Outbox) -> QueryResult<()> {
     let body = if reason.is_empty() { format!("{summary}.") } else { format!("{summary}. Reason: {reason}") };
     match t.kind {
         TransitionKind::Close | TransitionKind::Abandon => {
             let to = super::notify::involved(conn, r)?;
             let what = if t.kind == TransitionKind::Close { "closed" } else { "abandoned" };
-            super::notify::send(conn, &to, Some(actor.id), &Note::about(r, "ended", what, body))?;
+            out.add(&to, Some(actor.id), Note::about(r, "ended", what, body));
         }
         _ => {
             let mut to: Vec<i64> = r.coordinator_id.into_iter().collect();
             to.extend(super::notify::watchers_of(conn, r.id)?);
             let phase = wf.phase_name(r.phase_id);
-            super::notify::send(conn, &to, Some(actor.id), &Note::about(r, "phase_entered", &format!("entered {phase}"), body.clone()))?;
+            out.add(&to, Some(actor.id), Note::about(r, "phase_entered", &format!("entered {phase}"), body.clone()));
             if t.kind == TransitionKind::BackOut {
                 let managers = super::notify::managers(conn)?;
-                super::notify::send(conn, &managers, Some(actor.id), &Note::about(r, "back_out", "back-out plan activated", body))?;
+                out.add(&managers, Some(actor.id), Note::about(r, "back_out", "back-out plan activated", body));
             }
         }
     }
@@ -620,11 +622,14 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         r.updated_at = now;
         rel::record_moved(conn, &r, landing.is_some())?;
         let to_phase = landing.map(|(p, _)| p);
+        // Everyone this move concerns is told in one statement, once it is made.
+        let mut out = Outbox::default();
         if let Some(landing) = to_phase {
-            super::tasks::on_phase_entered(conn, &r, landing)?;
-            super::approvals::open_as_configured(conn, &r, landing, Some(actor.id), &loaded.config)?;
+            super::tasks::on_phase_entered(conn, &r, landing, &mut out)?;
+            super::approvals::open_as_configured(conn, &r, landing, Some(actor.id), &loaded.config, &mut out)?;
         }
-        notify_transition(conn, &r, &loaded.workflow(), &t, &summary, reason, actor)?;
+        notify_transition(conn, &r, &loaded.workflow(), &t, &summary, reason, actor, &mut out)?;
+        out.send(conn)?;
         history::record_locked(
             conn,
             &NewEvent {

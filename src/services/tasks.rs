@@ -86,11 +86,11 @@ pub fn before_entering(conn: &mut PgConnection, r: &Release, wf: &Workflow, phas
 
 /// A release entered a phase: planned tasks are assigned, in effect, when their phase starts,
 /// so their people are told (with the due dates the entry set).
-pub fn on_phase_entered(conn: &mut PgConnection, r: &Release, phase_id: i64) -> QueryResult<()> {
+pub fn on_phase_entered(conn: &mut PgConnection, r: &Release, phase_id: i64, out: &mut super::notify::Outbox) -> QueryResult<()> {
     for t in tasks::of_release(conn, r.id)?.iter().filter(|t| t.phase_id == phase_id && t.is_open()) {
         let to = super::notify::task_people(conn, t.assignee_id, t.group_id)?;
         let due = crate::views::opt_datetime(&t.due_at);
-        super::notify::send(conn, &to, None, &super::notify::Note::about(r, "task_assigned", &format!("task “{}”", t.title), format!("The task “{}” is yours, due {due}.", t.title)))?;
+        out.add(&to, None, super::notify::Note::about(r, "task_assigned", &format!("task “{}”", t.title), format!("The task “{}” is yours, due {due}.", t.title)));
     }
     Ok(())
 }

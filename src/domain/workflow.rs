@@ -303,6 +303,8 @@ pub struct GateNeeds {
 impl GateNeeds {
     /// Every gate, for a page that shows every transition with its reasons.
     pub const ALL: GateNeeds = GateNeeds { phase: true, close: true, entry: true };
+    /// No gate, for a change that no gate holds (saving a phase's screen).
+    pub const NONE: GateNeeds = GateNeeds { phase: false, close: false, entry: false };
 
     pub fn of(t: &TransitionDef) -> GateNeeds {
         GateNeeds {

@@ -111,9 +111,8 @@ pub fn with_details(conn: &mut PgConnection, kind: &str, number: i64) -> QueryRe
         .first(conn)
 }
 
-/// `with_details`, both rows locked until the transaction ends.
-/// The record and its details locked for a change, with the database's configuration stamp
-/// (`services::workflow_config`) read in the same statement.
+/// `with_details`, both rows locked until the transaction ends, with the database's
+/// configuration stamp (`services::workflow_config`) read in the same statement.
 pub fn with_details_for_update(conn: &mut PgConnection, kind: &str, number: i64) -> QueryResult<(Release, ReleaseDetails, crate::services::workflow_config::Stamp)> {
     let (r, d, stamp) = releases::table
         .inner_join(release_details::table)

@@ -72,23 +72,6 @@ pub fn open_in_phase(conn: &mut PgConnection, release_id: i64, phase_id: i64) ->
         .get_result(conn)
 }
 
-/// A phase was entered: its open tasks from a plan get their due date from their offset.
-pub fn set_due_dates_on_entry(conn: &mut PgConnection, release_id: i64, phase_id: i64, entered: DateTime<Utc>) -> QueryResult<usize> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::Timestamptz;
-    // One statement whatever the number of tasks: each is due its offset in hours after entry.
-    let due = sql::<Timestamptz>("").bind::<Timestamptz, _>(entered).sql(" + due_offset_hours * interval '1 hour'");
-    diesel::update(
-        tasks::table
-            .filter(tasks::release_id.eq(release_id))
-            .filter(tasks::phase_id.eq(phase_id))
-            .filter(tasks::status.eq_any(["open", "in_progress"]))
-            .filter(tasks::due_offset_hours.is_not_null()),
-    )
-    .set((tasks::due_at.eq(due.nullable()), tasks::updated_at.eq(entered)))
-    .execute(conn)
-}
-
 /// Cancel the open tasks of a phase (it was skipped); returns their titles.
 pub fn cancel_open_in_phase(conn: &mut PgConnection, release_id: i64, phase_id: i64) -> QueryResult<Vec<String>> {
     diesel::update(

@@ -68,15 +68,11 @@ impl Outbox {
         if self.notes.is_empty() {
             return Ok(0);
         }
-        let mut recipients = Vec::new();
-        let mut note_of = Vec::new();
-        for (i, (ids, _)) in self.notes.iter().enumerate() {
-            recipients.extend_from_slice(ids);
-            note_of.extend(std::iter::repeat_n(i as i32 + 1, ids.len()));
-        }
-        let notes = self.notes.into_iter().map(|(_, n)| n);
+        let (mut recipients, mut note_of) = (Vec::new(), Vec::new());
         let (mut about, mut kind, mut subject, mut body, mut link) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for n in notes {
+        for (i, (ids, n)) in self.notes.into_iter().enumerate() {
+            note_of.extend(std::iter::repeat_n(i as i32 + 1, ids.len()));
+            recipients.extend(ids);
             about.push(n.release_id);
             kind.push(n.kind);
             subject.push(n.subject);

@@ -411,10 +411,9 @@ pub fn save_screen(conn: &mut PgConnection, actor: Actor, number: i64, version: 
 pub fn save_screen_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, number: i64, version: i32, values: &HashMap<String, String>) -> AppResult<SaveOutcome> {
     conn.transaction(|conn| {
         let (locked, details, stamp) = rel::with_details_for_update(conn, kind.as_str(), number)?;
-        // Saving a screen is held by field rules only, never by gates.
-        let needs = GateNeeds { phase: false, close: false, entry: false };
         let config = super::workflow_config::at(conn, locked.workflow_id, stamp)?;
-        let loaded = load_record(conn, kind, locked.clone(), details, config, needs)?;
+        // Saving a screen is held by field rules only, never by gates.
+        let loaded = load_record(conn, kind, locked.clone(), details, config, GateNeeds::NONE)?;
         if loaded.state() != RecordState::Active {
             return Err(AppError::Forbidden(format!("{} is {}: it can no longer be changed.", loaded.number(), loaded.state().label().to_lowercase())));
         }

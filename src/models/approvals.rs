@@ -85,21 +85,6 @@ pub fn latest(conn: &mut PgConnection, release_id: i64, phase_id: i64) -> QueryR
         .optional()
 }
 
-/// Withdraw the undecided (pending or denied) approval of a record's phase, if there is one:
-/// its id and cycle. One statement: it is on every phase move.
-pub fn withdraw_live(conn: &mut PgConnection, release_id: i64, phase_id: i64, at: DateTime<Utc>) -> QueryResult<Option<(i64, i32)>> {
-    diesel::update(
-        approvals::table
-            .filter(approvals::release_id.eq(release_id))
-            .filter(approvals::phase_id.eq(phase_id))
-            .filter(approvals::status.eq_any(["pending", "denied"])),
-    )
-    .set((approvals::status.eq("withdrawn"), approvals::decided_at.eq(Some(at))))
-    .returning((approvals::id, approvals::cycle))
-    .get_result(conn)
-    .optional()
-}
-
 pub fn set_status(conn: &mut PgConnection, id: i64, status: &str, decided: Option<DateTime<Utc>>) -> QueryResult<usize> {
     diesel::update(approvals::table.find(id)).set((approvals::status.eq(status), approvals::decided_at.eq(decided))).execute(conn)
 }

@@ -34,10 +34,19 @@ pub fn record_locked(conn: &mut PgConnection, e: &NewEvent, changes: &[FieldChan
         .first(conn)
         .optional()?
         .unwrap_or_default();
-    // Microseconds, as PostgreSQL keeps them, so the hash recomputes from the stored row.
-    let at = chrono::DateTime::from_timestamp_micros(chrono::Utc::now().timestamp_micros()).expect("now is representable");
-    let hash = crate::domain::chain::hash(
-        &prev,
+    record_after(conn, &prev, e, changes)
+}
+
+/// The present moment to the microsecond, as PostgreSQL keeps it, so an event's hash
+/// recomputes from its stored row.
+pub fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).expect("now is representable")
+}
+
+/// The hash of event `e` at `at`, chained onto `prev` (the record's last hash, or "").
+pub fn seal(prev: &str, e: &NewEvent, at: DateTime<Utc>, changes: &[FieldChange]) -> String {
+    crate::domain::chain::hash(
+        prev,
         &crate::domain::chain::EventContent {
             release_id: e.release_id,
             actor_id: e.actor_id,
@@ -50,11 +59,18 @@ pub fn record_locked(conn: &mut PgConnection, e: &NewEvent, changes: &[FieldChan
             reason: e.reason,
             changes,
         },
-    );
+    )
+}
+
+/// `record_locked` for a caller that read the chain's last hash `prev` under the lock
+/// (`models::releases::with_details_for_update`).
+pub fn record_after(conn: &mut PgConnection, prev: &str, e: &NewEvent, changes: &[FieldChange]) -> QueryResult<i64> {
+    let at = now();
+    let hash = seal(prev, e, at, changes);
     let id: i64 = diesel::insert_into(history_events::table)
         .values((
             history_events::at.eq(at),
-            history_events::prev_hash.eq(&prev),
+            history_events::prev_hash.eq(prev),
             history_events::hash.eq(&hash),
             history_events::release_id.eq(e.release_id),
             history_events::actor_id.eq(e.actor_id),

@@ -111,17 +111,45 @@ pub fn with_details(conn: &mut PgConnection, kind: &str, number: i64) -> QueryRe
         .first(conn)
 }
 
-/// `with_details`, both rows locked until the transaction ends, with the database's
-/// configuration stamp (`services::workflow_config`) read in the same statement.
-pub fn with_details_for_update(conn: &mut PgConnection, kind: &str, number: i64) -> QueryResult<(Release, ReleaseDetails, crate::services::workflow_config::Stamp)> {
-    let (r, d, stamp) = releases::table
+/// A record locked for a change, with what the change appends to.
+pub struct Locked {
+    pub release: Release,
+    pub details: ReleaseDetails,
+    /// The configuration stamp (`services::workflow_config`) at the moment of locking.
+    pub stamp: crate::services::workflow_config::Stamp,
+    /// The last hash of the record's history chain ("" before its first event).
+    pub last_hash: String,
+    pub watchers: Vec<i64>,
+}
+
+diesel::define_sql_function! {
+    /// Migration 000026: the last hash of a record's history chain, "" when it has none.
+    fn history_last_hash(rec: diesel::sql_types::BigInt) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    /// Migration 000026: the users watching a record.
+    fn release_watchers(rec: diesel::sql_types::BigInt) -> diesel::sql_types::Array<diesel::sql_types::BigInt>;
+}
+
+/// `with_details`, both rows locked until the transaction ends, with the configuration stamp,
+/// the history chain's last hash and the watchers read in the same statement (every move and
+/// save needs them: two round trips fewer).
+pub fn with_details_for_update(conn: &mut PgConnection, kind: &str, number: i64) -> QueryResult<Locked> {
+    let (release, details, stamp, last_hash, watchers) = releases::table
         .inner_join(release_details::table)
         .filter(releases::kind.eq(kind))
         .filter(releases::number.eq(number))
-        .select((Release::as_select(), ReleaseDetails::as_select(), crate::services::workflow_config::stamp_columns()))
+        .select((
+            Release::as_select(),
+            ReleaseDetails::as_select(),
+            crate::services::workflow_config::stamp_columns(),
+            history_last_hash(releases::id),
+            release_watchers(releases::id),
+        ))
         .for_update()
-        .first::<(Release, ReleaseDetails, (String, i64))>(conn)?;
-    Ok((r, d, stamp))
+        .first::<(Release, ReleaseDetails, (String, i64), String, Vec<i64>)>(conn)?;
+    Ok(Locked { release, details, stamp, last_hash, watchers })
 }
 
 pub fn next_change_number(conn: &mut PgConnection) -> QueryResult<i64> {
@@ -224,6 +252,79 @@ pub fn record_moved(conn: &mut PgConnection, r: &Release, entered: bool) -> Quer
         r.closed_at,
         r.backed_out,
         r.version,
+    ))
+    .get_result(conn)?;
+    if moved == 1 { Ok(()) } else { Err(diesel::result::Error::NotFound) }
+}
+
+diesel::define_sql_function! {
+    /// Migration 000026: a transition's writes in one statement (see there).
+    #[sql_name = "record_transition"]
+    fn record_transition_sql(
+        rec: diesel::sql_types::BigInt,
+        at: diesel::sql_types::Timestamptz,
+        entered: diesel::sql_types::Bool,
+        new_phase: diesel::sql_types::BigInt,
+        phase_since: diesel::sql_types::Timestamptz,
+        phase_due: diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        new_state: diesel::sql_types::Text,
+        ended: diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        is_backed_out: diesel::sql_types::Bool,
+        new_version: diesel::sql_types::Integer,
+        actor: diesel::sql_types::BigInt,
+        left_phase: diesel::sql_types::BigInt,
+        event_kind: diesel::sql_types::Text,
+        event_summary: diesel::sql_types::Text,
+        event_reason: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+        prev_hash: diesel::sql_types::Text,
+        event_hash: diesel::sql_types::Text,
+    ) -> diesel::sql_types::Integer;
+}
+
+/// A transition taken, as its history event tells it.
+pub struct Transitioned<'a> {
+    pub actor_id: i64,
+    pub left_phase_id: i64,
+    pub kind: &'a str,
+    pub summary: &'a str,
+    pub reason: Option<&'a str>,
+    /// The history chain's last hash, read under the record's lock.
+    pub prev_hash: &'a str,
+}
+
+/// Store transition `t` that `r` has made in memory (as `record_moved`, `updated_at` the
+/// moment to the microsecond): the approval left undecided in the phase left is withdrawn, the
+/// move stored and its history event appended, in one statement.
+pub fn record_transition(conn: &mut PgConnection, r: &Release, entered: bool, t: &Transitioned) -> QueryResult<()> {
+    let event = crate::models::history::NewEvent {
+        release_id: r.id,
+        actor_id: Some(t.actor_id),
+        record_version: r.version,
+        kind: t.kind,
+        summary: t.summary,
+        from_phase_id: Some(t.left_phase_id),
+        to_phase_id: entered.then_some(r.phase_id),
+        reason: t.reason,
+    };
+    let hash = crate::models::history::seal(t.prev_hash, &event, r.updated_at, &[]);
+    let moved: i32 = diesel::select(record_transition_sql(
+        r.id,
+        r.updated_at,
+        entered,
+        r.phase_id,
+        r.phase_entered_at,
+        r.phase_due_at,
+        &r.state,
+        r.closed_at,
+        r.backed_out,
+        r.version,
+        t.actor_id,
+        t.left_phase_id,
+        t.kind,
+        t.summary,
+        t.reason,
+        t.prev_hash,
+        &hash,
     ))
     .get_result(conn)?;
     if moved == 1 { Ok(()) } else { Err(diesel::result::Error::NotFound) }

@@ -54,13 +54,8 @@ pub fn open_as_configured(conn: &mut PgConnection, r: &Release, phase_id: i64, a
     Ok(Some(a))
 }
 
-/// A record left a phase: an undecided approval of it is withdrawn (kept in the log).
-pub fn withdraw_on_leave(conn: &mut PgConnection, release_id: i64, phase_id: i64, actor: Option<i64>) -> QueryResult<()> {
-    if let Some((id, cycle)) = am::withdraw_live(conn, release_id, phase_id, Utc::now())? {
-        am::log(conn, id, cycle, actor, None, "withdrawn", "The release left the phase.")?;
-    }
-    Ok(())
-}
+// A record leaving a phase withdraws its undecided approval there, with a log entry: the
+// transition's own statement does it (`models::releases::record_transition`, migration 000026).
 
 /// People excluded from voting on a record: registrant, coordinator, task assignees.
 fn excluded(conn: &mut PgConnection, r: &Release) -> QueryResult<(i64, Option<i64>, Vec<i64>)> {

@@ -410,7 +410,7 @@ pub fn save_screen(conn: &mut PgConnection, actor: Actor, number: i64, version: 
 /// Save the current phase's screen of a release or a change.
 pub fn save_screen_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, number: i64, version: i32, values: &HashMap<String, String>) -> AppResult<SaveOutcome> {
     conn.transaction(|conn| {
-        let (locked, details, stamp) = rel::with_details_for_update(conn, kind.as_str(), number)?;
+        let rel::Locked { release: locked, details, stamp, last_hash, .. } = rel::with_details_for_update(conn, kind.as_str(), number)?;
         let config = super::workflow_config::at(conn, locked.workflow_id, stamp)?;
         // Saving a screen is held by field rules only, never by gates.
         let loaded = load_record(conn, kind, locked.clone(), details, config, GateNeeds::NONE)?;
@@ -484,8 +484,9 @@ pub fn save_screen_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor,
         next.release.updated_at = Utc::now();
         rel::save(conn, &next.release, &next.details)?;
         let summary = format!("Changed {}", changes.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().join(", "));
-        history::record_locked(
+        history::record_after(
             conn,
+            &last_hash,
             &NewEvent { release_id: next.release.id, actor_id: Some(actor.id), record_version: next.release.version, kind: "edit", summary: &summary, from_phase_id: None, to_phase_id: None, reason: None },
             &changes,
         )?;
@@ -525,7 +526,8 @@ fn apply_risk(loaded: &Loaded, r: &mut rel::Release, values: &HashMap<String, St
 
 /// Who hears of a transition: the coordinator and watchers of a phase entered, the managers
 /// of a back-out, everyone involved of a close or an abandon.
-fn notify_transition(conn: &mut PgConnection, r: &rel::Release, wf: &Workflow, t: &workflow::TransitionDef, summary: &str, reason: &str, actor: Actor, out: &mut Outbox) -> QueryResult<()> {
+#[allow(clippy::too_many_arguments)]
+fn notify_transition(conn: &mut PgConnection, r: &rel::Release, watchers: &[i64], wf: &Workflow, t: &workflow::TransitionDef, summary: &str, reason: &str, actor: Actor, out: &mut Outbox) -> QueryResult<()> {
     let body = if reason.is_empty() { format!("{summary}.") } else { format!("{summary}. Reason: {reason}") };
     match t.kind {
         TransitionKind::Close | TransitionKind::Abandon => {
@@ -535,7 +537,7 @@ fn notify_transition(conn: &mut PgConnection, r: &rel::Release, wf: &Workflow, t
         }
         _ => {
             let mut to: Vec<i64> = r.coordinator_id.into_iter().collect();
-            to.extend(super::notify::watchers_of(conn, r.id)?);
+            to.extend_from_slice(watchers);
             let phase = wf.phase_name(r.phase_id);
             out.add(&to, Some(actor.id), Note::about(r, "phase_entered", &format!("entered {phase}"), body.clone()));
             if t.kind == TransitionKind::BackOut {
@@ -564,7 +566,7 @@ pub fn take_transition(conn: &mut PgConnection, actor: Actor, number: i64, trans
 /// Take a transition on a release or a change.
 pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, number: i64, transition_id: i64, version: i32, reason: &str) -> AppResult<TakeOutcome> {
     conn.transaction(|conn| {
-        let (locked, details, stamp) = rel::with_details_for_update(conn, kind.as_str(), number)?;
+        let rel::Locked { release: locked, details, stamp, last_hash, watchers } = rel::with_details_for_update(conn, kind.as_str(), number)?;
         if locked.version != version {
             return Ok(TakeOutcome::Stale);
         }
@@ -586,10 +588,9 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         if t.reason_required && reason.is_empty() {
             return Ok(TakeOutcome::ReasonMissing);
         }
-        let now = Utc::now();
+        let now = history::now();
         let mut r = locked;
         let from = r.phase_id;
-        super::approvals::withdraw_on_leave(conn, r.id, from, Some(actor.id))?;
         let mut summary = t.label.clone();
         let landing = loaded.workflow().landing(&t, situation.impact, situation.urgency);
         if let Some((landing, skipped)) = &landing {
@@ -619,7 +620,17 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         }
         r.version += 1;
         r.updated_at = now;
-        rel::record_moved(conn, &r, landing.is_some())?;
+        // The undecided approval of the phase left is withdrawn, the move stored and its
+        // history event appended, in one statement.
+        let taken = rel::Transitioned {
+            actor_id: actor.id,
+            left_phase_id: from,
+            kind: t.kind.as_str(),
+            summary: &summary,
+            reason: (!reason.is_empty()).then_some(reason),
+            prev_hash: &last_hash,
+        };
+        rel::record_transition(conn, &r, landing.is_some(), &taken)?;
         let to_phase = landing.map(|(p, _)| p);
         // Everyone this move concerns is told in one statement, once it is made.
         let mut out = Outbox::default();
@@ -627,22 +638,8 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
             super::tasks::on_phase_entered(conn, &r, landing, &mut out)?;
             super::approvals::open_as_configured(conn, &r, landing, Some(actor.id), &loaded.config, &mut out)?;
         }
-        notify_transition(conn, &r, &loaded.workflow(), &t, &summary, reason, actor, &mut out)?;
+        notify_transition(conn, &r, &watchers, &loaded.workflow(), &t, &summary, reason, actor, &mut out)?;
         out.send(conn)?;
-        history::record_locked(
-            conn,
-            &NewEvent {
-                release_id: r.id,
-                actor_id: Some(actor.id),
-                record_version: r.version,
-                kind: t.kind.as_str(),
-                summary: &summary,
-                from_phase_id: Some(from),
-                to_phase_id: to_phase,
-                reason: (!reason.is_empty()).then_some(reason),
-            },
-            &[],
-        )?;
         Ok(TakeOutcome::Done(summary))
     })
 }

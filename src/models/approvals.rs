@@ -38,17 +38,24 @@ pub struct Approval {
     pub decided_at: Option<DateTime<Utc>>,
 }
 
-pub fn insert(conn: &mut PgConnection, release_id: i64, phase_id: i64, group_id: i64, rule: &str, quorum: Option<i32>) -> QueryResult<Approval> {
-    diesel::insert_into(approvals::table)
-        .values((
-            approvals::release_id.eq(release_id),
-            approvals::phase_id.eq(phase_id),
-            approvals::group_id.eq(group_id),
-            approvals::rule.eq(rule),
-            approvals::quorum_count.eq(quorum),
-        ))
-        .returning(Approval::as_returning())
-        .get_result(conn)
+diesel::define_sql_function! {
+    /// Migration 000027: an approval opened with its log entry, and the people its voters are
+    /// chosen from.
+    #[sql_name = "open_approval"]
+    fn open_approval_sql(
+        rec: diesel::sql_types::BigInt,
+        in_phase: diesel::sql_types::BigInt,
+        grp: diesel::sql_types::BigInt,
+        approval_rule: diesel::sql_types::Text,
+        quorum: diesel::sql_types::Nullable<diesel::sql_types::Integer>,
+        actor: diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+    ) -> diesel::sql_types::Record<(diesel::sql_types::BigInt, diesel::sql_types::Array<diesel::sql_types::BigInt>, diesel::sql_types::Array<diesel::sql_types::BigInt>)>;
+}
+
+/// Open an approval of `release_id` in `phase_id` (cycle 1, logged as requested by `actor`):
+/// its id, the active approvers of its group (by name) and the record's task assignees.
+pub fn open(conn: &mut PgConnection, release_id: i64, phase_id: i64, group_id: i64, rule: &str, quorum: Option<i32>, actor: Option<i64>) -> QueryResult<(i64, Vec<i64>, Vec<i64>)> {
+    diesel::select(open_approval_sql(release_id, phase_id, group_id, rule, quorum, actor)).get_result(conn)
 }
 
 pub fn find_for_update(conn: &mut PgConnection, id: i64) -> QueryResult<Approval> {

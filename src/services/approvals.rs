@@ -33,8 +33,8 @@ fn is_emergency(r: &Release) -> bool {
     r.release_type == ReleaseType::Emergency.as_str()
 }
 
-/// A record entered a phase: open its approval when the phase needs one.
-pub fn open_on_entry(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>) -> QueryResult<Option<Approval>> {
+/// A record entered a phase: open its approval when the phase needs one (its id).
+pub fn open_on_entry(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>) -> QueryResult<Option<i64>> {
     let config = super::workflow_config::of(conn, r.workflow_id)?;
     let mut out = Outbox::default();
     let opened = open_as_configured(conn, r, phase_id, actor, &config, &mut out)?;
@@ -43,15 +43,15 @@ pub fn open_on_entry(conn: &mut PgConnection, r: &Release, phase_id: i64, actor:
 }
 
 /// `open_on_entry` with the workflow's configuration at hand; the approvers' note goes to `out`.
-pub fn open_as_configured(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>, config: &WorkflowConfig, out: &mut Outbox) -> QueryResult<Option<Approval>> {
+pub fn open_as_configured(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>, config: &WorkflowConfig, out: &mut Outbox) -> QueryResult<Option<i64>> {
     let Some((group, rule, quorum)) = chosen(config.requirement(phase_id), is_emergency(r)) else { return Ok(None) };
-    let a = am::insert(conn, r.id, phase_id, group, rule.key(), quorum)?;
-    am::log(conn, a.id, 1, actor, None, "requested", "")?;
-    let voters: Vec<i64> = eligible(conn, &a, r)?.into_iter().map(|(id, _)| id).collect();
+    // The approval, its log entry and the people its voters are chosen from, in one statement.
+    let (id, approvers, assignees) = am::open(conn, r.id, phase_id, group, rule.key(), quorum, actor)?;
+    let voters: Vec<i64> = approvers.into_iter().filter(|v| rules::ineligibility(*v, r.registered_by, r.coordinator_id, &assignees).is_none()).collect();
     let group_name = config.group_name(conn, group)?;
     let note = super::notify::Note::about(r, "approval_requested", "your approval is requested", format!("The {group_name} is asked to approve ({}). Vote in your approvals inbox.", rule.label()));
     out.add(&voters, actor, note);
-    Ok(Some(a))
+    Ok(Some(id))
 }
 
 // A record leaving a phase withdraws its undecided approval there, with a log entry: the

@@ -1,0 +1,1 @@
+DROP FUNCTION open_approval(bigint, bigint, bigint, text, integer, bigint);

@@ -189,7 +189,7 @@ fn serve(config: &Config, bind: &str) -> Result<(), String> {
             Err(e) => return Err(format!("creating the first administrator: {e}")),
         }
         drop(conn);
-        let pool = db::pool(url, config.pool_size).map_err(|e| format!("database pool: {e}"))?;
+        let pool = db::pool(url, config.pool_size, config.smtp_url.is_some()).map_err(|e| format!("database pool: {e}"))?;
         crate::services::monitor::spawn(pool.clone(), std::time::Duration::from_secs(config.monitor_interval_secs));
         if let Some(smtp) = &config.smtp_url {
             let mailer = crate::services::mailer::Mailer::new(smtp, &config.mail_from, &config.base_url)?;

@@ -12,7 +12,9 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 pub type DbPool = Pool<ConnectionManager<PgConnection>>;
 pub type DbConn = PooledConnection<ConnectionManager<PgConnection>>;
 
-pub fn pool(url: &str, size: u32) -> Result<DbPool, diesel::r2d2::PoolError> {
+/// The pool of an instance; `mail` when it sends e-mail (`RELMAN_SMTP_URL`): its connections
+/// then queue an e-mail with each notification (migration 000028).
+pub fn pool(url: &str, size: u32, mail: bool) -> Result<DbPool, diesel::r2d2::PoolError> {
     Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
@@ -20,20 +22,24 @@ pub fn pool(url: &str, size: u32) -> Result<DbPool, diesel::r2d2::PoolError> {
         // broke fails its query, is marked broken by Diesel and replaced by the pool.
         .test_on_check_out(false)
         .connection_timeout(std::time::Duration::from_secs(10))
-        .connection_customizer(Box::new(SessionSettings))
+        .connection_customizer(Box::new(SessionSettings { mail }))
         .build(ConnectionManager::new(url))
 }
 
 /// Settings for each of the pool's connections. Relman's statements are short and many:
 /// PostgreSQL's JIT compiler, which starts on statements it estimates as costly (the deadline
 /// monitor's sweep, a report's part months), spends more compiling them than it saves (the
-/// sweep at a million releases: 0.57 s with it, 0.35 s without).
+/// sweep at a million releases: 0.57 s with it, 0.35 s without). `relman.mail` tells the
+/// database functions that notify whether this instance sends e-mail.
 #[derive(Debug)]
-struct SessionSettings;
+struct SessionSettings {
+    mail: bool,
+}
 
 impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute("SET jit = off").map_err(diesel::r2d2::Error::QueryError)
+        let settings = if self.mail { "SET jit = off; SET relman.mail = on" } else { "SET jit = off; SET relman.mail = off" };
+        conn.batch_execute(settings).map_err(diesel::r2d2::Error::QueryError)
     }
 }
 

@@ -155,6 +155,19 @@ impl SmtpSink {
 }
 
 #[tokio::test]
+async fn an_instance_without_a_mail_server_notifies_in_the_app_and_queues_no_mail() {
+    let app = TestApp::spawn_without_mail().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let m = app.signed_in("mona", &[Role::Manager]).await;
+    diesel::update(users::table.filter(users::username.eq("cora"))).set(users::email.eq(Some("cora@example.org"))).execute(&mut app.conn()).unwrap();
+    let n = register(&c, "Billing", "minor", "low", "low").await;
+    take(&app, &m, &n, "Advance to Plan and Design", "").await.assert_status(303);
+    assert!(sent(&app).contains(&("cora".to_string(), "phase_entered".to_string())), "{:?}", sent(&app));
+    let queued: i64 = mail_outbox::table.count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(queued, 0, "nothing would ever send it");
+}
+
+#[tokio::test]
 async fn a_phase_change_is_mailed_once_even_when_the_mail_server_was_down_at_first() {
     let app = TestApp::spawn().await;
     let c = app.signed_in("cora", &[Role::Coordinator]).await;

@@ -108,9 +108,19 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// An instance that sends e-mail (its notifications queue mail), as most deployments are.
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(true).await
+    }
+
+    /// An instance run without `RELMAN_SMTP_URL`.
+    pub async fn spawn_without_mail() -> TestApp {
+        TestApp::spawn_with(false).await
+    }
+
+    async fn spawn_with(mail: bool) -> TestApp {
         let db = tokio::task::spawn_blocking(TestDb::new).await.expect("create db");
-        let pool = db::pool(&db.url, 4).expect("pool");
+        let pool = db::pool(&db.url, 4, mail).expect("pool");
         let settings = HttpSettings { session_key: actix_web::cookie::Key::generate(), cookie_secure: false };
         let app = Application::build("127.0.0.1:0", pool.clone(), settings, Some(1)).expect("bind");
         let base = format!("http://127.0.0.1:{}", app.port());

@@ -1,0 +1,38 @@
+-- E-mail is queued only by an instance that can send it: Relman sends notifications by e-mail
+-- "when SMTP is configured" (RELMAN_SMTP_URL), and an outbox nobody drains only grows (at a
+-- million releases a phase move notifies about nine people: nine rows more per move). Each of
+-- an instance's connections says whether it mails (`SET relman.mail = on`, db::pool); every
+-- instance of one deployment is run with the same mail settings (docs/deployment.md).
+CREATE OR REPLACE FUNCTION notify_notes(recipients bigint[], note_of integer[], about bigint[], note_kind text[],
+                                        note_subject text[], note_body text[], note_link text[])
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    sent integer;
+BEGIN
+    IF coalesce(current_setting('relman.mail', true), '') <> 'on' THEN
+        INSERT INTO notifications (user_id, release_id, kind, subject, body, link)
+        SELECT u.id, about[w.i], note_kind[w.i], note_subject[w.i], note_body[w.i], note_link[w.i]
+        FROM unnest(recipients, note_of) WITH ORDINALITY AS w (user_id, i, pos)
+        JOIN users u ON u.id = w.user_id AND u.active
+        ORDER BY w.pos;
+        GET DIAGNOSTICS sent = ROW_COUNT;
+        RETURN sent;
+    END IF;
+    WITH people AS (
+        SELECT w.pos, w.i, u.id
+        FROM unnest(recipients, note_of) WITH ORDINALITY AS w (user_id, i, pos)
+        JOIN users u ON u.id = w.user_id AND u.active
+    ), inserted AS (
+        INSERT INTO notifications (user_id, release_id, kind, subject, body, link)
+        SELECT id, about[i], note_kind[i], note_subject[i], note_body[i], note_link[i] FROM people ORDER BY pos
+        RETURNING id, user_id, subject, body, link
+    ), mailed AS (
+        INSERT INTO mail_outbox (notification_id, to_address, subject, text_body, link)
+        SELECT n.id, p.email, n.subject, n.body, n.link
+        FROM inserted n JOIN users p ON p.id = n.user_id
+        WHERE coalesce(p.email, '') <> ''
+        ORDER BY n.id
+    )
+    SELECT count(*) INTO sent FROM inserted;
+    RETURN sent;
+END $$;

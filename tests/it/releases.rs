@@ -415,3 +415,77 @@ fn live_approval_count(app: &TestApp) -> i64 {
     use relman::schema::approvals;
     approvals::table.filter(approvals::status.eq_any(["pending", "denied"])).count().get_result(&mut app.conn()).unwrap()
 }
+
+/// The database's own rules (CHECK constraints) stand behind the forms' validation: what
+/// Relman would never write is refused under the rule's name, and valid rows pass. They cost
+/// every write (PostgreSQL prepares a table's checks again in each statement), and this
+/// keeps a change made for speed from dropping one unnoticed.
+#[tokio::test]
+async fn the_database_refuses_rows_that_break_the_rules_of_releases_tasks_and_approvals() {
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let n = register(&c, "Billing", "minor", "low", "low").await;
+    let id: i64 = releases::table
+        .filter(releases::kind.eq("release"))
+        .filter(releases::number.eq(number_of(&n)))
+        .select(releases::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let refused = |sql: String, rule: &str| {
+        let e = diesel::sql_query(&sql).execute(&mut app.conn()).expect_err(&sql);
+        let text = e.to_string();
+        assert!(text.contains(&format!("violates check constraint \"{rule}\"")), "{sql}: {text}");
+        if let diesel::result::Error::DatabaseError(_, info) = &e {
+            assert_eq!(info.constraint_name(), Some(rule), "{sql}");
+        }
+        assert!(matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::CheckViolation, _)), "{sql}: {e:?}");
+    };
+    for (set, rule) in [
+        ("state = 'gone'", "releases_state_check"),
+        ("release_type = 'normal'", "releases_type_check"),
+        ("kind = 'other'", "releases_kind_check"),
+        ("title = ''", "releases_title_check"),
+        ("reason = 'whim'", "releases_reason_check"),
+        ("impact = 'huge'", "releases_impact_check"),
+        ("urgency = 'now'", "releases_urgency_check"),
+        ("risk = 'none'", "releases_risk_check"),
+        ("planned_start = now(), planned_end = now() - interval '1 day'", "releases_check"),
+        ("actual_start = now(), actual_end = now() - interval '1 day'", "releases_check1"),
+        ("package_id = id", "releases_relation_kinds"),
+    ] {
+        refused(format!("UPDATE releases SET {set} WHERE id = {id}"), rule);
+    }
+    diesel::sql_query(format!(
+        "INSERT INTO tasks (release_id, phase_id, title, description, status, due_offset_hours) SELECT {id}, phase_id, 'Check the plan', '', 'open', 24 FROM releases WHERE id = {id}"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    refused(format!("UPDATE tasks SET status = 'maybe' WHERE release_id = {id}"), "tasks_status_check");
+    refused(format!("UPDATE tasks SET title = '' WHERE release_id = {id}"), "tasks_title_check");
+    refused(format!("UPDATE tasks SET due_offset_hours = -1 WHERE release_id = {id}"), "tasks_due_offset_hours_check");
+    refused(
+        format!("INSERT INTO approvals (release_id, phase_id, group_id, rule) SELECT {id}, phase_id, (SELECT min(id) FROM groups), 'most' FROM releases WHERE id = {id}"),
+        "approvals_rule_check",
+    );
+    refused(
+        format!("INSERT INTO approvals (release_id, phase_id, group_id, rule, status) SELECT {id}, phase_id, (SELECT min(id) FROM groups), 'all', 'lost' FROM releases WHERE id = {id}"),
+        "approvals_status_check",
+    );
+    diesel::sql_query(format!(
+        "INSERT INTO approvals (release_id, phase_id, group_id, rule) SELECT {id}, phase_id, (SELECT min(id) FROM groups), 'one' FROM releases WHERE id = {id}"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let approval: i64 = relman::schema::approvals::table
+        .filter(relman::schema::approvals::release_id.eq(id))
+        .select(relman::schema::approvals::id)
+        .first(&mut app.conn())
+        .unwrap();
+    refused(format!("UPDATE approvals SET cycle = 0 WHERE id = {approval}"), "approvals_cycle_check");
+    refused(format!("INSERT INTO approval_log (approval_id, cycle, action) VALUES ({approval}, 1, 'shrug')"), "approval_log_action_check");
+    // Rows within the rules pass, and a NULL passes as it does a CHECK.
+    let ok = diesel::sql_query(format!("UPDATE releases SET risk = 'critical', planned_start = NULL, planned_end = now() WHERE id = {id}")).execute(&mut app.conn());
+    assert_eq!(ok, Ok(1));
+    let tasks = diesel::sql_query(format!("UPDATE tasks SET due_offset_hours = NULL WHERE release_id = {id}")).execute(&mut app.conn()).unwrap();
+    assert_eq!(tasks, 1);
+}

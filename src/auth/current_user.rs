@@ -88,35 +88,23 @@ impl FromRequest for CurrentUser {
             let user = db::run(&pool, move |conn| {
                 let Some((u, database_writes)) = crate::models::sessions::user_of(conn, uid, &sid)? else { return Ok(None) };
                 crate::kept::saw_database_writes(database_writes);
-                if let Some((pending, unread)) = nav_counts::get(u.id) {
-                    return Ok(Some((u, pending, unread)));
-                }
                 // A form post mostly answers with a redirect; when it shows its form again, the
                 // counts the user saw on the page they posted from are good enough.
-                if writes && crate::kept::enabled() {
-                    let (pending, unread) = nav_counts::last(u.id).unwrap_or((0, 0));
-                    return Ok(Some((u, pending, unread)));
-                }
-                let generation = crate::kept::generation();
-                let roles = u.role_set();
-                let pending = if roles.has(Role::Approver) && u.active {
-                    crate::services::approvals::inbox_count(conn, Actor { id: u.id, roles }, 100)?
-                } else {
-                    0
-                };
-                let unread = crate::services::notify::unread_count(conn, u.id)?;
-                nav_counts::put(u.id, generation, (pending, unread));
-                Ok(Some((u, pending, unread)))
+                let counts = nav_counts::get(u.id).or_else(|| (writes && crate::kept::enabled()).then(|| nav_counts::last(u.id).unwrap_or((0, 0))));
+                Ok(Some((u, counts)))
             })
             .await?;
-            let Some((user, pending_approvals, unread)) = user else {
+            let Some((user, counts)) = user else {
                 session.sign_out();
                 return Err(unauthenticated);
             };
-            let user = Some(user);
-            let Some(user) = user.filter(|u| u.active && Some(u.session_epoch) == session.epoch()) else {
+            if !(user.active && Some(user.session_epoch) == session.epoch()) {
                 session.sign_out();
                 return Err(unauthenticated);
+            };
+            let (pending_approvals, unread) = match counts {
+                Some(counts) => counts,
+                None => nav_counts::read(&pool, Actor { id: user.id, roles: user.role_set() }).await?,
             };
             session.touch();
             Ok(CurrentUser {

@@ -3,7 +3,19 @@
 //! approver's inbox is the dearest statement of a request, and the same person asks again
 //! on their next click. A form post does not count at all (it mostly answers with a
 //! redirect): a form shown again with its errors carries the counts last kept for the user.
-use crate::kept::Kept;
+//!
+//! After a write, one request per user counts while that user's other requests wait for it
+//! and take what it kept: a busy approver's pages (tabs, frames, a dashboard refreshing) do
+//! not all count the inbox at once.
+use std::sync::{Arc, LazyLock};
+
+use tokio::sync::Mutex;
+
+use crate::db::{self, DbPool};
+use crate::domain::permissions::Actor;
+use crate::domain::roles::Role;
+use crate::error::AppError;
+use crate::kept::{self, Kept};
 
 /// (approvals waiting, unread notifications) per user.
 static COUNTS: Kept<i64, (usize, i64)> = Kept::new(10_000);
@@ -17,6 +29,27 @@ pub fn last(user_id: i64) -> Option<(usize, i64)> {
     COUNTS.last(&user_id)
 }
 
-pub fn put(user_id: i64, generation: u64, counts: (usize, i64)) {
-    COUNTS.put(user_id, generation, counts)
+/// Locks for counting, by user (a few users may share one).
+static COUNTING: LazyLock<Vec<Arc<Mutex<()>>>> = LazyLock::new(|| (0..64).map(|_| Arc::new(Mutex::new(()))).collect());
+
+/// Count afresh (none kept for this generation), one request per user at a time.
+pub async fn read(pool: &DbPool, viewer: Actor) -> Result<(usize, i64), AppError> {
+    let _turn = if kept::enabled() {
+        let turn = COUNTING[viewer.id.rem_euclid(COUNTING.len() as i64) as usize].clone().lock_owned().await;
+        // Counted by the request that held the turn meanwhile?
+        if let Some(counts) = COUNTS.fresh(&viewer.id) {
+            return Ok(counts);
+        }
+        Some(turn)
+    } else {
+        None
+    };
+    let generation = kept::generation();
+    let counts = db::run(pool, move |conn| {
+        let pending = if viewer.roles.has(Role::Approver) { crate::services::approvals::inbox_count(conn, viewer, 100)? } else { 0 };
+        Ok((pending, crate::services::notify::unread_count(conn, viewer.id)?))
+    })
+    .await?;
+    COUNTS.put(viewer.id, generation, counts);
+    Ok(counts)
 }

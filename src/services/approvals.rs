@@ -415,13 +415,21 @@ pub fn inbox_count(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryR
              SELECT gm.user_id, gm.group_id FROM group_members gm JOIN users u ON u.id = gm.user_id
              WHERE gm.user_id IN (SELECT id FROM voters) AND u.active AND 'approver' = ANY(u.roles)),
          cand AS (
-             -- Per group, its oldest pending approvals by index order (stopping at the limit),
-             -- then the oldest of those: the first `limit` overall.
+             -- Per group, as `inbox` reads them: its oldest pending approvals by the (group,
+             -- opened_at) index, four times the limit of them, those whose release is still in
+             -- their phase, the first `limit`; then the oldest of those. The candidates are
+             -- read on their own: joined to the releases at once, the planner expects few rows
+             -- to pass and sorts every pending approval of the group instead (at a million
+             -- releases, 11,000 of them: 0.2 s alone, seconds when every page of a busy
+             -- approver's asks at once after a write).
              SELECT c.* FROM (SELECT DISTINCT group_id FROM mem) g
              CROSS JOIN LATERAL (
                  SELECT a.id, a.cycle, a.group_id, a.opened_at, r.id AS rid, r.registered_by, r.coordinator_id
-                 FROM approvals a JOIN releases r ON r.id = a.release_id AND r.phase_id = a.phase_id
-                 WHERE a.status = 'pending' AND a.group_id = g.group_id AND r.state = 'active'
+                 FROM (SELECT p.id, p.cycle, p.group_id, p.opened_at, p.release_id, p.phase_id FROM approvals p
+                       WHERE p.status = 'pending' AND p.group_id = g.group_id
+                       ORDER BY p.opened_at LIMIT $3 * 4) a
+                 JOIN releases r ON r.id = a.release_id AND r.phase_id = a.phase_id
+                 WHERE r.state = 'active'
                  ORDER BY a.opened_at LIMIT $3) c
              ORDER BY c.opened_at LIMIT $3)
          SELECT count(*) AS n FROM cand c

@@ -101,7 +101,7 @@ impl FromRequest for CurrentUser {
             if !(user.active && Some(user.session_epoch) == session.epoch()) {
                 session.sign_out();
                 return Err(unauthenticated);
-            };
+            }
             let (pending_approvals, unread) = match counts {
                 Some(counts) => counts,
                 None => nav_counts::read(&pool, Actor { id: user.id, roles: user.role_set() }).await?,

@@ -421,7 +421,7 @@ pub fn inbox_count(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryR
              -- read on their own: joined to the releases at once, the planner expects few rows
              -- to pass and sorts every pending approval of the group instead (at a million
              -- releases, 11,000 of them: 0.2 s alone, seconds when every page of a busy
-             -- approver's asks at once after a write).
+             -- approver asked for it at once after a write).
              SELECT c.* FROM (SELECT DISTINCT group_id FROM mem) g
              CROSS JOIN LATERAL (
                  SELECT a.id, a.cycle, a.group_id, a.opened_at, r.id AS rid, r.registered_by, r.coordinator_id

@@ -11,9 +11,9 @@
 //! they set it. Used for the navigation counts (`auth::nav_counts`), the calendar's month and
 //! whole pages (`routes::kept_page`).
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 static TTL_SECS: AtomicU64 = AtomicU64::new(0);
@@ -63,6 +63,28 @@ pub fn count_database_write(conn: &mut diesel::PgConnection) -> diesel::QueryRes
 /// The generation now: read it before reading the database, pass it to `Kept::put` after.
 pub fn generation() -> u64 {
     GENERATION.load(Ordering::Relaxed)
+}
+
+/// Turns for reading a value afresh, by a hash of its key (a few keys may share one): while
+/// one caller reads, the others asking for the same value wait for its turn to end and then
+/// take what it kept (`Kept::fresh`), instead of all reading at once after a write.
+pub struct Turns(LazyLock<Vec<Arc<tokio::sync::Mutex<()>>>>);
+
+fn turn_locks() -> Vec<Arc<tokio::sync::Mutex<()>>> {
+    (0..64).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect()
+}
+
+impl Turns {
+    pub const fn new() -> Turns {
+        Turns(LazyLock::new(turn_locks))
+    }
+
+    /// Wait for the turn of `key`; it ends when the guard is dropped.
+    pub async fn take<K: Hash>(&self, key: &K) -> tokio::sync::OwnedMutexGuard<()> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        self.0[(h.finish() % self.0.len() as u64) as usize].clone().lock_owned().await
+    }
 }
 
 struct Entry<V> {

@@ -7,15 +7,10 @@
 //! After a write, one request per user counts while that user's other requests wait for it
 //! and take what it kept: a busy approver's pages (tabs, frames, a dashboard refreshing) do
 //! not all count the inbox at once.
-use std::sync::{Arc, LazyLock};
-
-use tokio::sync::Mutex;
-
 use crate::db::{self, DbPool};
 use crate::domain::permissions::Actor;
-use crate::domain::roles::Role;
 use crate::error::AppError;
-use crate::kept::{self, Kept};
+use crate::kept::{self, Kept, Turns};
 
 /// (approvals waiting, unread notifications) per user.
 static COUNTS: Kept<i64, (usize, i64)> = Kept::new(10_000);
@@ -29,13 +24,13 @@ pub fn last(user_id: i64) -> Option<(usize, i64)> {
     COUNTS.last(&user_id)
 }
 
-/// Locks for counting, by user (a few users may share one).
-static COUNTING: LazyLock<Vec<Arc<Mutex<()>>>> = LazyLock::new(|| (0..64).map(|_| Arc::new(Mutex::new(()))).collect());
+/// Turns for counting, by user.
+static COUNTING: Turns = Turns::new();
 
 /// Count afresh (none kept for this generation), one request per user at a time.
 pub async fn read(pool: &DbPool, viewer: Actor) -> Result<(usize, i64), AppError> {
     let _turn = if kept::enabled() {
-        let turn = COUNTING[viewer.id.rem_euclid(COUNTING.len() as i64) as usize].clone().lock_owned().await;
+        let turn = COUNTING.take(&viewer.id).await;
         // Counted by the request that held the turn meanwhile?
         if let Some(counts) = COUNTS.fresh(&viewer.id) {
             return Ok(counts);
@@ -46,8 +41,7 @@ pub async fn read(pool: &DbPool, viewer: Actor) -> Result<(usize, i64), AppError
     };
     let generation = kept::generation();
     let counts = db::run(pool, move |conn| {
-        let pending = if viewer.roles.has(Role::Approver) { crate::services::approvals::inbox_count(conn, viewer, 100)? } else { 0 };
-        Ok((pending, crate::services::notify::unread_count(conn, viewer.id)?))
+        Ok((crate::services::approvals::inbox_count(conn, viewer, 100)?, crate::services::notify::unread_count(conn, viewer.id)?))
     })
     .await?;
     COUNTS.put(viewer.id, generation, counts);

@@ -9,12 +9,10 @@
 //! When a page has to be read (the first time, or after a write), one request reads it while
 //! the others asking for the same page wait and are given it: a write does not send every
 //! waiting request to the database at once.
-use std::hash::{Hash, Hasher};
-use std::sync::{Arc, LazyLock};
 
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -26,9 +24,8 @@ const MAX_PAGES: usize = 64;
 /// Bytes, so a kept page is handed to each response by reference, not copied.
 static PAGES: Kept<(String, String), Bytes> = Kept::new(MAX_PAGES);
 
-/// Locks for reading a page, by a hash of its key (a few pages may share one).
-static READING: LazyLock<Vec<Arc<Mutex<()>>>> =
-    LazyLock::new(|| (0..64).map(|_| Arc::new(Mutex::new(()))).collect());
+/// Turns for reading a page.
+static READING: kept::Turns = kept::Turns::new();
 
 /// Where a page about to be read would be kept, the generation it is read in, and the lock
 /// that makes the others asking for it wait.
@@ -56,10 +53,7 @@ pub async fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
     if let Some(body) = PAGES.get(&key) {
         return Ok(html(body));
     }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    key.hash(&mut h);
-    let lock = READING[(h.finish() % READING.len() as u64) as usize].clone();
-    let reading = lock.lock_owned().await;
+    let reading = READING.take(&key).await;
     // Read by the request that held the lock meanwhile?
     if let Some(body) = PAGES.fresh(&key) {
         return Ok(html(body));

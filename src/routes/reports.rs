@@ -98,8 +98,7 @@ static CSV_READERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4
 /// flight: with every download started at once (32 at once in the benchmark, timed out and
 /// asked again and again) the server's memory grew with how many were waiting, not with rows.
 /// Twice the readers keeps the readers busy while a download's last chunk is being sent.
-static CSV_DOWNLOADS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
-    std::sync::LazyLock::new(|| std::sync::Arc::new(tokio::sync::Semaphore::new(8)));
+static CSV_DOWNLOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
 
 /// GET /releases.csv: the rows of the release list with the same filters and sort, without
 /// paging (at most `CSV_MAX_ROWS`). Streamed: the matching ids are read first, then the rows
@@ -110,7 +109,7 @@ async fn releases_csv(_user: CurrentUser, pool: web::Data<DbPool>, q: web::Query
     use futures_util::StreamExt;
     let f = q.into_inner();
     // Held until the download's stream ends (or the client goes away and it is dropped).
-    let turn = CSV_DOWNLOADS.clone().acquire_owned().await.map_err(|e| AppError::Internal(e.to_string()))?;
+    let turn = CSV_DOWNLOADS.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
     let (mut ids, categories, phases, names) = db::run(&pool, move |conn| {
         let ids = rel::ids_for_export(conn, &f, CSV_MAX_ROWS + 1)?;
         Ok((ids, wfm::categories_all(conn)?, wfm::phase_names(conn, "release")?, rsvc::name_book(conn)?))

@@ -27,7 +27,12 @@ pub struct Application {
 
 impl Application {
     /// Bind `addr` (use port 0 for any free port) and build the server; `run` serves it.
-    pub fn build(addr: &str, pool: DbPool, settings: HttpSettings, workers: Option<usize>) -> std::io::Result<Application> {
+    pub fn build(
+        addr: &str,
+        pool: DbPool,
+        settings: HttpSettings,
+        workers: Option<usize>,
+    ) -> std::io::Result<Application> {
         let listener = TcpListener::bind(addr)?;
         let port = listener.local_addr()?.port();
         let pool = web::Data::new(pool);
@@ -49,7 +54,10 @@ impl Application {
         if let Some(n) = workers {
             server = server.workers(n);
         }
-        Ok(Application { port, server: server.run() })
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -72,17 +80,29 @@ async fn audit_admin_actions(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     use actix_session::SessionExt;
-    let audited = req.method() == actix_web::http::Method::POST && req.path().starts_with("/admin/");
+    let audited =
+        req.method() == actix_web::http::Method::POST && req.path().starts_with("/admin/");
     let context = audited.then(|| {
         let uid: Option<i64> = req.get_session().get("uid").ok().flatten();
         let action = format!("POST {}", req.path());
-        let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
-        (uid, action, address, req.app_data::<web::Data<DbPool>>().cloned())
+        let address = req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        (
+            uid,
+            action,
+            address,
+            req.app_data::<web::Data<DbPool>>().cloned(),
+        )
     });
     let res = next.call(req).await?;
     if let Some((Some(uid), action, address, Some(pool))) = context {
         if res.status() == actix_web::http::StatusCode::SEE_OTHER {
-            let saved = crate::db::run(&pool, move |conn| Ok(crate::models::audit::record(conn, uid, &action, &address)?)).await;
+            let saved = crate::db::run(&pool, move |conn| {
+                Ok(crate::models::audit::record(conn, uid, &action, &address)?)
+            })
+            .await;
             if let Err(e) = saved {
                 tracing::error!(error = %e, "could not write the administrative audit");
             }
@@ -102,7 +122,11 @@ async fn drop_nul_from_query(
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     if req.query_string().contains("%00") {
         let head = req.head_mut();
-        let cleaned = format!("{}?{}", head.uri.path(), head.uri.query().unwrap_or("").replace("%00", ""));
+        let cleaned = format!(
+            "{}?{}",
+            head.uri.path(),
+            head.uri.query().unwrap_or("").replace("%00", "")
+        );
         // Only the query changes: the path, which routing has read, stays as it was.
         if let Ok(uri) = cleaned.parse() {
             head.uri = uri;
@@ -117,14 +141,23 @@ async fn note_writes(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    let writes = !matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
-    let pool = if writes { req.app_data::<web::Data<crate::db::DbPool>>().cloned() } else { None };
+    let writes = !matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    let pool = if writes {
+        req.app_data::<web::Data<crate::db::DbPool>>().cloned()
+    } else {
+        None
+    };
     let res = next.call(req).await;
     if writes {
         crate::kept::written();
         // The handler's transaction has committed: let the other instances know.
         if let Some(pool) = pool {
-            if let Err(e) = crate::db::run(&pool, |c| Ok(crate::kept::count_database_write(c)?)).await {
+            if let Err(e) =
+                crate::db::run(&pool, |c| Ok(crate::kept::count_database_write(c)?)).await
+            {
                 tracing::warn!("could not count a write for the other instances: {e}");
             }
         }
@@ -144,7 +177,9 @@ fn session_middleware(s: &HttpSettings) -> SessionMiddleware<CookieSessionStore>
         .cookie_same_site(SameSite::Lax)
         .cookie_secure(s.cookie_secure)
         .cookie_content_security(CookieContentSecurity::Private)
-        .session_lifecycle(PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::hours(8)))
+        .session_lifecycle(
+            PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::hours(8)),
+        )
         .build()
 }
 
@@ -162,9 +197,15 @@ fn security_headers(secure: bool) -> DefaultHeaders {
         .add(("Referrer-Policy", "same-origin"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Cross-Origin-Opener-Policy", "same-origin"))
-        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"));
+        .add((
+            "Permissions-Policy",
+            "camera=(), microphone=(), geolocation=()",
+        ));
     if secure {
-        h = h.add(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"));
+        h = h.add((
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        ));
     }
     h
 }

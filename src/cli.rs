@@ -74,7 +74,9 @@ pub fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     let config = Config::from_env();
-    let result = match cli.command.unwrap_or(Command::Serve { bind: "127.0.0.1:8080".into() }) {
+    let result = match cli.command.unwrap_or(Command::Serve {
+        bind: "127.0.0.1:8080".into(),
+    }) {
         Command::Serve { bind } => serve(&config, &bind),
         Command::Demo => with_database(&config, |url| {
             let mut conn = connect(url)?;
@@ -92,7 +94,8 @@ pub fn main() -> ExitCode {
         }),
         Command::Verify => with_database(&config, |url| {
             let mut conn = connect(url)?;
-            let (checked, broken) = crate::models::history::verify(&mut conn).map_err(|e| format!("reading the history: {e}"))?;
+            let (checked, broken) = crate::models::history::verify(&mut conn)
+                .map_err(|e| format!("reading the history: {e}"))?;
             if broken.is_empty() {
                 println!("History intact: {checked} events checked.");
                 return Ok(());
@@ -100,18 +103,44 @@ pub fn main() -> ExitCode {
             for (record, event, why) in &broken {
                 println!("record #{record}: event #{event}: {why}");
             }
-            Err(format!("{} record(s) with a broken history chain ({checked} events checked)", broken.len()))
+            Err(format!(
+                "{} record(s) with a broken history chain ({checked} events checked)",
+                broken.len()
+            ))
         }),
-        Command::Seed { releases, seed, batch } => with_database(&config, |url| seed_data(url, releases, seed, batch)),
+        Command::Seed {
+            releases,
+            seed,
+            batch,
+        } => with_database(&config, |url| seed_data(url, releases, seed, batch)),
         Command::Migrate => with_database(&config, |url| {
             let mut conn = connect(url)?;
             let done = db::migrate(&mut conn)?;
-            println!("{} migration(s) applied; the database is up to date.", done.len());
+            println!(
+                "{} migration(s) applied; the database is up to date.",
+                done.len()
+            );
             Ok(())
         }),
-        Command::User { command: UserCommand::Add { name, roles, email, display_name, groups } } => {
-            with_database(&config, |url| add_user(url, &name, &roles, email.as_deref(), display_name.as_deref(), &groups))
-        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    roles,
+                    email,
+                    display_name,
+                    groups,
+                },
+        } => with_database(&config, |url| {
+            add_user(
+                url,
+                &name,
+                &roles,
+                email.as_deref(),
+                display_name.as_deref(),
+                &groups,
+            )
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,7 +154,10 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("RELMAN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 fn connect(url: &str) -> Result<diesel::PgConnection, String> {
@@ -189,19 +221,36 @@ fn serve(config: &Config, bind: &str) -> Result<(), String> {
             Err(e) => return Err(format!("creating the first administrator: {e}")),
         }
         drop(conn);
-        let pool = db::pool(url, config.pool_size, config.smtp_url.is_some()).map_err(|e| format!("database pool: {e}"))?;
-        crate::services::monitor::spawn(pool.clone(), std::time::Duration::from_secs(config.monitor_interval_secs));
+        let pool = db::pool(url, config.pool_size, config.smtp_url.is_some())
+            .map_err(|e| format!("database pool: {e}"))?;
+        crate::services::monitor::spawn(
+            pool.clone(),
+            std::time::Duration::from_secs(config.monitor_interval_secs),
+        );
         if let Some(smtp) = &config.smtp_url {
-            let mailer = crate::services::mailer::Mailer::new(smtp, &config.mail_from, &config.base_url)?;
+            let mailer =
+                crate::services::mailer::Mailer::new(smtp, &config.mail_from, &config.base_url)?;
             mailer.spawn(pool.clone(), std::time::Duration::from_secs(5));
-            tracing::info!("notification e-mail goes out through {}", smtp.split('@').next_back().unwrap_or(smtp));
+            tracing::info!(
+                "notification e-mail goes out through {}",
+                smtp.split('@').next_back().unwrap_or(smtp)
+            );
         }
-        let settings = HttpSettings { session_key, cookie_secure: config.cookie_secure };
+        let settings = HttpSettings {
+            session_key,
+            cookie_secure: config.cookie_secure,
+        };
         let rt = actix_web::rt::System::new();
         rt.block_on(async move {
-            let app = Application::build(bind, pool, settings, None).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
-            println!("Relman is serving on http://{} (Ctrl-C to stop)", bind_display(bind, app.port()));
-            app.run_until_stopped().await.map_err(|e| format!("server: {e}"))
+            let app = Application::build(bind, pool, settings, None)
+                .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+            println!(
+                "Relman is serving on http://{} (Ctrl-C to stop)",
+                bind_display(bind, app.port())
+            );
+            app.run_until_stopped()
+                .await
+                .map_err(|e| format!("server: {e}"))
         })
     })
 }
@@ -228,9 +277,14 @@ fn session_key(config: &Config) -> Result<actix_web::cookie::Key, String> {
             return Ok(Key::derive_from(k.trim().as_bytes()));
         }
     }
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     let halves: [[u8; 32]; 2] = [rand::random(), rand::random()];
-    let hex: String = halves.iter().flatten().map(|b| format!("{b:02x}")).collect();
+    let hex: String = halves
+        .iter()
+        .flatten()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     write_private(&path, &hex).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(Key::derive_from(hex.as_bytes()))
 }
@@ -238,7 +292,12 @@ fn session_key(config: &Config) -> Result<actix_web::cookie::Key, String> {
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(contents.as_bytes())
 }
 
@@ -247,13 +306,23 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 fn seed_data(url: &str, releases: u64, seed: u64, batch: u64) -> Result<(), String> {
     let mut conn = connect(url)?;
     db::migrate(&mut conn)?;
-    let password = std::env::var("RELMAN_SEED_PASSWORD").ok().filter(|p| !p.is_empty());
-    let opts = crate::services::seed::Options { releases, seed, batch, password, check_references: false };
+    let password = std::env::var("RELMAN_SEED_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let opts = crate::services::seed::Options {
+        releases,
+        seed,
+        batch,
+        password,
+        check_references: false,
+    };
     // indicatif: a rate and an ETA for a load that takes minutes, drawn only on a terminal.
     let bar = indicatif::ProgressBar::new(releases);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} releases  {per_sec}  {elapsed_precise} (ETA {eta})")
-            .map_err(|e| e.to_string())?,
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} releases  {per_sec}  {elapsed_precise} (ETA {eta})",
+        )
+        .map_err(|e| e.to_string())?,
     );
     let started = std::time::Instant::now();
     drop(conn);
@@ -263,22 +332,37 @@ fn seed_data(url: &str, releases: u64, seed: u64, batch: u64) -> Result<(), Stri
         "Seeded {} releases and {} changes with {} tasks, {} phase visits, {} history events and {} approvals ({} accounts) in {:.0?}.",
         sum.releases, sum.changes, sum.tasks, sum.visits, sum.history, sum.approvals, sum.users, started.elapsed()
     );
-    println!("The release manager `{}` also coordinates and sits on the CAB.", crate::services::seed::LEAD_USERNAME);
+    println!(
+        "The release manager `{}` also coordinates and sits on the CAB.",
+        crate::services::seed::LEAD_USERNAME
+    );
     Ok(())
 }
 
-fn add_user(url: &str, name: &str, roles: &[String], email: Option<&str>, display_name: Option<&str>, groups: &[String]) -> Result<(), String> {
+fn add_user(
+    url: &str,
+    name: &str,
+    roles: &[String],
+    email: Option<&str>,
+    display_name: Option<&str>,
+    groups: &[String],
+) -> Result<(), String> {
     let parsed: Result<Vec<Role>, String> = roles.iter().map(|r| r.parse::<Role>()).collect();
     let roles = Roles::of(&parsed?);
     let mut password = String::new();
-    std::io::stdin().read_to_string(&mut password).map_err(|e| format!("reading the password from standard input: {e}"))?;
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .map_err(|e| format!("reading the password from standard input: {e}"))?;
     let password = password.lines().next().unwrap_or("").to_string();
     let mut conn = connect(url)?;
     db::migrate(&mut conn)?;
     let all_groups = crate::models::groups::all(&mut conn).map_err(|e| e.to_string())?;
     let mut group_ids = Vec::new();
     for g in groups {
-        let found = all_groups.iter().find(|x| x.name.eq_ignore_ascii_case(g)).ok_or_else(|| format!("no group named {g:?}"))?;
+        let found = all_groups
+            .iter()
+            .find(|x| x.name.eq_ignore_ascii_case(g))
+            .ok_or_else(|| format!("no group named {g:?}"))?;
         group_ids.push(found.id);
     }
     let user = accounts::create_user(
@@ -293,6 +377,10 @@ fn add_user(url: &str, name: &str, roles: &[String], email: Option<&str>, displa
         },
     )
     .map_err(|e| e.to_string())?;
-    println!("Created user {} with roles: {}.", user.username, user.roles.join(", "));
+    println!(
+        "Created user {} with roles: {}.",
+        user.username,
+        user.roles.join(", ")
+    );
     Ok(())
 }

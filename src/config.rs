@@ -36,17 +36,28 @@ impl Config {
     pub fn from_env() -> Config {
         Config {
             database_url: var("DATABASE_URL"),
-            data_dir: var("RELMAN_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("var")),
+            data_dir: var("RELMAN_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("var")),
             session_key: var("RELMAN_SESSION_KEY"),
             smtp_url: var("RELMAN_SMTP_URL"),
-            cookie_secure: var("RELMAN_COOKIE_SECURE")
-                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")),
+            cookie_secure: var("RELMAN_COOKIE_SECURE").is_some_and(|v| {
+                matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+            }),
             admin_password: var("RELMAN_ADMIN_PASSWORD"),
-            pool_size: var("RELMAN_POOL_SIZE").and_then(|v| v.parse().ok()).unwrap_or(10),
+            pool_size: var("RELMAN_POOL_SIZE")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10),
             base_url: var("RELMAN_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into()),
-            mail_from: var("RELMAN_MAIL_FROM").unwrap_or_else(|| "Relman <relman@localhost>".into()),
-            monitor_interval_secs: var("RELMAN_MONITOR_INTERVAL_SECS").and_then(|v| v.parse().ok()).filter(|s| *s > 0).unwrap_or(60),
-            keep_secs: var("RELMAN_KEEP_SECS").and_then(|v| v.parse().ok()).unwrap_or(5),
+            mail_from: var("RELMAN_MAIL_FROM")
+                .unwrap_or_else(|| "Relman <relman@localhost>".into()),
+            monitor_interval_secs: var("RELMAN_MONITOR_INTERVAL_SECS")
+                .and_then(|v| v.parse().ok())
+                .filter(|s| *s > 0)
+                .unwrap_or(60),
+            keep_secs: var("RELMAN_KEEP_SECS")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The connection pool, embedded migrations, and `run`, which moves Diesel work off actix's
 //! async threads (and turns a panic in it into a 500, not a dead worker).
-use diesel::pg::PgConnection;
 use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -38,8 +38,13 @@ struct SessionSettings {
 
 impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        let settings = if self.mail { "SET jit = off; SET relman.mail = on" } else { "SET jit = off; SET relman.mail = off" };
-        conn.batch_execute(settings).map_err(diesel::r2d2::Error::QueryError)
+        let settings = if self.mail {
+            "SET jit = off; SET relman.mail = on"
+        } else {
+            "SET jit = off; SET relman.mail = off"
+        };
+        conn.batch_execute(settings)
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 

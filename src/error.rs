@@ -61,7 +61,9 @@ impl AppError {
             AppError::Db(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
             AppError::Db(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
                 let m = info.message();
-                m.contains("terminating connection") || m.contains("server closed the connection") || m.contains("the database system is")
+                m.contains("terminating connection")
+                    || m.contains("server closed the connection")
+                    || m.contains("the database system is")
             }
             _ => false,
         }
@@ -73,14 +75,19 @@ impl AppError {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
             AppError::Db(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
-            AppError::Db(Error::DatabaseError(_, info)) => info.message().contains("deadlock detected"),
+            AppError::Db(Error::DatabaseError(_, info)) => {
+                info.message().contains("deadlock detected")
+            }
             _ => false,
         }
     }
 
     fn title_and_message(&self) -> (&'static str, String) {
         if self.is_contention() {
-            return ("Someone else was changing this at the same moment", "Nothing of yours was saved. Go back, reload the page and try again.".into());
+            return (
+                "Someone else was changing this at the same moment",
+                "Nothing of yours was saved. Go back, reload the page and try again.".into(),
+            );
         }
         if self.is_outage() {
             return ("Relman is briefly unavailable", "The database is not answering right now, so nothing was changed. Please try again in a minute.".into());
@@ -111,17 +118,29 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         if let AppError::Unauthenticated { next } = self {
-            let to = if next.is_empty() || next == "/" { "/login".to_string() } else { format!("/login?next={}", crate::paths::encode(next)) };
-            return HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish();
+            let to = if next.is_empty() || next == "/" {
+                "/login".to_string()
+            } else {
+                format!("/login?next={}", crate::paths::encode(next))
+            };
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, to))
+                .finish();
         }
         let status = self.status_code();
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
         let (title, message) = self.title_and_message();
-        let body = ErrorPage { status: status.as_u16(), title, message: &message }
-            .render()
-            .unwrap_or_else(|_| format!("{} {title}", status.as_u16()));
-        HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body)
+        let body = ErrorPage {
+            status: status.as_u16(),
+            title,
+            message: &message,
+        }
+        .render()
+        .unwrap_or_else(|_| format!("{} {title}", status.as_u16()));
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body)
     }
 }

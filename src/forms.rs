@@ -31,7 +31,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Form<T>, AppError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let session = TypedSession::from_request(req, payload).into_inner().expect("infallible");
+        let session = TypedSession::from_request(req, payload)
+            .into_inner()
+            .expect("infallible");
         let body = Bytes::from_request(req, payload);
         let is_form = req
             .headers()
@@ -40,16 +42,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         Box::pin(async move {
             let body = body.await.map_err(|e| {
-                AppError::BadRequest(format!("The form could not be read ({e}). Forms are limited to 256 KiB."))
+                AppError::BadRequest(format!(
+                    "The form could not be read ({e}). Forms are limited to 256 KiB."
+                ))
             })?;
             if !is_form {
-                return Err(AppError::BadRequest("Expected a form post (application/x-www-form-urlencoded).".into()));
+                return Err(AppError::BadRequest(
+                    "Expected a form post (application/x-www-form-urlencoded).".into(),
+                ));
             }
             if std::str::from_utf8(&body).is_err() {
                 return Err(AppError::BadRequest("The form is not valid UTF-8.".into()));
             }
             let body = without_nul(body);
-            let token = serde_html_form::from_bytes::<CsrfField>(&body).ok().and_then(|f| f.csrf_token);
+            let token = serde_html_form::from_bytes::<CsrfField>(&body)
+                .ok()
+                .and_then(|f| f.csrf_token);
             if !token.is_some_and(|t| session.csrf_matches(&t)) {
                 return Err(AppError::Csrf);
             }
@@ -67,7 +75,9 @@ fn without_nul(body: Bytes) -> Bytes {
     if !body.contains(&0) && !body.windows(3).any(|w| w == b"%00") {
         return body;
     }
-    let text = String::from_utf8_lossy(&body).replace("%00", "").replace('\0', "");
+    let text = String::from_utf8_lossy(&body)
+        .replace("%00", "")
+        .replace('\0', "");
     Bytes::from(text)
 }
 
@@ -87,7 +97,11 @@ impl FormErrors {
 
     /// The message for one field, or "" when it has none (templates test `!= ""`).
     pub fn get(&self, field: &str) -> &str {
-        self.0.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str()).unwrap_or("")
+        self.0
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+            .unwrap_or("")
     }
 
     pub fn has(&self, field: &str) -> bool {

@@ -57,7 +57,9 @@ diesel::define_sql_function! {
 /// Counts a committed write in the database, for every instance to see (`saw_database_writes`).
 pub fn count_database_write(conn: &mut diesel::PgConnection) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
-    diesel::select(relman_write_done()).execute(conn).map(|_| ())
+    diesel::select(relman_write_done())
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// The generation now: read it before reading the database, pass it to `Kept::put` after.
@@ -71,7 +73,9 @@ pub fn generation() -> u64 {
 pub struct Turns(LazyLock<Vec<Arc<tokio::sync::Mutex<()>>>>);
 
 fn turn_locks() -> Vec<Arc<tokio::sync::Mutex<()>>> {
-    (0..64).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect()
+    (0..64)
+        .map(|_| Arc::new(tokio::sync::Mutex::new(())))
+        .collect()
 }
 
 impl Turns {
@@ -83,7 +87,10 @@ impl Turns {
     pub async fn take<K: Hash>(&self, key: &K) -> tokio::sync::OwnedMutexGuard<()> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut h);
-        self.0[(h.finish() % self.0.len() as u64) as usize].clone().lock_owned().await
+        self.0[(h.finish() % self.0.len() as u64) as usize]
+            .clone()
+            .lock_owned()
+            .await
     }
 }
 
@@ -103,7 +110,10 @@ pub struct Kept<K, V> {
 
 impl<K: Eq + Hash, V: Clone> Kept<K, V> {
     pub const fn new(max: usize) -> Kept<K, V> {
-        Kept { max, map: Mutex::new(None) }
+        Kept {
+            max,
+            map: Mutex::new(None),
+        }
     }
 
     /// The value kept for `key`, if it was read in this generation and is young enough.
@@ -140,12 +150,18 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
         let ttl = Duration::from_secs(TTL_SECS.load(Ordering::Relaxed));
         let map = self.map.lock().ok()?;
         let e = map.as_ref()?.get(key)?;
-        (!ttl.is_zero() && e.generation == generation() && e.at.elapsed() < ttl).then(|| e.value.clone())
+        (!ttl.is_zero() && e.generation == generation() && e.at.elapsed() < ttl)
+            .then(|| e.value.clone())
     }
 
     /// The value last kept for `key`, however old or stale.
     pub fn last(&self, key: &K) -> Option<V> {
-        self.map.lock().ok()?.as_ref()?.get(key).map(|e| e.value.clone())
+        self.map
+            .lock()
+            .ok()?
+            .as_ref()?
+            .get(key)
+            .map(|e| e.value.clone())
     }
 
     /// Keep a value read in `generation` (a write since then makes it stale at once).
@@ -161,7 +177,15 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
             let cut = ages[ages.len() / 2];
             map.retain(|_, e| e.at > cut);
         }
-        map.insert(key, Entry { at: Instant::now(), generation, value, refreshing: None });
+        map.insert(
+            key,
+            Entry {
+                at: Instant::now(),
+                generation,
+                value,
+                refreshing: None,
+            },
+        );
     }
 }
 
@@ -185,7 +209,11 @@ mod tests {
         assert_eq!(kept.get(&2), None);
         written();
         assert_eq!(kept.get(&1), None, "a write drops what was kept");
-        assert_eq!(kept.last(&1), Some((3, 4)), "but the last value is still there to show");
+        assert_eq!(
+            kept.last(&1),
+            Some((3, 4)),
+            "but the last value is still there to show"
+        );
         // Read before a write, kept after it: never served.
         let before = generation();
         written();
@@ -200,9 +228,17 @@ mod tests {
         saw_database_writes(41);
         kept.put(1, generation(), (7, 8));
         saw_database_writes(41);
-        assert_eq!(kept.get(&1), Some((7, 8)), "the same count again is no new write");
+        assert_eq!(
+            kept.get(&1),
+            Some((7, 8)),
+            "the same count again is no new write"
+        );
         saw_database_writes(40);
-        assert_eq!(kept.get(&1), Some((7, 8)), "nor is an older one read by a slower request");
+        assert_eq!(
+            kept.get(&1),
+            Some((7, 8)),
+            "nor is an older one read by a slower request"
+        );
         saw_database_writes(42);
         assert_eq!(kept.get(&1), None);
         set_ttl_secs(0);
@@ -213,13 +249,26 @@ mod tests {
         let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         let kept: Kept<i64, i64> = Kept::new(10);
         let g = generation();
-        kept.map.lock().unwrap().get_or_insert_with(HashMap::new).insert(
-            1,
-            Entry { at: Instant::now() - Duration::from_secs(120), generation: g, value: 5, refreshing: None },
-        );
+        kept.map
+            .lock()
+            .unwrap()
+            .get_or_insert_with(HashMap::new)
+            .insert(
+                1,
+                Entry {
+                    at: Instant::now() - Duration::from_secs(120),
+                    generation: g,
+                    value: 5,
+                    refreshing: None,
+                },
+            );
         set_ttl_secs(60);
         assert_eq!(kept.get(&1), None, "the first caller reads afresh");
-        assert_eq!(kept.get(&1), Some(5), "the others get the kept value meanwhile");
+        assert_eq!(
+            kept.get(&1),
+            Some(5),
+            "the others get the kept value meanwhile"
+        );
         kept.put(1, generation(), 6);
         assert_eq!(kept.get(&1), Some(6));
         set_ttl_secs(0);

@@ -22,7 +22,10 @@ pub fn release_number(n: i64) -> String {
 
 /// The number inside `RL-000123` (the prefix is optional, case-insensitive).
 pub fn parse_release_number(s: &str) -> Option<i64> {
-    let digits = s.strip_prefix("RL-").or_else(|| s.strip_prefix("rl-")).unwrap_or(s);
+    let digits = s
+        .strip_prefix("RL-")
+        .or_else(|| s.strip_prefix("rl-"))
+        .unwrap_or(s);
     if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -48,11 +51,19 @@ pub fn change(n: i64) -> String {
 
 /// The number and page of a record of either kind.
 pub fn record_number(kind: &str, n: i64) -> String {
-    if kind == "change" { change_number(n) } else { release_number(n) }
+    if kind == "change" {
+        change_number(n)
+    } else {
+        release_number(n)
+    }
 }
 
 pub fn record(kind: &str, n: i64) -> String {
-    if kind == "change" { change(n) } else { release(n) }
+    if kind == "change" {
+        change(n)
+    } else {
+        release(n)
+    }
 }
 
 pub fn release(n: i64) -> String {
@@ -80,7 +91,9 @@ pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -98,7 +111,13 @@ pub fn safe_next(next: Option<&str>) -> String {
 /// backslash refuses the target (and a line break could not go into a header anyway).
 pub fn local_or(target: Option<&str>, fallback: &str) -> String {
     match target {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.chars().any(|c| c == '\\' || c.is_control()) => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.chars().any(|c| c == '\\' || c.is_control()) =>
+        {
+            n.to_string()
+        }
         _ => fallback.to_string(),
     }
 }
@@ -149,8 +168,14 @@ mod tests {
         assert_eq!(safe_next(Some("/\t/evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(Some("/releases\r\nSet-Cookie: x=1")), "/");
-        assert_eq!(safe_next(Some("/releases?q=a%20b#top")), "/releases?q=a%20b#top");
-        assert_eq!(local_or(Some("https://evil.example"), "/tasks/1"), "/tasks/1");
+        assert_eq!(
+            safe_next(Some("/releases?q=a%20b#top")),
+            "/releases?q=a%20b#top"
+        );
+        assert_eq!(
+            local_or(Some("https://evil.example"), "/tasks/1"),
+            "/tasks/1"
+        );
     }
 }
 

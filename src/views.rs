@@ -35,10 +35,26 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn anonymous(csrf: String, flash: Vec<Flash>) -> Ctx {
-        Ctx { user_name: None, username: String::new(), roles: Roles::default(), csrf, flash, nav: Vec::new(), pending_approvals: 0, unread: 0 }
+        Ctx {
+            user_name: None,
+            username: String::new(),
+            roles: Roles::default(),
+            csrf,
+            flash,
+            nav: Vec::new(),
+            pending_approvals: 0,
+            unread: 0,
+        }
     }
 
-    pub fn signed_in(display_name: &str, username: &str, roles: Roles, path: &str, csrf: String, flash: Vec<Flash>) -> Ctx {
+    pub fn signed_in(
+        display_name: &str,
+        username: &str,
+        roles: Roles,
+        path: &str,
+        csrf: String,
+        flash: Vec<Flash>,
+    ) -> Ctx {
         Ctx {
             user_name: Some(display_name.to_string()),
             username: username.to_string(),
@@ -58,8 +74,14 @@ impl Ctx {
 
 /// The navigation shows only what the user's roles allow.
 fn nav_for(roles: Roles, path: &str) -> Vec<NavItem> {
-    let mut items: Vec<(&'static str, &'static str)> =
-        vec![(paths::DASHBOARD, "Dashboard"), (paths::RELEASES, "Releases"), (paths::CHANGES, "Changes"), (paths::MY_TASKS, "My tasks"), (paths::CALENDAR, "Calendar"), (paths::KNOWLEDGE, "Knowledge")];
+    let mut items: Vec<(&'static str, &'static str)> = vec![
+        (paths::DASHBOARD, "Dashboard"),
+        (paths::RELEASES, "Releases"),
+        (paths::CHANGES, "Changes"),
+        (paths::MY_TASKS, "My tasks"),
+        (paths::CALENDAR, "Calendar"),
+        (paths::KNOWLEDGE, "Knowledge"),
+    ];
     if roles.has(Role::Approver) {
         items.push((paths::APPROVALS, "Approvals"));
     }
@@ -81,7 +103,11 @@ fn nav_for(roles: Roles, path: &str) -> Vec<NavItem> {
             count: 0,
             href,
             label,
-            current: if href == "/" { path == "/" } else { path == href || path.starts_with(&format!("{href}/")) },
+            current: if href == "/" {
+                path == "/"
+            } else {
+                path == href || path.starts_with(&format!("{href}/"))
+            },
         })
         .collect()
 }
@@ -97,7 +123,9 @@ pub fn opt_datetime(t: &Option<DateTime<Utc>>) -> String {
 
 /// The value of a `datetime-local` input.
 pub fn datetime_input(t: &Option<DateTime<Utc>>) -> String {
-    t.as_ref().map(|t| t.format("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default()
+    t.as_ref()
+        .map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
+        .unwrap_or_default()
 }
 
 /// "3 days" or "4 hours", for durations kept in hours.

@@ -41,7 +41,10 @@ pub async fn read(pool: &DbPool, viewer: Actor) -> Result<(usize, i64), AppError
     };
     let generation = kept::generation();
     let counts = db::run(pool, move |conn| {
-        Ok((crate::services::approvals::inbox_count(conn, viewer, 100)?, crate::services::notify::unread_count(conn, viewer.id)?))
+        Ok((
+            crate::services::approvals::inbox_count(conn, viewer, 100)?,
+            crate::services::notify::unread_count(conn, viewer.id)?,
+        ))
     })
     .await?;
     COUNTS.put(viewer.id, generation, counts);

@@ -1,7 +1,9 @@
 //! argon2id hashing and verification. Both are slow on purpose: call them inside `web::block`.
 use std::sync::OnceLock;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 
 pub const MIN_LENGTH: usize = 12;
@@ -17,7 +19,11 @@ pub fn hash(password: &str) -> String {
 
 /// Whether `password` matches `hash`. A malformed hash never matches.
 pub fn verify(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// Verify against a real hash of a random password, so an unknown user name costs the
@@ -30,9 +36,24 @@ pub fn verify_dummy(password: &str) {
 
 /// Passwords people pick first; refused whatever their length (lower-cased comparison).
 const COMMON: &[&str] = &[
-    "password1234", "123456789012", "qwertyuiopas", "passwordpassword", "letmeinletmein", "iloveyou1234",
-    "administrator", "welcome12345", "changeme1234", "qwerty123456", "111111111111", "abcdefghijkl",
-    "relmanrelman", "releasemanager", "password123!", "p@ssw0rd1234", "trustno1trustno1", "000000000000",
+    "password1234",
+    "123456789012",
+    "qwertyuiopas",
+    "passwordpassword",
+    "letmeinletmein",
+    "iloveyou1234",
+    "administrator",
+    "welcome12345",
+    "changeme1234",
+    "qwerty123456",
+    "111111111111",
+    "abcdefghijkl",
+    "relmanrelman",
+    "releasemanager",
+    "password123!",
+    "p@ssw0rd1234",
+    "trustno1trustno1",
+    "000000000000",
 ];
 
 /// Why a new password is refused, if it is.
@@ -46,12 +67,20 @@ pub fn weakness_for(password: &str, username: &str) -> Option<String> {
     let n = password.chars().count();
     let lower = password.to_lowercase();
     if n < MIN_LENGTH {
-        Some(format!("The password must be at least {MIN_LENGTH} characters long."))
+        Some(format!(
+            "The password must be at least {MIN_LENGTH} characters long."
+        ))
     } else if n > MAX_LENGTH {
-        Some(format!("The password must be at most {MAX_LENGTH} characters long."))
+        Some(format!(
+            "The password must be at most {MAX_LENGTH} characters long."
+        ))
     } else if username.len() >= 3 && lower.contains(&username.to_lowercase()) {
         Some("The password must not contain the user name.".into())
-    } else if COMMON.contains(&lower.as_str()) || lower.chars().all(|c| c == lower.chars().next().unwrap_or(' ')) {
+    } else if COMMON.contains(&lower.as_str())
+        || lower
+            .chars()
+            .all(|c| c == lower.chars().next().unwrap_or(' '))
+    {
         Some("This password is too common: choose another.".into())
     } else {
         None
@@ -63,7 +92,9 @@ pub fn random_password() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::thread_rng();
-    (0..20).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 #[cfg(test)]
@@ -87,9 +118,15 @@ mod tests {
 
     #[test]
     fn the_user_name_and_common_passwords_are_refused() {
-        assert!(weakness_for("carol-is-great-2026", "carol").unwrap().contains("user name"));
-        assert!(weakness_for("Password1234", "bob").unwrap().contains("too common"));
-        assert!(weakness_for("aaaaaaaaaaaaaa", "bob").unwrap().contains("too common"));
+        assert!(weakness_for("carol-is-great-2026", "carol")
+            .unwrap()
+            .contains("user name"));
+        assert!(weakness_for("Password1234", "bob")
+            .unwrap()
+            .contains("too common"));
+        assert!(weakness_for("aaaaaaaaaaaaaa", "bob")
+            .unwrap()
+            .contains("too common"));
         assert!(weakness_for("correct horse battery", "carol").is_none());
     }
 }

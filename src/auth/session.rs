@@ -39,7 +39,9 @@ impl TypedSession {
         self.0.insert(USER_ID, user_id).map_err(internal)?;
         self.0.insert(SESSION_ID, session_id).map_err(internal)?;
         self.0.insert(EPOCH, epoch).map_err(internal)?;
-        self.0.insert(SEEN, Utc::now().timestamp()).map_err(internal)?;
+        self.0
+            .insert(SEEN, Utc::now().timestamp())
+            .map_err(internal)?;
         self.0.insert(CSRF, new_token()).map_err(internal)?;
         Ok(())
     }
@@ -104,12 +106,22 @@ impl TypedSession {
 
     /// Whether a message waits to be shown on the next page.
     pub fn has_flash(&self) -> bool {
-        self.0.get::<Vec<(String, String)>>(FLASH).ok().flatten().is_some_and(|all| !all.is_empty())
+        self.0
+            .get::<Vec<(String, String)>>(FLASH)
+            .ok()
+            .flatten()
+            .is_some_and(|all| !all.is_empty())
     }
 
     pub fn take_flash(&self) -> Vec<Flash> {
-        let all: Vec<(String, String)> = self.0.remove_as(FLASH).and_then(|r| r.ok()).unwrap_or_default();
-        all.into_iter().map(|(kind, message)| Flash { kind, message }).collect()
+        let all: Vec<(String, String)> = self
+            .0
+            .remove_as(FLASH)
+            .and_then(|r| r.ok())
+            .unwrap_or_default();
+        all.into_iter()
+            .map(|(kind, message)| Flash { kind, message })
+            .collect()
     }
 }
 

@@ -20,7 +20,11 @@ impl Rule {
         Some(match rule {
             "all" => Rule::All,
             "one" => Rule::One,
-            "quorum" => Rule::Quorum(quorum.and_then(|q| u32::try_from(q).ok()).filter(|q| *q > 0)),
+            "quorum" => Rule::Quorum(
+                quorum
+                    .and_then(|q| u32::try_from(q).ok())
+                    .filter(|q| *q > 0),
+            ),
             "all_immediate_denial" => Rule::AllImmediateDenial,
             _ => return None,
         })
@@ -60,7 +64,10 @@ pub const RULE_KEYS: [(&str, &str); 4] = [
     ("all", "All must approve"),
     ("one", "One must approve"),
     ("quorum", "Quorum"),
-    ("all_immediate_denial", "All must approve — immediate denial"),
+    (
+        "all_immediate_denial",
+        "All must approve — immediate denial",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,15 +116,21 @@ pub enum Outcome {
     Approved,
     Denied,
     /// Still open: how many more approvals are needed.
-    Pending { more_needed: usize },
+    Pending {
+        more_needed: usize,
+    },
 }
 
 pub fn outcome(rule: Rule, t: Tally) -> Outcome {
     let needed = rule.needed(t.eligible);
-    let pending = Outcome::Pending { more_needed: needed.saturating_sub(t.approvals) };
+    let pending = Outcome::Pending {
+        more_needed: needed.saturating_sub(t.approvals),
+    };
     if t.eligible == 0 {
         // Nobody may vote: it can never be approved until the group changes.
-        return Outcome::Pending { more_needed: needed.max(1) };
+        return Outcome::Pending {
+            more_needed: needed.max(1),
+        };
     }
     let voted = t.approvals + t.denials;
     match rule {
@@ -153,7 +166,12 @@ pub fn outcome(rule: Rule, t: Tally) -> Outcome {
 }
 
 /// Why someone may not vote on a record, if they may not (separation of duties).
-pub fn ineligibility(voter: i64, registered_by: i64, coordinator: Option<i64>, task_assignees: &[i64]) -> Option<&'static str> {
+pub fn ineligibility(
+    voter: i64,
+    registered_by: i64,
+    coordinator: Option<i64>,
+    task_assignees: &[i64],
+) -> Option<&'static str> {
     if voter == registered_by {
         Some("you registered this release")
     } else if coordinator == Some(voter) {
@@ -171,7 +189,11 @@ mod tests {
     use Outcome::*;
 
     fn t(eligible: usize, approvals: usize, denials: usize) -> Tally {
-        Tally { eligible, approvals, denials }
+        Tally {
+            eligible,
+            approvals,
+            denials,
+        }
     }
 
     #[test]
@@ -183,7 +205,11 @@ mod tests {
         assert_eq!(outcome(r, t(1, 0, 1)), Denied);
         // 2 voters
         assert_eq!(outcome(r, t(2, 1, 0)), Pending { more_needed: 1 });
-        assert_eq!(outcome(r, t(2, 0, 1)), Pending { more_needed: 2 }, "waits for everyone");
+        assert_eq!(
+            outcome(r, t(2, 0, 1)),
+            Pending { more_needed: 2 },
+            "waits for everyone"
+        );
         assert_eq!(outcome(r, t(2, 1, 1)), Denied);
         assert_eq!(outcome(r, t(2, 2, 0)), Approved);
         // 3 voters
@@ -224,7 +250,11 @@ mod tests {
         assert_eq!(outcome(r, t(1, 1, 0)), Approved);
         assert_eq!(outcome(r, t(1, 0, 1)), Denied);
         assert_eq!(outcome(r, t(2, 1, 0)), Pending { more_needed: 1 });
-        assert_eq!(outcome(r, t(2, 1, 1)), Denied, "2 of 2 can no longer be reached");
+        assert_eq!(
+            outcome(r, t(2, 1, 1)),
+            Denied,
+            "2 of 2 can no longer be reached"
+        );
         assert_eq!(outcome(r, t(3, 1, 0)), Pending { more_needed: 1 });
         assert_eq!(outcome(r, t(3, 1, 1)), Pending { more_needed: 1 });
         assert_eq!(outcome(r, t(3, 2, 1)), Approved);
@@ -237,7 +267,11 @@ mod tests {
     #[test]
     fn quorum_of_a_set_count() {
         let r = Rule::Quorum(Some(2));
-        assert_eq!(outcome(r, t(1, 1, 0)), Pending { more_needed: 1 }, "cannot be reached with one voter, but nobody denied");
+        assert_eq!(
+            outcome(r, t(1, 1, 0)),
+            Pending { more_needed: 1 },
+            "cannot be reached with one voter, but nobody denied"
+        );
         assert_eq!(outcome(r, t(2, 2, 0)), Approved);
         assert_eq!(outcome(r, t(3, 1, 1)), Pending { more_needed: 1 });
         assert_eq!(outcome(r, t(3, 0, 2)), Denied);
@@ -261,7 +295,12 @@ mod tests {
 
     #[test]
     fn nobody_eligible_is_never_approved() {
-        for r in [Rule::All, Rule::One, Rule::Quorum(None), Rule::AllImmediateDenial] {
+        for r in [
+            Rule::All,
+            Rule::One,
+            Rule::Quorum(None),
+            Rule::AllImmediateDenial,
+        ] {
             assert!(matches!(outcome(r, t(0, 0, 0)), Pending { .. }), "{r:?}");
         }
     }

@@ -71,11 +71,23 @@ mod tests {
         let ch = vec![("Title".to_string(), "a".to_string(), "b".to_string())];
         let base = hash("", &event("Changed Title", &ch));
         assert_eq!(base.len(), 64);
-        assert_eq!(base, hash("", &event("Changed Title", &ch)), "deterministic");
-        assert_ne!(base, hash("x", &event("Changed Title", &ch)), "previous hash");
+        assert_eq!(
+            base,
+            hash("", &event("Changed Title", &ch)),
+            "deterministic"
+        );
+        assert_ne!(
+            base,
+            hash("x", &event("Changed Title", &ch)),
+            "previous hash"
+        );
         assert_ne!(base, hash("", &event("Changed title", &ch)), "summary");
         let other = vec![("Title".to_string(), "a".to_string(), "c".to_string())];
-        assert_ne!(base, hash("", &event("Changed Title", &other)), "field change");
+        assert_ne!(
+            base,
+            hash("", &event("Changed Title", &other)),
+            "field change"
+        );
         // Framing: moving text between parts changes the hash.
         let split = vec![("Titlea".to_string(), "".to_string(), "b".to_string())];
         assert_ne!(base, hash("", &event("Changed Title", &split)));

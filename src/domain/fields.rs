@@ -35,7 +35,12 @@ const fn f(key: &'static str, label: &'static str, kind: FieldKind) -> FieldDef 
         FieldKind::Line => 200,
         _ => 20_000,
     };
-    FieldDef { key, label, kind, max_len }
+    FieldDef {
+        key,
+        label,
+        kind,
+        max_len,
+    }
 }
 
 /// Every release field a phase's screen can show, in screen order.
@@ -46,7 +51,11 @@ pub const RELEASE_FIELDS: &[FieldDef] = &[
     f("coordinator", "Coordinator", FieldKind::User),
     f("manager", "Release manager", FieldKind::User),
     f("assignment_group", "Assignment group", FieldKind::Group),
-    f("affected_services", "Affected services and configuration items", FieldKind::Text),
+    f(
+        "affected_services",
+        "Affected services and configuration items",
+        FieldKind::Text,
+    ),
     f("impact", "Impact", FieldKind::Level),
     f("urgency", "Urgency", FieldKind::Level),
     f("risk", "Risk", FieldKind::Risk),
@@ -60,9 +69,21 @@ pub const RELEASE_FIELDS: &[FieldDef] = &[
     f("test_result", "Test result", FieldKind::Text),
     f("backout_plan", "Back-out plan", FieldKind::Text),
     f("training_needs", "Training needs", FieldKind::Text),
-    f("financial_impact", "Funding and financial impact", FieldKind::Text),
-    f("verification", "Implementation verification", FieldKind::Text),
-    f("evaluation", "Post-implementation evaluation", FieldKind::Text),
+    f(
+        "financial_impact",
+        "Funding and financial impact",
+        FieldKind::Text,
+    ),
+    f(
+        "verification",
+        "Implementation verification",
+        FieldKind::Text,
+    ),
+    f(
+        "evaluation",
+        "Post-implementation evaluation",
+        FieldKind::Text,
+    ),
 ];
 
 pub fn release_field(key: &str) -> Option<&'static FieldDef> {
@@ -107,7 +128,11 @@ pub const REASONS: &[(&str, &str)] = &[
 ];
 
 pub fn reason_label(key: &str) -> &str {
-    REASONS.iter().find(|(k, _)| *k == key).map(|(_, l)| *l).unwrap_or(key)
+    REASONS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, l)| *l)
+        .unwrap_or(key)
 }
 
 /// How one phase treats one field.
@@ -123,7 +148,13 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 5] = [Rule::Hidden, Rule::ReadOnly, Rule::Editable, Rule::Required, Rule::Entry];
+    pub const ALL: [Rule; 5] = [
+        Rule::Hidden,
+        Rule::ReadOnly,
+        Rule::Editable,
+        Rule::Required,
+        Rule::Entry,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

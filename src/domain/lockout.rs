@@ -22,11 +22,13 @@ pub fn lock_length() -> Duration {
 pub fn locked_until(failures: &[DateTime<Utc>], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     // Walk every run of five consecutive failures, newest first; the newest run that fits
     // in the window started a lock.
-    failures.windows(MAX_FAILURES).find_map(|run| {
-        let (newest, oldest) = (run[0], run[MAX_FAILURES - 1]);
-        (newest - oldest <= window()).then(|| newest + lock_length())
-    })
-    .filter(|until| *until > now)
+    failures
+        .windows(MAX_FAILURES)
+        .find_map(|run| {
+            let (newest, oldest) = (run[0], run[MAX_FAILURES - 1]);
+            (newest - oldest <= window()).then(|| newest + lock_length())
+        })
+        .filter(|until| *until > now)
 }
 
 #[cfg(test)]
@@ -34,7 +36,10 @@ mod tests {
     use super::*;
 
     fn ago(now: DateTime<Utc>, minutes: &[i64]) -> Vec<DateTime<Utc>> {
-        minutes.iter().map(|m| now - Duration::minutes(*m)).collect()
+        minutes
+            .iter()
+            .map(|m| now - Duration::minutes(*m))
+            .collect()
     }
 
     #[test]

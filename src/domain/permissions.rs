@@ -48,7 +48,12 @@ pub fn can_work(actor: Actor, parties: Parties) -> bool {
 
 /// Starting and completing a task: its assignee, a member of its group, or whoever may work
 /// the release it belongs to.
-pub fn can_work_task(actor: Actor, release: Parties, assignee_id: Option<i64>, in_task_group: bool) -> bool {
+pub fn can_work_task(
+    actor: Actor,
+    release: Parties,
+    assignee_id: Option<i64>,
+    in_task_group: bool,
+) -> bool {
     assignee_id == Some(actor.id) || in_task_group || can_work(actor, release)
 }
 
@@ -78,10 +83,17 @@ mod tests {
     use super::*;
 
     fn actor(id: i64, roles: &[Role]) -> Actor {
-        Actor { id, roles: Roles::of(roles) }
+        Actor {
+            id,
+            roles: Roles::of(roles),
+        }
     }
 
-    const PARTIES: Parties = Parties { registered_by: 1, coordinator_id: Some(2), manager_id: Some(3) };
+    const PARTIES: Parties = Parties {
+        registered_by: 1,
+        coordinator_id: Some(2),
+        manager_id: Some(3),
+    };
 
     #[test]
     fn only_admins_administer_users() {
@@ -110,12 +122,30 @@ mod tests {
 
     #[test]
     fn who_works_a_release() {
-        assert!(can_work(actor(9, &[Role::Manager]), PARTIES), "managers work every release");
-        assert!(can_work(actor(2, &[Role::Coordinator]), PARTIES), "its coordinator");
-        assert!(can_work(actor(1, &[Role::Coordinator]), PARTIES), "its registrant");
-        assert!(!can_work(actor(9, &[Role::Coordinator]), PARTIES), "another coordinator's release");
-        assert!(!can_work(actor(2, &[Role::Approver]), PARTIES), "coordinator named but without the role");
-        let unassigned = Parties { coordinator_id: None, ..PARTIES };
+        assert!(
+            can_work(actor(9, &[Role::Manager]), PARTIES),
+            "managers work every release"
+        );
+        assert!(
+            can_work(actor(2, &[Role::Coordinator]), PARTIES),
+            "its coordinator"
+        );
+        assert!(
+            can_work(actor(1, &[Role::Coordinator]), PARTIES),
+            "its registrant"
+        );
+        assert!(
+            !can_work(actor(9, &[Role::Coordinator]), PARTIES),
+            "another coordinator's release"
+        );
+        assert!(
+            !can_work(actor(2, &[Role::Approver]), PARTIES),
+            "coordinator named but without the role"
+        );
+        let unassigned = Parties {
+            coordinator_id: None,
+            ..PARTIES
+        };
         assert!(can_work(actor(9, &[Role::Coordinator]), unassigned));
         assert!(!can_work(actor(9, &[Role::Admin]), unassigned));
     }
@@ -124,11 +154,26 @@ mod tests {
     fn who_works_a_task() {
         let stranger = actor(9, &[Role::Approver]);
         assert!(!can_work_task(stranger, PARTIES, Some(8), false));
-        assert!(can_work_task(stranger, PARTIES, Some(9), false), "its assignee");
-        assert!(can_work_task(stranger, PARTIES, None, true), "a member of its group");
-        assert!(can_work_task(actor(2, &[Role::Coordinator]), PARTIES, Some(8), false), "the release's coordinator");
-        assert!(can_work_task(actor(7, &[Role::Manager]), PARTIES, Some(8), false), "a manager");
-        assert!(!can_work_task(actor(7, &[Role::Coordinator]), PARTIES, Some(8), false), "another coordinator");
+        assert!(
+            can_work_task(stranger, PARTIES, Some(9), false),
+            "its assignee"
+        );
+        assert!(
+            can_work_task(stranger, PARTIES, None, true),
+            "a member of its group"
+        );
+        assert!(
+            can_work_task(actor(2, &[Role::Coordinator]), PARTIES, Some(8), false),
+            "the release's coordinator"
+        );
+        assert!(
+            can_work_task(actor(7, &[Role::Manager]), PARTIES, Some(8), false),
+            "a manager"
+        );
+        assert!(
+            !can_work_task(actor(7, &[Role::Coordinator]), PARTIES, Some(8), false),
+            "another coordinator"
+        );
     }
 
     #[test]

@@ -11,7 +11,12 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Manager, Role::Coordinator, Role::Approver, Role::Admin];
+    pub const ALL: [Role; 4] = [
+        Role::Manager,
+        Role::Coordinator,
+        Role::Approver,
+        Role::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -44,7 +49,9 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role {s:?}: use manager, coordinator, approver or admin"))
+            .ok_or_else(|| {
+                format!("unknown role {s:?}: use manager, coordinator, approver or admin")
+            })
     }
 }
 

@@ -75,13 +75,23 @@ impl RecordKind {
     /// Labels of the record's types, by key.
     pub fn types(self) -> Vec<(&'static str, &'static str)> {
         match self {
-            RecordKind::Release => ReleaseType::ALL.iter().map(|t| (t.as_str(), t.label())).collect(),
-            RecordKind::Change => ChangeType::ALL.iter().map(|t| (t.as_str(), t.label())).collect(),
+            RecordKind::Release => ReleaseType::ALL
+                .iter()
+                .map(|t| (t.as_str(), t.label()))
+                .collect(),
+            RecordKind::Change => ChangeType::ALL
+                .iter()
+                .map(|t| (t.as_str(), t.label()))
+                .collect(),
         }
     }
 
     pub fn type_label(self, key: &str) -> &'static str {
-        self.types().into_iter().find(|(k, _)| *k == key).map(|(_, l)| l).unwrap_or("Unknown")
+        self.types()
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, l)| l)
+            .unwrap_or("Unknown")
     }
 }
 
@@ -126,7 +136,11 @@ pub struct PhaseDef {
 impl PhaseDef {
     /// When a record entering this phase at `entered` is due to leave it.
     pub fn due_at(&self, entered: DateTime<Utc>, emergency: bool) -> DateTime<Utc> {
-        let hours = if emergency { self.emergency_duration_hours } else { self.duration_hours };
+        let hours = if emergency {
+            self.emergency_duration_hours
+        } else {
+            self.duration_hours
+        };
         entered + Duration::hours(i64::from(hours))
     }
 }
@@ -156,14 +170,18 @@ impl Workflow {
     }
 
     pub fn phase_name(&self, id: i64) -> &str {
-        self.phase(id).map(|p| p.name.as_str()).unwrap_or("(unknown phase)")
+        self.phase(id)
+            .map(|p| p.name.as_str())
+            .unwrap_or("(unknown phase)")
     }
 
     /// The phase a new record starts in: the first phase that is not retired and applies.
     pub fn first_phase(&self, impact: Level, urgency: Level) -> Option<&PhaseDef> {
         let mut phases: Vec<_> = self.phases.iter().filter(|p| !p.retired).collect();
         phases.sort_by_key(|p| p.position);
-        phases.into_iter().find(|p| p.condition.applies(impact, urgency))
+        phases
+            .into_iter()
+            .find(|p| p.condition.applies(impact, urgency))
     }
 
     pub fn transitions_from(&self, phase_id: i64) -> impl Iterator<Item = &TransitionDef> {
@@ -178,7 +196,12 @@ impl Workflow {
     /// phase whose condition does not apply is skipped by following its advance transition.
     /// Returns the landing phase and the phases skipped on the way, or `None` when no
     /// applicable phase can be reached.
-    pub fn landing(&self, t: &TransitionDef, impact: Level, urgency: Level) -> Option<(i64, Vec<i64>)> {
+    pub fn landing(
+        &self,
+        t: &TransitionDef,
+        impact: Level,
+        urgency: Level,
+    ) -> Option<(i64, Vec<i64>)> {
         let mut target = t.to?;
         let mut skipped = Vec::new();
         if t.kind != TransitionKind::Advance {
@@ -234,7 +257,10 @@ pub enum Gate {
     /// An approval still pending or denied, with what the voters see.
     Approval { group: String, status: String },
     /// Related records that hold the move, named.
-    RelatedRecords { reason: String, numbers: Vec<String> },
+    RelatedRecords {
+        reason: String,
+        numbers: Vec<String>,
+    },
     /// Any other criterion, as a sentence (for the engine's callers to extend).
     Other(String),
 }
@@ -263,26 +289,51 @@ fn list(items: &[String]) -> String {
 impl fmt::Display for Blocker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Blocker::Ended(s) => write!(f, "The record is {}: nothing more can be done to it.", s.label().to_lowercase()),
-            Blocker::NotFromCurrentPhase => f.write_str("This transition does not leave the current phase."),
+            Blocker::Ended(s) => write!(
+                f,
+                "The record is {}: nothing more can be done to it.",
+                s.label().to_lowercase()
+            ),
+            Blocker::NotFromCurrentPhase => {
+                f.write_str("This transition does not leave the current phase.")
+            }
             Blocker::Role(roles) => {
                 let names: Vec<_> = roles.iter().map(|r| r.label()).collect();
                 write!(f, "Only these roles may take it: {}.", names.join(", "))
             }
-            Blocker::NotYourRecord => f.write_str("Only its coordinator, its registrant or a release manager may move it."),
-            Blocker::MissingToLeave(fields) => write!(f, "Required to leave this phase: {}.", list(fields)),
-            Blocker::MissingToEnter { phase, fields } => write!(f, "Required to enter {phase}: {}.", list(fields)),
-            Blocker::DoesNotApply(phase) => write!(f, "{phase} does not apply to this record (its condition is not met)."),
+            Blocker::NotYourRecord => f.write_str(
+                "Only its coordinator, its registrant or a release manager may move it.",
+            ),
+            Blocker::MissingToLeave(fields) => {
+                write!(f, "Required to leave this phase: {}.", list(fields))
+            }
+            Blocker::MissingToEnter { phase, fields } => {
+                write!(f, "Required to enter {phase}: {}.", list(fields))
+            }
+            Blocker::DoesNotApply(phase) => write!(
+                f,
+                "{phase} does not apply to this record (its condition is not met)."
+            ),
             Blocker::TargetRetired(phase) => write!(f, "{phase} is retired."),
-            Blocker::NoLanding => f.write_str("No applicable phase follows: the workflow needs fixing."),
-            Blocker::NotBackedOut => f.write_str("The back-out plan was not activated: close it as successful."),
-            Blocker::WasBackedOut => f.write_str("The back-out plan was activated: close it as backed out."),
+            Blocker::NoLanding => {
+                f.write_str("No applicable phase follows: the workflow needs fixing.")
+            }
+            Blocker::NotBackedOut => {
+                f.write_str("The back-out plan was not activated: close it as successful.")
+            }
+            Blocker::WasBackedOut => {
+                f.write_str("The back-out plan was activated: close it as backed out.")
+            }
             Blocker::Gate(Gate::OpenTasks { count, phase }) => {
                 let s = if *count == 1 { "" } else { "s" };
                 write!(f, "{count} open task{s} in {phase}.")
             }
-            Blocker::Gate(Gate::Approval { group, status }) => write!(f, "Approval by {group} is {status}."),
-            Blocker::Gate(Gate::RelatedRecords { reason, numbers }) => write!(f, "{reason}: {}.", list(numbers)),
+            Blocker::Gate(Gate::Approval { group, status }) => {
+                write!(f, "Approval by {group} is {status}.")
+            }
+            Blocker::Gate(Gate::RelatedRecords { reason, numbers }) => {
+                write!(f, "{reason}: {}.", list(numbers))
+            }
             Blocker::Gate(Gate::Other(s)) => f.write_str(s),
         }
     }
@@ -302,9 +353,17 @@ pub struct GateNeeds {
 
 impl GateNeeds {
     /// Every gate, for a page that shows every transition with its reasons.
-    pub const ALL: GateNeeds = GateNeeds { phase: true, close: true, entry: true };
+    pub const ALL: GateNeeds = GateNeeds {
+        phase: true,
+        close: true,
+        entry: true,
+    };
     /// No gate, for a change that no gate holds (saving a phase's screen).
-    pub const NONE: GateNeeds = GateNeeds { phase: false, close: false, entry: false };
+    pub const NONE: GateNeeds = GateNeeds {
+        phase: false,
+        close: false,
+        entry: false,
+    };
 
     pub fn of(t: &TransitionDef) -> GateNeeds {
         GateNeeds {
@@ -363,12 +422,24 @@ pub fn blockers(wf: &Workflow, t: &TransitionDef, s: &Situation) -> Vec<Blocker>
                 if phase.is_some_and(|p| !p.condition.applies(s.impact, s.urgency)) {
                     out.push(Blocker::DoesNotApply(name.clone()));
                 }
-                if let Some((_, fields)) = s.missing_to_enter.iter().find(|(p, f)| *p == landing && !f.is_empty()) {
-                    out.push(Blocker::MissingToEnter { phase: name, fields: fields.clone() });
+                if let Some((_, fields)) = s
+                    .missing_to_enter
+                    .iter()
+                    .find(|(p, f)| *p == landing && !f.is_empty())
+                {
+                    out.push(Blocker::MissingToEnter {
+                        phase: name,
+                        fields: fields.clone(),
+                    });
                 }
                 // Rework goes back to fix things: only forward moves are held at the door.
                 if needs.entry {
-                    out.extend(s.entry_gates.iter().filter(|(p, _)| *p == landing).map(|(_, g)| Blocker::Gate(g.clone())));
+                    out.extend(
+                        s.entry_gates
+                            .iter()
+                            .filter(|(p, _)| *p == landing)
+                            .map(|(_, g)| Blocker::Gate(g.clone())),
+                    );
                 }
             }
         }

@@ -54,18 +54,30 @@ pub fn problems(wf: &Workflow, rules: &RuleGrid) -> Vec<String> {
     let reached = reachable(first.id, &edges);
     for p in &phases {
         if !reached.contains(&p.id) {
-            out.push(format!("{} cannot be reached from the first phase, {}.", p.name, first.name));
+            out.push(format!(
+                "{} cannot be reached from the first phase, {}.",
+                p.name, first.name
+            ));
         }
     }
     if closes.is_empty() {
         out.push("No phase can close the record: add a close transition.".to_string());
     } else if !reached.iter().any(|p| closes.contains(p)) {
-        out.push(format!("No path leads from {} to a phase that closes the record.", first.name));
+        out.push(format!(
+            "No path leads from {} to a phase that closes the record.",
+            first.name
+        ));
     }
     for p in &phases {
         if !way_out.contains(&p.id) {
-            out.push(format!("{} has no way out: add a transition that leaves it or closes the record.", p.name));
-        } else if !closes.is_empty() && reached.contains(&p.id) && !reachable(p.id, &edges).iter().any(|q| closes.contains(q)) {
+            out.push(format!(
+                "{} has no way out: add a transition that leaves it or closes the record.",
+                p.name
+            ));
+        } else if !closes.is_empty()
+            && reached.contains(&p.id)
+            && !reachable(p.id, &edges).iter().any(|q| closes.contains(q))
+        {
             out.push(format!("From {} no path leads to a close.", p.name));
         }
     }
@@ -135,7 +147,12 @@ mod tests {
 
     fn four_phases() -> Workflow {
         Workflow {
-            phases: vec![phase(1, "Order"), phase(2, "Install"), phase(3, "Test"), phase(4, "Handover")],
+            phases: vec![
+                phase(1, "Order"),
+                phase(2, "Install"),
+                phase(3, "Test"),
+                phase(4, "Handover"),
+            ],
             transitions: vec![
                 t(1, 1, Some(2), TransitionKind::Advance),
                 t(2, 2, Some(3), TransitionKind::Advance),
@@ -157,7 +174,10 @@ mod tests {
         wf.phases.push(phase(5, "Island"));
         wf.transitions.push(t(6, 5, None, TransitionKind::Close));
         let p = problems(&wf, &[]);
-        assert!(p.iter().any(|m| m.contains("Island cannot be reached")), "{p:?}");
+        assert!(
+            p.iter().any(|m| m.contains("Island cannot be reached")),
+            "{p:?}"
+        );
     }
 
     #[test]
@@ -165,8 +185,15 @@ mod tests {
         let mut wf = four_phases();
         wf.transitions.retain(|t| t.id != 3);
         let p = problems(&wf, &[]);
-        assert!(p.iter().any(|m| m.contains("Test has no way out") || m.contains("From Test no path")), "{p:?}");
-        assert!(p.iter().any(|m| m.contains("Handover cannot be reached")), "{p:?}");
+        assert!(
+            p.iter()
+                .any(|m| m.contains("Test has no way out") || m.contains("From Test no path")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|m| m.contains("Handover cannot be reached")),
+            "{p:?}"
+        );
     }
 
     #[test]
@@ -186,11 +213,21 @@ mod tests {
     #[test]
     fn a_field_required_on_entry_must_be_fillable_before() {
         let wf = four_phases();
-        let ok = [(2, "Back-out plan", Rule::Editable), (3, "Back-out plan", Rule::Entry)];
+        let ok = [
+            (2, "Back-out plan", Rule::Editable),
+            (3, "Back-out plan", Rule::Entry),
+        ];
         assert!(problems(&wf, &ok).is_empty());
-        let bad = [(1, "Back-out plan", Rule::Hidden), (3, "Back-out plan", Rule::Entry)];
+        let bad = [
+            (1, "Back-out plan", Rule::Hidden),
+            (3, "Back-out plan", Rule::Entry),
+        ];
         let p = problems(&wf, &bad);
-        assert!(p.iter().any(|m| m.contains("Back-out plan is required to enter Test")), "{p:?}");
+        assert!(
+            p.iter()
+                .any(|m| m.contains("Back-out plan is required to enter Test")),
+            "{p:?}"
+        );
     }
 
     #[test]
@@ -198,6 +235,9 @@ mod tests {
         let mut wf = four_phases();
         wf.phases[3].retired = true;
         let p = problems(&wf, &[]);
-        assert!(p.iter().any(|m| m.contains("retired phase Handover")), "{p:?}");
+        assert!(
+            p.iter().any(|m| m.contains("retired phase Handover")),
+            "{p:?}"
+        );
     }
 }

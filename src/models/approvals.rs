@@ -2,7 +2,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
-use crate::schema::{approval_log, approval_votes, approvals, delegations, group_members, phase_approvals, users};
+use crate::schema::{
+    approval_log, approval_votes, approvals, delegations, group_members, phase_approvals, users,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = phase_approvals)]
@@ -16,11 +18,21 @@ pub struct Requirement {
 }
 
 pub fn requirement(conn: &mut PgConnection, phase_id: i64) -> QueryResult<Option<Requirement>> {
-    phase_approvals::table.find(phase_id).select(Requirement::as_select()).first(conn).optional()
+    phase_approvals::table
+        .find(phase_id)
+        .select(Requirement::as_select())
+        .first(conn)
+        .optional()
 }
 
-pub fn requirements_of(conn: &mut PgConnection, phase_ids: &[i64]) -> QueryResult<Vec<Requirement>> {
-    phase_approvals::table.filter(phase_approvals::phase_id.eq_any(phase_ids)).select(Requirement::as_select()).load(conn)
+pub fn requirements_of(
+    conn: &mut PgConnection,
+    phase_ids: &[i64],
+) -> QueryResult<Vec<Requirement>> {
+    phase_approvals::table
+        .filter(phase_approvals::phase_id.eq_any(phase_ids))
+        .select(Requirement::as_select())
+        .load(conn)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -54,24 +66,50 @@ diesel::define_sql_function! {
 
 /// Open an approval of `release_id` in `phase_id` (cycle 1, logged as requested by `actor`):
 /// its id, the active approvers of its group (by name) and the record's task assignees.
-pub fn open(conn: &mut PgConnection, release_id: i64, phase_id: i64, group_id: i64, rule: &str, quorum: Option<i32>, actor: Option<i64>) -> QueryResult<(i64, Vec<i64>, Vec<i64>)> {
-    diesel::select(open_approval_sql(release_id, phase_id, group_id, rule, quorum, actor)).get_result(conn)
+pub fn open(
+    conn: &mut PgConnection,
+    release_id: i64,
+    phase_id: i64,
+    group_id: i64,
+    rule: &str,
+    quorum: Option<i32>,
+    actor: Option<i64>,
+) -> QueryResult<(i64, Vec<i64>, Vec<i64>)> {
+    diesel::select(open_approval_sql(
+        release_id, phase_id, group_id, rule, quorum, actor,
+    ))
+    .get_result(conn)
 }
 
 pub fn find_for_update(conn: &mut PgConnection, id: i64) -> QueryResult<Approval> {
-    approvals::table.find(id).select(Approval::as_select()).for_update().first(conn)
+    approvals::table
+        .find(id)
+        .select(Approval::as_select())
+        .for_update()
+        .first(conn)
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Approval> {
-    approvals::table.find(id).select(Approval::as_select()).first(conn)
+    approvals::table
+        .find(id)
+        .select(Approval::as_select())
+        .first(conn)
 }
 
 pub fn of_release(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<Approval>> {
-    approvals::table.filter(approvals::release_id.eq(release_id)).order(approvals::id.desc()).select(Approval::as_select()).load(conn)
+    approvals::table
+        .filter(approvals::release_id.eq(release_id))
+        .order(approvals::id.desc())
+        .select(Approval::as_select())
+        .load(conn)
 }
 
 /// The pending or denied approval of a record's phase, if any.
-pub fn live(conn: &mut PgConnection, release_id: i64, phase_id: i64) -> QueryResult<Option<Approval>> {
+pub fn live(
+    conn: &mut PgConnection,
+    release_id: i64,
+    phase_id: i64,
+) -> QueryResult<Option<Approval>> {
     approvals::table
         .filter(approvals::release_id.eq(release_id))
         .filter(approvals::phase_id.eq(phase_id))
@@ -82,7 +120,11 @@ pub fn live(conn: &mut PgConnection, release_id: i64, phase_id: i64) -> QueryRes
 }
 
 /// The newest approval of a record's phase (approved ones included).
-pub fn latest(conn: &mut PgConnection, release_id: i64, phase_id: i64) -> QueryResult<Option<Approval>> {
+pub fn latest(
+    conn: &mut PgConnection,
+    release_id: i64,
+    phase_id: i64,
+) -> QueryResult<Option<Approval>> {
     approvals::table
         .filter(approvals::release_id.eq(release_id))
         .filter(approvals::phase_id.eq(phase_id))
@@ -92,13 +134,27 @@ pub fn latest(conn: &mut PgConnection, release_id: i64, phase_id: i64) -> QueryR
         .optional()
 }
 
-pub fn set_status(conn: &mut PgConnection, id: i64, status: &str, decided: Option<DateTime<Utc>>) -> QueryResult<usize> {
-    diesel::update(approvals::table.find(id)).set((approvals::status.eq(status), approvals::decided_at.eq(decided))).execute(conn)
+pub fn set_status(
+    conn: &mut PgConnection,
+    id: i64,
+    status: &str,
+    decided: Option<DateTime<Utc>>,
+) -> QueryResult<usize> {
+    diesel::update(approvals::table.find(id))
+        .set((
+            approvals::status.eq(status),
+            approvals::decided_at.eq(decided),
+        ))
+        .execute(conn)
 }
 
 pub fn new_cycle(conn: &mut PgConnection, id: i64, cycle: i32) -> QueryResult<usize> {
     diesel::update(approvals::table.find(id))
-        .set((approvals::cycle.eq(cycle), approvals::status.eq("pending"), approvals::decided_at.eq(None::<DateTime<Utc>>)))
+        .set((
+            approvals::cycle.eq(cycle),
+            approvals::status.eq("pending"),
+            approvals::decided_at.eq(None::<DateTime<Utc>>),
+        ))
         .execute(conn)
 }
 
@@ -116,7 +172,15 @@ pub struct Vote {
 }
 
 /// Record a vote; `false` when this voter already voted in this cycle (nothing counted twice).
-pub fn insert_vote(conn: &mut PgConnection, approval_id: i64, cycle: i32, voter: i64, cast_by: i64, decision: &str, comment: &str) -> QueryResult<bool> {
+pub fn insert_vote(
+    conn: &mut PgConnection,
+    approval_id: i64,
+    cycle: i32,
+    voter: i64,
+    cast_by: i64,
+    decision: &str,
+    comment: &str,
+) -> QueryResult<bool> {
     let n = diesel::insert_into(approval_votes::table)
         .values((
             approval_votes::approval_id.eq(approval_id),
@@ -132,10 +196,22 @@ pub fn insert_vote(conn: &mut PgConnection, approval_id: i64, cycle: i32, voter:
 }
 
 pub fn votes(conn: &mut PgConnection, approval_ids: &[i64]) -> QueryResult<Vec<Vote>> {
-    approval_votes::table.filter(approval_votes::approval_id.eq_any(approval_ids)).order(approval_votes::id).select(Vote::as_select()).load(conn)
+    approval_votes::table
+        .filter(approval_votes::approval_id.eq_any(approval_ids))
+        .order(approval_votes::id)
+        .select(Vote::as_select())
+        .load(conn)
 }
 
-pub fn log(conn: &mut PgConnection, approval_id: i64, cycle: i32, actor: Option<i64>, on_behalf_of: Option<i64>, action: &str, comment: &str) -> QueryResult<usize> {
+pub fn log(
+    conn: &mut PgConnection,
+    approval_id: i64,
+    cycle: i32,
+    actor: Option<i64>,
+    on_behalf_of: Option<i64>,
+    action: &str,
+    comment: &str,
+) -> QueryResult<usize> {
     diesel::insert_into(approval_log::table)
         .values((
             approval_log::approval_id.eq(approval_id),
@@ -162,7 +238,11 @@ pub struct LogEntry {
 }
 
 pub fn log_of(conn: &mut PgConnection, approval_ids: &[i64]) -> QueryResult<Vec<LogEntry>> {
-    approval_log::table.filter(approval_log::approval_id.eq_any(approval_ids)).order(approval_log::id).select(LogEntry::as_select()).load(conn)
+    approval_log::table
+        .filter(approval_log::approval_id.eq_any(approval_ids))
+        .order(approval_log::id)
+        .select(LogEntry::as_select())
+        .load(conn)
 }
 
 pub fn log_by_actor(conn: &mut PgConnection, actor: i64, limit: i64) -> QueryResult<Vec<LogEntry>> {
@@ -199,7 +279,11 @@ pub struct Delegation {
 }
 
 /// Who has delegated their approvals to `delegate` today.
-pub fn delegators_of(conn: &mut PgConnection, delegate: i64, today: NaiveDate) -> QueryResult<Vec<i64>> {
+pub fn delegators_of(
+    conn: &mut PgConnection,
+    delegate: i64,
+    today: NaiveDate,
+) -> QueryResult<Vec<i64>> {
     delegations::table
         .filter(delegations::delegate_id.eq(delegate))
         .filter(delegations::starts_on.le(today))
@@ -211,13 +295,23 @@ pub fn delegators_of(conn: &mut PgConnection, delegate: i64, today: NaiveDate) -
 
 pub fn delegations_of(conn: &mut PgConnection, user: i64) -> QueryResult<Vec<Delegation>> {
     delegations::table
-        .filter(delegations::delegator_id.eq(user).or(delegations::delegate_id.eq(user)))
+        .filter(
+            delegations::delegator_id
+                .eq(user)
+                .or(delegations::delegate_id.eq(user)),
+        )
         .order(delegations::starts_on.desc())
         .select(Delegation::as_select())
         .load(conn)
 }
 
-pub fn add_delegation(conn: &mut PgConnection, delegator: i64, delegate: i64, from: NaiveDate, to: NaiveDate) -> QueryResult<usize> {
+pub fn add_delegation(
+    conn: &mut PgConnection,
+    delegator: i64,
+    delegate: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<usize> {
     diesel::insert_into(delegations::table)
         .values((
             delegations::delegator_id.eq(delegator),
@@ -229,11 +323,26 @@ pub fn add_delegation(conn: &mut PgConnection, delegator: i64, delegate: i64, fr
 }
 
 /// End a delegation today (kept for the record, never deleted).
-pub fn end_delegation(conn: &mut PgConnection, id: i64, delegator: i64, today: NaiveDate) -> QueryResult<usize> {
+pub fn end_delegation(
+    conn: &mut PgConnection,
+    id: i64,
+    delegator: i64,
+    today: NaiveDate,
+) -> QueryResult<usize> {
     let yesterday = today.pred_opt().unwrap_or(today);
-    diesel::update(delegations::table.filter(delegations::id.eq(id)).filter(delegations::delegator_id.eq(delegator)))
-        .set(delegations::ends_on.eq(diesel::dsl::sql::<diesel::sql_types::Date>("GREATEST(starts_on, ").bind::<diesel::sql_types::Date, _>(yesterday).sql(")")))
-        .execute(conn)
+    diesel::update(
+        delegations::table
+            .filter(delegations::id.eq(id))
+            .filter(delegations::delegator_id.eq(delegator)),
+    )
+    .set(
+        delegations::ends_on.eq(diesel::dsl::sql::<diesel::sql_types::Date>(
+            "GREATEST(starts_on, ",
+        )
+        .bind::<diesel::sql_types::Date, _>(yesterday)
+        .sql(")")),
+    )
+    .execute(conn)
 }
 
 /// Set a phase's approval requirement, replacing the one it had.

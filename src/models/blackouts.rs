@@ -39,7 +39,10 @@ pub struct BlackoutInput<'a> {
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Blackout> {
-    blackouts::table.find(id).select(Blackout::as_select()).first(conn)
+    blackouts::table
+        .find(id)
+        .select(Blackout::as_select())
+        .first(conn)
 }
 
 pub fn insert(conn: &mut PgConnection, b: &BlackoutInput, created_by: i64) -> QueryResult<i64> {
@@ -50,7 +53,9 @@ pub fn insert(conn: &mut PgConnection, b: &BlackoutInput, created_by: i64) -> Qu
 }
 
 pub fn update(conn: &mut PgConnection, id: i64, b: &BlackoutInput) -> QueryResult<usize> {
-    diesel::update(blackouts::table.find(id)).set(b).execute(conn)
+    diesel::update(blackouts::table.find(id))
+        .set(b)
+        .execute(conn)
 }
 
 pub fn delete(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
@@ -58,7 +63,10 @@ pub fn delete(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
 }
 
 /// Blackouts not over yet at `now`, soonest first.
-pub fn current_and_upcoming(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Vec<Blackout>> {
+pub fn current_and_upcoming(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Blackout>> {
     blackouts::table
         .filter(blackouts::ends_at.gt(now))
         .order((blackouts::starts_at, blackouts::id))
@@ -77,7 +85,11 @@ pub fn past(conn: &mut PgConnection, now: DateTime<Utc>, limit: i64) -> QueryRes
 }
 
 /// Blackouts touching `[from, to]` (both ends included: callers refine the overlap exactly).
-pub fn touching(conn: &mut PgConnection, from: DateTime<Utc>, to: DateTime<Utc>) -> QueryResult<Vec<Blackout>> {
+pub fn touching(
+    conn: &mut PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<Blackout>> {
     blackouts::table
         .filter(blackouts::starts_at.le(to))
         .filter(blackouts::ends_at.ge(from))
@@ -90,14 +102,21 @@ pub fn touching(conn: &mut PgConnection, from: DateTime<Utc>, to: DateTime<Utc>)
 
 /// The user's feed token, made now if they have none yet.
 pub fn calendar_token(conn: &mut PgConnection, user_id: i64) -> QueryResult<String> {
-    let current: Option<String> = users::table.find(user_id).select(users::calendar_token).first(conn)?;
+    let current: Option<String> = users::table
+        .find(user_id)
+        .select(users::calendar_token)
+        .first(conn)?;
     if let Some(t) = current {
         return Ok(t);
     }
     // Only where still empty: two first visits at once agree on one token.
-    diesel::update(users::table.find(user_id).filter(users::calendar_token.is_null()))
-        .set(users::calendar_token.eq(new_token()))
-        .execute(conn)?;
+    diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::calendar_token.is_null()),
+    )
+    .set(users::calendar_token.eq(new_token()))
+    .execute(conn)?;
     users::table
         .find(user_id)
         .select(users::calendar_token)
@@ -135,7 +154,9 @@ fn new_token() -> String {
 
 /// Whether `s` could be a token at all (checked before asking the database).
 pub fn looks_like_token(s: &str) -> bool {
-    s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 // ---------------------------------------------------------------- releases by planned window
@@ -190,14 +211,23 @@ pub fn placed_touching(
     release_type: Option<&str>,
     category_id: Option<i64>,
 ) -> QueryResult<Vec<Placed>> {
-    let mut q = releases::table.select((releases::id, releases::state, releases::planned_start, releases::planned_end)).into_boxed().filter(touching_window(from, to));
+    let mut q = releases::table
+        .select((
+            releases::id,
+            releases::state,
+            releases::planned_start,
+            releases::planned_end,
+        ))
+        .into_boxed()
+        .filter(touching_window(from, to));
     if let Some(t) = release_type {
         q = q.filter(releases::release_type.eq(t.to_string()));
     }
     if let Some(c) = category_id {
         q = q.filter(releases::category_id.eq(c));
     }
-    q.order((releases::planned_start.asc().nulls_last(), releases::number)).load(conn)
+    q.order((releases::planned_start.asc().nulls_last(), releases::number))
+        .load(conn)
 }
 
 /// The calendar's one query: every release (not change) touching `[from, to]`, of this type and category
@@ -224,16 +254,24 @@ pub fn releases_touching(
         q = q.filter(releases::category_id.eq(c));
     }
     // At most `limit`: the active ones first, then those whose window starts nearest `around`.
-    let distance = sql::<Double>("abs(extract(epoch FROM coalesce(releases.planned_start, releases.planned_end) - ")
-        .bind::<Timestamptz, _>(around)
-        .sql("))::float8");
+    let distance = sql::<Double>(
+        "abs(extract(epoch FROM coalesce(releases.planned_start, releases.planned_end) - ",
+    )
+    .bind::<Timestamptz, _>(around)
+    .sql("))::float8");
     let mut found: Vec<Release> = q
         .order(sql::<Bool>("releases.state <> 'active'"))
         .then_order_by(distance)
         .then_order_by(releases::number)
         .limit(limit)
         .load(conn)?;
-    found.sort_by(|a, b| (a.planned_start.is_none(), a.planned_start, a.number).cmp(&(b.planned_start.is_none(), b.planned_start, b.number)));
+    found.sort_by(|a, b| {
+        (a.planned_start.is_none(), a.planned_start, a.number).cmp(&(
+            b.planned_start.is_none(),
+            b.planned_start,
+            b.number,
+        ))
+    });
     Ok(found)
 }
 
@@ -276,8 +314,12 @@ pub fn active_sharing_a_service(
     let mut slots: Vec<Slot> = q.load(conn)?;
     slots.sort_by_key(|s| s.number);
     let ids: Vec<i64> = slots.iter().map(|s| s.id).collect();
-    let texts: std::collections::HashMap<i64, String> = affected_services(conn, &ids)?.into_iter().collect();
-    Ok(slots.into_iter().filter_map(|s| texts.get(&s.id).cloned().map(|t| (s, t))).collect())
+    let texts: std::collections::HashMap<i64, String> =
+        affected_services(conn, &ids)?.into_iter().collect();
+    Ok(slots
+        .into_iter()
+        .filter_map(|s| texts.get(&s.id).cloned().map(|t| (s, t)))
+        .collect())
 }
 
 /// The affected services of these releases (only those that name any): (release id, text).
@@ -288,6 +330,9 @@ pub fn affected_services(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Ve
     release_details::table
         .filter(release_details::release_id.eq_any(ids))
         .filter(release_details::affected_services.ne(""))
-        .select((release_details::release_id, release_details::affected_services))
+        .select((
+            release_details::release_id,
+            release_details::affected_services,
+        ))
         .load(conn)
 }

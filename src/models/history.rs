@@ -21,12 +21,20 @@ pub type FieldChange = (String, String, String);
 
 pub fn record(conn: &mut PgConnection, e: &NewEvent, changes: &[FieldChange]) -> QueryResult<i64> {
     // One writer per record at a time, so its chain never forks.
-    crate::schema::releases::table.find(e.release_id).select(crate::schema::releases::id).for_update().first::<i64>(conn)?;
+    crate::schema::releases::table
+        .find(e.release_id)
+        .select(crate::schema::releases::id)
+        .for_update()
+        .first::<i64>(conn)?;
     record_locked(conn, e, changes)
 }
 
 /// `record` for a caller that holds the record's row lock already (taken in this transaction).
-pub fn record_locked(conn: &mut PgConnection, e: &NewEvent, changes: &[FieldChange]) -> QueryResult<i64> {
+pub fn record_locked(
+    conn: &mut PgConnection,
+    e: &NewEvent,
+    changes: &[FieldChange],
+) -> QueryResult<i64> {
     let prev: String = history_events::table
         .filter(history_events::release_id.eq(e.release_id))
         .order(history_events::id.desc())
@@ -64,7 +72,12 @@ pub fn seal(prev: &str, e: &NewEvent, at: DateTime<Utc>, changes: &[FieldChange]
 
 /// `record_locked` for a caller that read the chain's last hash `prev` under the lock
 /// (`models::releases::with_details_for_update`).
-pub fn record_after(conn: &mut PgConnection, prev: &str, e: &NewEvent, changes: &[FieldChange]) -> QueryResult<i64> {
+pub fn record_after(
+    conn: &mut PgConnection,
+    prev: &str,
+    e: &NewEvent,
+    changes: &[FieldChange],
+) -> QueryResult<i64> {
     let at = now();
     let hash = seal(prev, e, at, changes);
     let id: i64 = diesel::insert_into(history_events::table)
@@ -95,7 +108,9 @@ pub fn record_after(conn: &mut PgConnection, prev: &str, e: &NewEvent, changes: 
                 )
             })
             .collect();
-        diesel::insert_into(history_field_changes::table).values(&rows).execute(conn)?;
+        diesel::insert_into(history_field_changes::table)
+            .values(&rows)
+            .execute(conn)?;
     }
     Ok(id)
 }
@@ -115,8 +130,22 @@ pub struct Event {
 }
 
 /// A release's history, oldest first, optionally only events after a version (two queries).
-pub fn of_release(conn: &mut PgConnection, release_id: i64, after_version: Option<i32>) -> QueryResult<Vec<Event>> {
-    type Row = (i64, DateTime<Utc>, Option<String>, i32, String, String, Option<i64>, Option<i64>, Option<String>);
+pub fn of_release(
+    conn: &mut PgConnection,
+    release_id: i64,
+    after_version: Option<i32>,
+) -> QueryResult<Vec<Event>> {
+    type Row = (
+        i64,
+        DateTime<Utc>,
+        Option<String>,
+        i32,
+        String,
+        String,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+    );
     let mut q = history_events::table
         .left_join(users::table.on(users::id.nullable().eq(history_events::actor_id)))
         .filter(history_events::release_id.eq(release_id))
@@ -151,25 +180,46 @@ pub fn of_release(conn: &mut PgConnection, release_id: i64, after_version: Optio
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, at, actor, record_version, kind, summary, from_phase_id, to_phase_id, reason)| Event {
-            id,
-            at,
-            actor,
-            record_version,
-            kind,
-            summary,
-            from_phase_id,
-            to_phase_id,
-            reason,
-            changes: changes.iter().filter(|c| c.0 == id).map(|c| (c.1.clone(), c.2.clone(), c.3.clone())).collect(),
-        })
+        .map(
+            |(id, at, actor, record_version, kind, summary, from_phase_id, to_phase_id, reason)| {
+                Event {
+                    id,
+                    at,
+                    actor,
+                    record_version,
+                    kind,
+                    summary,
+                    from_phase_id,
+                    to_phase_id,
+                    reason,
+                    changes: changes
+                        .iter()
+                        .filter(|c| c.0 == id)
+                        .map(|c| (c.1.clone(), c.2.clone(), c.3.clone()))
+                        .collect(),
+                }
+            },
+        )
         .collect())
 }
 
 /// The first broken link of every record's chain: (record id, event id, what is wrong).
 /// Reads the whole history once, in record order.
 pub fn verify(conn: &mut PgConnection) -> QueryResult<(usize, Vec<(i64, i64, String)>)> {
-    type Row = (i64, Option<i64>, Option<i64>, DateTime<Utc>, i32, String, String, Option<i64>, Option<i64>, Option<String>, String, String);
+    type Row = (
+        i64,
+        Option<i64>,
+        Option<i64>,
+        DateTime<Utc>,
+        i32,
+        String,
+        String,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        String,
+        String,
+    );
     let mut broken = Vec::new();
     let mut checked = 0;
     let mut after: (i64, i64) = (i64::MIN, i64::MIN);
@@ -177,10 +227,12 @@ pub fn verify(conn: &mut PgConnection) -> QueryResult<(usize, Vec<(i64, i64, Str
         let rows: Vec<Row> = history_events::table
             .filter(history_events::release_id.is_not_null())
             .filter(
-                history_events::release_id
-                    .assume_not_null()
-                    .gt(after.0)
-                    .or(history_events::release_id.assume_not_null().eq(after.0).and(history_events::id.gt(after.1))),
+                history_events::release_id.assume_not_null().gt(after.0).or(
+                    history_events::release_id
+                        .assume_not_null()
+                        .eq(after.0)
+                        .and(history_events::id.gt(after.1)),
+                ),
             )
             .order((history_events::release_id, history_events::id))
             .limit(5000)
@@ -206,22 +258,36 @@ pub fn verify(conn: &mut PgConnection) -> QueryResult<(usize, Vec<(i64, i64, Str
         let changes: Vec<(i64, String, String, String)> = history_field_changes::table
             .filter(history_field_changes::event_id.eq_any(&ids))
             .order(history_field_changes::id)
-            .select((history_field_changes::event_id, history_field_changes::field, history_field_changes::old_value, history_field_changes::new_value))
+            .select((
+                history_field_changes::event_id,
+                history_field_changes::field,
+                history_field_changes::old_value,
+                history_field_changes::new_value,
+            ))
             .load(conn)?;
         // The previous hash of the first record in this batch continues from the last batch.
         let mut prev_by_record: Option<(i64, String)> = None;
         if after.0 != i64::MIN {
-            let last: Option<String> = history_events::table.filter(history_events::id.eq(after.1)).select(history_events::hash).first(conn).optional()?;
+            let last: Option<String> = history_events::table
+                .filter(history_events::id.eq(after.1))
+                .select(history_events::hash)
+                .first(conn)
+                .optional()?;
             prev_by_record = last.map(|h| (after.0, h));
         }
-        for (id, rid, actor, at, version, kind, summary, from, to, reason, prev_hash, hash) in &rows {
+        for (id, rid, actor, at, version, kind, summary, from, to, reason, prev_hash, hash) in &rows
+        {
             let rid = rid.unwrap_or_default();
             checked += 1;
             let expected_prev = match &prev_by_record {
                 Some((r, h)) if *r == rid => h.clone(),
                 _ => String::new(),
             };
-            let mine: Vec<(String, String, String)> = changes.iter().filter(|c| c.0 == *id).map(|c| (c.1.clone(), c.2.clone(), c.3.clone())).collect();
+            let mine: Vec<(String, String, String)> = changes
+                .iter()
+                .filter(|c| c.0 == *id)
+                .map(|c| (c.1.clone(), c.2.clone(), c.3.clone()))
+                .collect();
             let computed = crate::domain::chain::hash(
                 prev_hash,
                 &crate::domain::chain::EventContent {
@@ -237,12 +303,18 @@ pub fn verify(conn: &mut PgConnection) -> QueryResult<(usize, Vec<(i64, i64, Str
                     changes: &mine,
                 },
             );
-            let already = broken.last().is_some_and(|(r, _, _): &(i64, i64, String)| *r == rid);
+            let already = broken
+                .last()
+                .is_some_and(|(r, _, _): &(i64, i64, String)| *r == rid);
             if !already {
                 if *prev_hash != expected_prev {
                     broken.push((rid, *id, "its link to the previous event does not match (an event was removed or changed)".to_string()));
                 } else if computed != *hash {
-                    broken.push((rid, *id, "its content does not match its hash (the event was edited)".to_string()));
+                    broken.push((
+                        rid,
+                        *id,
+                        "its content does not match its hash (the event was edited)".to_string(),
+                    ));
                 }
             }
             prev_by_record = Some((rid, hash.clone()));

@@ -4,7 +4,13 @@ use diesel::prelude::*;
 
 use crate::schema::login_events;
 
-pub fn record(conn: &mut PgConnection, username: &str, user_id: Option<i64>, outcome: &str, address: &str) -> QueryResult<usize> {
+pub fn record(
+    conn: &mut PgConnection,
+    username: &str,
+    user_id: Option<i64>,
+    outcome: &str,
+    address: &str,
+) -> QueryResult<usize> {
     diesel::insert_into(login_events::table)
         .values((
             login_events::username.eq(username),
@@ -29,11 +35,18 @@ pub fn recent_failures(conn: &mut PgConnection, username: &str) -> QueryResult<V
     if let Some(t) = last_success {
         q = q.filter(login_events::at.gt(t));
     }
-    q.order(login_events::at.desc()).select(login_events::at).limit(10).load(conn)
+    q.order(login_events::at.desc())
+        .select(login_events::at)
+        .limit(10)
+        .load(conn)
 }
 
 /// Failed sign-ins from an address since `since`, whatever the name.
-pub fn failures_from(conn: &mut PgConnection, address: &str, since: DateTime<Utc>) -> QueryResult<i64> {
+pub fn failures_from(
+    conn: &mut PgConnection,
+    address: &str,
+    since: DateTime<Utc>,
+) -> QueryResult<i64> {
     login_events::table
         .filter(login_events::address.eq(address))
         .filter(login_events::outcome.eq("failure"))
@@ -54,7 +67,12 @@ pub struct LoginEvent {
 pub fn latest(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<LoginEvent>> {
     login_events::table
         .order(login_events::id.desc())
-        .select((login_events::username, login_events::outcome, login_events::address, login_events::at))
+        .select((
+            login_events::username,
+            login_events::outcome,
+            login_events::address,
+            login_events::at,
+        ))
         .limit(limit)
         .load(conn)
 }

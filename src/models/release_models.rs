@@ -41,16 +41,26 @@ pub struct ModelTask {
 }
 
 pub fn all(conn: &mut PgConnection) -> QueryResult<Vec<Model>> {
-    release_models::table.order((release_models::retired, release_models::name)).select(Model::as_select()).load(conn)
+    release_models::table
+        .order((release_models::retired, release_models::name))
+        .select(Model::as_select())
+        .load(conn)
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Model> {
-    release_models::table.find(id).select(Model::as_select()).first(conn)
+    release_models::table
+        .find(id)
+        .select(Model::as_select())
+        .first(conn)
 }
 
 /// The newest version of every model that is not retired: (model, its latest version).
 pub fn active_latest(conn: &mut PgConnection) -> QueryResult<Vec<(Model, ModelVersion)>> {
-    let models = release_models::table.filter(release_models::retired.eq(false)).order(release_models::name).select(Model::as_select()).load(conn)?;
+    let models = release_models::table
+        .filter(release_models::retired.eq(false))
+        .order(release_models::name)
+        .select(Model::as_select())
+        .load(conn)?;
     let mut out = Vec::with_capacity(models.len());
     for m in models {
         out.push((m.clone(), latest_version(conn, m.id)?));
@@ -75,7 +85,10 @@ pub fn versions(conn: &mut PgConnection, model_id: i64) -> QueryResult<Vec<Model
 }
 
 pub fn version(conn: &mut PgConnection, version_id: i64) -> QueryResult<ModelVersion> {
-    release_model_versions::table.find(version_id).select(ModelVersion::as_select()).first(conn)
+    release_model_versions::table
+        .find(version_id)
+        .select(ModelVersion::as_select())
+        .first(conn)
 }
 
 pub fn tasks_of(conn: &mut PgConnection, version_id: i64) -> QueryResult<Vec<ModelTask>> {
@@ -91,14 +104,21 @@ pub fn tasks_of(conn: &mut PgConnection, version_id: i64) -> QueryResult<Vec<Mod
 /// The model, locked until the transaction ends: saves of one model run one at a time, so two
 /// managers saving at once cannot both make "version N + 1".
 pub fn lock(conn: &mut PgConnection, id: i64) -> QueryResult<Model> {
-    release_models::table.find(id).select(Model::as_select()).for_update().first(conn)
+    release_models::table
+        .find(id)
+        .select(Model::as_select())
+        .for_update()
+        .first(conn)
 }
 
 /// The newest version of every model (retired ones too), in one query.
 pub fn latest_versions(conn: &mut PgConnection) -> QueryResult<Vec<ModelVersion>> {
     release_model_versions::table
         .distinct_on(release_model_versions::model_id)
-        .order((release_model_versions::model_id, release_model_versions::version.desc()))
+        .order((
+            release_model_versions::model_id,
+            release_model_versions::version.desc(),
+        ))
         .select(ModelVersion::as_select())
         .load(conn)
 }
@@ -113,7 +133,11 @@ pub fn task_counts(conn: &mut PgConnection, version_ids: &[i64]) -> QueryResult<
 }
 
 /// One version of a model by its number (1, 2, …).
-pub fn version_numbered(conn: &mut PgConnection, model_id: i64, version: i32) -> QueryResult<ModelVersion> {
+pub fn version_numbered(
+    conn: &mut PgConnection,
+    model_id: i64,
+    version: i32,
+) -> QueryResult<ModelVersion> {
     release_model_versions::table
         .filter(release_model_versions::model_id.eq(model_id))
         .filter(release_model_versions::version.eq(version))
@@ -126,7 +150,11 @@ pub fn name_taken(conn: &mut PgConnection, name: &str) -> QueryResult<bool> {
     use diesel::dsl::{exists, select};
     use diesel::sql_types::Text;
     select(exists(
-        release_models::table.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(").bind::<Text, _>(name).sql(")")),
+        release_models::table.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(")
+                .bind::<Text, _>(name)
+                .sql(")"),
+        ),
     ))
     .get_result(conn)
 }
@@ -139,7 +167,9 @@ pub fn insert_model(conn: &mut PgConnection, name: &str) -> QueryResult<Model> {
 }
 
 pub fn set_retired(conn: &mut PgConnection, id: i64, retired: bool) -> QueryResult<usize> {
-    diesel::update(release_models::table.find(id)).set(release_models::retired.eq(retired)).execute(conn)
+    diesel::update(release_models::table.find(id))
+        .set(release_models::retired.eq(retired))
+        .execute(conn)
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -154,7 +184,10 @@ pub struct NewVersion<'a> {
 }
 
 pub fn insert_version(conn: &mut PgConnection, v: &NewVersion) -> QueryResult<ModelVersion> {
-    diesel::insert_into(release_model_versions::table).values(v).returning(ModelVersion::as_returning()).get_result(conn)
+    diesel::insert_into(release_model_versions::table)
+        .values(v)
+        .returning(ModelVersion::as_returning())
+        .get_result(conn)
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -174,11 +207,16 @@ pub fn insert_tasks(conn: &mut PgConnection, rows: &[NewModelTask]) -> QueryResu
     if rows.is_empty() {
         return Ok(0);
     }
-    diesel::insert_into(model_tasks::table).values(rows).execute(conn)
+    diesel::insert_into(model_tasks::table)
+        .values(rows)
+        .execute(conn)
 }
 
 /// Display names of the users who saved versions: (user id, display name).
 pub fn author_names(conn: &mut PgConnection, user_ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
     use crate::schema::users;
-    users::table.filter(users::id.eq_any(user_ids)).select((users::id, users::display_name)).load(conn)
+    users::table
+        .filter(users::id.eq_any(user_ids))
+        .select((users::id, users::display_name))
+        .load(conn)
 }

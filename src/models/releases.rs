@@ -85,11 +85,16 @@ pub struct NewRelease<'a> {
 }
 
 pub fn insert(conn: &mut PgConnection, new: &NewRelease) -> QueryResult<Release> {
-    diesel::insert_into(releases::table).values(new).returning(Release::as_returning()).get_result(conn)
+    diesel::insert_into(releases::table)
+        .values(new)
+        .returning(Release::as_returning())
+        .get_result(conn)
 }
 
 pub fn insert_details(conn: &mut PgConnection, d: &ReleaseDetails) -> QueryResult<usize> {
-    diesel::insert_into(release_details::table).values(d).execute(conn)
+    diesel::insert_into(release_details::table)
+        .values(d)
+        .execute(conn)
 }
 
 pub fn by_number(conn: &mut PgConnection, number: i64) -> QueryResult<Release> {
@@ -98,11 +103,19 @@ pub fn by_number(conn: &mut PgConnection, number: i64) -> QueryResult<Release> {
 
 /// A release (`kind` "release") or a change ("change") by its number.
 pub fn by_kind_number(conn: &mut PgConnection, kind: &str, number: i64) -> QueryResult<Release> {
-    releases::table.filter(releases::kind.eq(kind)).filter(releases::number.eq(number)).select(Release::as_select()).first(conn)
+    releases::table
+        .filter(releases::kind.eq(kind))
+        .filter(releases::number.eq(number))
+        .select(Release::as_select())
+        .first(conn)
 }
 
 /// A record with its details, in one statement.
-pub fn with_details(conn: &mut PgConnection, kind: &str, number: i64) -> QueryResult<(Release, ReleaseDetails)> {
+pub fn with_details(
+    conn: &mut PgConnection,
+    kind: &str,
+    number: i64,
+) -> QueryResult<(Release, ReleaseDetails)> {
     releases::table
         .inner_join(release_details::table)
         .filter(releases::kind.eq(kind))
@@ -135,7 +148,11 @@ diesel::define_sql_function! {
 /// `with_details`, both rows locked until the transaction ends, with the configuration stamp,
 /// the history chain's last hash and the watchers read in the same statement (every move and
 /// save needs them: two round trips fewer).
-pub fn with_details_for_update(conn: &mut PgConnection, kind: &str, number: i64) -> QueryResult<Locked> {
+pub fn with_details_for_update(
+    conn: &mut PgConnection,
+    kind: &str,
+    number: i64,
+) -> QueryResult<Locked> {
     let (release, details, stamp, last_hash, watchers) = releases::table
         .inner_join(release_details::table)
         .filter(releases::kind.eq(kind))
@@ -149,19 +166,35 @@ pub fn with_details_for_update(conn: &mut PgConnection, kind: &str, number: i64)
         ))
         .for_update()
         .first::<(Release, ReleaseDetails, (String, i64), String, Vec<i64>)>(conn)?;
-    Ok(Locked { release, details, stamp, last_hash, watchers })
+    Ok(Locked {
+        release,
+        details,
+        stamp,
+        last_hash,
+        watchers,
+    })
 }
 
 pub fn next_change_number(conn: &mut PgConnection) -> QueryResult<i64> {
-    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("nextval('change_number_seq')")).get_result(conn)
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "nextval('change_number_seq')",
+    ))
+    .get_result(conn)
 }
 
 pub fn find_by_id(conn: &mut PgConnection, id: i64) -> QueryResult<Release> {
-    releases::table.find(id).select(Release::as_select()).first(conn)
+    releases::table
+        .find(id)
+        .select(Release::as_select())
+        .first(conn)
 }
 
 pub fn find_by_id_for_update(conn: &mut PgConnection, id: i64) -> QueryResult<Release> {
-    releases::table.find(id).select(Release::as_select()).for_update().first(conn)
+    releases::table
+        .find(id)
+        .select(Release::as_select())
+        .for_update()
+        .first(conn)
 }
 
 /// The release locked for update, for transitions and saves.
@@ -169,7 +202,11 @@ pub fn by_number_for_update(conn: &mut PgConnection, number: i64) -> QueryResult
     by_kind_number_for_update(conn, "release", number)
 }
 
-pub fn by_kind_number_for_update(conn: &mut PgConnection, kind: &str, number: i64) -> QueryResult<Release> {
+pub fn by_kind_number_for_update(
+    conn: &mut PgConnection,
+    kind: &str,
+    number: i64,
+) -> QueryResult<Release> {
     releases::table
         .filter(releases::kind.eq(kind))
         .filter(releases::number.eq(number))
@@ -179,12 +216,19 @@ pub fn by_kind_number_for_update(conn: &mut PgConnection, kind: &str, number: i6
 }
 
 pub fn details(conn: &mut PgConnection, release_id: i64) -> QueryResult<ReleaseDetails> {
-    release_details::table.find(release_id).select(ReleaseDetails::as_select()).first(conn)
+    release_details::table
+        .find(release_id)
+        .select(ReleaseDetails::as_select())
+        .first(conn)
 }
 
 pub fn save(conn: &mut PgConnection, r: &Release, d: &ReleaseDetails) -> QueryResult<()> {
-    diesel::update(releases::table.find(r.id)).set(r).execute(conn)?;
-    diesel::update(release_details::table.find(r.id)).set(d).execute(conn)?;
+    diesel::update(releases::table.find(r.id))
+        .set(r)
+        .execute(conn)?;
+    diesel::update(release_details::table.find(r.id))
+        .set(d)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -208,7 +252,12 @@ pub fn visits(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<Visit
         .load(conn)
 }
 
-pub fn skip_visit(conn: &mut PgConnection, release_id: i64, phase_id: i64, at: DateTime<Utc>) -> QueryResult<usize> {
+pub fn skip_visit(
+    conn: &mut PgConnection,
+    release_id: i64,
+    phase_id: i64,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
     diesel::insert_into(release_phase_visits::table)
         .values((
             release_phase_visits::release_id.eq(release_id),
@@ -254,7 +303,11 @@ pub fn record_moved(conn: &mut PgConnection, r: &Release, entered: bool) -> Quer
         r.version,
     ))
     .get_result(conn)?;
-    if moved == 1 { Ok(()) } else { Err(diesel::result::Error::NotFound) }
+    if moved == 1 {
+        Ok(())
+    } else {
+        Err(diesel::result::Error::NotFound)
+    }
 }
 
 diesel::define_sql_function! {
@@ -295,7 +348,12 @@ pub struct Transitioned<'a> {
 /// Store transition `t` that `r` has made in memory (as `record_moved`, `updated_at` the
 /// moment to the microsecond): the approval left undecided in the phase left is withdrawn, the
 /// move stored and its history event appended, in one statement.
-pub fn record_transition(conn: &mut PgConnection, r: &Release, entered: bool, t: &Transitioned) -> QueryResult<()> {
+pub fn record_transition(
+    conn: &mut PgConnection,
+    r: &Release,
+    entered: bool,
+    t: &Transitioned,
+) -> QueryResult<()> {
     let event = crate::models::history::NewEvent {
         release_id: r.id,
         actor_id: Some(t.actor_id),
@@ -327,7 +385,11 @@ pub fn record_transition(conn: &mut PgConnection, r: &Release, entered: bool, t:
         &hash,
     ))
     .get_result(conn)?;
-    if moved == 1 { Ok(()) } else { Err(diesel::result::Error::NotFound) }
+    if moved == 1 {
+        Ok(())
+    } else {
+        Err(diesel::result::Error::NotFound)
+    }
 }
 
 /// Filters of the release list, as they appear in the URL.
@@ -409,33 +471,55 @@ pub fn list_of(conn: &mut PgConnection, kind: &str, f: &ListFilter) -> QueryResu
     if offset == 0 {
         return filtered(kind, f).limit(PAGE_SIZE + 1).load(conn);
     }
-    let ids: Vec<i64> = with_filters(releases::table.select(releases::id).into_boxed(), kind, f).offset(offset).limit(PAGE_SIZE + 1).load(conn)?;
+    let ids: Vec<i64> = with_filters(releases::table.select(releases::id).into_boxed(), kind, f)
+        .offset(offset)
+        .limit(PAGE_SIZE + 1)
+        .load(conn)?;
     by_ids_in_order(conn, &ids)
 }
 
 /// The ids of every release the list's filters match, in the list's order, at most `cap`:
 /// the CSV then reads the rows a chunk at a time (`by_ids_in_order`).
 pub fn ids_for_export(conn: &mut PgConnection, f: &ListFilter, cap: i64) -> QueryResult<Vec<i64>> {
-    with_filters(releases::table.select(releases::id).into_boxed(), "release", f).limit(cap).load(conn)
+    with_filters(
+        releases::table.select(releases::id).into_boxed(),
+        "release",
+        f,
+    )
+    .limit(cap)
+    .load(conn)
 }
 
 /// These records in the order of `ids`.
 pub fn by_ids_in_order(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Release>> {
-    let position: std::collections::HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let position: std::collections::HashMap<i64, usize> =
+        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let mut rows = by_ids(conn, ids)?;
     rows.sort_by_key(|r| position.get(&r.id).copied().unwrap_or(usize::MAX));
     Ok(rows)
 }
 
-type ListQuery = releases::BoxedQuery<'static, diesel::pg::Pg, diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Release, diesel::pg::Pg>>>;
+type ListQuery = releases::BoxedQuery<
+    'static,
+    diesel::pg::Pg,
+    diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Release, diesel::pg::Pg>>,
+>;
 
 /// The list's query: its filters and sort, no paging (the page and the CSV share it).
 fn filtered(kind: &str, f: &ListFilter) -> ListQuery {
-    with_filters(releases::table.select(Release::as_select()).into_boxed(), kind, f)
+    with_filters(
+        releases::table.select(Release::as_select()).into_boxed(),
+        kind,
+        f,
+    )
 }
 
 /// The list's filters and order on a query selecting anything.
-fn with_filters<ST: 'static>(q: releases::BoxedQuery<'static, diesel::pg::Pg, ST>, kind: &str, f: &ListFilter) -> releases::BoxedQuery<'static, diesel::pg::Pg, ST> {
+fn with_filters<ST: 'static>(
+    q: releases::BoxedQuery<'static, diesel::pg::Pg, ST>,
+    kind: &str,
+    f: &ListFilter,
+) -> releases::BoxedQuery<'static, diesel::pg::Pg, ST> {
     let mut q = q.filter(releases::kind.eq(kind.to_string()));
     if let Some(n) = crate::paths::parse_change_number(f.change.trim()) {
         // Releases that contain this change.
@@ -458,7 +542,9 @@ fn with_filters<ST: 'static>(q: releases::BoxedQuery<'static, diesel::pg::Pg, ST
     }
     match f.state.as_str() {
         "" => {}
-        "closed" => q = q.filter(releases::state.eq_any(["closed_successful", "closed_backed_out"])),
+        "closed" => {
+            q = q.filter(releases::state.eq_any(["closed_successful", "closed_backed_out"]))
+        }
         s => q = q.filter(releases::state.eq(s.to_string())),
     }
     if let Ok(c) = f.coordinator.parse::<i64>() {
@@ -468,18 +554,41 @@ fn with_filters<ST: 'static>(q: releases::BoxedQuery<'static, diesel::pg::Pg, ST
         q = q.filter(releases::planned_start.ge(d.and_hms_opt(0, 0, 0).unwrap().and_utc()));
     }
     if let Some(d) = ListFilter::date(&f.to) {
-        q = q.filter(releases::planned_start.lt((d + chrono::Days::new(1)).and_hms_opt(0, 0, 0).unwrap().and_utc()));
+        q = q.filter(
+            releases::planned_start.lt((d + chrono::Days::new(1))
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc()),
+        );
     }
     if let Some(d) = ListFilter::date(&f.on).filter(|_| kind == "release") {
         let day = d.and_hms_opt(0, 0, 0).unwrap().and_utc();
         // The window meets the day: [day, next midnight), the end excluded as on the calendar.
-        q = q.filter(crate::models::blackouts::touching_window(day, day + chrono::Duration::days(1)))
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("coalesce(releases.planned_end, releases.planned_start) > ").bind::<diesel::sql_types::Timestamptz, _>(day))
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("coalesce(releases.planned_start, releases.planned_end) < ").bind::<diesel::sql_types::Timestamptz, _>(day + chrono::Duration::days(1)));
+        q = q
+            .filter(crate::models::blackouts::touching_window(
+                day,
+                day + chrono::Duration::days(1),
+            ))
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "coalesce(releases.planned_end, releases.planned_start) > ",
+                )
+                .bind::<diesel::sql_types::Timestamptz, _>(day),
+            )
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "coalesce(releases.planned_start, releases.planned_end) < ",
+                )
+                .bind::<diesel::sql_types::Timestamptz, _>(day + chrono::Duration::days(1)),
+            );
     }
     let text = f.q.trim();
     if !text.is_empty() {
-        let number = if kind == "change" { crate::paths::parse_change_number(&text.to_uppercase()) } else { crate::paths::parse_release_number(&text.to_uppercase()) };
+        let number = if kind == "change" {
+            crate::paths::parse_change_number(&text.to_uppercase())
+        } else {
+            crate::paths::parse_release_number(&text.to_uppercase())
+        };
         match number {
             Some(n) => q = q.filter(releases::number.eq(n).or(releases::title.ilike(like(text)))),
             None => q = q.filter(releases::title.ilike(like(text))),
@@ -487,22 +596,34 @@ fn with_filters<ST: 'static>(q: releases::BoxedQuery<'static, diesel::pg::Pg, ST
     }
     match f.sort.as_str() {
         "number" => q.order(releases::number.asc()),
-        "planned_start" => q.order((releases::planned_start.asc().nulls_last(), releases::number.desc())),
-        "planned_end" => q.order((releases::planned_end.asc().nulls_last(), releases::number.desc())),
+        "planned_start" => q.order((
+            releases::planned_start.asc().nulls_last(),
+            releases::number.desc(),
+        )),
+        "planned_end" => q.order((
+            releases::planned_end.asc().nulls_last(),
+            releases::number.desc(),
+        )),
         "updated" => q.order((releases::updated_at.desc(), releases::number.desc())),
         _ => q.order(releases::number.desc()),
     }
 }
 
 fn like(s: &str) -> String {
-    let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }
 
 /// Records per state of one kind, from the counts the triggers of `releases` keep.
 pub fn state_counts(conn: &mut PgConnection, kind: &str) -> QueryResult<Vec<(String, i64)>> {
     use crate::schema::record_state_counts as c;
-    c::table.filter(c::kind.eq(kind)).select((c::state, c::n)).load(conn)
+    c::table
+        .filter(c::kind.eq(kind))
+        .select((c::state, c::n))
+        .load(conn)
 }
 
 /// Count the records per state afresh: after a bulk load that ran with triggers off.
@@ -519,5 +640,8 @@ pub fn by_ids(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Release>>
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    releases::table.filter(releases::id.eq_any(ids)).select(Release::as_select()).load(conn)
+    releases::table
+        .filter(releases::id.eq_any(ids))
+        .select(Release::as_select())
+        .load(conn)
 }

@@ -11,15 +11,26 @@ pub const MAX_AGE_DAYS: i64 = 7;
 /// Record a new session for the user, clearing their sessions too old to be used.
 pub fn open(conn: &mut PgConnection, user_id: i64, id: &str) -> QueryResult<()> {
     let too_old = chrono::Utc::now() - chrono::Duration::days(MAX_AGE_DAYS);
-    diesel::delete(user_sessions::table.filter(user_sessions::user_id.eq(user_id)).filter(user_sessions::created_at.lt(too_old))).execute(conn)?;
-    diesel::insert_into(user_sessions::table).values((user_sessions::id.eq(id), user_sessions::user_id.eq(user_id))).execute(conn)?;
+    diesel::delete(
+        user_sessions::table
+            .filter(user_sessions::user_id.eq(user_id))
+            .filter(user_sessions::created_at.lt(too_old)),
+    )
+    .execute(conn)?;
+    diesel::insert_into(user_sessions::table)
+        .values((user_sessions::id.eq(id), user_sessions::user_id.eq(user_id)))
+        .execute(conn)?;
     Ok(())
 }
 
 /// The user of a live session, with the database's count of writes (`relman_writes`, see
 /// `kept`) read in the same statement: `None` when the session was closed, is too old, or is
 /// not theirs.
-pub fn user_of(conn: &mut PgConnection, user_id: i64, id: &str) -> QueryResult<Option<(User, i64)>> {
+pub fn user_of(
+    conn: &mut PgConnection,
+    user_id: i64,
+    id: &str,
+) -> QueryResult<Option<(User, i64)>> {
     let too_old = chrono::Utc::now() - chrono::Duration::days(MAX_AGE_DAYS);
     users::table
         .inner_join(user_sessions::table)
@@ -37,5 +48,10 @@ pub fn close(conn: &mut PgConnection, id: &str) -> QueryResult<usize> {
 
 /// End every other session of the user (after a password change).
 pub fn close_others(conn: &mut PgConnection, user_id: i64, keep: &str) -> QueryResult<usize> {
-    diesel::delete(user_sessions::table.filter(user_sessions::user_id.eq(user_id)).filter(user_sessions::id.ne(keep))).execute(conn)
+    diesel::delete(
+        user_sessions::table
+            .filter(user_sessions::user_id.eq(user_id))
+            .filter(user_sessions::id.ne(keep)),
+    )
+    .execute(conn)
 }

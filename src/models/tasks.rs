@@ -48,7 +48,10 @@ pub struct NewTask<'a> {
 }
 
 pub fn insert(conn: &mut PgConnection, t: &NewTask) -> QueryResult<Task> {
-    diesel::insert_into(tasks::table).values(t).returning(Task::as_returning()).get_result(conn)
+    diesel::insert_into(tasks::table)
+        .values(t)
+        .returning(Task::as_returning())
+        .get_result(conn)
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Task> {
@@ -56,11 +59,19 @@ pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Task> {
 }
 
 pub fn find_for_update(conn: &mut PgConnection, id: i64) -> QueryResult<Task> {
-    tasks::table.find(id).select(Task::as_select()).for_update().first(conn)
+    tasks::table
+        .find(id)
+        .select(Task::as_select())
+        .for_update()
+        .first(conn)
 }
 
 pub fn of_release(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<Task>> {
-    tasks::table.filter(tasks::release_id.eq(release_id)).order(tasks::id).select(Task::as_select()).load(conn)
+    tasks::table
+        .filter(tasks::release_id.eq(release_id))
+        .order(tasks::id)
+        .select(Task::as_select())
+        .load(conn)
 }
 
 pub fn open_in_phase(conn: &mut PgConnection, release_id: i64, phase_id: i64) -> QueryResult<i64> {
@@ -73,14 +84,22 @@ pub fn open_in_phase(conn: &mut PgConnection, release_id: i64, phase_id: i64) ->
 }
 
 /// Cancel the open tasks of a phase (it was skipped); returns their titles.
-pub fn cancel_open_in_phase(conn: &mut PgConnection, release_id: i64, phase_id: i64) -> QueryResult<Vec<String>> {
+pub fn cancel_open_in_phase(
+    conn: &mut PgConnection,
+    release_id: i64,
+    phase_id: i64,
+) -> QueryResult<Vec<String>> {
     diesel::update(
         tasks::table
             .filter(tasks::release_id.eq(release_id))
             .filter(tasks::phase_id.eq(phase_id))
             .filter(tasks::status.eq_any(["open", "in_progress"])),
     )
-    .set((tasks::status.eq("cancelled"), tasks::updated_at.eq(Utc::now()), tasks::version.eq(tasks::version + 1)))
+    .set((
+        tasks::status.eq("cancelled"),
+        tasks::updated_at.eq(Utc::now()),
+        tasks::version.eq(tasks::version + 1),
+    ))
     .returning(tasks::title)
     .get_results(conn)
 }
@@ -103,15 +122,29 @@ pub struct MyTask {
 
 /// Open tasks of active releases assigned to the user or one of their groups, that are due:
 /// in their release's current phase or with a due date. Overdue first, then by due date.
-pub fn open_for_user(conn: &mut PgConnection, user_id: i64, limit: i64) -> QueryResult<Vec<MyTask>> {
-    let my_groups = group_members::table.filter(group_members::user_id.eq(user_id)).select(group_members::group_id.nullable());
+pub fn open_for_user(
+    conn: &mut PgConnection,
+    user_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<MyTask>> {
+    let my_groups = group_members::table
+        .filter(group_members::user_id.eq(user_id))
+        .select(group_members::group_id.nullable());
     tasks::table
         .inner_join(releases::table)
         .inner_join(phases::table)
         .filter(tasks::status.eq_any(["open", "in_progress"]))
         .filter(releases::state.eq("active"))
-        .filter(tasks::assignee_id.eq(user_id).or(tasks::group_id.eq_any(my_groups)))
-        .filter(tasks::phase_id.eq(releases::phase_id).or(tasks::due_at.is_not_null()))
+        .filter(
+            tasks::assignee_id
+                .eq(user_id)
+                .or(tasks::group_id.eq_any(my_groups)),
+        )
+        .filter(
+            tasks::phase_id
+                .eq(releases::phase_id)
+                .or(tasks::due_at.is_not_null()),
+        )
         .order((tasks::due_at.asc().nulls_last(), tasks::id))
         .select((
             tasks::id,
@@ -147,5 +180,7 @@ pub struct TaskEdit {
 }
 
 pub fn update(conn: &mut PgConnection, id: i64, edit: &TaskEdit) -> QueryResult<usize> {
-    diesel::update(tasks::table.find(id)).set(edit).execute(conn)
+    diesel::update(tasks::table.find(id))
+        .set(edit)
+        .execute(conn)
 }

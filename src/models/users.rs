@@ -49,11 +49,17 @@ pub fn find_by_username(conn: &mut PgConnection, username: &str) -> QueryResult<
 }
 
 pub fn insert(conn: &mut PgConnection, new: &NewUser) -> QueryResult<User> {
-    diesel::insert_into(users::table).values(new).returning(User::as_returning()).get_result(conn)
+    diesel::insert_into(users::table)
+        .values(new)
+        .returning(User::as_returning())
+        .get_result(conn)
 }
 
 pub fn all(conn: &mut PgConnection) -> QueryResult<Vec<User>> {
-    users::table.order(users::username).select(User::as_select()).load(conn)
+    users::table
+        .order(users::username)
+        .select(User::as_select())
+        .load(conn)
 }
 
 /// Active users, for pickers (coordinator, manager, assignee).
@@ -77,7 +83,11 @@ pub fn active_with_role(conn: &mut PgConnection, role: &str) -> QueryResult<Vec<
 
 pub fn any_active_admin(conn: &mut PgConnection) -> QueryResult<bool> {
     use diesel::dsl::{exists, select};
-    select(exists(users::table.filter(users::active.eq(true)).filter(users::roles.contains(vec!["admin"]))))
+    select(exists(
+        users::table
+            .filter(users::active.eq(true))
+            .filter(users::roles.contains(vec!["admin"])),
+    ))
     .get_result(conn)
 }
 
@@ -115,7 +125,13 @@ pub fn names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, Stri
 }
 
 /// An administrator's edit of an account's details; leaves `active` and the password alone.
-pub fn update_details(conn: &mut PgConnection, id: i64, display_name: &str, email: Option<&str>, roles: Vec<String>) -> QueryResult<usize> {
+pub fn update_details(
+    conn: &mut PgConnection,
+    id: i64,
+    display_name: &str,
+    email: Option<&str>,
+    roles: Vec<String>,
+) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set((
             users::display_name.eq(display_name),
@@ -130,6 +146,9 @@ pub fn update_details(conn: &mut PgConnection, id: i64, display_name: &str, emai
 /// deactivated user's sessions end on their next request.
 pub fn set_active(conn: &mut PgConnection, id: i64, active: bool) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
-        .set((users::active.eq(active), users::updated_at.eq(diesel::dsl::now)))
+        .set((
+            users::active.eq(active),
+            users::updated_at.eq(diesel::dsl::now),
+        ))
         .execute(conn)
 }

@@ -92,11 +92,17 @@ impl TransitionRow {
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<WorkflowRow> {
-    workflows::table.find(id).select(WorkflowRow::as_select()).first(conn)
+    workflows::table
+        .find(id)
+        .select(WorkflowRow::as_select())
+        .first(conn)
 }
 
 pub fn all(conn: &mut PgConnection) -> QueryResult<Vec<WorkflowRow>> {
-    workflows::table.order((workflows::retired, workflows::name)).select(WorkflowRow::as_select()).load(conn)
+    workflows::table
+        .order((workflows::retired, workflows::name))
+        .select(WorkflowRow::as_select())
+        .load(conn)
 }
 
 /// All phases of a workflow (retired ones too), in order.
@@ -108,7 +114,10 @@ pub fn phases_of(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<Vec<P
         .load(conn)
 }
 
-pub fn transitions_of(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<Vec<TransitionRow>> {
+pub fn transitions_of(
+    conn: &mut PgConnection,
+    workflow_id: i64,
+) -> QueryResult<Vec<TransitionRow>> {
     transitions::table
         .filter(transitions::workflow_id.eq(workflow_id))
         .order(transitions::id)
@@ -119,18 +128,31 @@ pub fn transitions_of(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<
 /// The engine's view of a workflow.
 pub fn load(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<Workflow> {
     Ok(Workflow {
-        phases: phases_of(conn, workflow_id)?.iter().map(PhaseRow::to_def).collect(),
-        transitions: transitions_of(conn, workflow_id)?.iter().map(TransitionRow::to_def).collect(),
+        phases: phases_of(conn, workflow_id)?
+            .iter()
+            .map(PhaseRow::to_def)
+            .collect(),
+        transitions: transitions_of(conn, workflow_id)?
+            .iter()
+            .map(TransitionRow::to_def)
+            .collect(),
     })
 }
 
 /// Field rules of every phase of a workflow: (phase id, field key, rule).
 /// A field with no row is read-only (the safe default for a field added later).
-pub fn rules_of(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<Vec<(i64, String, Rule)>> {
+pub fn rules_of(
+    conn: &mut PgConnection,
+    workflow_id: i64,
+) -> QueryResult<Vec<(i64, String, Rule)>> {
     let rows: Vec<(i64, String, String)> = phase_field_rules::table
         .inner_join(phases::table)
         .filter(phases::workflow_id.eq(workflow_id))
-        .select((phase_field_rules::phase_id, phase_field_rules::field, phase_field_rules::rule))
+        .select((
+            phase_field_rules::phase_id,
+            phase_field_rules::field,
+            phase_field_rules::rule,
+        ))
         .load(conn)?;
     Ok(rows
         .into_iter()
@@ -139,11 +161,17 @@ pub fn rules_of(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<Vec<(i
 }
 
 pub fn category(conn: &mut PgConnection, id: i64) -> QueryResult<CategoryRow> {
-    categories::table.find(id).select(CategoryRow::as_select()).first(conn)
+    categories::table
+        .find(id)
+        .select(CategoryRow::as_select())
+        .first(conn)
 }
 
 pub fn categories_all(conn: &mut PgConnection) -> QueryResult<Vec<CategoryRow>> {
-    categories::table.order((categories::retired, categories::name)).select(CategoryRow::as_select()).load(conn)
+    categories::table
+        .order((categories::retired, categories::name))
+        .select(CategoryRow::as_select())
+        .load(conn)
 }
 
 /// Categories a new record of this kind may use.
@@ -171,31 +199,53 @@ pub fn phase_names(conn: &mut PgConnection, kind: &str) -> QueryResult<Vec<(i64,
 // ---- Administration: what the workflow and category editors read and write. ----
 
 pub fn phase(conn: &mut PgConnection, id: i64) -> QueryResult<PhaseRow> {
-    phases::table.find(id).select(PhaseRow::as_select()).first(conn)
+    phases::table
+        .find(id)
+        .select(PhaseRow::as_select())
+        .first(conn)
 }
 
 pub fn transition(conn: &mut PgConnection, id: i64) -> QueryResult<TransitionRow> {
-    transitions::table.find(id).select(TransitionRow::as_select()).first(conn)
+    transitions::table
+        .find(id)
+        .select(TransitionRow::as_select())
+        .first(conn)
 }
 
 /// The workflow, locked until the transaction ends: edits to one workflow run one at a time,
 /// so two edits each valid alone cannot together break it.
 pub fn lock(conn: &mut PgConnection, id: i64) -> QueryResult<WorkflowRow> {
-    workflows::table.find(id).select(WorkflowRow::as_select()).for_update().first(conn)
+    workflows::table
+        .find(id)
+        .select(WorkflowRow::as_select())
+        .for_update()
+        .first(conn)
 }
 
-pub fn workflow_name_taken(conn: &mut PgConnection, name: &str, except: Option<i64>) -> QueryResult<bool> {
+pub fn workflow_name_taken(
+    conn: &mut PgConnection,
+    name: &str,
+    except: Option<i64>,
+) -> QueryResult<bool> {
     use diesel::dsl::{exists, select};
     select(exists(
-        workflows::table.filter(workflows::name.eq(name)).filter(workflows::id.ne(except.unwrap_or(0))),
+        workflows::table
+            .filter(workflows::name.eq(name))
+            .filter(workflows::id.ne(except.unwrap_or(0))),
     ))
     .get_result(conn)
 }
 
-pub fn category_name_taken(conn: &mut PgConnection, name: &str, except: Option<i64>) -> QueryResult<bool> {
+pub fn category_name_taken(
+    conn: &mut PgConnection,
+    name: &str,
+    except: Option<i64>,
+) -> QueryResult<bool> {
     use diesel::dsl::{exists, select};
     select(exists(
-        categories::table.filter(categories::name.eq(name)).filter(categories::id.ne(except.unwrap_or(0))),
+        categories::table
+            .filter(categories::name.eq(name))
+            .filter(categories::id.ne(except.unwrap_or(0))),
     ))
     .get_result(conn)
 }
@@ -230,7 +280,11 @@ pub fn usable_workflows(conn: &mut PgConnection) -> QueryResult<Vec<WorkflowRow>
 /// Releases currently in this phase.
 pub fn releases_in_phase(conn: &mut PgConnection, phase_id: i64) -> QueryResult<i64> {
     use crate::schema::releases;
-    releases::table.filter(releases::kind.eq_any(crate::domain::workflow::RECORD_KINDS)).filter(releases::phase_id.eq(phase_id)).count().get_result(conn)
+    releases::table
+        .filter(releases::kind.eq_any(crate::domain::workflow::RECORD_KINDS))
+        .filter(releases::phase_id.eq(phase_id))
+        .count()
+        .get_result(conn)
 }
 
 /// Whether any record refers to the phase: a release in it, a phase visit, a history event.
@@ -238,16 +292,30 @@ pub fn releases_in_phase(conn: &mut PgConnection, phase_id: i64) -> QueryResult<
 pub fn phase_in_use(conn: &mut PgConnection, phase_id: i64) -> QueryResult<bool> {
     use crate::schema::{history_events as h, release_phase_visits as v, releases as r};
     use diesel::dsl::{exists, select};
-    Ok(select(exists(r::table.filter(r::kind.eq_any(crate::domain::workflow::RECORD_KINDS)).filter(r::phase_id.eq(phase_id)))).get_result(conn)?
+    Ok(select(exists(
+        r::table
+            .filter(r::kind.eq_any(crate::domain::workflow::RECORD_KINDS))
+            .filter(r::phase_id.eq(phase_id)),
+    ))
+    .get_result(conn)?
         || select(exists(v::table.filter(v::phase_id.eq(phase_id)))).get_result(conn)?
-        || select(exists(h::table.filter(h::from_phase_id.eq(phase_id).or(h::to_phase_id.eq(phase_id)))))
-            .get_result(conn)?)
+        || select(exists(
+            h::table.filter(
+                h::from_phase_id
+                    .eq(phase_id)
+                    .or(h::to_phase_id.eq(phase_id)),
+            ),
+        ))
+        .get_result(conn)?)
 }
 
 /// Releases that use the workflow.
 pub fn releases_of_workflow(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<i64> {
     use crate::schema::releases;
-    releases::table.filter(releases::workflow_id.eq(workflow_id)).count().get_result(conn)
+    releases::table
+        .filter(releases::workflow_id.eq(workflow_id))
+        .count()
+        .get_result(conn)
 }
 
 /// Whether any record refers to the workflow or one of its phases.
@@ -266,10 +334,19 @@ pub fn workflow_in_use(conn: &mut PgConnection, workflow_id: i64) -> QueryResult
 /// Releases registered in the category.
 pub fn releases_of_category(conn: &mut PgConnection, category_id: i64) -> QueryResult<i64> {
     use crate::schema::releases;
-    releases::table.filter(releases::kind.eq_any(crate::domain::workflow::RECORD_KINDS)).filter(releases::category_id.eq(category_id)).count().get_result(conn)
+    releases::table
+        .filter(releases::kind.eq_any(crate::domain::workflow::RECORD_KINDS))
+        .filter(releases::category_id.eq(category_id))
+        .count()
+        .get_result(conn)
 }
 
-pub fn insert_workflow(conn: &mut PgConnection, name: &str, description: &str, record_kind: &str) -> QueryResult<i64> {
+pub fn insert_workflow(
+    conn: &mut PgConnection,
+    name: &str,
+    description: &str,
+    record_kind: &str,
+) -> QueryResult<i64> {
     diesel::insert_into(workflows::table)
         .values((
             workflows::name.eq(name),
@@ -281,20 +358,40 @@ pub fn insert_workflow(conn: &mut PgConnection, name: &str, description: &str, r
         .get_result(conn)
 }
 
-pub fn update_workflow(conn: &mut PgConnection, id: i64, name: &str, description: &str) -> QueryResult<usize> {
+pub fn update_workflow(
+    conn: &mut PgConnection,
+    id: i64,
+    name: &str,
+    description: &str,
+) -> QueryResult<usize> {
     diesel::update(workflows::table.find(id))
-        .set((workflows::name.eq(name), workflows::description.eq(description), workflows::updated_at.eq(diesel::dsl::now)))
+        .set((
+            workflows::name.eq(name),
+            workflows::description.eq(description),
+            workflows::updated_at.eq(diesel::dsl::now),
+        ))
         .execute(conn)
 }
 
-pub fn set_workflow_state(conn: &mut PgConnection, id: i64, draft: bool, retired: bool) -> QueryResult<usize> {
+pub fn set_workflow_state(
+    conn: &mut PgConnection,
+    id: i64,
+    draft: bool,
+    retired: bool,
+) -> QueryResult<usize> {
     diesel::update(workflows::table.find(id))
-        .set((workflows::draft.eq(draft), workflows::retired.eq(retired), workflows::updated_at.eq(diesel::dsl::now)))
+        .set((
+            workflows::draft.eq(draft),
+            workflows::retired.eq(retired),
+            workflows::updated_at.eq(diesel::dsl::now),
+        ))
         .execute(conn)
 }
 
 pub fn touch_workflow(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
-    diesel::update(workflows::table.find(id)).set(workflows::updated_at.eq(diesel::dsl::now)).execute(conn)
+    diesel::update(workflows::table.find(id))
+        .set(workflows::updated_at.eq(diesel::dsl::now))
+        .execute(conn)
 }
 
 /// Delete a workflow with its transitions, phases and their field rules.
@@ -314,9 +411,18 @@ pub struct PhaseValues {
     pub condition: String,
 }
 
-pub fn insert_phase(conn: &mut PgConnection, workflow_id: i64, position: i32, v: &PhaseValues) -> QueryResult<i64> {
+pub fn insert_phase(
+    conn: &mut PgConnection,
+    workflow_id: i64,
+    position: i32,
+    v: &PhaseValues,
+) -> QueryResult<i64> {
     diesel::insert_into(phases::table)
-        .values((v, phases::workflow_id.eq(workflow_id), phases::position.eq(position)))
+        .values((
+            v,
+            phases::workflow_id.eq(workflow_id),
+            phases::position.eq(position),
+        ))
         .returning(phases::id)
         .get_result(conn)
 }
@@ -326,22 +432,38 @@ pub fn update_phase(conn: &mut PgConnection, id: i64, v: &PhaseValues) -> QueryR
 }
 
 pub fn set_phase_position(conn: &mut PgConnection, id: i64, position: i32) -> QueryResult<usize> {
-    diesel::update(phases::table.find(id)).set(phases::position.eq(position)).execute(conn)
+    diesel::update(phases::table.find(id))
+        .set(phases::position.eq(position))
+        .execute(conn)
 }
 
 /// The exit criterion "all tasks of this phase done or cancelled".
-pub fn set_phase_require_tasks_done(conn: &mut PgConnection, id: i64, on: bool) -> QueryResult<usize> {
-    diesel::update(phases::table.find(id)).set(phases::require_tasks_done.eq(on)).execute(conn)
+pub fn set_phase_require_tasks_done(
+    conn: &mut PgConnection,
+    id: i64,
+    on: bool,
+) -> QueryResult<usize> {
+    diesel::update(phases::table.find(id))
+        .set(phases::require_tasks_done.eq(on))
+        .execute(conn)
 }
 
 pub fn set_phase_retired(conn: &mut PgConnection, id: i64, retired: bool) -> QueryResult<usize> {
-    diesel::update(phases::table.find(id)).set(phases::retired.eq(retired)).execute(conn)
+    diesel::update(phases::table.find(id))
+        .set(phases::retired.eq(retired))
+        .execute(conn)
 }
 
 /// Delete a phase with its field rules and every transition from or to it.
 pub fn delete_phase(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
-    diesel::delete(transitions::table.filter(transitions::from_phase_id.eq(id).or(transitions::to_phase_id.eq(id))))
-        .execute(conn)?;
+    diesel::delete(
+        transitions::table.filter(
+            transitions::from_phase_id
+                .eq(id)
+                .or(transitions::to_phase_id.eq(id)),
+        ),
+    )
+    .execute(conn)?;
     diesel::delete(phases::table.find(id)).execute(conn)
 }
 
@@ -354,7 +476,11 @@ pub fn upsert_rules(conn: &mut PgConnection, rules: &[(i64, &str, Rule)]) -> Que
     let rows: Vec<_> = rules
         .iter()
         .map(|(p, f, r)| {
-            (phase_field_rules::phase_id.eq(*p), phase_field_rules::field.eq(*f), phase_field_rules::rule.eq(r.as_str()))
+            (
+                phase_field_rules::phase_id.eq(*p),
+                phase_field_rules::field.eq(*f),
+                phase_field_rules::rule.eq(r.as_str()),
+            )
         })
         .collect();
     diesel::insert_into(phase_field_rules::table)
@@ -379,7 +505,10 @@ pub struct NewTransition {
 }
 
 pub fn insert_transition(conn: &mut PgConnection, t: &NewTransition) -> QueryResult<i64> {
-    diesel::insert_into(transitions::table).values(t).returning(transitions::id).get_result(conn)
+    diesel::insert_into(transitions::table)
+        .values(t)
+        .returning(transitions::id)
+        .get_result(conn)
 }
 
 pub fn delete_transition(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
@@ -389,7 +518,9 @@ pub fn delete_transition(conn: &mut PgConnection, id: i64) -> QueryResult<usize>
 /// Remove the transitions that lead into a phase from other phases (when it is retired).
 pub fn delete_transitions_into(conn: &mut PgConnection, phase_id: i64) -> QueryResult<usize> {
     diesel::delete(
-        transitions::table.filter(transitions::to_phase_id.eq(phase_id)).filter(transitions::from_phase_id.ne(phase_id)),
+        transitions::table
+            .filter(transitions::to_phase_id.eq(phase_id))
+            .filter(transitions::from_phase_id.ne(phase_id)),
     )
     .execute(conn)
 }
@@ -404,15 +535,22 @@ pub struct CategoryValues {
 }
 
 pub fn insert_category(conn: &mut PgConnection, v: &CategoryValues) -> QueryResult<i64> {
-    diesel::insert_into(categories::table).values(v).returning(categories::id).get_result(conn)
+    diesel::insert_into(categories::table)
+        .values(v)
+        .returning(categories::id)
+        .get_result(conn)
 }
 
 pub fn update_category(conn: &mut PgConnection, id: i64, v: &CategoryValues) -> QueryResult<usize> {
-    diesel::update(categories::table.find(id)).set(v).execute(conn)
+    diesel::update(categories::table.find(id))
+        .set(v)
+        .execute(conn)
 }
 
 pub fn set_category_retired(conn: &mut PgConnection, id: i64, retired: bool) -> QueryResult<usize> {
-    diesel::update(categories::table.find(id)).set(categories::retired.eq(retired)).execute(conn)
+    diesel::update(categories::table.find(id))
+        .set(categories::retired.eq(retired))
+        .execute(conn)
 }
 
 pub fn delete_category(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {

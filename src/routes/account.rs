@@ -13,7 +13,11 @@ use crate::services::accounts::{self, SignIn};
 use crate::views::Ctx;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(login_form).service(login).service(logout).service(password_form).service(change_password);
+    cfg.service(login_form)
+        .service(login)
+        .service(logout)
+        .service(password_form)
+        .service(change_password);
 }
 
 #[derive(Template)]
@@ -37,7 +41,12 @@ async fn login_form(session: TypedSession, q: web::Query<NextQuery>) -> AppResul
         return Ok(see_other(paths::safe_next(q.next.as_deref())));
     }
     let ctx = Ctx::anonymous(session.csrf_token(), session.take_flash());
-    page(&LoginPage { ctx, username: String::new(), next: paths::safe_next(q.next.as_deref()), error: String::new() })
+    page(&LoginPage {
+        ctx,
+        username: String::new(),
+        next: paths::safe_next(q.next.as_deref()),
+        error: String::new(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -51,12 +60,23 @@ struct LoginForm {
 
 /// POST /login
 #[post("/login")]
-async fn login(req: HttpRequest, session: TypedSession, pool: web::Data<DbPool>, form: Form<LoginForm>) -> AppResult<HttpResponse> {
+async fn login(
+    req: HttpRequest,
+    session: TypedSession,
+    pool: web::Data<DbPool>,
+    form: Form<LoginForm>,
+) -> AppResult<HttpResponse> {
     let f = form.into_inner();
     let next = paths::safe_next(f.next.as_deref());
-    let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
     let (username, password) = (f.username.clone(), f.password);
-    let outcome = db::run(&pool, move |conn| accounts::sign_in(conn, &username, &password, &address)).await?;
+    let outcome = db::run(&pool, move |conn| {
+        accounts::sign_in(conn, &username, &password, &address)
+    })
+    .await?;
     let error = match outcome {
         SignIn::Ok { user_id, epoch, session_id } => {
             session.sign_in(user_id, epoch, &session_id)?;
@@ -74,7 +94,12 @@ async fn login(req: HttpRequest, session: TypedSession, pool: web::Data<DbPool>,
         ),
     };
     let ctx = Ctx::anonymous(session.csrf_token(), Vec::new());
-    invalid(&LoginPage { ctx, username: f.username, next, error })
+    invalid(&LoginPage {
+        ctx,
+        username: f.username,
+        next,
+        error,
+    })
 }
 
 #[derive(Deserialize)]
@@ -82,12 +107,19 @@ struct Empty {}
 
 /// POST /logout
 #[post("/logout")]
-async fn logout(session: TypedSession, pool: web::Data<DbPool>, _form: Form<Empty>) -> AppResult<HttpResponse> {
+async fn logout(
+    session: TypedSession,
+    pool: web::Data<DbPool>,
+    _form: Form<Empty>,
+) -> AppResult<HttpResponse> {
     let sid = session.session_id();
     session.sign_out();
     // The session's row goes too, so a copy of the cookie is worth nothing from now on.
     if let Some(sid) = sid {
-        db::run(&pool, move |conn| Ok(crate::models::sessions::close(conn, &sid)?)).await?;
+        db::run(&pool, move |conn| {
+            Ok(crate::models::sessions::close(conn, &sid)?)
+        })
+        .await?;
     }
     Ok(see_other(paths::LOGIN))
 }
@@ -102,7 +134,10 @@ struct PasswordPage {
 /// GET /account/password
 #[get("/account/password")]
 async fn password_form(user: CurrentUser) -> AppResult<HttpResponse> {
-    page(&PasswordPage { ctx: user.ctx(), errors: FormErrors::default() })
+    page(&PasswordPage {
+        ctx: user.ctx(),
+        errors: FormErrors::default(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -117,16 +152,27 @@ struct PasswordForm {
 
 /// POST /account/password
 #[post("/account/password")]
-async fn change_password(req: HttpRequest, user: CurrentUser, pool: web::Data<DbPool>, form: Form<PasswordForm>) -> AppResult<HttpResponse> {
+async fn change_password(
+    req: HttpRequest,
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    form: Form<PasswordForm>,
+) -> AppResult<HttpResponse> {
     let f = form.into_inner();
     let mut errors = FormErrors::default();
     if f.new_password != f.confirm {
         errors.add("confirm", "The two new passwords do not match.");
-        return invalid(&PasswordPage { ctx: user.ctx(), errors });
+        return invalid(&PasswordPage {
+            ctx: user.ctx(),
+            errors,
+        });
     }
     let uid = user.id;
     let sid = user.session.session_id().unwrap_or_default();
-    let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
     let result = db::run(&pool, move |conn| {
         let changed = accounts::change_password(conn, uid, &f.current, &f.new_password, &address)?;
         if changed.is_ok() {
@@ -144,7 +190,10 @@ async fn change_password(req: HttpRequest, user: CurrentUser, pool: web::Data<Db
         }
         Err((field, message)) => {
             errors.add(field, message);
-            invalid(&PasswordPage { ctx: user.ctx(), errors })
+            invalid(&PasswordPage {
+                ctx: user.ctx(),
+                errors,
+            })
         }
     }
 }

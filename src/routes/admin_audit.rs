@@ -25,11 +25,30 @@ struct AuditPage {
 /// GET /admin/audit
 #[get("/admin/audit")]
 async fn show(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
-    user.require(permissions::can_administer_users(user.actor()), "Only administrators see the audit.")?;
-    let (actions, sign_ins) = db::run(&pool, |conn| Ok((audit::latest(conn, 200)?, login_events::latest(conn, 100)?))).await?;
+    user.require(
+        permissions::can_administer_users(user.actor()),
+        "Only administrators see the audit.",
+    )?;
+    let (actions, sign_ins) = db::run(&pool, |conn| {
+        Ok((audit::latest(conn, 200)?, login_events::latest(conn, 100)?))
+    })
+    .await?;
     page(&AuditPage {
         ctx: user.ctx(),
-        actions: actions.into_iter().map(|(at, who, action, addr)| (views::datetime(&at), who.unwrap_or_else(|| "(deleted)".into()), action, addr)).collect(),
-        sign_ins: sign_ins.into_iter().map(|e| (views::datetime(&e.at), e.username, e.outcome, e.address)).collect(),
+        actions: actions
+            .into_iter()
+            .map(|(at, who, action, addr)| {
+                (
+                    views::datetime(&at),
+                    who.unwrap_or_else(|| "(deleted)".into()),
+                    action,
+                    addr,
+                )
+            })
+            .collect(),
+        sign_ins: sign_ins
+            .into_iter()
+            .map(|e| (views::datetime(&e.at), e.username, e.outcome, e.address))
+            .collect(),
     })
 }

@@ -20,11 +20,19 @@ use crate::services::release_fields::parse_datetime;
 use crate::views::{self, Ctx};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(create).service(show).service(update).service(delete_confirm).service(delete);
+    cfg.service(list)
+        .service(create)
+        .service(show)
+        .service(update)
+        .service(delete_confirm)
+        .service(delete);
 }
 
 fn require_manager(user: &CurrentUser) -> AppResult<()> {
-    user.require(permissions::can_manage_policy(user.actor()), "Only release managers may manage blackout windows.")
+    user.require(
+        permissions::can_manage_policy(user.actor()),
+        "Only release managers may manage blackout windows.",
+    )
 }
 
 type Options = Vec<(String, String)>;
@@ -72,10 +80,16 @@ fn validate(f: &BlackoutForm, categories: &[CategoryRow]) -> Result<Valid, FormE
     let starts_at = parse_datetime(&f.starts_at);
     let ends_at = parse_datetime(&f.ends_at);
     if starts_at.is_none() {
-        errors.add("starts_at", "Enter when the blackout starts, as a date and time like 2026-12-20 00:00.");
+        errors.add(
+            "starts_at",
+            "Enter when the blackout starts, as a date and time like 2026-12-20 00:00.",
+        );
     }
     if ends_at.is_none() {
-        errors.add("ends_at", "Enter when the blackout ends, as a date and time like 2027-01-02 00:00.");
+        errors.add(
+            "ends_at",
+            "Enter when the blackout ends, as a date and time like 2027-01-02 00:00.",
+        );
     }
     if let (Some(s), Some(e)) = (starts_at, ends_at) {
         if e <= s {
@@ -84,7 +98,11 @@ fn validate(f: &BlackoutForm, categories: &[CategoryRow]) -> Result<Valid, FormE
     }
     let category_id = match f.category.trim() {
         "" => None,
-        c => match c.parse::<i64>().ok().filter(|id| categories.iter().any(|x| x.id == *id)) {
+        c => match c
+            .parse::<i64>()
+            .ok()
+            .filter(|id| categories.iter().any(|x| x.id == *id))
+        {
             Some(id) => Some(id),
             None => {
                 errors.add("category", "Choose a release category, or all categories.");
@@ -93,7 +111,12 @@ fn validate(f: &BlackoutForm, categories: &[CategoryRow]) -> Result<Valid, FormE
         },
     };
     match (errors.is_empty(), starts_at, ends_at) {
-        (true, Some(starts_at), Some(ends_at)) => Ok(Valid { name: name.to_string(), starts_at, ends_at, category_id }),
+        (true, Some(starts_at), Some(ends_at)) => Ok(Valid {
+            name: name.to_string(),
+            starts_at,
+            ends_at,
+            category_id,
+        }),
         _ => Err(errors),
     }
 }
@@ -103,16 +126,32 @@ fn category_options(categories: &[CategoryRow], current: Option<i64>) -> Options
     categories
         .iter()
         .filter(|c| c.record_kind == "release" && (!c.retired || Some(c.id) == current))
-        .map(|c| (c.id.to_string(), if c.retired { format!("{} (retired)", c.name) } else { c.name.clone() }))
+        .map(|c| {
+            (
+                c.id.to_string(),
+                if c.retired {
+                    format!("{} (retired)", c.name)
+                } else {
+                    c.name.clone()
+                },
+            )
+        })
         .collect()
 }
 
 fn release_categories(conn: &mut diesel::PgConnection) -> AppResult<Vec<CategoryRow>> {
-    Ok(wfm::categories_all(conn)?.into_iter().filter(|c| c.record_kind == "release").collect())
+    Ok(wfm::categories_all(conn)?
+        .into_iter()
+        .filter(|c| c.record_kind == "release")
+        .collect())
 }
 
 fn when(b: &Blackout) -> String {
-    format!("{} to {}", views::datetime(&b.starts_at), views::datetime(&b.ends_at))
+    format!(
+        "{} to {}",
+        views::datetime(&b.starts_at),
+        views::datetime(&b.ends_at)
+    )
 }
 
 // ---------------------------------------------------------------- the list
@@ -138,10 +177,19 @@ struct ListPage {
 
 const PAST_SHOWN: i64 = 20;
 
-async fn render_list(user: &CurrentUser, pool: &DbPool, f: BlackoutForm, errors: FormErrors) -> AppResult<HttpResponse> {
+async fn render_list(
+    user: &CurrentUser,
+    pool: &DbPool,
+    f: BlackoutForm,
+    errors: FormErrors,
+) -> AppResult<HttpResponse> {
     let now = Utc::now();
     let (upcoming, past, categories) = db::run(pool, move |conn| {
-        Ok((blk::current_and_upcoming(conn, now)?, blk::past(conn, now, PAST_SHOWN)?, wfm::categories_all(conn)?))
+        Ok((
+            blk::current_and_upcoming(conn, now)?,
+            blk::past(conn, now, PAST_SHOWN)?,
+            wfm::categories_all(conn)?,
+        ))
     })
     .await?;
     let row = |b: &Blackout| Row {
@@ -149,7 +197,11 @@ async fn render_list(user: &CurrentUser, pool: &DbPool, f: BlackoutForm, errors:
         name: b.name.clone(),
         when: when(b),
         category: match b.category_id {
-            Some(c) => categories.iter().find(|x| x.id == c).map(|x| x.name.clone()).unwrap_or_default(),
+            Some(c) => categories
+                .iter()
+                .find(|x| x.id == c)
+                .map(|x| x.name.clone())
+                .unwrap_or_default(),
             None => "All categories".into(),
         },
         state: if b.ends_at <= now {
@@ -185,7 +237,11 @@ async fn list(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpRespo
 
 /// POST /admin/blackouts: create a blackout.
 #[post("/admin/blackouts")]
-async fn create(user: CurrentUser, pool: web::Data<DbPool>, form: Form<BlackoutForm>) -> AppResult<HttpResponse> {
+async fn create(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    form: Form<BlackoutForm>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let f = form.into_inner();
     let (f2, uid) = (f.clone(), user.id);
@@ -193,7 +249,12 @@ async fn create(user: CurrentUser, pool: web::Data<DbPool>, form: Form<BlackoutF
         let categories = release_categories(conn)?;
         Ok(match validate(&f2, &categories) {
             Ok(v) => {
-                let input = BlackoutInput { name: &v.name, starts_at: v.starts_at, ends_at: v.ends_at, category_id: v.category_id };
+                let input = BlackoutInput {
+                    name: &v.name,
+                    starts_at: v.starts_at,
+                    ends_at: v.ends_at,
+                    category_id: v.category_id,
+                };
                 blk::insert(conn, &input, uid)?;
                 Ok(v.name)
             }
@@ -224,8 +285,17 @@ struct EditPage {
     f: BlackoutForm,
 }
 
-async fn render_edit(user: &CurrentUser, pool: &DbPool, id: i64, f: Option<BlackoutForm>, errors: FormErrors) -> AppResult<HttpResponse> {
-    let (b, categories) = db::run(pool, move |conn| Ok((blk::find(conn, id)?, wfm::categories_all(conn)?))).await?;
+async fn render_edit(
+    user: &CurrentUser,
+    pool: &DbPool,
+    id: i64,
+    f: Option<BlackoutForm>,
+    errors: FormErrors,
+) -> AppResult<HttpResponse> {
+    let (b, categories) = db::run(pool, move |conn| {
+        Ok((blk::find(conn, id)?, wfm::categories_all(conn)?))
+    })
+    .await?;
     let failed = !errors.is_empty();
     let p = EditPage {
         ctx: user.ctx(),
@@ -245,14 +315,23 @@ async fn render_edit(user: &CurrentUser, pool: &DbPool, id: i64, f: Option<Black
 
 /// GET /admin/blackouts/{id}
 #[get("/admin/blackouts/{id:\\d+}")]
-async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn show(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     render_edit(&user, &pool, path.into_inner(), None, FormErrors::default()).await
 }
 
 /// POST /admin/blackouts/{id}: save the blackout.
 #[post("/admin/blackouts/{id:\\d+}")]
-async fn update(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, form: Form<BlackoutForm>) -> AppResult<HttpResponse> {
+async fn update(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    form: Form<BlackoutForm>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
     let f = form.into_inner();
@@ -262,7 +341,12 @@ async fn update(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>
         let categories = release_categories(conn)?;
         Ok(match validate(&f2, &categories) {
             Ok(v) => {
-                let input = BlackoutInput { name: &v.name, starts_at: v.starts_at, ends_at: v.ends_at, category_id: v.category_id };
+                let input = BlackoutInput {
+                    name: &v.name,
+                    starts_at: v.starts_at,
+                    ends_at: v.ends_at,
+                    category_id: v.category_id,
+                };
                 blk::update(conn, id, &input)?;
                 Ok(v.name)
             }
@@ -291,11 +375,21 @@ struct DeletePage {
 
 /// GET /admin/blackouts/{id}/delete: the confirmation.
 #[get("/admin/blackouts/{id:\\d+}/delete")]
-async fn delete_confirm(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn delete_confirm(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
     let b = db::run(&pool, move |conn| Ok(blk::find(conn, id)?)).await?;
-    page(&DeletePage { ctx: user.ctx(), name: b.name.clone(), when: when(&b), action: paths::admin_blackout_delete(id), cancel: paths::admin_blackout(id) })
+    page(&DeletePage {
+        ctx: user.ctx(),
+        name: b.name.clone(),
+        when: when(&b),
+        action: paths::admin_blackout_delete(id),
+        cancel: paths::admin_blackout(id),
+    })
 }
 
 #[derive(Deserialize)]
@@ -303,7 +397,12 @@ struct Empty {}
 
 /// POST /admin/blackouts/{id}/delete
 #[post("/admin/blackouts/{id:\\d+}/delete")]
-async fn delete(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, _form: Form<Empty>) -> AppResult<HttpResponse> {
+async fn delete(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    _form: Form<Empty>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
     let b = db::run(&pool, move |conn| {

@@ -6,7 +6,9 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::admin_workflows::{require_manager, state_label, ConfirmButton, ConfirmInput, ConfirmPage};
+use super::admin_workflows::{
+    require_manager, state_label, ConfirmButton, ConfirmInput, ConfirmPage,
+};
 use super::{invalid, page, see_other};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
@@ -44,12 +46,17 @@ struct WorkflowOption {
 }
 
 fn kind_label(kind: &str) -> &'static str {
-    kind.parse::<RecordKind>().map(|k| k.label()).unwrap_or("Unknown")
+    kind.parse::<RecordKind>()
+        .map(|k| k.label())
+        .unwrap_or("Unknown")
 }
 
 /// Published workflows not retired, plus `current` (whatever its state) so the form shows
 /// what the category points at now.
-fn workflow_options(conn: &mut diesel::PgConnection, current: Option<i64>) -> AppResult<Vec<WorkflowOption>> {
+fn workflow_options(
+    conn: &mut diesel::PgConnection,
+    current: Option<i64>,
+) -> AppResult<Vec<WorkflowOption>> {
     let mut all = wfm::usable_workflows(conn)?;
     if let Some(id) = current.filter(|id| !all.iter().any(|w| w.id == *id)) {
         all.push(wfm::find(conn, id)?);
@@ -57,8 +64,19 @@ fn workflow_options(conn: &mut diesel::PgConnection, current: Option<i64>) -> Ap
     Ok(all
         .into_iter()
         .map(|w| {
-            let state = if w.retired || w.draft { format!(", {}", state_label(&w).to_lowercase()) } else { String::new() };
-            WorkflowOption { id: w.id, label: format!("{} ({}s{state})", w.name, kind_label(&w.record_kind).to_lowercase()) }
+            let state = if w.retired || w.draft {
+                format!(", {}", state_label(&w).to_lowercase())
+            } else {
+                String::new()
+            };
+            WorkflowOption {
+                id: w.id,
+                label: format!(
+                    "{} ({}s{state})",
+                    w.name,
+                    kind_label(&w.record_kind).to_lowercase()
+                ),
+            }
         })
         .collect())
 }
@@ -74,10 +92,19 @@ struct ListPage {
     f: CategoryInput,
 }
 
-async fn render_list(user: &CurrentUser, pool: &DbPool, f: CategoryInput, errors: FormErrors) -> AppResult<HttpResponse> {
+async fn render_list(
+    user: &CurrentUser,
+    pool: &DbPool,
+    f: CategoryInput,
+    errors: FormErrors,
+) -> AppResult<HttpResponse> {
     let failed = !errors.is_empty();
     let (cats, workflows, options) = db::run(pool, |conn| {
-        Ok((wfm::categories_all(conn)?, wfm::all(conn)?, workflow_options(conn, None)?))
+        Ok((
+            wfm::categories_all(conn)?,
+            wfm::all(conn)?,
+            workflow_options(conn, None)?,
+        ))
     })
     .await?;
     let rows = cats
@@ -94,7 +121,14 @@ async fn render_list(user: &CurrentUser, pool: &DbPool, f: CategoryInput, errors
             }
         })
         .collect();
-    let p = ListPage { ctx: user.ctx(), rows, workflows: options, kinds: RecordKind::ALL, errors, f };
+    let p = ListPage {
+        ctx: user.ctx(),
+        rows,
+        workflows: options,
+        kinds: RecordKind::ALL,
+        errors,
+        f,
+    };
     if failed {
         invalid(&p)
     } else {
@@ -106,7 +140,10 @@ async fn render_list(user: &CurrentUser, pool: &DbPool, f: CategoryInput, errors
 #[get("/admin/categories")]
 async fn list(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
     require_manager(&user)?;
-    let f = CategoryInput { record_kind: RecordKind::Release.as_str().into(), ..Default::default() };
+    let f = CategoryInput {
+        record_kind: RecordKind::Release.as_str().into(),
+        ..Default::default()
+    };
     render_list(&user, &pool, f, FormErrors::default()).await
 }
 
@@ -125,13 +162,20 @@ fn errors_of(r: Refusal) -> FormErrors {
 
 /// POST /admin/categories: create a category.
 #[post("/admin/categories")]
-async fn create_category(user: CurrentUser, pool: web::Data<DbPool>, form: Form<CategoryInput>) -> AppResult<HttpResponse> {
+async fn create_category(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    form: Form<CategoryInput>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let f = form.into_inner();
     let input = f.clone();
     match db::run(&pool, move |conn| svc::create_category(conn, &input)).await? {
         Ok(_) => {
-            user.flash("success", format!("The category {} was created.", f.name.trim()));
+            user.flash(
+                "success",
+                format!("The category {} was created.", f.name.trim()),
+            );
             Ok(see_other(paths::ADMIN_CATEGORIES))
         }
         Err(r) => render_list(&user, &pool, f, errors_of(r)).await,
@@ -197,9 +241,21 @@ async fn render_category(
 
 /// GET /admin/categories/{id}
 #[get("/admin/categories/{id:\\d+}")]
-async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn show(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
-    render_category(&user, &pool, path.into_inner(), None, FormErrors::default(), Vec::new()).await
+    render_category(
+        &user,
+        &pool,
+        path.into_inner(),
+        None,
+        FormErrors::default(),
+        Vec::new(),
+    )
+    .await
 }
 
 /// POST /admin/categories/{id}: save the category.
@@ -216,24 +272,45 @@ async fn update_category(
     let input = f.clone();
     match db::run(&pool, move |conn| svc::update_category(conn, id, &input)).await? {
         Ok(()) => {
-            user.flash("success", format!("The category {} was saved.", f.name.trim()));
+            user.flash(
+                "success",
+                format!("The category {} was saved.", f.name.trim()),
+            );
             Ok(see_other(paths::ADMIN_CATEGORIES))
         }
-        Err(Refusal::Invalid(errors)) => render_category(&user, &pool, id, Some(f), errors, Vec::new()).await,
-        Err(Refusal::Broken(m)) => render_category(&user, &pool, id, Some(f), FormErrors::default(), m).await,
+        Err(Refusal::Invalid(errors)) => {
+            render_category(&user, &pool, id, Some(f), errors, Vec::new()).await
+        }
+        Err(Refusal::Broken(m)) => {
+            render_category(&user, &pool, id, Some(f), FormErrors::default(), m).await
+        }
     }
 }
 
-fn category_confirm(user: &CurrentUser, c: &CategoryRow, releases: i64, refused: Vec<String>) -> ConfirmPage {
-    let mut buttons = vec![ConfirmButton { value: "retire", label: format!("Retire {}", c.name), danger: true }];
+fn category_confirm(
+    user: &CurrentUser,
+    c: &CategoryRow,
+    releases: i64,
+    refused: Vec<String>,
+) -> ConfirmPage {
+    let mut buttons = vec![ConfirmButton {
+        value: "retire",
+        label: format!("Retire {}", c.name),
+        danger: true,
+    }];
     let paragraph = if releases > 0 {
         format!(
             "{releases} release{} use it, so it can be retired but never deleted. They keep it; no new release can choose it.",
             if releases == 1 { "" } else { "s" }
         )
     } else {
-        buttons.push(ConfirmButton { value: "delete", label: format!("Delete {}", c.name), danger: true });
-        "No release uses it: you may retire it (it can be restored later) or delete it for good.".to_string()
+        buttons.push(ConfirmButton {
+            value: "delete",
+            label: format!("Delete {}", c.name),
+            danger: true,
+        });
+        "No release uses it: you may retire it (it can be restored later) or delete it for good."
+            .to_string()
     };
     ConfirmPage {
         ctx: user.ctx(),
@@ -248,10 +325,20 @@ fn category_confirm(user: &CurrentUser, c: &CategoryRow, releases: i64, refused:
 
 /// GET /admin/categories/{id}/retire: the confirmation (retire, or delete when unused).
 #[get("/admin/categories/{id:\\d+}/retire")]
-async fn retire_confirm(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn retire_confirm(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
-    let (c, n) = db::run(&pool, move |conn| Ok((wfm::category(conn, id)?, wfm::releases_of_category(conn, id)?))).await?;
+    let (c, n) = db::run(&pool, move |conn| {
+        Ok((
+            wfm::category(conn, id)?,
+            wfm::releases_of_category(conn, id)?,
+        ))
+    })
+    .await?;
     page(&category_confirm(&user, &c, n, Vec::new()))
 }
 
@@ -268,7 +355,11 @@ async fn retire_category(
     let delete = form.into_inner().action == "delete";
     let (c, outcome) = db::run(&pool, move |conn| {
         let c = wfm::category(conn, id)?;
-        let outcome = if delete { svc::delete_category(conn, id)? } else { svc::retire_category(conn, id)? };
+        let outcome = if delete {
+            svc::delete_category(conn, id)?
+        } else {
+            svc::retire_category(conn, id)?
+        };
         Ok((c, outcome))
     })
     .await?;
@@ -291,12 +382,20 @@ struct Empty {}
 
 /// POST /admin/categories/{id}/restore
 #[post("/admin/categories/{id:\\d+}/restore")]
-async fn restore_category(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, _form: Form<Empty>) -> AppResult<HttpResponse> {
+async fn restore_category(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    _form: Form<Empty>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
     match db::run(&pool, move |conn| svc::restore_category(conn, id)).await? {
         Ok(()) => {
-            user.flash("success", "The category is restored: new releases can choose it again.");
+            user.flash(
+                "success",
+                "The category is restored: new releases can choose it again.",
+            );
             Ok(see_other(paths::admin_category(id)))
         }
         Err(r) => {

@@ -50,7 +50,10 @@ fn group_rows(conn: &mut diesel::PgConnection) -> AppResult<Vec<GroupRow>> {
         .into_iter()
         .map(|g| GroupRow {
             href: paths::admin_group(g.id),
-            members: counts.iter().find(|(id, _)| *id == g.id).map_or(0, |(_, n)| *n),
+            members: counts
+                .iter()
+                .find(|(id, _)| *id == g.id)
+                .map_or(0, |(_, n)| *n),
             name: g.name,
             description: g.description,
         })
@@ -62,7 +65,13 @@ fn group_rows(conn: &mut diesel::PgConnection) -> AppResult<Vec<GroupRow>> {
 async fn list(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let rows = db::run(&pool, group_rows).await?;
-    page(&GroupsPage { ctx: user.ctx(), rows, errors: FormErrors::default(), name: String::new(), description: String::new() })
+    page(&GroupsPage {
+        ctx: user.ctx(),
+        rows,
+        errors: FormErrors::default(),
+        name: String::new(),
+        description: String::new(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -75,21 +84,38 @@ struct NewGroupInput {
 
 /// POST /admin/groups
 #[post("/admin/groups")]
-async fn create(user: CurrentUser, pool: web::Data<DbPool>, form: Form<NewGroupInput>) -> AppResult<HttpResponse> {
+async fn create(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    form: Form<NewGroupInput>,
+) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let f = form.into_inner();
     let (outcome, rows, f) = db::run(&pool, move |conn| {
         let outcome = accounts::admin_create_group(conn, &f.name, &f.description)?;
-        let rows = if outcome.is_err() { group_rows(conn)? } else { Vec::new() };
+        let rows = if outcome.is_err() {
+            group_rows(conn)?
+        } else {
+            Vec::new()
+        };
         Ok((outcome, rows, f))
     })
     .await?;
     match outcome {
         Ok(g) => {
-            user.flash("success", format!("The group {} was created. Add its members here.", g.name));
+            user.flash(
+                "success",
+                format!("The group {} was created. Add its members here.", g.name),
+            );
             Ok(see_other(paths::admin_group(g.id)))
         }
-        Err(errors) => invalid(&GroupsPage { ctx: user.ctx(), rows, errors: form_errors(errors), name: f.name, description: f.description }),
+        Err(errors) => invalid(&GroupsPage {
+            ctx: user.ctx(),
+            rows,
+            errors: form_errors(errors),
+            name: f.name,
+            description: f.description,
+        }),
     }
 }
 
@@ -120,9 +146,21 @@ struct GroupPage {
     add_action: String,
 }
 
-async fn group_page(user: &CurrentUser, pool: &DbPool, id: i64, errors: FormErrors, chosen: String) -> AppResult<GroupPage> {
-    let (g, members, others) =
-        db::run(pool, move |conn| Ok((groups::find(conn, id)?, groups::members(conn, id)?, groups::active_non_members(conn, id)?))).await?;
+async fn group_page(
+    user: &CurrentUser,
+    pool: &DbPool,
+    id: i64,
+    errors: FormErrors,
+    chosen: String,
+) -> AppResult<GroupPage> {
+    let (g, members, others) = db::run(pool, move |conn| {
+        Ok((
+            groups::find(conn, id)?,
+            groups::members(conn, id)?,
+            groups::active_non_members(conn, id)?,
+        ))
+    })
+    .await?;
     Ok(GroupPage {
         ctx: user.ctx(),
         errors,
@@ -139,7 +177,11 @@ async fn group_page(user: &CurrentUser, pool: &DbPool, id: i64, errors: FormErro
             .collect(),
         candidates: others
             .into_iter()
-            .map(|(uid, username, display_name)| Candidate { id: uid, label: format!("{display_name} ({username})"), selected: chosen == uid.to_string() })
+            .map(|(uid, username, display_name)| Candidate {
+                id: uid,
+                label: format!("{display_name} ({username})"),
+                selected: chosen == uid.to_string(),
+            })
             .collect(),
         add_action: paths::admin_group_members(id),
     })
@@ -147,9 +189,22 @@ async fn group_page(user: &CurrentUser, pool: &DbPool, id: i64, errors: FormErro
 
 /// GET /admin/groups/{id}
 #[get("/admin/groups/{id}")]
-async fn show(user: CurrentUser, pool: web::Data<DbPool>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn show(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     require_admin(&user)?;
-    page(&group_page(&user, &pool, id.into_inner(), FormErrors::default(), String::new()).await?)
+    page(
+        &group_page(
+            &user,
+            &pool,
+            id.into_inner(),
+            FormErrors::default(),
+            String::new(),
+        )
+        .await?,
+    )
 }
 
 #[derive(Deserialize)]
@@ -160,13 +215,19 @@ struct AddMemberInput {
 
 /// POST /admin/groups/{id}/members
 #[post("/admin/groups/{id}/members")]
-async fn add_member(user: CurrentUser, pool: web::Data<DbPool>, id: web::Path<i64>, form: Form<AddMemberInput>) -> AppResult<HttpResponse> {
+async fn add_member(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    id: web::Path<i64>,
+    form: Form<AddMemberInput>,
+) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let id = id.into_inner();
     let chosen = form.into_inner().user_id;
     let typed = chosen.clone();
     let outcome = db::run(&pool, move |conn| {
-        Ok(accounts::admin_add_member(conn, id, &typed)?.map(|u| (u.display_name, groups::find(conn, id).map(|g| g.name))))
+        Ok(accounts::admin_add_member(conn, id, &typed)?
+            .map(|u| (u.display_name, groups::find(conn, id).map(|g| g.name))))
     })
     .await?;
     match outcome {
@@ -179,7 +240,11 @@ async fn add_member(user: CurrentUser, pool: web::Data<DbPool>, id: web::Path<i6
 }
 
 /// The group and the member named in a removal path; 404 unless they are a member.
-fn membership(conn: &mut diesel::PgConnection, group_id: i64, user_id: i64) -> AppResult<(groups::Group, users::User)> {
+fn membership(
+    conn: &mut diesel::PgConnection,
+    group_id: i64,
+    user_id: i64,
+) -> AppResult<(groups::Group, users::User)> {
     let g = groups::find(conn, group_id)?;
     let u = users::find(conn, user_id)?;
     if !groups::is_member(conn, group_id, user_id)? {
@@ -190,7 +255,11 @@ fn membership(conn: &mut diesel::PgConnection, group_id: i64, user_id: i64) -> A
 
 /// GET /admin/groups/{id}/members/{user_id}/remove: the confirmation.
 #[get("/admin/groups/{id}/members/{user_id}/remove")]
-async fn remove_confirm(user: CurrentUser, pool: web::Data<DbPool>, ids: web::Path<(i64, i64)>) -> AppResult<HttpResponse> {
+async fn remove_confirm(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    ids: web::Path<(i64, i64)>,
+) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let (group_id, user_id) = ids.into_inner();
     let (g, u) = db::run(&pool, move |conn| membership(conn, group_id, user_id)).await?;
@@ -213,7 +282,12 @@ struct Empty {}
 
 /// POST /admin/groups/{id}/members/{user_id}/remove
 #[post("/admin/groups/{id}/members/{user_id}/remove")]
-async fn remove_member(user: CurrentUser, pool: web::Data<DbPool>, ids: web::Path<(i64, i64)>, _form: Form<Empty>) -> AppResult<HttpResponse> {
+async fn remove_member(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    ids: web::Path<(i64, i64)>,
+    _form: Form<Empty>,
+) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let (group_id, user_id) = ids.into_inner();
     let (g, u, removed) = db::run(&pool, move |conn| {

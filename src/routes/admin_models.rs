@@ -35,36 +35,69 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn require_manager(user: &CurrentUser) -> AppResult<()> {
-    user.require(permissions::can_manage_policy(user.actor()), "Only release managers may view and change release models.")
+    user.require(
+        permissions::can_manage_policy(user.actor()),
+        "Only release managers may view and change release models.",
+    )
 }
 
 fn type_label(t: &str) -> &'static str {
-    t.parse::<ReleaseType>().map(|t| t.label()).unwrap_or("Unknown")
+    t.parse::<ReleaseType>()
+        .map(|t| t.label())
+        .unwrap_or("Unknown")
 }
 
 fn type_options() -> Vec<(String, String)> {
-    ReleaseType::ALL.iter().map(|t| (t.as_str().to_string(), t.label().to_string())).collect()
+    ReleaseType::ALL
+        .iter()
+        .map(|t| (t.as_str().to_string(), t.label().to_string()))
+        .collect()
 }
 
 fn category_options(cats: &[CategoryRow]) -> Vec<(String, String)> {
-    cats.iter().map(|c| (c.id.to_string(), if c.retired { format!("{} (retired)", c.name) } else { c.name.clone() })).collect()
+    cats.iter()
+        .map(|c| {
+            (
+                c.id.to_string(),
+                if c.retired {
+                    format!("{} (retired)", c.name)
+                } else {
+                    c.name.clone()
+                },
+            )
+        })
+        .collect()
 }
 
 fn assignee_label(role: Option<&str>, group: Option<i64>, groups: &[Group]) -> String {
     match (role, group) {
         (Some("coordinator"), _) => "Coordinator of the release".into(),
         (Some("manager"), _) => "Manager of the release".into(),
-        (_, Some(g)) => groups.iter().find(|x| x.id == g).map(|x| format!("Group {}", x.name)).unwrap_or_else(|| "A group".into()),
+        (_, Some(g)) => groups
+            .iter()
+            .find(|x| x.id == g)
+            .map(|x| format!("Group {}", x.name))
+            .unwrap_or_else(|| "A group".into()),
         _ => "Nobody".into(),
     }
 }
 
 fn assignee_options(groups: &[Group]) -> Vec<(String, String)> {
     let mut out = vec![
-        ("role:coordinator".to_string(), "Coordinator of the release".to_string()),
-        ("role:manager".to_string(), "Manager of the release".to_string()),
+        (
+            "role:coordinator".to_string(),
+            "Coordinator of the release".to_string(),
+        ),
+        (
+            "role:manager".to_string(),
+            "Manager of the release".to_string(),
+        ),
     ];
-    out.extend(groups.iter().map(|g| (format!("group:{}", g.id), format!("Group {}", g.name))));
+    out.extend(
+        groups
+            .iter()
+            .map(|g| (format!("group:{}", g.id), format!("Group {}", g.name))),
+    );
     out
 }
 
@@ -92,30 +125,62 @@ struct ListPage {
     f: CreateInput,
 }
 
-async fn render_list(user: &CurrentUser, pool: &DbPool, f: CreateInput, errors: FormErrors) -> AppResult<HttpResponse> {
+async fn render_list(
+    user: &CurrentUser,
+    pool: &DbPool,
+    f: CreateInput,
+    errors: FormErrors,
+) -> AppResult<HttpResponse> {
     let failed = !errors.is_empty();
     let (all, latest, counts, cats, choices) = db::run(pool, |conn| {
         let latest = models::latest_versions(conn)?;
         let ids: Vec<i64> = latest.iter().map(|v| v.id).collect();
-        Ok((models::all(conn)?, latest, models::task_counts(conn, &ids)?, wfm::categories_all(conn)?, svc::category_choices(conn, None)?))
+        Ok((
+            models::all(conn)?,
+            latest,
+            models::task_counts(conn, &ids)?,
+            wfm::categories_all(conn)?,
+            svc::category_choices(conn, None)?,
+        ))
     })
     .await?;
     let mut rows = Vec::with_capacity(all.len());
     let mut copy_options = Vec::new();
     for m in all {
-        let Some(v) = latest.iter().find(|v| v.model_id == m.id) else { continue };
-        copy_options.push((m.id.to_string(), format!("{} (version {})", m.name, v.version)));
+        let Some(v) = latest.iter().find(|v| v.model_id == m.id) else {
+            continue;
+        };
+        copy_options.push((
+            m.id.to_string(),
+            format!("{} (version {})", m.name, v.version),
+        ));
         rows.push(ModelItem {
             href: paths::admin_model(m.id),
             version: v.version,
             release_type: type_label(&v.release_type),
-            category: cats.iter().find(|c| c.id == v.category_id).map(|c| c.name.clone()).unwrap_or_default(),
-            tasks: counts.iter().find(|(id, _)| *id == v.id).map(|(_, n)| *n).unwrap_or(0),
+            category: cats
+                .iter()
+                .find(|c| c.id == v.category_id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+            tasks: counts
+                .iter()
+                .find(|(id, _)| *id == v.id)
+                .map(|(_, n)| *n)
+                .unwrap_or(0),
             retired: m.retired,
             name: m.name,
         });
     }
-    let p = ListPage { ctx: user.ctx(), rows, types: type_options(), categories: category_options(&choices), copy_options, errors, f };
+    let p = ListPage {
+        ctx: user.ctx(),
+        rows,
+        types: type_options(),
+        categories: category_options(&choices),
+        copy_options,
+        errors,
+        f,
+    };
     if failed {
         invalid(&p)
     } else {
@@ -127,19 +192,32 @@ async fn render_list(user: &CurrentUser, pool: &DbPool, f: CreateInput, errors: 
 #[get("/admin/models")]
 async fn list(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
     require_manager(&user)?;
-    let f = CreateInput { release_type: ReleaseType::Minor.as_str().into(), ..Default::default() };
+    let f = CreateInput {
+        release_type: ReleaseType::Minor.as_str().into(),
+        ..Default::default()
+    };
     render_list(&user, &pool, f, FormErrors::default()).await
 }
 
 /// POST /admin/models: create a model (version 1).
 #[post("/admin/models")]
-async fn create(user: CurrentUser, pool: web::Data<DbPool>, form: Form<CreateInput>) -> AppResult<HttpResponse> {
+async fn create(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    form: Form<CreateInput>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let f = form.into_inner();
     let (actor, input) = (user.actor(), f.clone());
     match db::run(&pool, move |conn| svc::create(conn, actor, &input)).await? {
         Ok(id) => {
-            user.flash("success", format!("The release model {} was created as version 1. Plan its tasks below.", f.name.trim()));
+            user.flash(
+                "success",
+                format!(
+                    "The release model {} was created as version 1. Plan its tasks below.",
+                    f.name.trim()
+                ),
+            );
             Ok(see_other(paths::admin_model(id)))
         }
         Err(errors) => render_list(&user, &pool, f, errors).await,
@@ -214,12 +292,21 @@ struct Loaded {
     form_phases: Vec<PhaseRow>,
 }
 
-fn load(conn: &mut PgConnection, id: i64, version: Option<i32>, form_category: Option<String>) -> AppResult<Loaded> {
+fn load(
+    conn: &mut PgConnection,
+    id: i64,
+    version: Option<i32>,
+    form_category: Option<String>,
+) -> AppResult<Loaded> {
     let model = models::find(conn, id)?;
     let versions = models::versions(conn, id)?;
     let latest = versions.first().ok_or(AppError::NotFound)?.version;
     let shown = match version {
-        Some(n) => versions.iter().find(|v| v.version == n).cloned().ok_or(AppError::NotFound)?,
+        Some(n) => versions
+            .iter()
+            .find(|v| v.version == n)
+            .cloned()
+            .ok_or(AppError::NotFound)?,
         None => versions[0].clone(),
     };
     let category = wfm::category(conn, shown.category_id)?;
@@ -228,7 +315,9 @@ fn load(conn: &mut PgConnection, id: i64, version: Option<i32>, form_category: O
     svc::plan_order(&mut tasks, &phases);
     let mut stray_phases: Vec<PhaseRow> = Vec::new();
     for t in &tasks {
-        if !phases.iter().any(|p| p.id == t.phase_id) && !stray_phases.iter().any(|p| p.id == t.phase_id) {
+        if !phases.iter().any(|p| p.id == t.phase_id)
+            && !stray_phases.iter().any(|p| p.id == t.phase_id)
+        {
             stray_phases.push(wfm::phase(conn, t.phase_id)?);
         }
     }
@@ -242,7 +331,11 @@ fn load(conn: &mut PgConnection, id: i64, version: Option<i32>, form_category: O
         .and_then(|c| categories.iter().find(|x| x.id == c))
         .map(|c| c.workflow_id)
         .unwrap_or(category.workflow_id);
-    let form_phases = if form_workflow == category.workflow_id { phases.clone() } else { wfm::phases_of(conn, form_workflow)? };
+    let form_phases = if form_workflow == category.workflow_id {
+        phases.clone()
+    } else {
+        wfm::phases_of(conn, form_workflow)?
+    };
     Ok(Loaded {
         latest,
         shown,
@@ -264,7 +357,12 @@ impl Loaded {
     fn author(&self, v: &ModelVersion) -> String {
         match v.created_by {
             None => "Relman (out of the box)".into(),
-            Some(u) => self.authors.iter().find(|(id, _)| *id == u).map(|(_, n)| n.clone()).unwrap_or_else(|| "A former user".into()),
+            Some(u) => self
+                .authors
+                .iter()
+                .find(|(id, _)| *id == u)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_else(|| "A former user".into()),
         }
     }
 
@@ -281,14 +379,30 @@ impl Loaded {
             .filter(|p| !p.retired || self.tasks.iter().any(|t| t.phase_id == p.id))
             .map(|p| PhasePlan {
                 key: format!("phase-{}", p.id),
-                name: if p.retired { format!("{} (retired)", p.name) } else { p.name.clone() },
-                tasks: self.tasks.iter().filter(|t| t.phase_id == p.id).map(task_view).collect(),
+                name: if p.retired {
+                    format!("{} (retired)", p.name)
+                } else {
+                    p.name.clone()
+                },
+                tasks: self
+                    .tasks
+                    .iter()
+                    .filter(|t| t.phase_id == p.id)
+                    .map(task_view)
+                    .collect(),
             })
             .collect();
-        plan.extend(self.stray_phases.iter().map(|p| PhasePlan {
-            key: format!("phase-{}", p.id),
-            name: format!("{} (a phase of another workflow)", p.name),
-            tasks: self.tasks.iter().filter(|t| t.phase_id == p.id).map(task_view).collect(),
+        plan.extend(self.stray_phases.iter().map(|p| {
+            PhasePlan {
+                key: format!("phase-{}", p.id),
+                name: format!("{} (a phase of another workflow)", p.name),
+                tasks: self
+                    .tasks
+                    .iter()
+                    .filter(|t| t.phase_id == p.id)
+                    .map(task_view)
+                    .collect(),
+            }
         }));
         let v = &self.shown;
         VersionView {
@@ -310,7 +424,12 @@ impl Loaded {
                 href: paths::admin_model_version(self.model.id, v.version),
                 saved_by: self.author(v),
                 saved_at: views::datetime(&v.created_at),
-                tasks: self.counts.iter().find(|(id, _)| *id == v.id).map(|(_, n)| *n).unwrap_or(0),
+                tasks: self
+                    .counts
+                    .iter()
+                    .find(|(id, _)| *id == v.id)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0),
                 current: v.version == self.latest,
             })
             .collect()
@@ -319,7 +438,16 @@ impl Loaded {
     fn phase_options(&self) -> Vec<(String, String)> {
         self.form_phases
             .iter()
-            .map(|p| (p.id.to_string(), if p.retired { format!("{} (retired)", p.name) } else { p.name.clone() }))
+            .map(|p| {
+                (
+                    p.id.to_string(),
+                    if p.retired {
+                        format!("{} (retired)", p.name)
+                    } else {
+                        p.name.clone()
+                    },
+                )
+            })
             .collect()
     }
 }
@@ -375,7 +503,15 @@ enum Status {
     Conflict,
 }
 
-async fn render_model(user: &CurrentUser, pool: &DbPool, id: i64, f: Option<EditInput>, errors: FormErrors, conflict: String, status: Status) -> AppResult<HttpResponse> {
+async fn render_model(
+    user: &CurrentUser,
+    pool: &DbPool,
+    id: i64,
+    f: Option<EditInput>,
+    errors: FormErrors,
+    conflict: String,
+    status: Status,
+) -> AppResult<HttpResponse> {
     let form_category = f.as_ref().map(|f| f.category.clone());
     let l = db::run(pool, move |conn| load(conn, id, None, form_category)).await?;
     let mut f = f.unwrap_or_else(|| EditInput::from_version(&l.shown, &l.tasks));
@@ -405,20 +541,40 @@ async fn render_model(user: &CurrentUser, pool: &DbPool, id: i64, f: Option<Edit
     match status {
         Status::Ok => page(&p),
         Status::Invalid => invalid(&p),
-        Status::Conflict => Ok(HttpResponse::Conflict().content_type("text/html; charset=utf-8").body(p.render()?)),
+        Status::Conflict => Ok(HttpResponse::Conflict()
+            .content_type("text/html; charset=utf-8")
+            .body(p.render()?)),
     }
 }
 
 /// GET /admin/models/{id}
 #[get("/admin/models/{id:\\d+}")]
-async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn show(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
-    render_model(&user, &pool, path.into_inner(), None, FormErrors::default(), String::new(), Status::Ok).await
+    render_model(
+        &user,
+        &pool,
+        path.into_inner(),
+        None,
+        FormErrors::default(),
+        String::new(),
+        Status::Ok,
+    )
+    .await
 }
 
 /// POST /admin/models/{id}: save the form as a new version.
 #[post("/admin/models/{id:\\d+}")]
-async fn save(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, form: Form<HashMap<String, String>>) -> AppResult<HttpResponse> {
+async fn save(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    form: Form<HashMap<String, String>>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
     let input = EditInput::from_form(&form.into_inner())?;
@@ -433,11 +589,26 @@ async fn save(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, 
             user.flash("info", "Nothing had changed, so no new version was made.");
             Ok(see_other(paths::admin_model(id)))
         }
-        SaveOutcome::Invalid(errors) => render_model(&user, &pool, id, Some(input), errors, String::new(), Status::Invalid).await,
+        SaveOutcome::Invalid(errors) => {
+            render_model(
+                &user,
+                &pool,
+                id,
+                Some(input),
+                errors,
+                String::new(),
+                Status::Invalid,
+            )
+            .await
+        }
         SaveOutcome::Conflict(latest) => {
             let who = db::run(&pool, move |conn| {
                 Ok(match latest.created_by {
-                    Some(u) => models::author_names(conn, &[u])?.into_iter().next().map(|(_, n)| n).unwrap_or_else(|| "another user".into()),
+                    Some(u) => models::author_names(conn, &[u])?
+                        .into_iter()
+                        .next()
+                        .map(|(_, n)| n)
+                        .unwrap_or_else(|| "another user".into()),
                     None => "another user".into(),
                 })
             })
@@ -449,7 +620,16 @@ async fn save(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, 
                 latest.version,
                 latest.version + 1
             );
-            render_model(&user, &pool, id, Some(input), FormErrors::default(), message, Status::Conflict).await
+            render_model(
+                &user,
+                &pool,
+                id,
+                Some(input),
+                FormErrors::default(),
+                message,
+                Status::Conflict,
+            )
+            .await
         }
     }
 }
@@ -469,7 +649,11 @@ struct VersionPage {
 
 /// GET /admin/models/{id}/versions/{version}: any version, read-only.
 #[get("/admin/models/{id:\\d+}/versions/{version:\\d+}")]
-async fn show_version(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<(i64, i32)>) -> AppResult<HttpResponse> {
+async fn show_version(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<(i64, i32)>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let (id, n) = path.into_inner();
     let l = db::run(&pool, move |conn| load(conn, id, Some(n), None)).await?;
@@ -498,7 +682,11 @@ struct ConfirmPage {
 
 /// GET /admin/models/{id}/retire: the confirmation.
 #[get("/admin/models/{id:\\d+}/retire")]
-async fn retire_confirm(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn retire_confirm(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
     let m = db::run(&pool, move |conn| Ok(models::find(conn, id)?)).await?;
@@ -506,7 +694,12 @@ async fn retire_confirm(user: CurrentUser, pool: web::Data<DbPool>, path: web::P
         user.flash("info", format!("{} is already retired.", m.name));
         return Ok(see_other(paths::admin_model(id)));
     }
-    page(&ConfirmPage { ctx: user.ctx(), name: m.name, action: paths::admin_model_retire(id), cancel: paths::admin_model(id) })
+    page(&ConfirmPage {
+        ctx: user.ctx(),
+        name: m.name,
+        action: paths::admin_model_retire(id),
+        cancel: paths::admin_model(id),
+    })
 }
 
 #[derive(Deserialize)]
@@ -514,7 +707,12 @@ struct Empty {}
 
 /// POST /admin/models/{id}/retire
 #[post("/admin/models/{id:\\d+}/retire")]
-async fn retire(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, _form: Form<Empty>) -> AppResult<HttpResponse> {
+async fn retire(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    _form: Form<Empty>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
     let m = db::run(&pool, move |conn| {
@@ -528,7 +726,12 @@ async fn retire(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>
 
 /// POST /admin/models/{id}/restore
 #[post("/admin/models/{id:\\d+}/restore")]
-async fn restore(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, _form: Form<Empty>) -> AppResult<HttpResponse> {
+async fn restore(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    _form: Form<Empty>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
     let m = db::run(&pool, move |conn| {
@@ -536,6 +739,9 @@ async fn restore(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64
         Ok(models::find(conn, id)?)
     })
     .await?;
-    user.flash("success", format!("{} is restored: new releases can choose it again.", m.name));
+    user.flash(
+        "success",
+        format!("{} is restored: new releases can choose it again.", m.name),
+    );
     Ok(see_other(paths::admin_model(id)))
 }

@@ -34,7 +34,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Refuse (403) anyone who is not an administrator.
 pub(super) fn require_admin(user: &CurrentUser) -> AppResult<()> {
-    user.require(permissions::can_administer_users(user.actor()), "Only administrators manage user accounts and groups.")
+    user.require(
+        permissions::can_administer_users(user.actor()),
+        "Only administrators manage user accounts and groups.",
+    )
 }
 
 pub(super) fn form_errors(errors: FieldErrors) -> FormErrors {
@@ -135,7 +138,11 @@ async fn list(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpRespo
                 UserRow {
                     href: paths::admin_user(u.id),
                     roles: role_labels(u.role_set()),
-                    groups: if mine.is_empty() { "None".into() } else { mine.join(", ") },
+                    groups: if mine.is_empty() {
+                        "None".into()
+                    } else {
+                        mine.join(", ")
+                    },
                     email: u.email.unwrap_or_default(),
                     is_me: u.id == me,
                     username: u.username,
@@ -147,7 +154,11 @@ async fn list(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpRespo
         Ok((rows, events))
     })
     .await?;
-    page(&UsersPage { ctx: user.ctx(), rows, sign_ins: sign_in_rows(events) })
+    page(&UsersPage {
+        ctx: user.ctx(),
+        rows,
+        sign_ins: sign_in_rows(events),
+    })
 }
 
 #[derive(Template)]
@@ -162,8 +173,15 @@ struct SignInsPage {
 #[get("/admin/users/sign-ins")]
 async fn sign_ins(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
     require_admin(&user)?;
-    let events = db::run(&pool, move |conn| Ok(login_events::latest(conn, SIGN_INS_ON_LOG)?)).await?;
-    page(&SignInsPage { ctx: user.ctx(), sign_ins: sign_in_rows(events), limit: SIGN_INS_ON_LOG })
+    let events = db::run(&pool, move |conn| {
+        Ok(login_events::latest(conn, SIGN_INS_ON_LOG)?)
+    })
+    .await?;
+    page(&SignInsPage {
+        ctx: user.ctx(),
+        sign_ins: sign_in_rows(events),
+        limit: SIGN_INS_ON_LOG,
+    })
 }
 
 // ---- The account form, shared by "new" and "edit" ----
@@ -187,7 +205,14 @@ struct AccountForm {
 }
 
 impl AccountForm {
-    fn new(creating: bool, display_name: String, email: String, roles: &[String], groups_chosen: &[String], all_groups: &[groups::Group]) -> AccountForm {
+    fn new(
+        creating: bool,
+        display_name: String,
+        email: String,
+        roles: &[String],
+        groups_chosen: &[String],
+        all_groups: &[groups::Group],
+    ) -> AccountForm {
         AccountForm {
             creating,
             display_name,
@@ -215,7 +240,14 @@ impl AccountForm {
 
     fn from_user(u: &users::User, member_of: &[i64], all_groups: &[groups::Group]) -> AccountForm {
         let chosen: Vec<String> = member_of.iter().map(i64::to_string).collect();
-        AccountForm::new(false, u.display_name.clone(), u.email.clone().unwrap_or_default(), &u.roles, &chosen, all_groups)
+        AccountForm::new(
+            false,
+            u.display_name.clone(),
+            u.email.clone().unwrap_or_default(),
+            &u.roles,
+            &chosen,
+            all_groups,
+        )
     }
 }
 
@@ -236,7 +268,12 @@ async fn new_form(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpR
     require_admin(&user)?;
     let all_groups = db::run(&pool, |conn| Ok(groups::all(conn)?)).await?;
     let form = AccountForm::new(true, String::new(), String::new(), &[], &[], &all_groups);
-    page(&NewUserPage { ctx: user.ctx(), errors: FormErrors::default(), username: String::new(), form })
+    page(&NewUserPage {
+        ctx: user.ctx(),
+        errors: FormErrors::default(),
+        username: String::new(),
+        form,
+    })
 }
 
 #[derive(Deserialize)]
@@ -257,24 +294,55 @@ struct NewUserInput {
 
 /// POST /admin/users/new
 #[post("/admin/users/new")]
-async fn create(user: CurrentUser, pool: web::Data<DbPool>, form: Form<NewUserInput>) -> AppResult<HttpResponse> {
+async fn create(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    form: Form<NewUserInput>,
+) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let f = form.into_inner();
     let (outcome, all_groups, f) = db::run(&pool, move |conn| {
-        let details = AccountDetails { display_name: &f.display_name, email: &f.email, roles: &f.role, groups: &f.group };
+        let details = AccountDetails {
+            display_name: &f.display_name,
+            email: &f.email,
+            roles: &f.role,
+            groups: &f.group,
+        };
         let outcome = accounts::admin_create_user(conn, &f.username, &f.password, &details)?;
-        let all_groups = if outcome.is_err() { groups::all(conn)? } else { Vec::new() };
+        let all_groups = if outcome.is_err() {
+            groups::all(conn)?
+        } else {
+            Vec::new()
+        };
         Ok((outcome, all_groups, f))
     })
     .await?;
     match outcome {
         Ok(created) => {
-            user.flash("success", format!("The account {} was created. It can sign in now.", created.username));
+            user.flash(
+                "success",
+                format!(
+                    "The account {} was created. It can sign in now.",
+                    created.username
+                ),
+            );
             Ok(see_other(paths::ADMIN_USERS))
         }
         Err(errors) => {
-            let form = AccountForm::new(true, f.display_name, f.email, &f.role, &f.group, &all_groups);
-            invalid(&NewUserPage { ctx: user.ctx(), errors: form_errors(errors), username: f.username, form })
+            let form = AccountForm::new(
+                true,
+                f.display_name,
+                f.email,
+                &f.role,
+                &f.group,
+                &all_groups,
+            );
+            invalid(&NewUserPage {
+                ctx: user.ctx(),
+                errors: form_errors(errors),
+                username: f.username,
+                form,
+            })
         }
     }
 }
@@ -297,7 +365,13 @@ struct EditUserPage {
 }
 
 impl EditUserPage {
-    fn new(ctx: Ctx, errors: FormErrors, u: &users::User, me: i64, form: AccountForm) -> EditUserPage {
+    fn new(
+        ctx: Ctx,
+        errors: FormErrors,
+        u: &users::User,
+        me: i64,
+        form: AccountForm,
+    ) -> EditUserPage {
         EditUserPage {
             ctx,
             errors,
@@ -314,12 +388,24 @@ impl EditUserPage {
 }
 
 /// The account, its groups and all groups: what the edit page needs from the database.
-fn load_account(conn: &mut diesel::PgConnection, id: i64) -> AppResult<(users::User, Vec<i64>, Vec<groups::Group>)> {
-    Ok((users::find(conn, id)?, groups::of_user(conn, id)?, groups::all(conn)?))
+fn load_account(
+    conn: &mut diesel::PgConnection,
+    id: i64,
+) -> AppResult<(users::User, Vec<i64>, Vec<groups::Group>)> {
+    Ok((
+        users::find(conn, id)?,
+        groups::of_user(conn, id)?,
+        groups::all(conn)?,
+    ))
 }
 
 /// The edit page as stored, with these messages (a refused password reset or deactivation).
-async fn edit_page_with(user: &CurrentUser, pool: &DbPool, id: i64, errors: FormErrors) -> AppResult<EditUserPage> {
+async fn edit_page_with(
+    user: &CurrentUser,
+    pool: &DbPool,
+    id: i64,
+    errors: FormErrors,
+) -> AppResult<EditUserPage> {
     let (u, member_of, all_groups) = db::run(pool, move |conn| load_account(conn, id)).await?;
     let form = AccountForm::from_user(&u, &member_of, &all_groups);
     Ok(EditUserPage::new(user.ctx(), errors, &u, user.id, form))
@@ -327,7 +413,11 @@ async fn edit_page_with(user: &CurrentUser, pool: &DbPool, id: i64, errors: Form
 
 /// GET /admin/users/{id}
 #[get("/admin/users/{id}")]
-async fn edit_form(user: CurrentUser, pool: web::Data<DbPool>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn edit_form(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     page(&edit_page_with(&user, &pool, id.into_inner(), FormErrors::default()).await?)
 }
@@ -346,27 +436,57 @@ struct EditUserInput {
 
 /// POST /admin/users/{id}
 #[post("/admin/users/{id}")]
-async fn update(user: CurrentUser, pool: web::Data<DbPool>, id: web::Path<i64>, form: Form<EditUserInput>) -> AppResult<HttpResponse> {
+async fn update(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    id: web::Path<i64>,
+    form: Form<EditUserInput>,
+) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let id = id.into_inner();
     let actor = user.actor();
     let f = form.into_inner();
     let (outcome, u, all_groups, f) = db::run(&pool, move |conn| {
-        let details = AccountDetails { display_name: &f.display_name, email: &f.email, roles: &f.role, groups: &f.group };
+        let details = AccountDetails {
+            display_name: &f.display_name,
+            email: &f.email,
+            roles: &f.role,
+            groups: &f.group,
+        };
         let outcome = accounts::admin_update_user(conn, actor, id, &details)?;
         let u = users::find(conn, id)?;
-        let all_groups = if outcome.is_err() { groups::all(conn)? } else { Vec::new() };
+        let all_groups = if outcome.is_err() {
+            groups::all(conn)?
+        } else {
+            Vec::new()
+        };
         Ok((outcome, u, all_groups, f))
     })
     .await?;
     match outcome {
         Ok(()) => {
-            user.flash("success", format!("The changes to {} were saved.", u.username));
+            user.flash(
+                "success",
+                format!("The changes to {} were saved.", u.username),
+            );
             Ok(see_other(paths::ADMIN_USERS))
         }
         Err(errors) => {
-            let form = AccountForm::new(false, f.display_name, f.email, &f.role, &f.group, &all_groups);
-            invalid(&EditUserPage::new(user.ctx(), form_errors(errors), &u, user.id, form))
+            let form = AccountForm::new(
+                false,
+                f.display_name,
+                f.email,
+                &f.role,
+                &f.group,
+                &all_groups,
+            );
+            invalid(&EditUserPage::new(
+                user.ctx(),
+                form_errors(errors),
+                &u,
+                user.id,
+                form,
+            ))
         }
     }
 }
@@ -379,7 +499,12 @@ struct PasswordInput {
 
 /// POST /admin/users/{id}/password
 #[post("/admin/users/{id}/password")]
-async fn reset_password(user: CurrentUser, pool: web::Data<DbPool>, id: web::Path<i64>, form: Form<PasswordInput>) -> AppResult<HttpResponse> {
+async fn reset_password(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    id: web::Path<i64>,
+    form: Form<PasswordInput>,
+) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let id = id.into_inner();
     let new = form.into_inner().new_password;
@@ -395,7 +520,10 @@ async fn reset_password(user: CurrentUser, pool: web::Data<DbPool>, id: web::Pat
                 user.session.set_epoch(epoch);
             }
             let name = username?;
-            user.flash("success", format!("The password of {name} was reset. Any session {name} had open has ended."));
+            user.flash(
+                "success",
+                format!("The password of {name} was reset. Any session {name} had open has ended."),
+            );
             Ok(see_other(paths::admin_user(id)))
         }
         Err(message) => {
@@ -410,7 +538,11 @@ async fn reset_password(user: CurrentUser, pool: web::Data<DbPool>, id: web::Pat
 
 /// GET /admin/users/{id}/deactivate: the confirmation.
 #[get("/admin/users/{id}/deactivate")]
-async fn deactivate_confirm(user: CurrentUser, pool: web::Data<DbPool>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn deactivate_confirm(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let id = id.into_inner();
     let u = db::run(&pool, move |conn| Ok(users::find(conn, id)?)).await?;
@@ -441,25 +573,47 @@ struct Empty {}
 
 /// POST /admin/users/{id}/deactivate
 #[post("/admin/users/{id}/deactivate")]
-async fn deactivate(user: CurrentUser, pool: web::Data<DbPool>, id: web::Path<i64>, _form: Form<Empty>) -> AppResult<HttpResponse> {
+async fn deactivate(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    id: web::Path<i64>,
+    _form: Form<Empty>,
+) -> AppResult<HttpResponse> {
     set_active(user, pool, id.into_inner(), false).await
 }
 
 /// POST /admin/users/{id}/reactivate
 #[post("/admin/users/{id}/reactivate")]
-async fn reactivate(user: CurrentUser, pool: web::Data<DbPool>, id: web::Path<i64>, _form: Form<Empty>) -> AppResult<HttpResponse> {
+async fn reactivate(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    id: web::Path<i64>,
+    _form: Form<Empty>,
+) -> AppResult<HttpResponse> {
     set_active(user, pool, id.into_inner(), true).await
 }
 
-async fn set_active(user: CurrentUser, pool: web::Data<DbPool>, id: i64, active: bool) -> AppResult<HttpResponse> {
+async fn set_active(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    id: i64,
+    active: bool,
+) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let actor = user.actor();
-    match db::run(&pool, move |conn| accounts::admin_set_active(conn, actor, id, active)).await? {
+    match db::run(&pool, move |conn| {
+        accounts::admin_set_active(conn, actor, id, active)
+    })
+    .await?
+    {
         Ok(u) => {
             let message = if active {
                 format!("{} was reactivated and can sign in again.", u.username)
             } else {
-                format!("{} was deactivated. Any session they had open has ended.", u.username)
+                format!(
+                    "{} was deactivated. Any session they had open has ended.",
+                    u.username
+                )
             };
             user.flash("success", message);
             Ok(see_other(paths::admin_user(id)))

@@ -24,7 +24,8 @@ use crate::models::groups;
 use crate::models::workflows::{self as wfm, PhaseRow, WorkflowRow};
 use crate::paths;
 use crate::services::workflow_admin::{
-    self as svc, CopyInput, PhaseInput, Refusal, Removed, RestoreInput, TransitionInput, WorkflowInput,
+    self as svc, CopyInput, PhaseInput, Refusal, Removed, RestoreInput, TransitionInput,
+    WorkflowInput,
 };
 use crate::views::{duration_hours, Ctx};
 
@@ -71,7 +72,9 @@ pub(crate) fn state_label(w: &WorkflowRow) -> &'static str {
 }
 
 fn kind_label(kind: &str) -> &'static str {
-    kind.parse::<RecordKind>().map(|k| k.label()).unwrap_or("Unknown")
+    kind.parse::<RecordKind>()
+        .map(|k| k.label())
+        .unwrap_or("Unknown")
 }
 
 // ---- The generic confirmation page of this area ----
@@ -130,21 +133,38 @@ fn list_rows(conn: &mut diesel::PgConnection) -> AppResult<ListRows> {
     let all = wfm::all(conn)?;
     let counts = wfm::phase_counts(conn)?;
     let cats = wfm::categories_all(conn)?;
-    let sources = all.iter().map(|w| (w.id, format!("{} ({})", w.name, state_label(w).to_lowercase()))).collect();
+    let sources = all
+        .iter()
+        .map(|w| {
+            (
+                w.id,
+                format!("{} ({})", w.name, state_label(w).to_lowercase()),
+            )
+        })
+        .collect();
     let rows = all
         .iter()
         .map(|w| {
             let names: Vec<String> = cats
                 .iter()
                 .filter(|c| c.workflow_id == w.id)
-                .map(|c| if c.retired { format!("{} (retired)", c.name) } else { c.name.clone() })
+                .map(|c| {
+                    if c.retired {
+                        format!("{} (retired)", c.name)
+                    } else {
+                        c.name.clone()
+                    }
+                })
                 .collect();
             WorkflowItem {
                 href: paths::admin_workflow(w.id),
                 name: w.name.clone(),
                 kind: kind_label(&w.record_kind),
                 state: state_label(w),
-                phases: counts.iter().find(|(id, _)| *id == w.id).map_or(0, |(_, n)| *n),
+                phases: counts
+                    .iter()
+                    .find(|(id, _)| *id == w.id)
+                    .map_or(0, |(_, n)| *n),
                 categories: names.join(", "),
             }
         })
@@ -161,7 +181,15 @@ async fn render_list(
 ) -> AppResult<HttpResponse> {
     let failed = !errors.is_empty();
     let (rows, sources) = db::run(pool, list_rows).await?;
-    let p = ListPage { ctx: user.ctx(), rows, sources, errors, create, copy, kinds: RecordKind::ALL };
+    let p = ListPage {
+        ctx: user.ctx(),
+        rows,
+        sources,
+        errors,
+        create,
+        copy,
+        kinds: RecordKind::ALL,
+    };
     if failed {
         invalid(&p)
     } else {
@@ -173,8 +201,18 @@ async fn render_list(
 #[get("/admin/workflows")]
 async fn list(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
     require_manager(&user)?;
-    let create = WorkflowInput { record_kind: RecordKind::Release.as_str().into(), ..Default::default() };
-    render_list(&user, &pool, FormErrors::default(), create, CopyInput::default()).await
+    let create = WorkflowInput {
+        record_kind: RecordKind::Release.as_str().into(),
+        ..Default::default()
+    };
+    render_list(
+        &user,
+        &pool,
+        FormErrors::default(),
+        create,
+        CopyInput::default(),
+    )
+    .await
 }
 
 fn refusal_errors(r: Refusal, field: &str) -> FormErrors {
@@ -192,22 +230,45 @@ fn refusal_errors(r: Refusal, field: &str) -> FormErrors {
 
 /// POST /admin/workflows: a new, empty draft.
 #[post("/admin/workflows")]
-async fn create_workflow(user: CurrentUser, pool: web::Data<DbPool>, form: Form<WorkflowInput>) -> AppResult<HttpResponse> {
+async fn create_workflow(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    form: Form<WorkflowInput>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let f = form.into_inner();
     let input = f.clone();
     match db::run(&pool, move |conn| svc::create_empty(conn, &input)).await? {
         Ok(id) => {
-            user.flash("success", format!("{} was created as a draft. Add its phases and transitions, then publish it.", f.name.trim()));
+            user.flash(
+                "success",
+                format!(
+                    "{} was created as a draft. Add its phases and transitions, then publish it.",
+                    f.name.trim()
+                ),
+            );
             Ok(see_other(paths::admin_workflow(id)))
         }
-        Err(r) => render_list(&user, &pool, refusal_errors(r, "name"), f, CopyInput::default()).await,
+        Err(r) => {
+            render_list(
+                &user,
+                &pool,
+                refusal_errors(r, "name"),
+                f,
+                CopyInput::default(),
+            )
+            .await
+        }
     }
 }
 
 /// POST /admin/workflows/copy: a new draft copying another workflow.
 #[post("/admin/workflows/copy")]
-async fn copy_workflow(user: CurrentUser, pool: web::Data<DbPool>, form: Form<CopyInput>) -> AppResult<HttpResponse> {
+async fn copy_workflow(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    form: Form<CopyInput>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let f = form.into_inner();
     let input = f.clone();
@@ -220,11 +281,19 @@ async fn copy_workflow(user: CurrentUser, pool: web::Data<DbPool>, form: Form<Co
     .await?;
     match outcome {
         Ok((id, name)) => {
-            user.flash("success", format!("{name} was created as a draft copy. Change what differs, then publish it."));
+            user.flash(
+                "success",
+                format!(
+                    "{name} was created as a draft copy. Change what differs, then publish it."
+                ),
+            );
             Ok(see_other(paths::admin_workflow(id)))
         }
         Err(r) => {
-            let create = WorkflowInput { record_kind: RecordKind::Release.as_str().into(), ..Default::default() };
+            let create = WorkflowInput {
+                record_kind: RecordKind::Release.as_str().into(),
+                ..Default::default()
+            };
             render_list(&user, &pool, refusal_errors(r, "copy_source"), create, f).await
         }
     }
@@ -314,8 +383,15 @@ struct Kept {
 impl Kept {
     fn refusal(r: Refusal, title: &str) -> Kept {
         match r {
-            Refusal::Invalid(errors) => Kept { errors, ..Default::default() },
-            Refusal::Broken(refused) => Kept { refused, refused_title: title.to_string(), ..Default::default() },
+            Refusal::Invalid(errors) => Kept {
+                errors,
+                ..Default::default()
+            },
+            Refusal::Broken(refused) => Kept {
+                refused,
+                refused_title: title.to_string(),
+                ..Default::default()
+            },
         }
     }
 
@@ -333,32 +409,53 @@ fn roles_text(roles: &[String]) -> String {
 
 /// "all tasks done; CAB approval (All must approve; emergency: ECAB, One must approve)": what
 /// leaving a phase needs, as the release engine applies it ("" when nothing).
-pub(crate) fn leaving_needs(p: &PhaseRow, requirement: Option<&Requirement>, group_name: impl Fn(i64) -> String) -> String {
+pub(crate) fn leaving_needs(
+    p: &PhaseRow,
+    requirement: Option<&Requirement>,
+    group_name: impl Fn(i64) -> String,
+) -> String {
     let mut parts = Vec::new();
     if p.require_tasks_done {
         parts.push("all tasks done".to_string());
     }
     if let Some(r) = requirement {
         let label = |rule: &str, quorum: Option<i32>| {
-            approval::Rule::from_parts(rule, quorum).map(|r| r.label()).unwrap_or_else(|| rule.to_string())
+            approval::Rule::from_parts(rule, quorum)
+                .map(|r| r.label())
+                .unwrap_or_else(|| rule.to_string())
         };
         let emergency = match r.emergency_group_id {
             // Emergency releases go to another group, under its rule (a quorum there is more than half).
             Some(g) => format!("{}, {}", group_name(g), label(&r.emergency_rule, None)),
             None => "same group and rule".into(),
         };
-        parts.push(format!("{} approval ({}; emergency: {emergency})", group_name(r.group_id), label(&r.rule, r.quorum_count)));
+        parts.push(format!(
+            "{} approval ({}; emergency: {emergency})",
+            group_name(r.group_id),
+            label(&r.rule, r.quorum_count)
+        ));
     }
     parts.join("; ")
 }
 
-fn phase_item(wf_id: i64, p: &PhaseRow, number: usize, first: bool, last: bool, leaving: String) -> PhaseItem {
+fn phase_item(
+    wf_id: i64,
+    p: &PhaseRow,
+    number: usize,
+    first: bool,
+    last: bool,
+    leaving: String,
+) -> PhaseItem {
     PhaseItem {
         name: p.name.clone(),
         number,
         duration: duration_hours(p.duration_hours),
         emergency: duration_hours(p.emergency_duration_hours),
-        condition: p.condition.parse::<Condition>().map(|c| c.label()).unwrap_or("Always"),
+        condition: p
+            .condition
+            .parse::<Condition>()
+            .map(|c| c.label())
+            .unwrap_or("Always"),
         leaving,
         href: paths::admin_workflow_phase(wf_id, p.id),
         move_href: paths::admin_workflow_phase_move(wf_id, p.id),
@@ -368,31 +465,64 @@ fn phase_item(wf_id: i64, p: &PhaseRow, number: usize, first: bool, last: bool, 
     }
 }
 
-async fn render_workflow(user: &CurrentUser, pool: &DbPool, id: i64, kept: Kept) -> AppResult<HttpResponse> {
-    let (wf, phases, transitions, categories, problems, requirements, group_names) = db::run(pool, move |conn| {
-        let wf = wfm::find(conn, id)?;
-        let phases = wfm::phases_of(conn, id)?;
-        let transitions = wfm::transitions_of(conn, id)?;
-        let categories = wfm::categories_of(conn, id)?;
-        let problems = svc::problems(conn, id)?;
-        let ids: Vec<i64> = phases.iter().map(|p| p.id).collect();
-        let requirements = am::requirements_of(conn, &ids)?;
-        let group_names: HashMap<i64, String> = groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect();
-        Ok((wf, phases, transitions, categories, problems, requirements, group_names))
-    })
-    .await?;
+async fn render_workflow(
+    user: &CurrentUser,
+    pool: &DbPool,
+    id: i64,
+    kept: Kept,
+) -> AppResult<HttpResponse> {
+    let (wf, phases, transitions, categories, problems, requirements, group_names) =
+        db::run(pool, move |conn| {
+            let wf = wfm::find(conn, id)?;
+            let phases = wfm::phases_of(conn, id)?;
+            let transitions = wfm::transitions_of(conn, id)?;
+            let categories = wfm::categories_of(conn, id)?;
+            let problems = svc::problems(conn, id)?;
+            let ids: Vec<i64> = phases.iter().map(|p| p.id).collect();
+            let requirements = am::requirements_of(conn, &ids)?;
+            let group_names: HashMap<i64, String> = groups::all(conn)?
+                .into_iter()
+                .map(|g| (g.id, g.name))
+                .collect();
+            Ok((
+                wf,
+                phases,
+                transitions,
+                categories,
+                problems,
+                requirements,
+                group_names,
+            ))
+        })
+        .await?;
     let leaving = |p: &PhaseRow| {
         let r = requirements.iter().find(|r| r.phase_id == p.id);
-        leaving_needs(p, r, |g| group_names.get(&g).cloned().unwrap_or_else(|| "Unknown group".into()))
+        leaving_needs(p, r, |g| {
+            group_names
+                .get(&g)
+                .cloned()
+                .unwrap_or_else(|| "Unknown group".into())
+        })
     };
     let active: Vec<&PhaseRow> = phases.iter().filter(|p| !p.retired).collect();
     let n = active.len();
-    let phase_items =
-        active.iter().enumerate().map(|(i, p)| phase_item(id, p, i + 1, i == 0, i + 1 == n, leaving(p))).collect();
-    let retired_items = phases.iter().filter(|p| p.retired).map(|p| phase_item(id, p, 0, true, true, leaving(p))).collect();
+    let phase_items = active
+        .iter()
+        .enumerate()
+        .map(|(i, p)| phase_item(id, p, i + 1, i == 0, i + 1 == n, leaving(p)))
+        .collect();
+    let retired_items = phases
+        .iter()
+        .filter(|p| p.retired)
+        .map(|p| phase_item(id, p, 0, true, true, leaving(p)))
+        .collect();
     let name_of = |pid: i64| {
         phases.iter().find(|p| p.id == pid).map(|p| {
-            if p.retired { format!("{} (retired)", p.name) } else { p.name.clone() }
+            if p.retired {
+                format!("{} (retired)", p.name)
+            } else {
+                p.name.clone()
+            }
         })
     };
     let groups = phases
@@ -405,18 +535,36 @@ async fn render_workflow(user: &CurrentUser, pool: &DbPool, id: i64, kept: Kept)
                 .filter(|t| t.from_phase_id == p.id)
                 .map(|t| TransitionItem {
                     label: t.label.clone(),
-                    kind: t.kind.parse::<TransitionKind>().map(|k| k.label()).unwrap_or("Unknown"),
+                    kind: t
+                        .kind
+                        .parse::<TransitionKind>()
+                        .map(|k| k.label())
+                        .unwrap_or("Unknown"),
                     to: match t.to_phase_id {
                         Some(to) => name_of(to).unwrap_or_default(),
                         None => "Ends the record".into(),
                     },
                     roles: roles_text(&t.roles),
-                    reason: if t.reason_required { "Required" } else { "Not required" },
-                    outcome: t.outcome.as_deref().and_then(|o| o.parse::<Outcome>().ok()).map(|o| o.label()).unwrap_or(""),
+                    reason: if t.reason_required {
+                        "Required"
+                    } else {
+                        "Not required"
+                    },
+                    outcome: t
+                        .outcome
+                        .as_deref()
+                        .and_then(|o| o.parse::<Outcome>().ok())
+                        .map(|o| o.label())
+                        .unwrap_or(""),
                     remove_href: paths::admin_workflow_transition_remove(id, t.id),
                 })
                 .collect();
-            (!rows.is_empty()).then(|| TransitionGroup { id: p.id, from: p.name.clone(), from_retired: p.retired, rows })
+            (!rows.is_empty()).then(|| TransitionGroup {
+                id: p.id,
+                from: p.name.clone(),
+                from_retired: p.retired,
+                rows,
+            })
         })
         .collect();
     let failed = kept.failed();
@@ -438,7 +586,13 @@ async fn render_workflow(user: &CurrentUser, pool: &DbPool, id: i64, kept: Kept)
         groups,
         categories: categories
             .into_iter()
-            .map(|c| if c.retired { format!("{} (retired)", c.name) } else { c.name })
+            .map(|c| {
+                if c.retired {
+                    format!("{} (retired)", c.name)
+                } else {
+                    c.name
+                }
+            })
             .collect(),
         problems,
         refused: kept.refused,
@@ -466,14 +620,23 @@ async fn render_workflow(user: &CurrentUser, pool: &DbPool, id: i64, kept: Kept)
 
 /// GET /admin/workflows/{id}
 #[get("/admin/workflows/{id:\\d+}")]
-async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn show(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     render_workflow(&user, &pool, path.into_inner(), Kept::default()).await
 }
 
 /// POST /admin/workflows/{id}: rename, change the description.
 #[post("/admin/workflows/{id:\\d+}")]
-async fn rename(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, form: Form<WorkflowInput>) -> AppResult<HttpResponse> {
+async fn rename(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    form: Form<WorkflowInput>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
     let f = form.into_inner();
@@ -484,7 +647,10 @@ async fn rename(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>
             Ok(see_other(paths::admin_workflow(id)))
         }
         Err(r) => {
-            let kept = Kept { rename: Some(f), ..Kept::refusal(r, NOT_SAVED) };
+            let kept = Kept {
+                rename: Some(f),
+                ..Kept::refusal(r, NOT_SAVED)
+            };
             render_workflow(&user, &pool, id, kept).await
         }
     }
@@ -495,21 +661,49 @@ struct Empty {}
 
 /// POST /admin/workflows/{id}/publish
 #[post("/admin/workflows/{id:\\d+}/publish")]
-async fn publish(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, _form: Form<Empty>) -> AppResult<HttpResponse> {
+async fn publish(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    _form: Form<Empty>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
     match db::run(&pool, move |conn| svc::publish(conn, id)).await? {
         Ok(()) => {
-            user.flash("success", "The workflow is published: categories can use it now.");
+            user.flash(
+                "success",
+                "The workflow is published: categories can use it now.",
+            );
             Ok(see_other(paths::admin_workflow(id)))
         }
-        Err(r) => render_workflow(&user, &pool, id, Kept::refusal(r, "The workflow was not published: fix these problems first")).await,
+        Err(r) => {
+            render_workflow(
+                &user,
+                &pool,
+                id,
+                Kept::refusal(
+                    r,
+                    "The workflow was not published: fix these problems first",
+                ),
+            )
+            .await
+        }
     }
 }
 
-fn workflow_confirm(user: &CurrentUser, wf: &WorkflowRow, usage: &svc::WorkflowUse, refused: Vec<String>) -> ConfirmPage {
+fn workflow_confirm(
+    user: &CurrentUser,
+    wf: &WorkflowRow,
+    usage: &svc::WorkflowUse,
+    refused: Vec<String>,
+) -> ConfirmPage {
     let mut paragraphs = Vec::new();
-    let mut buttons = vec![ConfirmButton { value: "retire", label: format!("Retire {}", wf.name), danger: true }];
+    let mut buttons = vec![ConfirmButton {
+        value: "retire",
+        label: format!("Retire {}", wf.name),
+        danger: true,
+    }];
     if !usage.active_categories.is_empty() {
         paragraphs.push(format!(
             "These categories use it: {}. Point them at another workflow or retire them before retiring it.",
@@ -524,9 +718,16 @@ fn workflow_confirm(user: &CurrentUser, wf: &WorkflowRow, usage: &svc::WorkflowU
         ));
     } else if usage.all_categories.is_empty() {
         paragraphs.push("No release or category uses it: you may retire it (it can be restored later) or delete it for good.".into());
-        buttons.push(ConfirmButton { value: "delete", label: format!("Delete {}", wf.name), danger: true });
+        buttons.push(ConfirmButton {
+            value: "delete",
+            label: format!("Delete {}", wf.name),
+            danger: true,
+        });
     } else {
-        paragraphs.push("Retired, it stays listed and can be restored; no category can choose it meanwhile.".into());
+        paragraphs.push(
+            "Retired, it stays listed and can be restored; no category can choose it meanwhile."
+                .into(),
+        );
     }
     ConfirmPage {
         ctx: user.ctx(),
@@ -541,22 +742,38 @@ fn workflow_confirm(user: &CurrentUser, wf: &WorkflowRow, usage: &svc::WorkflowU
 
 /// GET /admin/workflows/{id}/retire: the confirmation (retire, or delete when unused).
 #[get("/admin/workflows/{id:\\d+}/retire")]
-async fn retire_confirm(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn retire_confirm(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
-    let (wf, usage) = db::run(&pool, move |conn| Ok((wfm::find(conn, id)?, svc::workflow_use(conn, id)?))).await?;
+    let (wf, usage) = db::run(&pool, move |conn| {
+        Ok((wfm::find(conn, id)?, svc::workflow_use(conn, id)?))
+    })
+    .await?;
     page(&workflow_confirm(&user, &wf, &usage, Vec::new()))
 }
 
 /// POST /admin/workflows/{id}/retire: `action` is `retire` or `delete`.
 #[post("/admin/workflows/{id:\\d+}/retire")]
-async fn retire(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, form: Form<ConfirmInput>) -> AppResult<HttpResponse> {
+async fn retire(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    form: Form<ConfirmInput>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
     let delete = form.into_inner().action == "delete";
     let (name, outcome) = db::run(&pool, move |conn| {
         let name = wfm::find(conn, id)?.name;
-        let outcome = if delete { svc::delete_workflow(conn, id)? } else { svc::retire_workflow(conn, id)? };
+        let outcome = if delete {
+            svc::delete_workflow(conn, id)?
+        } else {
+            svc::retire_workflow(conn, id)?
+        };
         Ok((name, outcome))
     })
     .await?;
@@ -574,7 +791,10 @@ async fn retire(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>
                 Refusal::Broken(m) => m,
                 Refusal::Invalid(e) => e.0.into_iter().map(|(_, m)| m).collect(),
             };
-            let (wf, usage) = db::run(&pool, move |conn| Ok((wfm::find(conn, id)?, svc::workflow_use(conn, id)?))).await?;
+            let (wf, usage) = db::run(&pool, move |conn| {
+                Ok((wfm::find(conn, id)?, svc::workflow_use(conn, id)?))
+            })
+            .await?;
             invalid(&workflow_confirm(&user, &wf, &usage, refused))
         }
     }
@@ -582,7 +802,12 @@ async fn retire(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>
 
 /// POST /admin/workflows/{id}/restore
 #[post("/admin/workflows/{id:\\d+}/restore")]
-async fn restore(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, _form: Form<Empty>) -> AppResult<HttpResponse> {
+async fn restore(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    _form: Form<Empty>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
     match db::run(&pool, move |conn| svc::restore_workflow(conn, id)).await? {
@@ -590,7 +815,15 @@ async fn restore(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64
             user.flash("success", "The workflow is restored.");
             Ok(see_other(paths::admin_workflow(id)))
         }
-        Err(r) => render_workflow(&user, &pool, id, Kept::refusal(r, "The workflow was not restored")).await,
+        Err(r) => {
+            render_workflow(
+                &user,
+                &pool,
+                id,
+                Kept::refusal(r, "The workflow was not restored"),
+            )
+            .await
+        }
     }
 }
 
@@ -598,18 +831,29 @@ async fn restore(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64
 
 /// POST /admin/workflows/{id}/phases: add a phase at the end.
 #[post("/admin/workflows/{id:\\d+}/phases")]
-async fn add_phase(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, form: Form<PhaseInput>) -> AppResult<HttpResponse> {
+async fn add_phase(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    form: Form<PhaseInput>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let id = path.into_inner();
     let f = form.into_inner();
     let input = f.clone();
     match db::run(&pool, move |conn| svc::add_phase(conn, id, &input)).await? {
         Ok(_) => {
-            user.flash("success", format!("The phase {} was added.", f.phase_name.trim()));
+            user.flash(
+                "success",
+                format!("The phase {} was added.", f.phase_name.trim()),
+            );
             Ok(see_other(paths::admin_workflow(id)))
         }
         Err(r) => {
-            let kept = Kept { phase: Some(f), ..Kept::refusal(r, NOT_SAVED) };
+            let kept = Kept {
+                phase: Some(f),
+                ..Kept::refusal(r, NOT_SAVED)
+            };
             render_workflow(&user, &pool, id, kept).await
         }
     }
@@ -647,7 +891,13 @@ struct PhaseKept {
     refused_title: String,
 }
 
-async fn render_phase(user: &CurrentUser, pool: &DbPool, id: i64, phase_id: i64, kept: PhaseKept) -> AppResult<HttpResponse> {
+async fn render_phase(
+    user: &CurrentUser,
+    pool: &DbPool,
+    id: i64,
+    phase_id: i64,
+    kept: PhaseKept,
+) -> AppResult<HttpResponse> {
     let (wf, phase, phases, releases_in_it, requirement, groups) = db::run(pool, move |conn| {
         let phase = svc::phase_of(conn, id, phase_id)?;
         Ok((
@@ -661,9 +911,9 @@ async fn render_phase(user: &CurrentUser, pool: &DbPool, id: i64, phase_id: i64,
     })
     .await?;
     let named = |name: &str| groups.iter().find(|g| g.name == name).map(|g| g.id);
-    let pf = kept
-        .form
-        .unwrap_or_else(|| PhaseInput::of_phase(&phase, requirement.as_ref(), named("CAB"), named("ECAB")));
+    let pf = kept.form.unwrap_or_else(|| {
+        PhaseInput::of_phase(&phase, requirement.as_ref(), named("CAB"), named("ECAB"))
+    });
     let failed = !kept.errors.is_empty() || !kept.refused.is_empty();
     let p = PhasePage {
         ctx: user.ctx(),
@@ -673,7 +923,11 @@ async fn render_phase(user: &CurrentUser, pool: &DbPool, id: i64, phase_id: i64,
         action: paths::admin_workflow_phase(id, phase_id),
         retire_href: paths::admin_workflow_phase_retire(id, phase_id),
         restore_action: paths::admin_workflow_phase_restore(id, phase_id),
-        options: phases.iter().filter(|p| !p.retired && p.id != phase_id).map(|p| (p.id, p.name.clone())).collect(),
+        options: phases
+            .iter()
+            .filter(|p| !p.retired && p.id != phase_id)
+            .map(|p| (p.id, p.name.clone()))
+            .collect(),
         pf,
         restore_from: kept.restore_from,
         errors: kept.errors,
@@ -693,19 +947,44 @@ async fn render_phase(user: &CurrentUser, pool: &DbPool, id: i64, phase_id: i64,
 
 /// GET /admin/workflows/{id}/phases/{phase_id}
 #[get("/admin/workflows/{id:\\d+}/phases/{phase_id:\\d+}")]
-async fn phase_page(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<(i64, i64)>) -> AppResult<HttpResponse> {
+async fn phase_page(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<(i64, i64)>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let (id, phase_id) = path.into_inner();
-    let kept = PhaseKept { form: None, restore_from: String::new(), errors: FormErrors::default(), refused: Vec::new(), refused_title: String::new() };
+    let kept = PhaseKept {
+        form: None,
+        restore_from: String::new(),
+        errors: FormErrors::default(),
+        refused: Vec::new(),
+        refused_title: String::new(),
+    };
     render_phase(&user, &pool, id, phase_id, kept).await
 }
 
-fn phase_kept(r: Refusal, form: Option<PhaseInput>, restore_from: String, title: &str) -> PhaseKept {
+fn phase_kept(
+    r: Refusal,
+    form: Option<PhaseInput>,
+    restore_from: String,
+    title: &str,
+) -> PhaseKept {
     match r {
-        Refusal::Invalid(errors) => PhaseKept { form, restore_from, errors, refused: Vec::new(), refused_title: String::new() },
-        Refusal::Broken(refused) => {
-            PhaseKept { form, restore_from, errors: FormErrors::default(), refused, refused_title: title.to_string() }
-        }
+        Refusal::Invalid(errors) => PhaseKept {
+            form,
+            restore_from,
+            errors,
+            refused: Vec::new(),
+            refused_title: String::new(),
+        },
+        Refusal::Broken(refused) => PhaseKept {
+            form,
+            restore_from,
+            errors: FormErrors::default(),
+            refused,
+            refused_title: title.to_string(),
+        },
     }
 }
 
@@ -722,12 +1001,28 @@ async fn update_phase(
     let (id, phase_id) = path.into_inner();
     let f = form.into_inner();
     let input = f.clone();
-    match db::run(&pool, move |conn| svc::update_phase(conn, id, phase_id, &input)).await? {
+    match db::run(&pool, move |conn| {
+        svc::update_phase(conn, id, phase_id, &input)
+    })
+    .await?
+    {
         Ok(()) => {
-            user.flash("success", format!("The phase {} was saved.", f.phase_name.trim()));
+            user.flash(
+                "success",
+                format!("The phase {} was saved.", f.phase_name.trim()),
+            );
             Ok(see_other(paths::admin_workflow(id)))
         }
-        Err(r) => render_phase(&user, &pool, id, phase_id, phase_kept(r, Some(f), String::new(), NOT_SAVED)).await,
+        Err(r) => {
+            render_phase(
+                &user,
+                &pool,
+                id,
+                phase_id,
+                phase_kept(r, Some(f), String::new(), NOT_SAVED),
+            )
+            .await
+        }
     }
 }
 
@@ -739,7 +1034,12 @@ struct MoveInput {
 
 /// POST /admin/workflows/{id}/phases/{phase_id}/move: `direction` is `up` or `down`.
 #[post("/admin/workflows/{id:\\d+}/phases/{phase_id:\\d+}/move")]
-async fn move_phase(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<(i64, i64)>, form: Form<MoveInput>) -> AppResult<HttpResponse> {
+async fn move_phase(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<(i64, i64)>,
+    form: Form<MoveInput>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let (id, phase_id) = path.into_inner();
     let up = match form.into_inner().direction.as_str() {
@@ -754,16 +1054,29 @@ async fn move_phase(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<
     .await?;
     match outcome {
         Ok(()) => {
-            user.flash("success", format!("{name} moved {}.", if up { "up" } else { "down" }));
+            user.flash(
+                "success",
+                format!("{name} moved {}.", if up { "up" } else { "down" }),
+            );
             Ok(see_other(paths::admin_workflow(id)))
         }
         Err(r) => render_workflow(&user, &pool, id, Kept::refusal(r, NOT_SAVED)).await,
     }
 }
 
-fn phase_confirm(user: &CurrentUser, id: i64, phase: &PhaseRow, usage: &svc::PhaseUse, refused: Vec<String>) -> ConfirmPage {
+fn phase_confirm(
+    user: &CurrentUser,
+    id: i64,
+    phase: &PhaseRow,
+    usage: &svc::PhaseUse,
+    refused: Vec<String>,
+) -> ConfirmPage {
     let mut paragraphs = Vec::new();
-    let mut buttons = vec![ConfirmButton { value: "retire", label: format!("Retire {}", phase.name), danger: true }];
+    let mut buttons = vec![ConfirmButton {
+        value: "retire",
+        label: format!("Retire {}", phase.name),
+        danger: true,
+    }];
     if usage.in_use {
         paragraphs.push(format!(
             "Releases have been in {}, so it can be retired but never deleted.{}",
@@ -776,7 +1089,11 @@ fn phase_confirm(user: &CurrentUser, id: i64, phase: &PhaseRow, usage: &svc::Pha
         ));
     } else {
         paragraphs.push("No release has used this phase: you may retire it (it can be restored later) or delete it with its field rules and transitions.".into());
-        buttons.push(ConfirmButton { value: "delete", label: format!("Delete {}", phase.name), danger: true });
+        buttons.push(ConfirmButton {
+            value: "delete",
+            label: format!("Delete {}", phase.name),
+            danger: true,
+        });
     }
     if usage.transitions_in.is_empty() {
         paragraphs.push("No transition from another phase leads into it.".into());
@@ -799,7 +1116,11 @@ fn phase_confirm(user: &CurrentUser, id: i64, phase: &PhaseRow, usage: &svc::Pha
 
 /// GET /admin/workflows/{id}/phases/{phase_id}/retire: the confirmation.
 #[get("/admin/workflows/{id:\\d+}/phases/{phase_id:\\d+}/retire")]
-async fn phase_retire_confirm(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<(i64, i64)>) -> AppResult<HttpResponse> {
+async fn phase_retire_confirm(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<(i64, i64)>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let (id, phase_id) = path.into_inner();
     let (phase, usage) = db::run(&pool, move |conn| {
@@ -833,7 +1154,13 @@ async fn phase_retire(
             Ok(see_other(paths::admin_workflow(id)))
         }
         Ok(Removed::Retired) => {
-            user.flash("success", format!("The phase {} is retired. Releases in it stay there until they are moved.", phase.name));
+            user.flash(
+                "success",
+                format!(
+                    "The phase {} is retired. Releases in it stay there until they are moved.",
+                    phase.name
+                ),
+            );
             Ok(see_other(paths::admin_workflow(id)))
         }
         Err(r) => {
@@ -869,7 +1196,16 @@ async fn phase_restore(
             user.flash("success", "The phase is restored.");
             Ok(see_other(paths::admin_workflow(id)))
         }
-        Err(r) => render_phase(&user, &pool, id, phase_id, phase_kept(r, None, f.phase_from, NOT_SAVED)).await,
+        Err(r) => {
+            render_phase(
+                &user,
+                &pool,
+                id,
+                phase_id,
+                phase_kept(r, None, f.phase_from, NOT_SAVED),
+            )
+            .await
+        }
     }
 }
 
@@ -910,7 +1246,11 @@ async fn render_fields(
     refused: Vec<String>,
 ) -> AppResult<HttpResponse> {
     let (wf, phases, rules) = db::run(pool, move |conn| {
-        Ok((wfm::find(conn, id)?, wfm::phases_of(conn, id)?, wfm::rules_of(conn, id)?))
+        Ok((
+            wfm::find(conn, id)?,
+            wfm::phases_of(conn, id)?,
+            wfm::rules_of(conn, id)?,
+        ))
     })
     .await?;
     let active: Vec<&PhaseRow> = phases.iter().filter(|p| !p.retired).collect();
@@ -930,7 +1270,11 @@ async fn render_fields(
                         .as_ref()
                         .and_then(|s| s.get(&name).cloned())
                         .unwrap_or_else(|| stored.as_str().to_string());
-                    GridCell { label: format!("{} in {}", f.label, p.name), name, value }
+                    GridCell {
+                        label: format!("{} in {}", f.label, p.name),
+                        name,
+                        value,
+                    }
                 })
                 .collect(),
         })
@@ -957,9 +1301,21 @@ async fn render_fields(
 
 /// GET /admin/workflows/{id}/fields: which fields each phase hides, shows, or requires.
 #[get("/admin/workflows/{id:\\d+}/fields")]
-async fn fields_page(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn fields_page(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
-    render_fields(&user, &pool, path.into_inner(), None, FormErrors::default(), Vec::new()).await
+    render_fields(
+        &user,
+        &pool,
+        path.into_inner(),
+        None,
+        FormErrors::default(),
+        Vec::new(),
+    )
+    .await
 }
 
 /// POST /admin/workflows/{id}/fields: the whole grid at once.
@@ -979,8 +1335,12 @@ async fn save_fields(
             user.flash("success", "The field rules were saved.");
             Ok(see_other(paths::admin_workflow_fields(id)))
         }
-        Err(Refusal::Invalid(errors)) => render_fields(&user, &pool, id, Some(f), errors, Vec::new()).await,
-        Err(Refusal::Broken(refused)) => render_fields(&user, &pool, id, Some(f), FormErrors::default(), refused).await,
+        Err(Refusal::Invalid(errors)) => {
+            render_fields(&user, &pool, id, Some(f), errors, Vec::new()).await
+        }
+        Err(Refusal::Broken(refused)) => {
+            render_fields(&user, &pool, id, Some(f), FormErrors::default(), refused).await
+        }
     }
 }
 
@@ -1011,13 +1371,22 @@ async fn add_transition(
             Ok(see_other(paths::admin_workflow(id)))
         }
         Err(r) => {
-            let kept = Kept { transition: Some(f), ..Kept::refusal(r, NOT_SAVED) };
+            let kept = Kept {
+                transition: Some(f),
+                ..Kept::refusal(r, NOT_SAVED)
+            };
             render_workflow(&user, &pool, id, kept).await
         }
     }
 }
 
-fn transition_confirm(user: &CurrentUser, id: i64, t: &wfm::TransitionRow, from: &str, refused: Vec<String>) -> ConfirmPage {
+fn transition_confirm(
+    user: &CurrentUser,
+    id: i64,
+    t: &wfm::TransitionRow,
+    from: &str,
+    refused: Vec<String>,
+) -> ConfirmPage {
     ConfirmPage {
         ctx: user.ctx(),
         title: format!("Remove the transition “{}”?", t.label),
@@ -1031,7 +1400,11 @@ fn transition_confirm(user: &CurrentUser, id: i64, t: &wfm::TransitionRow, from:
     }
 }
 
-fn transition_of(conn: &mut diesel::PgConnection, id: i64, tid: i64) -> AppResult<(wfm::TransitionRow, String)> {
+fn transition_of(
+    conn: &mut diesel::PgConnection,
+    id: i64,
+    tid: i64,
+) -> AppResult<(wfm::TransitionRow, String)> {
     let t = wfm::transition(conn, tid)?;
     if t.workflow_id != id {
         return Err(AppError::NotFound);
@@ -1042,7 +1415,11 @@ fn transition_of(conn: &mut diesel::PgConnection, id: i64, tid: i64) -> AppResul
 
 /// GET /admin/workflows/{id}/transitions/{transition_id}/remove: the confirmation.
 #[get("/admin/workflows/{id:\\d+}/transitions/{transition_id:\\d+}/remove")]
-async fn transition_remove_confirm(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<(i64, i64)>) -> AppResult<HttpResponse> {
+async fn transition_remove_confirm(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<(i64, i64)>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let (id, tid) = path.into_inner();
     let (t, from) = db::run(&pool, move |conn| transition_of(conn, id, tid)).await?;
@@ -1066,7 +1443,10 @@ async fn transition_remove(
     .await?;
     match outcome {
         Ok(()) => {
-            user.flash("success", format!("The transition “{}” was removed.", t.label));
+            user.flash(
+                "success",
+                format!("The transition “{}” was removed.", t.label),
+            );
             Ok(see_other(paths::admin_workflow(id)))
         }
         Err(r) => {
@@ -1075,7 +1455,9 @@ async fn transition_remove(
                 Refusal::Invalid(e) => e.0.into_iter().map(|(_, m)| m).collect(),
             };
             let mut p = transition_confirm(&user, id, &t, &from, refused);
-            p.paragraphs.push("Add another way through the workflow first, then remove this transition.".into());
+            p.paragraphs.push(
+                "Add another way through the workflow first, then remove this transition.".into(),
+            );
             invalid(&p)
         }
     }

@@ -19,7 +19,13 @@ use crate::services::approvals::{self as svc, ApprovalView, Decision, InboxItem,
 use crate::views::{self, Ctx};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(inbox).service(show).service(decide).service(request).service(delegations).service(add_delegation).service(end_delegation);
+    cfg.service(inbox)
+        .service(show)
+        .service(decide)
+        .service(request)
+        .service(delegations)
+        .service(add_delegation)
+        .service(end_delegation);
 }
 
 pub struct RecentDecision {
@@ -66,7 +72,12 @@ async fn inbox(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResp
         Ok((items, recent))
     })
     .await?;
-    page(&InboxPage { ctx: user.ctx(), items, recent, is_approver: user.has(Role::Approver) })
+    page(&InboxPage {
+        ctx: user.ctx(),
+        items,
+        recent,
+        is_approver: user.has(Role::Approver),
+    })
 }
 
 #[derive(Template)]
@@ -82,13 +93,23 @@ struct ApprovalPage {
     return_to: String,
 }
 
-async fn approval_page(user: &CurrentUser, pool: &DbPool, id: i64, error: String, comment: String, chosen: String) -> AppResult<ApprovalPage> {
+async fn approval_page(
+    user: &CurrentUser,
+    pool: &DbPool,
+    id: i64,
+    error: String,
+    comment: String,
+    chosen: String,
+) -> AppResult<ApprovalPage> {
     let actor = user.actor();
     let (view, r) = db::run(pool, move |conn| {
         let a = am::find(conn, id)?;
         let r = rel::find_by_id(conn, a.release_id)?;
         let wf = wfm::load(conn, r.workflow_id)?;
-        let view = svc::views_for_release(conn, &r, &wf, actor)?.into_iter().find(|v| v.id == id).ok_or(AppError::NotFound)?;
+        let view = svc::views_for_release(conn, &r, &wf, actor)?
+            .into_iter()
+            .find(|v| v.id == id)
+            .ok_or(AppError::NotFound)?;
         Ok((view, r))
     })
     .await?;
@@ -106,8 +127,22 @@ async fn approval_page(user: &CurrentUser, pool: &DbPool, id: i64, error: String
 
 /// GET /approvals/{id}
 #[get("/approvals/{id}")]
-async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>) -> AppResult<HttpResponse> {
-    page(&approval_page(&user, &pool, path.into_inner(), String::new(), String::new(), String::new()).await?)
+async fn show(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    page(
+        &approval_page(
+            &user,
+            &pool,
+            path.into_inner(),
+            String::new(),
+            String::new(),
+            String::new(),
+        )
+        .await?,
+    )
 }
 
 #[derive(Deserialize)]
@@ -126,22 +161,39 @@ struct DecisionForm {
 
 /// POST /approvals/{id}/decision: approve, deny (reason required) or retract (reason required).
 #[post("/approvals/{id}/decision")]
-async fn decide(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, form: Form<DecisionForm>) -> AppResult<HttpResponse> {
+async fn decide(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    form: Form<DecisionForm>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let f = form.into_inner();
     let decision = match f.decision.as_str() {
         "approve" => Decision::Approve,
         "deny" => Decision::Deny,
         "retract" => Decision::Retract,
-        _ => return Err(AppError::BadRequest("Unknown decision: use approve, deny or retract.".into())),
+        _ => {
+            return Err(AppError::BadRequest(
+                "Unknown decision: use approve, deny or retract.".into(),
+            ))
+        }
     };
-    let cycle: i32 = f.cycle.parse().map_err(|_| AppError::BadRequest("The form has no valid round number: reload the page.".into()))?;
+    let cycle: i32 = f.cycle.parse().map_err(|_| {
+        AppError::BadRequest("The form has no valid round number: reload the page.".into())
+    })?;
     let on_behalf_of = match f.on_behalf_of.trim() {
         "" => None,
-        s => Some(s.parse::<i64>().map_err(|_| AppError::BadRequest("Unknown approver to vote for.".into()))?),
+        s => Some(
+            s.parse::<i64>()
+                .map_err(|_| AppError::BadRequest("Unknown approver to vote for.".into()))?,
+        ),
     };
     let (actor, comment) = (user.actor(), f.comment.clone());
-    let outcome = db::run(&pool, move |conn| svc::decide(conn, actor, id, cycle, decision, &comment, on_behalf_of)).await?;
+    let outcome = db::run(&pool, move |conn| {
+        svc::decide(conn, actor, id, cycle, decision, &comment, on_behalf_of)
+    })
+    .await?;
     let back = paths::local_or(Some(&f.return_to), &format!("/approvals/{id}"));
     match outcome {
         VoteOutcome::Counted { summary } => {
@@ -152,7 +204,9 @@ async fn decide(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>
             user.flash("info", why);
             Ok(see_other(back))
         }
-        VoteOutcome::Invalid(why) => invalid(&approval_page(&user, &pool, id, why, f.comment, f.decision).await?),
+        VoteOutcome::Invalid(why) => {
+            invalid(&approval_page(&user, &pool, id, why, f.comment, f.decision).await?)
+        }
     }
 }
 
@@ -161,16 +215,36 @@ pub(crate) struct Empty {}
 
 /// POST /releases/{number}/approvals: request the current phase's approval when it is missing.
 #[post("/releases/{number}/approvals")]
-async fn request(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, _f: Form<Empty>) -> AppResult<HttpResponse> {
+async fn request(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    _f: Form<Empty>,
+) -> AppResult<HttpResponse> {
     request_kind(user, pool, RecordKind::Release, path.into_inner()).await
 }
 
-pub(crate) async fn request_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, path: String) -> AppResult<HttpResponse> {
+pub(crate) async fn request_kind(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    kind: RecordKind,
+    path: String,
+) -> AppResult<HttpResponse> {
     let number = super::releases::parse_kind_number(kind, &path)?;
     let actor = user.actor();
     let opened = db::run(&pool, move |conn| svc::request(conn, actor, kind, number)).await?;
-    user.flash(if opened { "success" } else { "info" }, if opened { "The approval was requested." } else { "No approval was needed or one is already open." });
-    Ok(see_other(format!("{}#approvals", paths::record(kind.as_str(), number))))
+    user.flash(
+        if opened { "success" } else { "info" },
+        if opened {
+            "The approval was requested."
+        } else {
+            "No approval was needed or one is already open."
+        },
+    );
+    Ok(see_other(format!(
+        "{}#approvals",
+        paths::record(kind.as_str(), number)
+    )))
 }
 
 pub struct DelegationView {
@@ -195,10 +269,21 @@ struct DelegationsPage {
     to: String,
 }
 
-async fn delegations_page(user: &CurrentUser, pool: &DbPool, errors: FormErrors, delegate: String, from: String, to: String) -> AppResult<DelegationsPage> {
+async fn delegations_page(
+    user: &CurrentUser,
+    pool: &DbPool,
+    errors: FormErrors,
+    delegate: String,
+    from: String,
+    to: String,
+) -> AppResult<DelegationsPage> {
     let uid = user.id;
     let (list, approvers, names) = db::run(pool, move |conn| {
-        Ok((am::delegations_of(conn, uid)?, users::active_with_role(conn, "approver")?, crate::services::releases::name_book(conn)?))
+        Ok((
+            am::delegations_of(conn, uid)?,
+            users::active_with_role(conn, "approver")?,
+            crate::services::releases::name_book(conn)?,
+        ))
     })
     .await?;
     let today = chrono::Utc::now().date_naive();
@@ -220,7 +305,11 @@ async fn delegations_page(user: &CurrentUser, pool: &DbPool, errors: FormErrors,
                 }
             })
             .collect(),
-        approvers: approvers.into_iter().filter(|(id, _)| *id != uid).map(|(id, n)| (id.to_string(), n)).collect(),
+        approvers: approvers
+            .into_iter()
+            .filter(|(id, _)| *id != uid)
+            .map(|(id, n)| (id.to_string(), n))
+            .collect(),
         errors,
         delegate,
         from,
@@ -231,9 +320,22 @@ async fn delegations_page(user: &CurrentUser, pool: &DbPool, errors: FormErrors,
 /// GET /account/delegations
 #[get("/account/delegations")]
 async fn delegations(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
-    user.require(user.has(Role::Approver), "Only release approvers delegate their approvals.")?;
+    user.require(
+        user.has(Role::Approver),
+        "Only release approvers delegate their approvals.",
+    )?;
     let today = chrono::Utc::now().date_naive().to_string();
-    page(&delegations_page(&user, &pool, FormErrors::default(), String::new(), today.clone(), today).await?)
+    page(
+        &delegations_page(
+            &user,
+            &pool,
+            FormErrors::default(),
+            String::new(),
+            today.clone(),
+            today,
+        )
+        .await?,
+    )
 }
 
 #[derive(Deserialize)]
@@ -248,13 +350,24 @@ struct DelegationForm {
 
 /// POST /account/delegations
 #[post("/account/delegations")]
-async fn add_delegation(user: CurrentUser, pool: web::Data<DbPool>, form: Form<DelegationForm>) -> AppResult<HttpResponse> {
-    user.require(user.has(Role::Approver), "Only release approvers delegate their approvals.")?;
+async fn add_delegation(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    form: Form<DelegationForm>,
+) -> AppResult<HttpResponse> {
+    user.require(
+        user.has(Role::Approver),
+        "Only release approvers delegate their approvals.",
+    )?;
     let f = form.into_inner();
     let mut errors = FormErrors::default();
     let uid = user.id;
     let approvers = db::run(&pool, |conn| Ok(users::active_with_role(conn, "approver")?)).await?;
-    let delegate = f.delegate.parse::<i64>().ok().filter(|d| *d != uid && approvers.iter().any(|(id, _)| id == d));
+    let delegate = f
+        .delegate
+        .parse::<i64>()
+        .ok()
+        .filter(|d| *d != uid && approvers.iter().any(|(id, _)| id == d));
     if delegate.is_none() {
         errors.add("delegate", "Choose another approver to delegate to.");
     }
@@ -275,16 +388,35 @@ async fn add_delegation(user: CurrentUser, pool: web::Data<DbPool>, form: Form<D
         return invalid(&delegations_page(&user, &pool, errors, f.delegate, f.from, f.to).await?);
     }
     let (d, a, b) = (delegate.unwrap(), from.unwrap(), to.unwrap());
-    db::run(&pool, move |conn| Ok(am::add_delegation(conn, uid, d, a, b)?)).await?;
-    user.flash("success", format!("Your approvals are delegated from {a} to {b}."));
+    db::run(&pool, move |conn| {
+        Ok(am::add_delegation(conn, uid, d, a, b)?)
+    })
+    .await?;
+    user.flash(
+        "success",
+        format!("Your approvals are delegated from {a} to {b}."),
+    );
     Ok(see_other("/account/delegations"))
 }
 
 /// POST /account/delegations/{id}/end
 #[post("/account/delegations/{id}/end")]
-async fn end_delegation(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, _f: Form<Empty>) -> AppResult<HttpResponse> {
+async fn end_delegation(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    _f: Form<Empty>,
+) -> AppResult<HttpResponse> {
     let (id, uid) = (path.into_inner(), user.id);
-    let n = db::run(&pool, move |conn| Ok(am::end_delegation(conn, id, uid, chrono::Utc::now().date_naive())?)).await?;
+    let n = db::run(&pool, move |conn| {
+        Ok(am::end_delegation(
+            conn,
+            id,
+            uid,
+            chrono::Utc::now().date_naive(),
+        )?)
+    })
+    .await?;
     if n == 0 {
         return Err(AppError::NotFound);
     }

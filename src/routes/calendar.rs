@@ -24,7 +24,10 @@ use crate::services::conflicts::{self, Window};
 use crate::views::Ctx;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(month).service(feed).service(account_calendar).service(regenerate_token);
+    cfg.service(month)
+        .service(feed)
+        .service(account_calendar)
+        .service(regenerate_token);
 }
 
 type Options = Vec<(String, String)>;
@@ -66,15 +69,30 @@ impl CalendarQuery {
 fn parse_month(s: &str) -> Option<NaiveDate> {
     let (y, m) = s.trim().split_once('-')?;
     let (y, m) = (y.parse::<i32>().ok()?, m.parse::<u32>().ok()?);
-    (1970..=9998).contains(&y).then(|| NaiveDate::from_ymd_opt(y, m, 1)).flatten()
+    (1970..=9998)
+        .contains(&y)
+        .then(|| NaiveDate::from_ymd_opt(y, m, 1))
+        .flatten()
 }
 
 fn midnight(d: NaiveDate) -> DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
 }
 
-const MONTHS: [&str; 12] =
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
 
 fn month_name(d: NaiveDate) -> String {
     format!("{} {}", MONTHS[d.month0() as usize], d.year())
@@ -82,15 +100,22 @@ fn month_name(d: NaiveDate) -> String {
 
 /// Whether the release is running late: active, and its planned end or phase due date past.
 fn is_overdue(r: &Release, now: DateTime<Utc>) -> bool {
-    r.state == RecordState::Active.as_str() && (r.planned_end.is_some_and(|e| e < now) || r.phase_due_at.is_some_and(|d| d < now))
+    r.state == RecordState::Active.as_str()
+        && (r.planned_end.is_some_and(|e| e < now) || r.phase_due_at.is_some_and(|d| d < now))
 }
 
 fn type_label(r: &Release) -> &'static str {
-    r.release_type.parse::<ReleaseType>().map(|t| t.label()).unwrap_or("Unknown type")
+    r.release_type
+        .parse::<ReleaseType>()
+        .map(|t| t.label())
+        .unwrap_or("Unknown type")
 }
 
 fn state_label(r: &Release) -> &'static str {
-    r.state.parse::<RecordState>().map(|s| s.label()).unwrap_or("Unknown state")
+    r.state
+        .parse::<RecordState>()
+        .map(|s| s.label())
+        .unwrap_or("Unknown state")
 }
 
 // ---------------------------------------------------------------- the month view
@@ -176,7 +201,10 @@ struct MonthData {
 static MONTH_READER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Months kept, by (first day, type, category).
-static KEPT_MONTHS: crate::kept::Kept<(NaiveDate, Option<&'static str>, Option<i64>), std::sync::Arc<MonthData>> = crate::kept::Kept::new(64);
+static KEPT_MONTHS: crate::kept::Kept<
+    (NaiveDate, Option<&'static str>, Option<i64>),
+    std::sync::Arc<MonthData>,
+> = crate::kept::Kept::new(64);
 
 /// Where every release of the month falls (four columns each), then the whole record of only
 /// those shown: a month holds tens of thousands of releases at a million.
@@ -193,16 +221,30 @@ fn month_data(
         .into_iter()
         .filter_map(|p| {
             let w = conflicts::window(p.planned_start, p.planned_end)?;
-            conflicts::overlaps(w, (from, to)).then_some((p.id, p.state == RecordState::Active.as_str(), w))
+            conflicts::overlaps(w, (from, to)).then_some((
+                p.id,
+                p.state == RecordState::Active.as_str(),
+                w,
+            ))
         })
         .collect();
     let picks = pick_per_day(&placed, days, DAY_LIMIT);
-    let mut ids: Vec<i64> = picks.iter().flat_map(|(shown, _)| shown.iter().copied()).collect();
+    let mut ids: Vec<i64> = picks
+        .iter()
+        .flat_map(|(shown, _)| shown.iter().copied())
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     let releases = crate::models::releases::by_ids(conn, &ids)?;
     let warnings = conflicts::warnings_for_releases(conn, &releases)?;
-    Ok(MonthData { total: placed.len(), picks, releases, categories: wfm::categories_all(conn)?, blackouts: blk::touching(conn, from, to)?, warnings })
+    Ok(MonthData {
+        total: placed.len(),
+        picks,
+        releases,
+        categories: wfm::categories_all(conn)?,
+        blackouts: blk::touching(conn, from, to)?,
+        warnings,
+    })
 }
 
 /// Releases shown on one day of the month; the rest are counted and linked to the list.
@@ -210,14 +252,32 @@ pub const DAY_LIMIT: usize = 6;
 
 /// For each day, the releases to show (active ones first, then in the order given: by planned
 /// start) and how many meet the day in all. `placed` holds (id, active, window).
-fn pick_per_day(placed: &[(i64, bool, Window)], days: &[NaiveDate], limit: usize) -> Vec<(Vec<i64>, usize)> {
+fn pick_per_day(
+    placed: &[(i64, bool, Window)],
+    days: &[NaiveDate],
+    limit: usize,
+) -> Vec<(Vec<i64>, usize)> {
     days.iter()
         .map(|d| {
             let day_window = (midnight(*d), midnight(*d + Days::new(1)));
-            let on_day: Vec<&(i64, bool, Window)> = placed.iter().filter(|(_, _, w)| conflicts::overlaps(*w, day_window)).collect();
-            let mut shown: Vec<i64> = on_day.iter().filter(|p| p.1).map(|p| p.0).take(limit).collect();
+            let on_day: Vec<&(i64, bool, Window)> = placed
+                .iter()
+                .filter(|(_, _, w)| conflicts::overlaps(*w, day_window))
+                .collect();
+            let mut shown: Vec<i64> = on_day
+                .iter()
+                .filter(|p| p.1)
+                .map(|p| p.0)
+                .take(limit)
+                .collect();
             if shown.len() < limit {
-                shown.extend(on_day.iter().filter(|p| !p.1).map(|p| p.0).take(limit - shown.len()));
+                shown.extend(
+                    on_day
+                        .iter()
+                        .filter(|p| !p.1)
+                        .map(|p| p.0)
+                        .take(limit - shown.len()),
+                );
             }
             (shown, on_day.len())
         })
@@ -236,7 +296,15 @@ fn more_href(day: NaiveDate, release_type: Option<ReleaseType>, category: Option
     href
 }
 
-const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 /// When the release happens on `day`, in words.
 fn when_on(w: Window, day: NaiveDate) -> String {
@@ -260,7 +328,11 @@ fn blackout_label(b: &Blackout, categories: &HashMap<i64, String>) -> String {
 
 /// GET /calendar (`?month=2026-12&type=major&category=1`)
 #[get("/calendar")]
-async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<CalendarQuery>) -> AppResult<HttpResponse> {
+async fn month(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    q: web::Query<CalendarQuery>,
+) -> AppResult<HttpResponse> {
     let slot = match super::kept_page::lookup(&user).await {
         Ok(kept) => return Ok(kept),
         Err(slot) => slot,
@@ -270,7 +342,10 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
     let this_month = now.date_naive().with_day(1).expect("day 1 exists");
     let parsed = parse_month(&f.month);
     let notice = if parsed.is_none() && !f.month.trim().is_empty() {
-        format!("“{}” is not a month like 2026-12, so this month is shown.", f.month.trim())
+        format!(
+            "“{}” is not a month like 2026-12, so this month is shown.",
+            f.month.trim()
+        )
     } else {
         String::new()
     };
@@ -290,15 +365,28 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
                 None => {
                     let days = month_days.clone();
                     let generation = crate::kept::generation();
-                    let d = std::sync::Arc::new(db::run(&pool, move |conn| Ok(month_data(conn, from, to, &days, release_type, category)?)).await?);
+                    let d = std::sync::Arc::new(
+                        db::run(&pool, move |conn| {
+                            Ok(month_data(conn, from, to, &days, release_type, category)?)
+                        })
+                        .await?,
+                    );
                     KEPT_MONTHS.put(key, generation, d.clone());
                     d
                 }
             }
         }
     };
-    let MonthData { total, picks, releases, categories, blackouts, warnings } = &*data;
-    let category_names: HashMap<i64, String> = categories.iter().map(|c| (c.id, c.name.clone())).collect();
+    let MonthData {
+        total,
+        picks,
+        releases,
+        categories,
+        blackouts,
+        warnings,
+    } = &*data;
+    let category_names: HashMap<i64, String> =
+        categories.iter().map(|c| (c.id, c.name.clone())).collect();
     let by_id: HashMap<i64, (&Release, Window, Entry)> = releases
         .iter()
         .filter_map(|r| {
@@ -308,9 +396,17 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
                 number: paths::release_number(r.number),
                 title: r.title.clone(),
                 href: paths::release(r.number),
-                type_key: r.release_type.parse::<ReleaseType>().map(|t| t.as_str()).unwrap_or("other"),
+                type_key: r
+                    .release_type
+                    .parse::<ReleaseType>()
+                    .map(|t| t.as_str())
+                    .unwrap_or("other"),
                 type_label: type_label(r),
-                ended: if active { String::new() } else { state_label(r).to_string() },
+                ended: if active {
+                    String::new()
+                } else {
+                    state_label(r).to_string()
+                },
                 overdue: is_overdue(r, now),
                 conflict: warnings.contains_key(&r.id),
                 when: String::new(),
@@ -318,19 +414,34 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
             Some((r.id, (r, w, e)))
         })
         .collect();
-    let picked: HashMap<NaiveDate, &(Vec<i64>, usize)> = month_days.iter().copied().zip(picks.iter()).collect();
-    let blackouts: Vec<&Blackout> = blackouts.iter().filter(|b| category.is_none_or(|c| b.applies_to(c))).collect();
+    let picked: HashMap<NaiveDate, &(Vec<i64>, usize)> =
+        month_days.iter().copied().zip(picks.iter()).collect();
+    let blackouts: Vec<&Blackout> = blackouts
+        .iter()
+        .filter(|b| category.is_none_or(|c| b.applies_to(c)))
+        .collect();
     let day_of = |d: NaiveDate| -> Day {
         let in_month = d.month() == first.month() && d.year() == first.year();
         let day_window = (midnight(d), midnight(d + Days::new(1)));
         let (entries, more) = match picked.get(&d).filter(|_| in_month) {
             Some((shown, all)) => (
-                shown.iter().filter_map(|id| by_id.get(id)).map(|(_, w, e)| Entry { when: when_on(*w, d), ..e.clone() }).collect::<Vec<_>>(),
+                shown
+                    .iter()
+                    .filter_map(|id| by_id.get(id))
+                    .map(|(_, w, e)| Entry {
+                        when: when_on(*w, d),
+                        ..e.clone()
+                    })
+                    .collect::<Vec<_>>(),
                 all - shown.len(),
             ),
             None => (Vec::new(), 0),
         };
-        let more_href = if more > 0 { more_href(d, release_type, category) } else { String::new() };
+        let more_href = if more > 0 {
+            more_href(d, release_type, category)
+        } else {
+            String::new()
+        };
         let blackouts = if in_month {
             blackouts
                 .iter()
@@ -342,7 +453,12 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
         };
         Day {
             day: d.day(),
-            label: format!("{} {} {}", WEEKDAYS[d.weekday().num_days_from_monday() as usize], d.day(), month_name(d)),
+            label: format!(
+                "{} {} {}",
+                WEEKDAYS[d.weekday().num_days_from_monday() as usize],
+                d.day(),
+                month_name(d)
+            ),
             in_month,
             today: d == now.date_naive(),
             entries,
@@ -371,7 +487,12 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
     let conflicts = shown
         .iter()
         .filter_map(|(r, _, e)| {
-            warnings.get(&r.id).map(|w| ConflictItem { number: e.number.clone(), title: e.title.clone(), href: e.href.clone(), warnings: w.clone() })
+            warnings.get(&r.id).map(|w| ConflictItem {
+                number: e.number.clone(),
+                title: e.title.clone(),
+                href: e.href.clone(),
+                warnings: w.clone(),
+            })
         })
         .collect();
     let capped = picks.iter().any(|(shown, all)| shown.len() < *all);
@@ -380,13 +501,27 @@ async fn month(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Calenda
         ctx: user.ctx(),
         title: month_name(first),
         month: first.format("%Y-%m").to_string(),
-        release_type: release_type.map(|t| t.as_str().to_string()).unwrap_or_default(),
+        release_type: release_type
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
         category: category.map(|c| c.to_string()).unwrap_or_default(),
-        types: ReleaseType::ALL.iter().map(|t| (t.as_str().to_string(), t.label().to_string())).collect(),
+        types: ReleaseType::ALL
+            .iter()
+            .map(|t| (t.as_str().to_string(), t.label().to_string()))
+            .collect(),
         categories: categories
             .iter()
             .filter(|c| c.record_kind == "release")
-            .map(|c| (c.id.to_string(), if c.retired { format!("{} (retired)", c.name) } else { c.name.clone() }))
+            .map(|c| {
+                (
+                    c.id.to_string(),
+                    if c.retired {
+                        format!("{} (retired)", c.name)
+                    } else {
+                        c.name.clone()
+                    },
+                )
+            })
             .collect(),
         notice,
         weeks,
@@ -432,7 +567,11 @@ fn base_url(req: &HttpRequest) -> String {
 /// year ahead, one event per release. The token stands for the user (calendar apps cannot sign
 /// in): a wrong one, or a deactivated user's, is a 404.
 #[get("/calendar.ics")]
-async fn feed(req: HttpRequest, pool: web::Data<DbPool>, q: web::Query<FeedQuery>) -> AppResult<HttpResponse> {
+async fn feed(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    q: web::Query<FeedQuery>,
+) -> AppResult<HttpResponse> {
     let q = q.into_inner();
     if !blk::looks_like_token(&q.token) {
         return Err(AppError::NotFound);
@@ -445,15 +584,33 @@ async fn feed(req: HttpRequest, pool: web::Data<DbPool>, q: web::Query<FeedQuery
     let token = q.token.clone();
     let found = db::run(&pool, move |conn| {
         // Every signed-in user may read every release; the token only has to be a live one.
-        let Some(_user) = blk::user_by_calendar_token(conn, &token)? else { return Ok(None) };
-        let releases = blk::releases_touching(conn, from, to, release_type.map(|t| t.as_str()), category, now, FEED_MAX_EVENTS)?;
-        let phases: HashMap<i64, String> = wfm::phase_names(conn, "release")?.into_iter().map(|(id, name, _)| (id, name)).collect();
-        let categories: HashMap<i64, String> = wfm::categories_all(conn)?.into_iter().map(|c| (c.id, c.name)).collect();
+        let Some(_user) = blk::user_by_calendar_token(conn, &token)? else {
+            return Ok(None);
+        };
+        let releases = blk::releases_touching(
+            conn,
+            from,
+            to,
+            release_type.map(|t| t.as_str()),
+            category,
+            now,
+            FEED_MAX_EVENTS,
+        )?;
+        let phases: HashMap<i64, String> = wfm::phase_names(conn, "release")?
+            .into_iter()
+            .map(|(id, name, _)| (id, name))
+            .collect();
+        let categories: HashMap<i64, String> = wfm::categories_all(conn)?
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect();
         let warnings = conflicts::warnings_for_releases(conn, &releases)?;
         Ok(Some((releases, phases, categories, warnings)))
     })
     .await?;
-    let Some((releases, phases, categories, warnings)) = found else { return Err(AppError::NotFound) };
+    let Some((releases, phases, categories, warnings)) = found else {
+        return Err(AppError::NotFound);
+    };
     let base = base_url(&req);
     let mut cal = Calendar::empty();
     cal.append_property(("VERSION", "2.0"))
@@ -464,12 +621,23 @@ async fn feed(req: HttpRequest, pool: web::Data<DbPool>, q: web::Query<FeedQuery
         .description("Planned windows of releases in Relman (times in UTC)")
         .ttl(&chrono::Duration::hours(1));
     for r in &releases {
-        let Some((start, end)) = conflicts::window(r.planned_start, r.planned_end) else { continue };
+        let Some((start, end)) = conflicts::window(r.planned_start, r.planned_end) else {
+            continue;
+        };
         let number = paths::release_number(r.number);
         let mut description = vec![
             format!("Type: {}", type_label(r)),
-            format!("Category: {}", categories.get(&r.category_id).map(String::as_str).unwrap_or("")),
-            format!("Phase: {}", phases.get(&r.phase_id).map(String::as_str).unwrap_or("")),
+            format!(
+                "Category: {}",
+                categories
+                    .get(&r.category_id)
+                    .map(String::as_str)
+                    .unwrap_or("")
+            ),
+            format!(
+                "Phase: {}",
+                phases.get(&r.phase_id).map(String::as_str).unwrap_or("")
+            ),
             format!("State: {}", state_label(r)),
         ];
         if is_overdue(r, now) {
@@ -489,7 +657,11 @@ async fn feed(req: HttpRequest, pool: web::Data<DbPool>, q: web::Query<FeedQuery
             .description(&description.join("\n"))
             .categories([type_label(r)])
             .url(&format!("{base}{}", paths::release(r.number)))
-            .status(if r.state == RecordState::Abandoned.as_str() { EventStatus::Cancelled } else { EventStatus::Confirmed })
+            .status(if r.state == RecordState::Abandoned.as_str() {
+                EventStatus::Cancelled
+            } else {
+                EventStatus::Confirmed
+            })
             .starts(start);
         // A moment, not a window, when only one end is planned: DTEND is left out (RFC 5545).
         if end > start {
@@ -500,7 +672,10 @@ async fn feed(req: HttpRequest, pool: web::Data<DbPool>, q: web::Query<FeedQuery
     Ok(HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
-        .insert_header((header::CONTENT_DISPOSITION, "inline; filename=\"relman-releases.ics\""))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "inline; filename=\"relman-releases.ics\"",
+        ))
         .body(cal.to_string()))
 }
 
@@ -515,11 +690,18 @@ struct AccountCalendarPage {
 
 /// GET /account/calendar: the feed's address (the token is made on the first visit).
 #[get("/account/calendar")]
-async fn account_calendar(req: HttpRequest, user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
+async fn account_calendar(
+    req: HttpRequest,
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+) -> AppResult<HttpResponse> {
     let uid = user.id;
     let token = db::run(&pool, move |conn| Ok(blk::calendar_token(conn, uid)?)).await?;
     let feed_url = format!("{}{}?token={token}", base_url(&req), paths::CALENDAR_FEED);
-    page(&AccountCalendarPage { ctx: user.ctx(), feed_url })
+    page(&AccountCalendarPage {
+        ctx: user.ctx(),
+        feed_url,
+    })
 }
 
 #[derive(Deserialize)]
@@ -527,9 +709,16 @@ struct Empty {}
 
 /// POST /account/calendar/token: a new address; the old one stops working.
 #[post("/account/calendar/token")]
-async fn regenerate_token(user: CurrentUser, pool: web::Data<DbPool>, _form: Form<Empty>) -> AppResult<HttpResponse> {
+async fn regenerate_token(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    _form: Form<Empty>,
+) -> AppResult<HttpResponse> {
     let uid = user.id;
-    db::run(&pool, move |conn| Ok(blk::regenerate_calendar_token(conn, uid)?)).await?;
+    db::run(&pool, move |conn| {
+        Ok(blk::regenerate_calendar_token(conn, uid)?)
+    })
+    .await?;
     user.flash("success", "Your calendar feed has a new address. The old address no longer works: update your calendar app.");
     Ok(see_other(paths::ACCOUNT_CALENDAR))
 }

@@ -34,7 +34,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// GET /changes
 #[get("/changes")]
-async fn list(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ListFilter>) -> AppResult<HttpResponse> {
+async fn list(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    q: web::Query<ListFilter>,
+) -> AppResult<HttpResponse> {
     r::list_kind(user, pool, RecordKind::Change, q.into_inner()).await
 }
 
@@ -46,37 +50,86 @@ async fn new_form(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpR
 
 /// POST /changes/new
 #[post("/changes/new")]
-async fn register(user: CurrentUser, pool: web::Data<DbPool>, form: Form<RegisterInput>) -> AppResult<HttpResponse> {
+async fn register(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    form: Form<RegisterInput>,
+) -> AppResult<HttpResponse> {
     r::register_kind(user, pool, RecordKind::Change, form.into_inner()).await
 }
 
 /// GET /changes/{number}
 #[get("/changes/{number}")]
-async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn show(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
     r::show_kind(user, pool, RecordKind::Change, path.into_inner()).await
 }
 
 /// POST /changes/{number}: save the current phase's screen.
 #[post("/changes/{number}")]
-async fn save(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<HashMap<String, String>>) -> AppResult<HttpResponse> {
-    r::save_kind(user, pool, RecordKind::Change, path.into_inner(), form.into_inner()).await
+async fn save(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    form: Form<HashMap<String, String>>,
+) -> AppResult<HttpResponse> {
+    r::save_kind(
+        user,
+        pool,
+        RecordKind::Change,
+        path.into_inner(),
+        form.into_inner(),
+    )
+    .await
 }
 
 /// POST /changes/{number}/transitions
 #[post("/changes/{number}/transitions")]
-async fn transition(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<TransitionForm>) -> AppResult<HttpResponse> {
-    r::transition_kind(user, pool, RecordKind::Change, path.into_inner(), form.into_inner()).await
+async fn transition(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    form: Form<TransitionForm>,
+) -> AppResult<HttpResponse> {
+    r::transition_kind(
+        user,
+        pool,
+        RecordKind::Change,
+        path.into_inner(),
+        form.into_inner(),
+    )
+    .await
 }
 
 /// POST /changes/{number}/tasks
 #[post("/changes/{number}/tasks")]
-async fn add_task(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<TaskInput>) -> AppResult<HttpResponse> {
-    super::tasks::add_kind(user, pool, RecordKind::Change, path.into_inner(), form.into_inner()).await
+async fn add_task(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    form: Form<TaskInput>,
+) -> AppResult<HttpResponse> {
+    super::tasks::add_kind(
+        user,
+        pool,
+        RecordKind::Change,
+        path.into_inner(),
+        form.into_inner(),
+    )
+    .await
 }
 
 /// POST /changes/{number}/approvals
 #[post("/changes/{number}/approvals")]
-async fn request_approval(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, _f: Form<super::approvals::Empty>) -> AppResult<HttpResponse> {
+async fn request_approval(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    _f: Form<super::approvals::Empty>,
+) -> AppResult<HttpResponse> {
     super::approvals::request_kind(user, pool, RecordKind::Change, path.into_inner()).await
 }
 
@@ -90,27 +143,48 @@ struct RelationForm {
 
 /// POST /releases/{number}/changes: relate a change (`action=add`) or remove it.
 #[post("/releases/{number}/changes")]
-async fn relate(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<RelationForm>) -> AppResult<HttpResponse> {
+async fn relate(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    form: Form<RelationForm>,
+) -> AppResult<HttpResponse> {
     let number = r::parse_kind_number(RecordKind::Release, &path)?;
     let f = form.into_inner();
     let actor = user.actor();
     let remove = f.action == "remove";
-    let outcome = db::run(&pool, move |conn| related::relate_change(conn, actor, number, &f.number, remove)).await?;
+    let outcome = db::run(&pool, move |conn| {
+        related::relate_change(conn, actor, number, &f.number, remove)
+    })
+    .await?;
     finish(&user, &pool, number, outcome).await
 }
 
 /// POST /releases/{number}/bundle: bundle a release into this package (`action=add`) or take it out.
 #[post("/releases/{number}/bundle")]
-async fn bundle(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<RelationForm>) -> AppResult<HttpResponse> {
+async fn bundle(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    form: Form<RelationForm>,
+) -> AppResult<HttpResponse> {
     let number = r::parse_kind_number(RecordKind::Release, &path)?;
     let f = form.into_inner();
     let actor = user.actor();
     let remove = f.action == "remove";
-    let outcome = db::run(&pool, move |conn| related::bundle(conn, actor, number, &f.number, remove)).await?;
+    let outcome = db::run(&pool, move |conn| {
+        related::bundle(conn, actor, number, &f.number, remove)
+    })
+    .await?;
     finish(&user, &pool, number, outcome).await
 }
 
-async fn finish(user: &CurrentUser, pool: &DbPool, number: i64, outcome: Result<String, String>) -> AppResult<HttpResponse> {
+async fn finish(
+    user: &CurrentUser,
+    pool: &DbPool,
+    number: i64,
+    outcome: Result<String, String>,
+) -> AppResult<HttpResponse> {
     match outcome {
         Ok(done) => {
             user.flash("success", done);

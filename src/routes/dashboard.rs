@@ -82,7 +82,11 @@ async fn dashboard(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<Http
     let role_labels = user.roles.iter().map(|r| r.label()).collect();
     let (actor, now) = (user.actor(), Utc::now());
     let d = db::run(&pool, move |conn| Ok(svc::dashboard(conn, actor, now)?)).await?;
-    let name = |id: Option<i64>| id.and_then(|id| d.names.iter().find(|(i, _)| *i == id)).map(|(_, n)| n.clone()).unwrap_or_default();
+    let name = |id: Option<i64>| {
+        id.and_then(|id| d.names.iter().find(|(i, _)| *i == id))
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default()
+    };
     let line = |r: &ReleaseLine| {
         let mut late = Vec::new();
         if let Some(due) = r.phase_due_at.filter(|t| *t < now) {
@@ -95,7 +99,11 @@ async fn dashboard(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<Http
             number: paths::release_number(r.number),
             href: paths::release(r.number),
             title: r.title.clone(),
-            release_type: r.release_type.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default(),
+            release_type: r
+                .release_type
+                .parse::<ReleaseType>()
+                .map(|t| t.label().to_string())
+                .unwrap_or_default(),
             phase: r.phase.clone(),
             coordinator: name(r.coordinator_id),
             planned_start: views::opt_datetime(&r.planned_start),
@@ -115,7 +123,11 @@ async fn dashboard(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<Http
                 w.total += p.count;
                 w.phases.push(p);
             }
-            _ => by_phase.push(WorkflowCounts { workflow: p.workflow.clone(), total: p.count, phases: vec![p] }),
+            _ => by_phase.push(WorkflowCounts {
+                workflow: p.workflow.clone(),
+                total: p.count,
+                phases: vec![p],
+            }),
         }
     }
     let today = svc::day_start(now);
@@ -126,41 +138,56 @@ async fn dashboard(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<Http
                 .iter()
                 .map(|(s, n)| {
                     let state = s.parse::<RecordState>().unwrap_or(RecordState::Active);
-                    StateTotal { label: state.label(), count: *n, href: format!("{}?state={}", paths::RELEASES, state.as_str()) }
+                    StateTotal {
+                        label: state.label(),
+                        count: *n,
+                        href: format!("{}?state={}", paths::RELEASES, state.as_str()),
+                    }
                 })
                 .collect(),
             *overdue,
         ),
         None => (Vec::new(), 0),
     };
-    super::kept_page::page(slot, &DashboardPage {
-        ctx: user.ctx(),
-        role_labels,
-        is_manager,
-        is_approver: user.has(Role::Approver),
-        more_tasks,
-        tasks,
-        approvals_waiting: user.pending_approvals.max(d.approvals.len()),
-        approvals: d.approvals,
-        show_overdue: d.overdue.is_some(),
-        more_overdue: overdue_rows.len() > DASHBOARD_ROWS,
-        overdue: overdue_rows.iter().take(DASHBOARD_ROWS).map(&line).collect(),
-        overdue_href: if is_manager {
-            format!("{}#overdue", paths::MANAGEMENT_REPORT)
-        } else {
-            format!("{}?state=active&coordinator={}&sort=planned_end", paths::RELEASES, user.id)
+    super::kept_page::page(
+        slot,
+        &DashboardPage {
+            ctx: user.ctx(),
+            role_labels,
+            is_manager,
+            is_approver: user.has(Role::Approver),
+            more_tasks,
+            tasks,
+            approvals_waiting: user.pending_approvals.max(d.approvals.len()),
+            approvals: d.approvals,
+            show_overdue: d.overdue.is_some(),
+            more_overdue: overdue_rows.len() > DASHBOARD_ROWS,
+            overdue: overdue_rows
+                .iter()
+                .take(DASHBOARD_ROWS)
+                .map(&line)
+                .collect(),
+            overdue_href: if is_manager {
+                format!("{}#overdue", paths::MANAGEMENT_REPORT)
+            } else {
+                format!(
+                    "{}?state=active&coordinator={}&sort=planned_end",
+                    paths::RELEASES,
+                    user.id
+                )
+            },
+            by_phase,
+            more_schedule: d.schedule.len() > DASHBOARD_ROWS,
+            schedule: d.schedule.iter().take(DASHBOARD_ROWS).map(&line).collect(),
+            schedule_until: until.format("%Y-%m-%d").to_string(),
+            schedule_href: format!(
+                "{}?state=active&sort=planned_start&from={}&to={}",
+                paths::RELEASES,
+                today.format("%Y-%m-%d"),
+                until.format("%Y-%m-%d")
+            ),
+            totals,
+            overdue_count,
         },
-        by_phase,
-        more_schedule: d.schedule.len() > DASHBOARD_ROWS,
-        schedule: d.schedule.iter().take(DASHBOARD_ROWS).map(&line).collect(),
-        schedule_until: until.format("%Y-%m-%d").to_string(),
-        schedule_href: format!(
-            "{}?state=active&sort=planned_start&from={}&to={}",
-            paths::RELEASES,
-            today.format("%Y-%m-%d"),
-            until.format("%Y-%m-%d")
-        ),
-        totals,
-        overdue_count,
-    })
+    )
 }

@@ -11,9 +11,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// GET /healthz
 #[get("/healthz")]
 async fn healthz(pool: web::Data<DbPool>) -> HttpResponse {
-    let answered = db::run(&pool, |conn| Ok(diesel::sql_query("SELECT 1").execute(conn)?)).await;
+    let answered = db::run(&pool, |conn| {
+        Ok(diesel::sql_query("SELECT 1").execute(conn)?)
+    })
+    .await;
     match answered {
         Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ok"),
-        Err(_) => HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unavailable"),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("database unavailable"),
     }
 }

@@ -15,7 +15,10 @@ use crate::services::knowledge::{self as svc, Article, ArticleInput};
 use crate::views::{self, Ctx};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(show).service(publish_form).service(publish);
+    cfg.service(list)
+        .service(show)
+        .service(publish_form)
+        .service(publish);
 }
 
 #[derive(Template)]
@@ -34,11 +37,19 @@ struct Search {
 
 /// GET /knowledge
 #[get("/knowledge")]
-async fn list(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Search>) -> AppResult<HttpResponse> {
+async fn list(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    q: web::Query<Search>,
+) -> AppResult<HttpResponse> {
     let text = q.into_inner().q;
     let t2 = text.clone();
     let articles = db::run(&pool, move |conn| Ok(svc::search(conn, &t2, 100)?)).await?;
-    page(&ListPage { ctx: user.ctx(), q: text, articles })
+    page(&ListPage {
+        ctx: user.ctx(),
+        q: text,
+        articles,
+    })
 }
 
 #[derive(Template)]
@@ -51,11 +62,19 @@ struct ArticlePage {
 
 /// GET /knowledge/{id}
 #[get("/knowledge/{id}")]
-async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn show(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let a = db::run(&pool, move |conn| svc::find(conn, id)).await?;
     let published = views::datetime(&a.published_at);
-    page(&ArticlePage { ctx: user.ctx(), a, published })
+    page(&ArticlePage {
+        ctx: user.ctx(),
+        a,
+        published,
+    })
 }
 
 #[derive(Template)]
@@ -68,7 +87,13 @@ struct PublishPage {
     errors: FormErrors,
 }
 
-async fn publish_page(user: &CurrentUser, pool: &DbPool, number: i64, input: Option<ArticleInput>, errors: FormErrors) -> AppResult<PublishPage> {
+async fn publish_page(
+    user: &CurrentUser,
+    pool: &DbPool,
+    number: i64,
+    input: Option<ArticleInput>,
+    errors: FormErrors,
+) -> AppResult<PublishPage> {
     let actor = user.actor();
     let input = match input {
         Some(i) => i,
@@ -79,24 +104,43 @@ async fn publish_page(user: &CurrentUser, pool: &DbPool, number: i64, input: Opt
                 if let Some(why) = svc::publish_refusal(actor, &r, &d.evaluation) {
                     return Err(AppError::Forbidden(why.into()));
                 }
-                Ok(ArticleInput { title: format!("Lessons learned: {}", r.title), body: d.evaluation, affected_services: d.affected_services })
+                Ok(ArticleInput {
+                    title: format!("Lessons learned: {}", r.title),
+                    body: d.evaluation,
+                    affected_services: d.affected_services,
+                })
             })
             .await?
         }
     };
-    Ok(PublishPage { ctx: user.ctx(), number: paths::release_number(number), href: paths::release(number), input, errors })
+    Ok(PublishPage {
+        ctx: user.ctx(),
+        number: paths::release_number(number),
+        href: paths::release(number),
+        input,
+        errors,
+    })
 }
 
 /// GET /releases/{number}/publish
 #[get("/releases/{number}/publish")]
-async fn publish_form(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn publish_form(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let number = super::releases::parse_kind_number(RecordKind::Release, &path)?;
     page(&publish_page(&user, &pool, number, None, FormErrors::default()).await?)
 }
 
 /// POST /releases/{number}/publish
 #[post("/releases/{number}/publish")]
-async fn publish(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<ArticleInput>) -> AppResult<HttpResponse> {
+async fn publish(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    form: Form<ArticleInput>,
+) -> AppResult<HttpResponse> {
     let number = super::releases::parse_kind_number(RecordKind::Release, &path)?;
     let input = form.into_inner();
     let (actor, i2) = (user.actor(), input.clone());

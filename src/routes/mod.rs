@@ -12,8 +12,8 @@ pub mod admin_models;
 pub mod admin_users;
 pub mod admin_workflows;
 pub mod approvals;
-pub mod changes;
 pub mod calendar;
+pub mod changes;
 pub mod dashboard;
 pub mod health;
 pub mod kept_page;
@@ -47,26 +47,42 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// POST → redirect → GET.
 pub fn see_other(to: impl Into<String>) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, to.into())).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.into()))
+        .finish()
 }
 
 /// Render a page with 200.
 pub fn page<T: askama::Template>(t: &T) -> Result<HttpResponse, crate::error::AppError> {
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(t.render()?))
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(t.render()?))
 }
 
 /// Re-render a form with its messages: 422.
 pub fn invalid<T: askama::Template>(t: &T) -> Result<HttpResponse, crate::error::AppError> {
-    Ok(HttpResponse::UnprocessableEntity().content_type("text/html; charset=utf-8").body(t.render()?))
+    Ok(HttpResponse::UnprocessableEntity()
+        .content_type("text/html; charset=utf-8")
+        .body(t.render()?))
 }
 
 /// GET /static/{file}: the files of `static/`, embedded at build time.
 pub async fn static_file(path: web::Path<String>) -> HttpResponse {
     let (body, mime): (&'static [u8], &str) = match path.as_str() {
-        "app.css" => (include_bytes!("../../static/app.css"), "text/css; charset=utf-8"),
-        "print.css" => (include_bytes!("../../static/print.css"), "text/css; charset=utf-8"),
+        "app.css" => (
+            include_bytes!("../../static/app.css"),
+            "text/css; charset=utf-8",
+        ),
+        "print.css" => (
+            include_bytes!("../../static/print.css"),
+            "text/css; charset=utf-8",
+        ),
         "favicon.svg" => (include_bytes!("../../static/favicon.svg"), "image/svg+xml"),
-        _ => return HttpResponse::NotFound().content_type("text/plain").body("not found"),
+        _ => {
+            return HttpResponse::NotFound()
+                .content_type("text/plain")
+                .body("not found")
+        }
     };
     HttpResponse::Ok()
         .content_type(mime)

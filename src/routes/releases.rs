@@ -20,13 +20,20 @@ use crate::models::releases::{self as rel, ListFilter, PAGE_SIZE};
 use crate::models::{groups, users, workflows as wfm};
 use crate::paths;
 use crate::services::release_fields::Names;
+use crate::services::releases::{
+    self as svc, Loaded, NameBook, RegisterInput, SaveOutcome, TakeOutcome,
+};
 use crate::services::tasks::TaskInput;
-use crate::services::releases::{self as svc, Loaded, NameBook, RegisterInput, SaveOutcome, TakeOutcome};
 use crate::views::{self, Ctx};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // `/releases/new` before `/releases/{number}`.
-    cfg.service(list).service(new_form).service(register).service(show).service(save).service(transition);
+    cfg.service(list)
+        .service(new_form)
+        .service(register)
+        .service(show)
+        .service(save)
+        .service(transition);
 }
 
 type Options = Vec<(String, String)>;
@@ -78,11 +85,19 @@ struct ListPage {
 }
 
 fn query_string(kind: RecordKind, f: &ListFilter, page: i64) -> String {
-    let mut parts: Vec<String> = f.pairs().into_iter().map(|(k, v)| format!("{k}={}", paths::encode(v))).collect();
+    let mut parts: Vec<String> = f
+        .pairs()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={}", paths::encode(v)))
+        .collect();
     if page > 1 {
         parts.push(format!("page={page}"));
     }
-    let base = if kind == RecordKind::Change { "/changes" } else { paths::RELEASES };
+    let base = if kind == RecordKind::Change {
+        "/changes"
+    } else {
+        paths::RELEASES
+    };
     if parts.is_empty() {
         base.to_string()
     } else {
@@ -92,12 +107,21 @@ fn query_string(kind: RecordKind, f: &ListFilter, page: i64) -> String {
 
 /// GET /releases
 #[get("/releases")]
-async fn list(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ListFilter>) -> AppResult<HttpResponse> {
+async fn list(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    q: web::Query<ListFilter>,
+) -> AppResult<HttpResponse> {
     list_kind(user, pool, RecordKind::Release, q.into_inner()).await
 }
 
 /// The list of releases or changes.
-pub(crate) async fn list_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, f: ListFilter) -> AppResult<HttpResponse> {
+pub(crate) async fn list_kind(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    kind: RecordKind,
+    f: ListFilter,
+) -> AppResult<HttpResponse> {
     let slot = match kept_page::lookup(&user).await {
         Ok(kept) => return Ok(kept),
         Err(slot) => slot,
@@ -105,17 +129,30 @@ pub(crate) async fn list_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: 
     let f2 = f.clone();
     let (releases, categories, phases, names) = db::run(&pool, move |conn| {
         let releases = rel::list_of(conn, kind.as_str(), &f2)?;
-        let categories: Vec<_> = wfm::categories_all(conn)?.into_iter().filter(|c| c.record_kind == kind.as_str()).collect();
+        let categories: Vec<_> = wfm::categories_all(conn)?
+            .into_iter()
+            .filter(|c| c.record_kind == kind.as_str())
+            .collect();
         let phases = wfm::phase_names(conn, kind.as_str())?;
         let mut ids: Vec<i64> = releases.iter().filter_map(|r| r.coordinator_id).collect();
-        ids.extend(users::active_with_role(conn, "coordinator")?.into_iter().map(|(id, _)| id));
+        ids.extend(
+            users::active_with_role(conn, "coordinator")?
+                .into_iter()
+                .map(|(id, _)| id),
+        );
         let names = users::names(conn, &ids)?;
         Ok((releases, categories, phases, names))
     })
     .await?;
     let page_no = f.page_number();
     let has_more = releases.len() as i64 > PAGE_SIZE && page_no < rel::MAX_PAGE;
-    let name = |id: i64| names.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone()).unwrap_or_default();
+    let name = |id: i64| {
+        names
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default()
+    };
     let rows = releases
         .iter()
         .take(PAGE_SIZE as usize)
@@ -124,34 +161,82 @@ pub(crate) async fn list_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: 
             href: paths::record(kind.as_str(), r.number),
             title: r.title.clone(),
             release_type: kind.type_label(&r.release_type).to_string(),
-            category: categories.iter().find(|c| c.id == r.category_id).map(|c| c.name.clone()).unwrap_or_default(),
-            phase: phases.iter().find(|p| p.0 == r.phase_id).map(|p| p.1.clone()).unwrap_or_default(),
-            state: r.state.parse::<RecordState>().map(|s| s.label().to_string()).unwrap_or_default(),
+            category: categories
+                .iter()
+                .find(|c| c.id == r.category_id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+            phase: phases
+                .iter()
+                .find(|p| p.0 == r.phase_id)
+                .map(|p| p.1.clone())
+                .unwrap_or_default(),
+            state: r
+                .state
+                .parse::<RecordState>()
+                .map(|s| s.label().to_string())
+                .unwrap_or_default(),
             coordinator: r.coordinator_id.map(name).unwrap_or_else(|| "—".into()),
             planned_start: views::opt_datetime(&r.planned_start),
             planned_end: views::opt_datetime(&r.planned_end),
             updated: views::datetime(&r.updated_at),
         })
         .collect();
-    let multi_workflow = phases.iter().map(|p| &p.2).collect::<std::collections::HashSet<_>>().len() > 1;
-    let mut coordinators: Options = names.iter().map(|(id, n)| (id.to_string(), n.clone())).collect();
+    let multi_workflow = phases
+        .iter()
+        .map(|p| &p.2)
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+        > 1;
+    let mut coordinators: Options = names
+        .iter()
+        .map(|(id, n)| (id.to_string(), n.clone()))
+        .collect();
     coordinators.sort_by(|a, b| a.1.cmp(&b.1));
     coordinators.dedup();
     let list_page = ListPage {
         ctx: user.ctx(),
         page: page_no,
-        prev_href: if page_no > 1 { query_string(kind, &f, page_no - 1) } else { String::new() },
-        next_href: if has_more { query_string(kind, &f, page_no + 1) } else { String::new() },
+        prev_href: if page_no > 1 {
+            query_string(kind, &f, page_no - 1)
+        } else {
+            String::new()
+        },
+        next_href: if has_more {
+            query_string(kind, &f, page_no + 1)
+        } else {
+            String::new()
+        },
         kind: kind.as_str(),
-        base: if kind == RecordKind::Change { "/changes" } else { paths::RELEASES },
+        base: if kind == RecordKind::Change {
+            "/changes"
+        } else {
+            paths::RELEASES
+        },
         rows,
-        categories: categories.iter().map(|c| (c.id.to_string(), c.name.clone())).collect(),
+        categories: categories
+            .iter()
+            .map(|c| (c.id.to_string(), c.name.clone()))
+            .collect(),
         phases: phases
             .iter()
-            .map(|(id, name, wf)| (id.to_string(), if multi_workflow { format!("{name} ({wf})") } else { name.clone() }))
+            .map(|(id, name, wf)| {
+                (
+                    id.to_string(),
+                    if multi_workflow {
+                        format!("{name} ({wf})")
+                    } else {
+                        name.clone()
+                    },
+                )
+            })
             .collect(),
         coordinators,
-        types: kind.types().into_iter().map(|(k, l)| (k.to_string(), l.to_string())).collect(),
+        types: kind
+            .types()
+            .into_iter()
+            .map(|(k, l)| (k.to_string(), l.to_string()))
+            .collect(),
         states: vec![
             ("active".into(), "Active".into()),
             ("closed".into(), "Closed (any outcome)".into()),
@@ -192,22 +277,39 @@ struct NewPage {
 }
 
 fn level_options() -> Options {
-    Level::ALL.iter().map(|l| (l.as_str().to_string(), l.label().to_string())).collect()
+    Level::ALL
+        .iter()
+        .map(|l| (l.as_str().to_string(), l.label().to_string()))
+        .collect()
 }
 
 fn risk_options() -> Options {
-    Risk::ALL.iter().map(|l| (l.as_str().to_string(), l.label().to_string())).collect()
+    Risk::ALL
+        .iter()
+        .map(|l| (l.as_str().to_string(), l.label().to_string()))
+        .collect()
 }
 
 fn pairs(v: Vec<(i64, String)>) -> Options {
     v.into_iter().map(|(id, n)| (id.to_string(), n)).collect()
 }
 
-async fn new_page(user: &CurrentUser, pool: &DbPool, input: RegisterInput, errors: FormErrors) -> AppResult<NewPage> {
+async fn new_page(
+    user: &CurrentUser,
+    pool: &DbPool,
+    input: RegisterInput,
+    errors: FormErrors,
+) -> AppResult<NewPage> {
     new_page_kind(user, pool, RecordKind::Release, input, errors).await
 }
 
-async fn new_page_kind(user: &CurrentUser, pool: &DbPool, kind: RecordKind, input: RegisterInput, errors: FormErrors) -> AppResult<NewPage> {
+async fn new_page_kind(
+    user: &CurrentUser,
+    pool: &DbPool,
+    kind: RecordKind,
+    input: RegisterInput,
+    errors: FormErrors,
+) -> AppResult<NewPage> {
     let (categories, coordinators, managers, models) = db::run(pool, move |conn| {
         Ok((
             wfm::active_categories(conn, kind.as_str())?,
@@ -221,10 +323,20 @@ async fn new_page_kind(user: &CurrentUser, pool: &DbPool, kind: RecordKind, inpu
         ctx: user.ctx(),
         input,
         errors,
-        categories: categories.into_iter().map(|c| (c.id.to_string(), c.name)).collect(),
+        categories: categories
+            .into_iter()
+            .map(|c| (c.id.to_string(), c.name))
+            .collect(),
         kind: kind.as_str(),
-        types: kind.types().into_iter().map(|(k, l)| (k.to_string(), l.to_string())).collect(),
-        reasons: REASONS.iter().map(|(k, l)| (k.to_string(), l.to_string())).collect(),
+        types: kind
+            .types()
+            .into_iter()
+            .map(|(k, l)| (k.to_string(), l.to_string()))
+            .collect(),
+        reasons: REASONS
+            .iter()
+            .map(|(k, l)| (k.to_string(), l.to_string()))
+            .collect(),
         levels: level_options(),
         risks: risk_options(),
         coordinators: pairs(coordinators),
@@ -232,7 +344,12 @@ async fn new_page_kind(user: &CurrentUser, pool: &DbPool, kind: RecordKind, inpu
         models: models
             .into_iter()
             .filter(|_| kind == RecordKind::Release)
-            .map(|(m, v)| (m.id.to_string(), format!("{} (version {}): {}", m.name, v.version, v.description)))
+            .map(|(m, v)| {
+                (
+                    m.id.to_string(),
+                    format!("{} (version {}): {}", m.name, v.version, v.description),
+                )
+            })
             .collect(),
     })
 }
@@ -244,15 +361,30 @@ struct NewQuery {
 
 /// GET /releases/new (`?model=ID` starts from a release model's defaults)
 #[get("/releases/new")]
-async fn new_form(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<NewQuery>) -> AppResult<HttpResponse> {
-    user.require(permissions::can_register(user.actor()), "Only release coordinators and managers register releases.")?;
-    let mut input = RegisterInput { release_type: "minor".into(), reason: "business_requirement".into(), impact: "medium".into(), urgency: "medium".into(), ..Default::default() };
+async fn new_form(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    q: web::Query<NewQuery>,
+) -> AppResult<HttpResponse> {
+    user.require(
+        permissions::can_register(user.actor()),
+        "Only release coordinators and managers register releases.",
+    )?;
+    let mut input = RegisterInput {
+        release_type: "minor".into(),
+        reason: "business_requirement".into(),
+        impact: "medium".into(),
+        urgency: "medium".into(),
+        ..Default::default()
+    };
     if user.has(crate::domain::roles::Role::Coordinator) {
         input.coordinator = user.id.to_string();
     }
     if let Some(model) = q.model.as_deref().and_then(|m| m.parse::<i64>().ok()) {
         let found = db::run(&pool, move |conn| {
-            Ok(crate::models::release_models::active_latest(conn)?.into_iter().find(|(m, _)| m.id == model))
+            Ok(crate::models::release_models::active_latest(conn)?
+                .into_iter()
+                .find(|(m, _)| m.id == model))
         })
         .await?;
         if let Some((m, v)) = found {
@@ -270,16 +402,41 @@ async fn new_form(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<NewQ
 
 /// POST /releases/new
 #[post("/releases/new")]
-async fn register(user: CurrentUser, pool: web::Data<DbPool>, form: Form<RegisterInput>) -> AppResult<HttpResponse> {
+async fn register(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    form: Form<RegisterInput>,
+) -> AppResult<HttpResponse> {
     register_kind(user, pool, RecordKind::Release, form.into_inner()).await
 }
 
-pub(crate) async fn register_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, input: RegisterInput) -> AppResult<HttpResponse> {
-    user.require(permissions::can_register(user.actor()), &format!("Only release coordinators and managers register {}s.", kind.as_str()))?;
+pub(crate) async fn register_kind(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    kind: RecordKind,
+    input: RegisterInput,
+) -> AppResult<HttpResponse> {
+    user.require(
+        permissions::can_register(user.actor()),
+        &format!(
+            "Only release coordinators and managers register {}s.",
+            kind.as_str()
+        ),
+    )?;
     let (actor, i2) = (user.actor(), input.clone());
-    match db::run(&pool, move |conn| svc::register_kind(conn, kind, actor, &i2)).await? {
+    match db::run(&pool, move |conn| {
+        svc::register_kind(conn, kind, actor, &i2)
+    })
+    .await?
+    {
         Ok(number) => {
-            user.flash("success", format!("{} was registered.", paths::record_number(kind.as_str(), number)));
+            user.flash(
+                "success",
+                format!(
+                    "{} was registered.",
+                    paths::record_number(kind.as_str(), number)
+                ),
+            );
             Ok(see_other(paths::record(kind.as_str(), number)))
         }
         Err(errors) => invalid(&new_page_kind(&user, &pool, kind, input, errors).await?),
@@ -287,13 +444,31 @@ pub(crate) async fn register_kind(user: CurrentUser, pool: web::Data<DbPool>, ki
 }
 
 /// The new-change form (changes have no model, reason or manager).
-pub(crate) async fn new_change_form(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
-    user.require(permissions::can_register(user.actor()), "Only release coordinators and managers register changes.")?;
-    let mut input = RegisterInput { release_type: "normal".into(), impact: "medium".into(), urgency: "medium".into(), ..Default::default() };
+pub(crate) async fn new_change_form(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+) -> AppResult<HttpResponse> {
+    user.require(
+        permissions::can_register(user.actor()),
+        "Only release coordinators and managers register changes.",
+    )?;
+    let mut input = RegisterInput {
+        release_type: "normal".into(),
+        impact: "medium".into(),
+        urgency: "medium".into(),
+        ..Default::default()
+    };
     if user.has(crate::domain::roles::Role::Coordinator) {
         input.coordinator = user.id.to_string();
     }
-    let mut p = new_page_kind(&user, &pool, RecordKind::Change, input, FormErrors::default()).await?;
+    let mut p = new_page_kind(
+        &user,
+        &pool,
+        RecordKind::Change,
+        input,
+        FormErrors::default(),
+    )
+    .await?;
     if let Some(c) = p.categories.first() {
         p.input.category = c.0.clone();
     }
@@ -447,7 +622,13 @@ struct PageData {
     conflicts: Vec<String>,
 }
 
-async fn load_page(pool: &DbPool, kind: RecordKind, number: i64, conflict_since: Option<i32>, viewer: crate::domain::permissions::Actor) -> AppResult<PageData> {
+async fn load_page(
+    pool: &DbPool,
+    kind: RecordKind,
+    number: i64,
+    conflict_since: Option<i32>,
+    viewer: crate::domain::permissions::Actor,
+) -> AppResult<PageData> {
     let user_id = viewer.id;
     db::run(pool, move |conn| {
         let loaded = svc::load_kind(conn, kind, number)?;
@@ -460,7 +641,12 @@ async fn load_page(pool: &DbPool, kind: RecordKind, number: i64, conflict_since:
                 None,
             )
         } else {
-            (Vec::new(), Vec::new(), None, crate::services::related::release_of(conn, r)?)
+            (
+                Vec::new(),
+                Vec::new(),
+                None,
+                crate::services::related::release_of(conn, r)?,
+            )
         };
         let id = loaded.record.release.id;
         let conflict = match conflict_since {
@@ -469,7 +655,12 @@ async fn load_page(pool: &DbPool, kind: RecordKind, number: i64, conflict_since:
         };
         Ok(PageData {
             lessons: if kind == RecordKind::Release {
-                crate::services::knowledge::for_release(conn, r, &loaded.record.details.affected_services, 5)?
+                crate::services::knowledge::for_release(
+                    conn,
+                    r,
+                    &loaded.record.details.affected_services,
+                    5,
+                )?
             } else {
                 Vec::new()
             },
@@ -479,7 +670,12 @@ async fn load_page(pool: &DbPool, kind: RecordKind, number: i64, conflict_since:
             members,
             package,
             parent,
-            approvals: crate::services::approvals::views_for_release(conn, &loaded.record.release, &loaded.workflow(), viewer)?,
+            approvals: crate::services::approvals::views_for_release(
+                conn,
+                &loaded.record.release,
+                &loaded.workflow(),
+                viewer,
+            )?,
             tasks: crate::models::tasks::of_release(conn, id)?,
             people: users::active(conn)?,
             my_groups: groups::of_user(conn, user_id)?,
@@ -488,8 +684,15 @@ async fn load_page(pool: &DbPool, kind: RecordKind, number: i64, conflict_since:
             names: svc::name_book(conn)?,
             coordinators: users::active_with_role(conn, "coordinator")?,
             managers: users::active_with_role(conn, "manager")?,
-            groups: groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect(),
-            conflicts: if kind == RecordKind::Release { crate::services::conflicts::warnings(conn, id)? } else { Vec::new() },
+            groups: groups::all(conn)?
+                .into_iter()
+                .map(|g| (g.id, g.name))
+                .collect(),
+            conflicts: if kind == RecordKind::Release {
+                crate::services::conflicts::warnings(conn, id)?
+            } else {
+                Vec::new()
+            },
             loaded,
             conflict,
         })
@@ -502,7 +705,10 @@ fn history_views(events: &[Event], loaded: &Loaded) -> Vec<HistoryView> {
 }
 
 /// History events as pages show them (the release page and its printed report).
-pub(crate) fn history_views_of(events: &[Event], wf: &crate::domain::workflow::Workflow) -> Vec<HistoryView> {
+pub(crate) fn history_views_of(
+    events: &[Event],
+    wf: &crate::domain::workflow::Workflow,
+) -> Vec<HistoryView> {
     events
         .iter()
         .map(|e| HistoryView {
@@ -524,28 +730,59 @@ pub(crate) fn history_views_of(events: &[Event], wf: &crate::domain::workflow::W
 /// The phase progress bar: every phase in order, what happened in each.
 fn steps(loaded: &Loaded, visits: &[rel::Visit]) -> Vec<Step> {
     let r = &loaded.record.release;
-    let (impact, urgency) = (r.impact.parse().unwrap_or(Level::Low), r.urgency.parse().unwrap_or(Level::Low));
-    let mut phases: Vec<_> = loaded.workflow().phases.iter().filter(|p| !p.retired || p.id == r.phase_id).collect();
+    let (impact, urgency) = (
+        r.impact.parse().unwrap_or(Level::Low),
+        r.urgency.parse().unwrap_or(Level::Low),
+    );
+    let mut phases: Vec<_> = loaded
+        .workflow()
+        .phases
+        .iter()
+        .filter(|p| !p.retired || p.id == r.phase_id)
+        .collect();
     phases.sort_by_key(|p| p.position);
     phases
         .iter()
         .map(|p| {
             let last = visits.iter().rev().find(|v| v.phase_id == p.id);
             let (status, text) = match last {
-                Some(v) if v.status == "current" && r.state == RecordState::Active.as_str() => ("current", "current phase".to_string()),
+                Some(v) if v.status == "current" && r.state == RecordState::Active.as_str() => {
+                    ("current", "current phase".to_string())
+                }
                 Some(v) if v.status == "current" => ("done", "where it ended".to_string()),
-                Some(v) if v.status == "skipped" => ("skipped", "skipped: does not apply".to_string()),
-                Some(v) => ("done", format!("left {}", v.left_at.as_ref().map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default())),
+                Some(v) if v.status == "skipped" => {
+                    ("skipped", "skipped: does not apply".to_string())
+                }
+                Some(v) => (
+                    "done",
+                    format!(
+                        "left {}",
+                        v.left_at
+                            .as_ref()
+                            .map(|t| t.format("%Y-%m-%d").to_string())
+                            .unwrap_or_default()
+                    ),
+                ),
                 None if p.retired => ("retired", "retired".to_string()),
-                None if !p.condition.applies(impact, urgency) => ("skipped", "does not apply".to_string()),
+                None if !p.condition.applies(impact, urgency) => {
+                    ("skipped", "does not apply".to_string())
+                }
                 None => ("upcoming", "not reached".to_string()),
             };
-            Step { name: p.name.clone(), status, status_text: text }
+            Step {
+                name: p.name.clone(),
+                status,
+                status_text: text,
+            }
         })
         .collect()
 }
 
-fn field_views(d: &PageData, input: Option<&HashMap<String, String>>, errors: &FormErrors) -> Vec<FieldView> {
+fn field_views(
+    d: &PageData,
+    input: Option<&HashMap<String, String>>,
+    errors: &FormErrors,
+) -> Vec<FieldView> {
     let l = &d.loaded;
     let active = l.state() == RecordState::Active;
     crate::domain::fields::fields_for(l.kind())
@@ -556,16 +793,28 @@ fn field_views(d: &PageData, input: Option<&HashMap<String, String>>, errors: &F
                 return None;
             }
             let current = l.record.raw(f.key);
-            let value = input.and_then(|i| i.get(f.key).cloned()).unwrap_or_else(|| current.clone());
+            let value = input
+                .and_then(|i| i.get(f.key).cloned())
+                .unwrap_or_else(|| current.clone());
             let (widget, options): (&'static str, Options) = match f.kind {
                 FieldKind::Line => ("line", vec![]),
                 FieldKind::Text => ("text", vec![]),
                 FieldKind::DateTime => ("datetime", vec![]),
-                FieldKind::Reason => ("select", REASONS.iter().map(|(k, l)| (k.to_string(), l.to_string())).collect()),
+                FieldKind::Reason => (
+                    "select",
+                    REASONS
+                        .iter()
+                        .map(|(k, l)| (k.to_string(), l.to_string()))
+                        .collect(),
+                ),
                 FieldKind::Level => ("select", level_options()),
                 FieldKind::Risk => ("select", risk_options()),
                 FieldKind::User => {
-                    let pool = if f.key == "manager" { &d.managers } else { &d.coordinators };
+                    let pool = if f.key == "manager" {
+                        &d.managers
+                    } else {
+                        &d.coordinators
+                    };
                     let mut o: Options = vec![(String::new(), "(nobody)".into())];
                     o.extend(pool.iter().map(|(id, n)| (id.to_string(), n.clone())));
                     if !current.is_empty() && !o.iter().any(|(k, _)| *k == current) {
@@ -582,7 +831,11 @@ fn field_views(d: &PageData, input: Option<&HashMap<String, String>>, errors: &F
             let now = match input {
                 Some(i) if i.get(f.key).is_some_and(|v| *v != current) => {
                     let shown = l.record.display(f.key, &d.names);
-                    if shown.is_empty() { "(empty)".to_string() } else { shown }
+                    if shown.is_empty() {
+                        "(empty)".to_string()
+                    } else {
+                        shown
+                    }
                 }
                 _ => String::new(),
             };
@@ -630,11 +883,22 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
                 Some((landing, skipped)) if !skipped.is_empty() => format!(
                     "Goes to {}: {} does not apply to this release and is skipped.",
                     l.workflow().phase_name(landing),
-                    skipped.iter().map(|s| l.workflow().phase_name(*s)).collect::<Vec<_>>().join(", ")
+                    skipped
+                        .iter()
+                        .map(|s| l.workflow().phase_name(*s))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 _ => String::new(),
             };
-            TransitionView { id: t.id, label: t.label.clone(), kind: t.kind.as_str(), reason_required: t.reason_required, blockers: blockers.iter().map(|b| b.to_string()).collect(), note }
+            TransitionView {
+                id: t.id,
+                label: t.label.clone(),
+                kind: t.kind.as_str(),
+                reason_required: t.reason_required,
+                blockers: blockers.iter().map(|b| b.to_string()).collect(),
+                note,
+            }
         })
         .collect();
     // Forward moves first, then rework, then the ones that end the release.
@@ -745,8 +1009,18 @@ fn task_groups(d: &PageData, actor: crate::domain::permissions::Actor) -> Vec<Ta
                         status: super::tasks::status_label(&t.status),
                         is_open: t.is_open(),
                         can_start: t.status == "open",
-                        can_act: active && permissions::can_work_task(actor, l.parties(), t.assignee_id, in_group),
-                        due: if t.due_at.is_some() { views::opt_datetime(&t.due_at) } else { "set when the phase starts".into() },
+                        can_act: active
+                            && permissions::can_work_task(
+                                actor,
+                                l.parties(),
+                                t.assignee_id,
+                                in_group,
+                            ),
+                        due: if t.due_at.is_some() {
+                            views::opt_datetime(&t.due_at)
+                        } else {
+                            "set when the phase starts".into()
+                        },
                         overdue: t.is_overdue(now),
                         version: t.version,
                     }
@@ -763,15 +1037,42 @@ fn task_groups(d: &PageData, actor: crate::domain::permissions::Actor) -> Vec<Ta
 }
 
 /// The release page again, with the add-task form's messages (422).
-pub async fn render_with_task_errors(user: &CurrentUser, pool: &DbPool, kind: RecordKind, number: i64, input: TaskInput, errors: FormErrors) -> AppResult<HttpResponse> {
+pub async fn render_with_task_errors(
+    user: &CurrentUser,
+    pool: &DbPool,
+    kind: RecordKind,
+    number: i64,
+    input: TaskInput,
+    errors: FormErrors,
+) -> AppResult<HttpResponse> {
     let d = load_page(pool, kind, number, None, user.actor()).await?;
-    invalid(&release_page(user, d, Extras { task_input: Some(input), task_errors: errors, ..no_extras() }))
+    invalid(&release_page(
+        user,
+        d,
+        Extras {
+            task_input: Some(input),
+            task_errors: errors,
+            ..no_extras()
+        },
+    ))
 }
 
 /// The release page again, with the related-records form's message (422).
-pub async fn render_with_relation_error(user: &CurrentUser, pool: &DbPool, number: i64, why: String) -> AppResult<HttpResponse> {
+pub async fn render_with_relation_error(
+    user: &CurrentUser,
+    pool: &DbPool,
+    number: i64,
+    why: String,
+) -> AppResult<HttpResponse> {
     let d = load_page(pool, RecordKind::Release, number, None, user.actor()).await?;
-    invalid(&release_page(user, d, Extras { relation_error: why, ..no_extras() }))
+    invalid(&release_page(
+        user,
+        d,
+        Extras {
+            relation_error: why,
+            ..no_extras()
+        },
+    ))
 }
 
 fn no_extras<'a>() -> Extras<'a> {
@@ -789,11 +1090,20 @@ fn no_extras<'a>() -> Extras<'a> {
 
 /// GET /releases/{number}
 #[get("/releases/{number}")]
-async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn show(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
     show_kind(user, pool, RecordKind::Release, path.into_inner()).await
 }
 
-pub(crate) async fn show_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, path: String) -> AppResult<HttpResponse> {
+pub(crate) async fn show_kind(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    kind: RecordKind,
+    path: String,
+) -> AppResult<HttpResponse> {
     let number = parse_kind_number(kind, &path)?;
     let slot = match kept_page::lookup(&user).await {
         Ok(kept) => return Ok(kept),
@@ -805,33 +1115,85 @@ pub(crate) async fn show_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: 
 
 /// POST /releases/{number}: save the current phase's screen.
 #[post("/releases/{number}")]
-async fn save(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<HashMap<String, String>>) -> AppResult<HttpResponse> {
-    save_kind(user, pool, RecordKind::Release, path.into_inner(), form.into_inner()).await
+async fn save(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    form: Form<HashMap<String, String>>,
+) -> AppResult<HttpResponse> {
+    save_kind(
+        user,
+        pool,
+        RecordKind::Release,
+        path.into_inner(),
+        form.into_inner(),
+    )
+    .await
 }
 
-pub(crate) async fn save_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, path: String, values: HashMap<String, String>) -> AppResult<HttpResponse> {
+pub(crate) async fn save_kind(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    kind: RecordKind,
+    path: String,
+    values: HashMap<String, String>,
+) -> AppResult<HttpResponse> {
     let number = parse_kind_number(kind, &path)?;
     let mut values = values;
     values.remove("csrf_token");
     let version: i32 = values
         .remove("version")
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| AppError::BadRequest("The form has no version: reload the release and try again.".into()))?;
+        .ok_or_else(|| {
+            AppError::BadRequest(
+                "The form has no version: reload the release and try again.".into(),
+            )
+        })?;
     let (actor, v2) = (user.actor(), values.clone());
-    let outcome = db::run(&pool, move |conn| svc::save_screen_kind(conn, kind, actor, number, version, &v2)).await?;
+    let outcome = db::run(&pool, move |conn| {
+        svc::save_screen_kind(conn, kind, actor, number, version, &v2)
+    })
+    .await?;
     match outcome {
         SaveOutcome::Saved { changed } => {
-            user.flash("success", if changed == 0 { "Nothing had changed.".to_string() } else { format!("Saved {changed} change{}.", if changed == 1 { "" } else { "s" }) });
+            user.flash(
+                "success",
+                if changed == 0 {
+                    "Nothing had changed.".to_string()
+                } else {
+                    format!(
+                        "Saved {changed} change{}.",
+                        if changed == 1 { "" } else { "s" }
+                    )
+                },
+            );
             Ok(see_other(paths::record(kind.as_str(), number)))
         }
         SaveOutcome::Invalid(errors) => {
             let d = load_page(&pool, kind, number, None, user.actor()).await?;
-            invalid(&release_page(&user, d, Extras { input: Some(&values), errors, ..no_extras() }))
+            invalid(&release_page(
+                &user,
+                d,
+                Extras {
+                    input: Some(&values),
+                    errors,
+                    ..no_extras()
+                },
+            ))
         }
         SaveOutcome::Conflict(_) => {
             let d = load_page(&pool, kind, number, Some(version), user.actor()).await?;
-            let p = release_page(&user, d, Extras { input: Some(&values), ..no_extras() });
-            Ok(HttpResponse::Conflict().content_type("text/html; charset=utf-8").body(p.render()?))
+            let p = release_page(
+                &user,
+                d,
+                Extras {
+                    input: Some(&values),
+                    ..no_extras()
+                },
+            );
+            Ok(HttpResponse::Conflict()
+                .content_type("text/html; charset=utf-8")
+                .body(p.render()?))
         }
     }
 }
@@ -846,20 +1208,49 @@ pub(crate) struct TransitionForm {
 
 /// POST /releases/{number}/transitions
 #[post("/releases/{number}/transitions")]
-async fn transition(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<TransitionForm>) -> AppResult<HttpResponse> {
-    transition_kind(user, pool, RecordKind::Release, path.into_inner(), form.into_inner()).await
+async fn transition(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    form: Form<TransitionForm>,
+) -> AppResult<HttpResponse> {
+    transition_kind(
+        user,
+        pool,
+        RecordKind::Release,
+        path.into_inner(),
+        form.into_inner(),
+    )
+    .await
 }
 
-pub(crate) async fn transition_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, path: String, f: TransitionForm) -> AppResult<HttpResponse> {
+pub(crate) async fn transition_kind(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    kind: RecordKind,
+    path: String,
+    f: TransitionForm,
+) -> AppResult<HttpResponse> {
     let number = parse_kind_number(kind, &path)?;
     if f.reason.chars().count() > 2000 {
-        return Err(AppError::BadRequest("The reason must be at most 2,000 characters.".into()));
+        return Err(AppError::BadRequest(
+            "The reason must be at most 2,000 characters.".into(),
+        ));
     }
     let (actor, reason) = (user.actor(), f.reason.clone());
-    let outcome = db::run(&pool, move |conn| svc::take_transition_kind(conn, kind, actor, number, f.transition, f.version, &reason)).await?;
+    let outcome = db::run(&pool, move |conn| {
+        svc::take_transition_kind(conn, kind, actor, number, f.transition, f.version, &reason)
+    })
+    .await?;
     let errors = match outcome {
         TakeOutcome::Done(summary) => {
-            user.flash("success", format!("{}: {summary}.", paths::record_number(kind.as_str(), number)));
+            user.flash(
+                "success",
+                format!(
+                    "{}: {summary}.",
+                    paths::record_number(kind.as_str(), number)
+                ),
+            );
             return Ok(see_other(paths::record(kind.as_str(), number)));
         }
         TakeOutcome::Stale => {
@@ -867,15 +1258,29 @@ pub(crate) async fn transition_kind(user: CurrentUser, pool: web::Data<DbPool>, 
             return Ok(see_other(paths::record(kind.as_str(), number)));
         }
         TakeOutcome::Blocked(reasons) => reasons,
-        TakeOutcome::ReasonMissing => vec!["Give a reason: this transition requires one.".to_string()],
+        TakeOutcome::ReasonMissing => {
+            vec!["Give a reason: this transition requires one.".to_string()]
+        }
     };
     let d = load_page(&pool, kind, number, None, user.actor()).await?;
-    invalid(&release_page(&user, d, Extras { transition_errors: errors, chosen_transition: f.transition, typed_reason: f.reason, ..no_extras() }))
+    invalid(&release_page(
+        &user,
+        d,
+        Extras {
+            transition_errors: errors,
+            chosen_transition: f.transition,
+            typed_reason: f.reason,
+            ..no_extras()
+        },
+    ))
 }
 
 impl ReleasePage {
     /// Whether a transition kind ends the release (for wording and styling).
     pub fn ends(kind: &str) -> bool {
-        matches!(kind.parse::<TransitionKind>(), Ok(TransitionKind::Abandon | TransitionKind::Close))
+        matches!(
+            kind.parse::<TransitionKind>(),
+            Ok(TransitionKind::Abandon | TransitionKind::Close)
+        )
     }
 }

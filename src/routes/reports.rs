@@ -18,19 +18,26 @@ use crate::models::{approvals as am, history, tasks as tm, users, workflows as w
 use crate::paths;
 use crate::services::approvals::ApprovalView;
 use crate::services::release_fields::Names;
-use crate::services::reports::{self as svc, ReportFilter, Table, CSV_MAX_ROWS};
 use crate::services::releases as rsvc;
+use crate::services::reports::{self as svc, ReportFilter, Table, CSV_MAX_ROWS};
 use crate::views;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // `/releases.csv` and `/releases/{number}/report` are not matched by `/releases/{number}`
     // (a segment never holds a `/`, and `.csv` follows no slash), so the order is free.
-    cfg.service(releases_csv).service(release_report).service(management).service(management_csv);
+    cfg.service(releases_csv)
+        .service(release_report)
+        .service(management)
+        .service(management_csv);
 }
 
 /// The release list's CSV link: the list's filters and sort, every page.
 pub fn releases_csv_href(f: &ListFilter) -> String {
-    let parts: Vec<String> = f.pairs().into_iter().map(|(k, v)| format!("{k}={}", paths::encode(v))).collect();
+    let parts: Vec<String> = f
+        .pairs()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={}", paths::encode(v)))
+        .collect();
     if parts.is_empty() {
         format!("{}.csv", paths::RELEASES)
     } else {
@@ -55,14 +62,20 @@ fn csv_error(e: impl std::fmt::Display) -> AppError {
 }
 
 /// UTF-8 CSV with a header row, offered as a download.
-fn csv_response<I>(filename: &str, header_row: &[&str], rows: I, capped: bool) -> AppResult<HttpResponse>
+fn csv_response<I>(
+    filename: &str,
+    header_row: &[&str],
+    rows: I,
+    capped: bool,
+) -> AppResult<HttpResponse>
 where
     I: IntoIterator<Item = Vec<String>>,
 {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header_row).map_err(csv_error)?;
     for r in rows {
-        w.write_record(r.iter().map(|c| cell(c))).map_err(csv_error)?;
+        w.write_record(r.iter().map(|c| cell(c)))
+            .map_err(csv_error)?;
     }
     let body = w.into_inner().map_err(csv_error)?;
     Ok(csv_headers(filename, capped).body(body))
@@ -72,7 +85,10 @@ where
 fn csv_headers(filename: &str, capped: bool) -> actix_web::HttpResponseBuilder {
     let mut resp = HttpResponse::Ok();
     resp.content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
         .insert_header((header::CACHE_CONTROL, "no-store"));
     if capped {
         // The cap is said where the link is; this tells scripts the file is not complete.
@@ -82,7 +98,8 @@ fn csv_headers(filename: &str, capped: bool) -> actix_web::HttpResponseBuilder {
 }
 
 fn csv_time(t: &Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+    t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
 }
 
 /// Rows of the release CSV read and written at a time: a few hundred keep each download's
@@ -105,14 +122,26 @@ static CSV_DOWNLOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new
 /// a chunk at a time, each written out before the next is read, so memory stays flat however
 /// many rows there are.
 #[get("/releases.csv")]
-async fn releases_csv(_user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ListFilter>) -> AppResult<HttpResponse> {
+async fn releases_csv(
+    _user: CurrentUser,
+    pool: web::Data<DbPool>,
+    q: web::Query<ListFilter>,
+) -> AppResult<HttpResponse> {
     use futures_util::StreamExt;
     let f = q.into_inner();
     // Held until the download's stream ends (or the client goes away and it is dropped).
-    let turn = CSV_DOWNLOADS.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
+    let turn = CSV_DOWNLOADS
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     let (mut ids, categories, phases, names) = db::run(&pool, move |conn| {
         let ids = rel::ids_for_export(conn, &f, CSV_MAX_ROWS + 1)?;
-        Ok((ids, wfm::categories_all(conn)?, wfm::phase_names(conn, "release")?, rsvc::name_book(conn)?))
+        Ok((
+            ids,
+            wfm::categories_all(conn)?,
+            wfm::phase_names(conn, "release")?,
+            rsvc::name_book(conn)?,
+        ))
     })
     .await?;
     let capped = ids.len() as i64 > CSV_MAX_ROWS;
@@ -132,14 +161,19 @@ async fn releases_csv(_user: CurrentUser, pool: web::Data<DbPool>, q: web::Query
         "Registered (UTC)",
         "Ended (UTC)",
     ];
-    let first = csv_bytes(std::iter::once(head.iter().map(|h| h.to_string()).collect::<Vec<_>>()))?;
+    let first = csv_bytes(std::iter::once(
+        head.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+    ))?;
     let book = std::sync::Arc::new((categories, phases, names));
     let pool = pool.into_inner();
     let ids = std::sync::Arc::new(ids);
     let rows = futures_util::stream::iter(0..ids.len().div_ceil(CSV_CHUNK)).then(move |i| {
         let (pool, book, ids) = (pool.clone(), book.clone(), ids.clone());
         async move {
-            let _turn = CSV_READERS.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
+            let _turn = CSV_READERS
+                .acquire()
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?;
             let chunk = ids[i * CSV_CHUNK..ids.len().min((i + 1) * CSV_CHUNK)].to_vec();
             let rows = db::run(&pool, move |conn| Ok(rel::by_ids_in_order(conn, &chunk)?)).await?;
             let (categories, phases, names) = &*book;
@@ -147,26 +181,56 @@ async fn releases_csv(_user: CurrentUser, pool: web::Data<DbPool>, q: web::Query
                 vec![
                     paths::release_number(r.number),
                     cell(&r.title),
-                    r.release_type.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default(),
-                    cell(&categories.iter().find(|c| c.id == r.category_id).map(|c| c.name.clone()).unwrap_or_default()),
-                    cell(&phases.iter().find(|p| p.0 == r.phase_id).map(|p| p.1.clone()).unwrap_or_default()),
-                    r.state.parse::<RecordState>().map(|s| s.label().to_string()).unwrap_or_default(),
-                    cell(&r.coordinator_id.map(|id| names.user(id)).unwrap_or_default()),
+                    r.release_type
+                        .parse::<ReleaseType>()
+                        .map(|t| t.label().to_string())
+                        .unwrap_or_default(),
+                    cell(
+                        &categories
+                            .iter()
+                            .find(|c| c.id == r.category_id)
+                            .map(|c| c.name.clone())
+                            .unwrap_or_default(),
+                    ),
+                    cell(
+                        &phases
+                            .iter()
+                            .find(|p| p.0 == r.phase_id)
+                            .map(|p| p.1.clone())
+                            .unwrap_or_default(),
+                    ),
+                    r.state
+                        .parse::<RecordState>()
+                        .map(|s| s.label().to_string())
+                        .unwrap_or_default(),
+                    cell(
+                        &r.coordinator_id
+                            .map(|id| names.user(id))
+                            .unwrap_or_default(),
+                    ),
                     csv_time(&r.planned_start),
                     csv_time(&r.planned_end),
                     csv_time(&Some(r.updated_at)),
-                    r.risk.parse::<crate::domain::risk::Risk>().map(|x| x.label().to_string()).unwrap_or_default(),
+                    r.risk
+                        .parse::<crate::domain::risk::Risk>()
+                        .map(|x| x.label().to_string())
+                        .unwrap_or_default(),
                     csv_time(&Some(r.created_at)),
                     csv_time(&r.closed_at),
                 ]
             }))
         }
     });
-    let body = futures_util::stream::once(async move { Ok::<_, AppError>(first) }).chain(rows).map(move |chunk| {
-        let _turn = &turn;
-        chunk
-    });
-    let mut resp = csv_headers(&format!("releases-{}.csv", Utc::now().format("%Y%m%d")), capped);
+    let body = futures_util::stream::once(async move { Ok::<_, AppError>(first) })
+        .chain(rows)
+        .map(move |chunk| {
+            let _turn = &turn;
+            chunk
+        });
+    let mut resp = csv_headers(
+        &format!("releases-{}.csv", Utc::now().format("%Y%m%d")),
+        capped,
+    );
     Ok(resp.streaming(body))
 }
 
@@ -221,7 +285,15 @@ fn chart(t: &Table) -> Option<ChartView> {
         .rows
         .iter()
         .filter(|r| !r.total)
-        .filter_map(|r| r.chart_value.map(|v| (r.cells[0].as_str(), v, r.cells.get(col).map(String::as_str).unwrap_or(""))))
+        .filter_map(|r| {
+            r.chart_value.map(|v| {
+                (
+                    r.cells[0].as_str(),
+                    v,
+                    r.cells.get(col).map(String::as_str).unwrap_or(""),
+                )
+            })
+        })
         .collect();
     if bars.is_empty() {
         return None;
@@ -229,13 +301,21 @@ fn chart(t: &Table) -> Option<ChartView> {
     let max = bars.iter().map(|b| b.1).fold(0.0_f64, f64::max);
     Some(ChartView {
         id: format!("chart-{}", t.key),
-        title: format!("Bar chart: {} — {}. The same numbers are in the table below.", t.title, measure.to_lowercase()),
+        title: format!(
+            "Bar chart: {} — {}. The same numbers are in the table below.",
+            t.title,
+            measure.to_lowercase()
+        ),
         height: TOP * 2 + ROW * bars.len() as i32,
         bars: bars
             .iter()
             .enumerate()
             .map(|(i, (label, v, text))| {
-                let width = if max > 0.0 { (v / max * f64::from(BAR_MAX)).round() as i32 } else { 0 };
+                let width = if max > 0.0 {
+                    (v / max * f64::from(BAR_MAX)).round() as i32
+                } else {
+                    0
+                };
                 let y = TOP + ROW * i as i32 + (ROW - BAR_H) / 2;
                 BarView {
                     label: short(label, 40),
@@ -275,7 +355,10 @@ struct ManagementPage {
 }
 
 fn require_manager(user: &CurrentUser) -> AppResult<()> {
-    user.require(permissions::can_manage_policy(user.actor()), "Only release managers see the management report.")
+    user.require(
+        permissions::can_manage_policy(user.actor()),
+        "Only release managers see the management report.",
+    )
 }
 
 fn csv_href(f: &ReportFilter, key: &str) -> String {
@@ -289,7 +372,11 @@ fn csv_href(f: &ReportFilter, key: &str) -> String {
 
 /// GET /reports/management: the management report on release progress (managers only).
 #[get("/reports/management")]
-async fn management(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ReportFilter>) -> AppResult<HttpResponse> {
+async fn management(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    q: web::Query<ReportFilter>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let slot = match super::kept_page::lookup(&user).await {
         Ok(kept) => return Ok(kept),
@@ -300,10 +387,17 @@ async fn management(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Re
     let now = Utc::now();
     let s2 = scope.clone();
     let (tables, categories) = db::run(&pool, move |conn| {
-        Ok((svc::management(conn, &s2, now, None, svc::OVERDUE_ROWS)?, wfm::categories_all(conn)?))
+        Ok((
+            svc::management(conn, &s2, now, None, svc::OVERDUE_ROWS)?,
+            wfm::categories_all(conn)?,
+        ))
     })
     .await?;
-    let categories: Vec<(String, String)> = categories.into_iter().filter(|c| c.record_kind == "release").map(|c| (c.id.to_string(), c.name)).collect();
+    let categories: Vec<(String, String)> = categories
+        .into_iter()
+        .filter(|c| c.record_kind == "release")
+        .map(|c| (c.id.to_string(), c.name))
+        .collect();
     let mut scope_parts = vec![match (scope.from, scope.to) {
         (Some(a), Some(b)) => format!("Releases registered from {a} to {b}"),
         (Some(a), None) => format!("Releases registered on or after {a}"),
@@ -311,41 +405,83 @@ async fn management(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<Re
         (None, None) => "All releases".to_string(),
     }];
     if let Some(c) = scope.category {
-        scope_parts.push(format!("category {}", categories.iter().find(|x| x.0 == c.to_string()).map(|x| x.1.as_str()).unwrap_or("(unknown)")));
+        scope_parts.push(format!(
+            "category {}",
+            categories
+                .iter()
+                .find(|x| x.0 == c.to_string())
+                .map(|x| x.1.as_str())
+                .unwrap_or("(unknown)")
+        ));
     }
     if let Some(t) = &scope.release_type {
-        scope_parts.push(format!("type {}", t.parse::<ReleaseType>().map(|t| t.label()).unwrap_or("")));
+        scope_parts.push(format!(
+            "type {}",
+            t.parse::<ReleaseType>().map(|t| t.label()).unwrap_or("")
+        ));
     }
-    let sections = tables.into_iter().map(|t| Section { chart: chart(&t), csv_href: csv_href(&f, t.key), table: t }).collect();
-    super::kept_page::page(slot, &ManagementPage {
-        printed_at: views::datetime(&now),
-        printed_by: user.display_name.clone(),
-        scope_text: format!("{}.", scope_parts.join(", ")),
-        categories,
-        types: ReleaseType::ALL.iter().map(|t| (t.as_str().to_string(), t.label().to_string())).collect(),
-        sections,
-        f,
-        chart_width: CHART_WIDTH,
-        bar_x: BAR_X,
-        label_end: LABEL_END,
-        bar_h: BAR_H,
-    })
+    let sections = tables
+        .into_iter()
+        .map(|t| Section {
+            chart: chart(&t),
+            csv_href: csv_href(&f, t.key),
+            table: t,
+        })
+        .collect();
+    super::kept_page::page(
+        slot,
+        &ManagementPage {
+            printed_at: views::datetime(&now),
+            printed_by: user.display_name.clone(),
+            scope_text: format!("{}.", scope_parts.join(", ")),
+            categories,
+            types: ReleaseType::ALL
+                .iter()
+                .map(|t| (t.as_str().to_string(), t.label().to_string()))
+                .collect(),
+            sections,
+            f,
+            chart_width: CHART_WIDTH,
+            bar_x: BAR_X,
+            label_end: LABEL_END,
+            bar_h: BAR_H,
+        },
+    )
 }
 
 /// GET /reports/management.csv?table=KEY&…: one table of the management report as CSV.
 #[get("/reports/management.csv")]
-async fn management_csv(user: CurrentUser, pool: web::Data<DbPool>, q: web::Query<ReportFilter>) -> AppResult<HttpResponse> {
+async fn management_csv(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    q: web::Query<ReportFilter>,
+) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     let f = q.into_inner();
     let Some(key) = svc::TABLE_KEYS.iter().find(|k| **k == f.table).copied() else {
-        return Err(AppError::BadRequest(format!("Choose a table: {}.", svc::TABLE_KEYS.join(", "))));
+        return Err(AppError::BadRequest(format!(
+            "Choose a table: {}.",
+            svc::TABLE_KEYS.join(", ")
+        )));
     };
     let scope = f.scope();
     let now = Utc::now();
-    let mut tables = db::run(&pool, move |conn| Ok(svc::management(conn, &scope, now, Some(key), CSV_MAX_ROWS)?)).await?;
+    let mut tables = db::run(&pool, move |conn| {
+        Ok(svc::management(conn, &scope, now, Some(key), CSV_MAX_ROWS)?)
+    })
+    .await?;
     let t = tables.pop().ok_or(AppError::NotFound)?;
-    let filename = format!("management-{}-{}.csv", key.replace('_', "-"), now.format("%Y%m%d"));
-    csv_response(&filename, &t.columns, t.rows.into_iter().map(|r| r.cells), false)
+    let filename = format!(
+        "management-{}-{}.csv",
+        key.replace('_', "-"),
+        now.format("%Y%m%d")
+    );
+    csv_response(
+        &filename,
+        &t.columns,
+        t.rows.into_iter().map(|r| r.cells),
+        false,
+    )
 }
 
 // ---------------------------------------------------------------- the release report
@@ -386,7 +522,6 @@ struct ApprovalRow {
     decided: String,
 }
 
-
 #[derive(Template)]
 #[template(path = "reports/release.html")]
 struct ReleaseReportPage {
@@ -425,17 +560,34 @@ fn span(d: Duration) -> String {
     }
 }
 
-fn visit_row(v: &rel::Visit, wf: &crate::domain::workflow::Workflow, active: bool, now: DateTime<Utc>) -> VisitRow {
+fn visit_row(
+    v: &rel::Visit,
+    wf: &crate::domain::workflow::Workflow,
+    active: bool,
+    now: DateTime<Utc>,
+) -> VisitRow {
     let (status, timing, overdue) = match v.status.as_str() {
         "skipped" => ("Skipped: does not apply", String::new(), false),
         "current" if active => match v.due_at {
-            Some(due) if now > due => ("Current phase", format!("Overdue by {}", span(now - due)), true),
-            Some(due) => ("Current phase", format!("Due in {}", span(due - now)), false),
+            Some(due) if now > due => (
+                "Current phase",
+                format!("Overdue by {}", span(now - due)),
+                true,
+            ),
+            Some(due) => (
+                "Current phase",
+                format!("Due in {}", span(due - now)),
+                false,
+            ),
             None => ("Current phase", "No due date".into(), false),
         },
         "current" => ("Where it ended", String::new(), false),
         _ => match (v.due_at, v.left_at) {
-            (Some(due), Some(left)) if left > due => ("Left", format!("Overdue: left {} after its due date", span(left - due)), true),
+            (Some(due), Some(left)) if left > due => (
+                "Left",
+                format!("Overdue: left {} after its due date", span(left - due)),
+                true,
+            ),
             (Some(_), Some(_)) => ("Left", "On time".into(), false),
             _ => ("Left", "No due date".into(), false),
         },
@@ -447,15 +599,27 @@ fn visit_row(v: &rel::Visit, wf: &crate::domain::workflow::Workflow, active: boo
         entered: views::datetime(&v.entered_at),
         left: views::opt_datetime(&v.left_at),
         due: views::opt_datetime(&v.due_at),
-        time_in: if v.status == "skipped" { "—".into() } else { span(end - v.entered_at) },
-        timing: if timing.is_empty() { "—".into() } else { timing },
+        time_in: if v.status == "skipped" {
+            "—".into()
+        } else {
+            span(end - v.entered_at)
+        },
+        timing: if timing.is_empty() {
+            "—".into()
+        } else {
+            timing
+        },
         overdue,
     }
 }
 
 /// GET /releases/{number}/report: the printable release report.
 #[get("/releases/{number}/report")]
-async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn release_report(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let number = paths::parse_release_number(&path).ok_or(AppError::NotFound)?;
     let viewer = user.actor();
     let (related, members, alerts) = db::run(&pool, move |conn| {
@@ -463,26 +627,31 @@ async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::P
         Ok((
             crate::services::related::changes_of(conn, r.id)?,
             crate::services::related::members_of(conn, r.id)?,
-            crate::services::monitor::open_alerts(conn, r.id)?.into_iter().map(|(_, detail, at)| (detail, views::datetime(&at))).collect::<Vec<_>>(),
+            crate::services::monitor::open_alerts(conn, r.id)?
+                .into_iter()
+                .map(|(_, detail, at)| (detail, views::datetime(&at)))
+                .collect::<Vec<_>>(),
         ))
     })
     .await?;
-    let (names, visits, tasks, approvals, approval_rows, events, registered_by, loaded) = db::run(&pool, move |conn| {
-        let loaded = rsvc::load(conn, number)?;
-        let r = &loaded.record.release;
-        let views = crate::services::approvals::views_for_release(conn, r, &loaded.workflow(), viewer)?;
-        Ok((
-            rsvc::name_book(conn)?,
-            rel::visits(conn, r.id)?,
-            tm::of_release(conn, r.id)?,
-            views,
-            am::of_release(conn, r.id)?,
-            history::of_release(conn, r.id, None)?,
-            users::find(conn, r.registered_by)?.display_name,
-            loaded,
-        ))
-    })
-    .await?;
+    let (names, visits, tasks, approvals, approval_rows, events, registered_by, loaded) =
+        db::run(&pool, move |conn| {
+            let loaded = rsvc::load(conn, number)?;
+            let r = &loaded.record.release;
+            let views =
+                crate::services::approvals::views_for_release(conn, r, &loaded.workflow(), viewer)?;
+            Ok((
+                rsvc::name_book(conn)?,
+                rel::visits(conn, r.id)?,
+                tm::of_release(conn, r.id)?,
+                views,
+                am::of_release(conn, r.id)?,
+                history::of_release(conn, r.id, None)?,
+                users::find(conn, r.registered_by)?.display_name,
+                loaded,
+            ))
+        })
+        .await?;
     let now = Utc::now();
     let r = &loaded.record.release;
     let wf = &loaded.workflow();
@@ -490,7 +659,13 @@ async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::P
     let active = state == RecordState::Active;
     let mut summary: Vec<(&'static str, String)> = vec![
         ("Number", paths::release_number(r.number)),
-        ("Type", r.release_type.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default()),
+        (
+            "Type",
+            r.release_type
+                .parse::<ReleaseType>()
+                .map(|t| t.label().to_string())
+                .unwrap_or_default(),
+        ),
         ("Category", loaded.category.name.clone()),
         ("State", state.label().to_string()),
         ("Phase", wf.phase_name(r.phase_id).to_string()),
@@ -498,9 +673,19 @@ async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::P
     if active {
         let due = views::opt_datetime(&r.phase_due_at);
         let overdue = r.phase_due_at.is_some_and(|d| d < now);
-        summary.push(("Phase due", if overdue { format!("{due} (overdue)") } else { due }));
+        summary.push((
+            "Phase due",
+            if overdue {
+                format!("{due} (overdue)")
+            } else {
+                due
+            },
+        ));
     }
-    summary.push(("Registered", format!("{} by {registered_by}", views::datetime(&r.created_at))));
+    summary.push((
+        "Registered",
+        format!("{} by {registered_by}", views::datetime(&r.created_at)),
+    ));
     if let Some(c) = r.closed_at {
         summary.push(("Ended", views::datetime(&c)));
     }
@@ -514,7 +699,15 @@ async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::P
         .iter()
         .map(|f| {
             let value = loaded.record.display(f.key, &names);
-            FieldRow { label: f.label, value: if value.is_empty() { "Not filled in".into() } else { value }, long: f.kind == FieldKind::Text }
+            FieldRow {
+                label: f.label,
+                value: if value.is_empty() {
+                    "Not filled in".into()
+                } else {
+                    value
+                },
+                long: f.kind == FieldKind::Text,
+            }
         })
         .collect();
     let mut phases: Vec<_> = wf.phases.iter().collect();
@@ -533,15 +726,24 @@ async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::P
                         _ => "Nobody".into(),
                     },
                     status: super::tasks::status_label(&t.status),
-                    due: if t.is_overdue(now) { format!("{} (overdue)", views::opt_datetime(&t.due_at)) } else { views::opt_datetime(&t.due_at) },
+                    due: if t.is_overdue(now) {
+                        format!("{} (overdue)", views::opt_datetime(&t.due_at))
+                    } else {
+                        views::opt_datetime(&t.due_at)
+                    },
                     completed: match (t.completed_by, t.completed_at) {
-                        (Some(by), Some(at)) => format!("{} by {}", views::datetime(&at), names.user(by)),
+                        (Some(by), Some(at)) => {
+                            format!("{} by {}", views::datetime(&at), names.user(by))
+                        }
                         (None, Some(at)) => views::datetime(&at),
                         _ => "—".into(),
                     },
                 })
                 .collect();
-            (!rows.is_empty()).then(|| TaskGroupRow { phase: p.name.clone(), tasks: rows })
+            (!rows.is_empty()).then(|| TaskGroupRow {
+                phase: p.name.clone(),
+                tasks: rows,
+            })
         })
         .collect();
     let approvals = approvals
@@ -549,8 +751,12 @@ async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::P
         .map(|view| {
             let row = approval_rows.iter().find(|a| a.id == view.id);
             ApprovalRow {
-                opened: row.map(|a| views::datetime(&a.opened_at)).unwrap_or_default(),
-                decided: row.map(|a| views::opt_datetime(&a.decided_at)).unwrap_or_default(),
+                opened: row
+                    .map(|a| views::datetime(&a.opened_at))
+                    .unwrap_or_default(),
+                decided: row
+                    .map(|a| views::opt_datetime(&a.decided_at))
+                    .unwrap_or_default(),
                 view,
             }
         })
@@ -564,7 +770,10 @@ async fn release_report(user: CurrentUser, pool: web::Data<DbPool>, path: web::P
         title: r.title.clone(),
         summary,
         fields,
-        timeline: visits.iter().map(|v| visit_row(v, wf, active, now)).collect(),
+        timeline: visits
+            .iter()
+            .map(|v| visit_row(v, wf, active, now))
+            .collect(),
         task_groups,
         approvals,
         history,
@@ -595,7 +804,12 @@ mod tests {
 
     #[test]
     fn the_csv_link_keeps_the_filters_but_not_the_page() {
-        let f = ListFilter { state: "active".into(), q: "a b".into(), page: "3".into(), ..Default::default() };
+        let f = ListFilter {
+            state: "active".into(),
+            q: "a b".into(),
+            page: "3".into(),
+            ..Default::default()
+        };
         assert_eq!(releases_csv_href(&f), "/releases.csv?state=active&q=a%20b");
         assert_eq!(releases_csv_href(&ListFilter::default()), "/releases.csv");
     }

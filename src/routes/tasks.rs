@@ -20,17 +20,38 @@ use crate::services::tasks::{self as svc, TaskAction, TaskInput, TaskOutcome};
 use crate::views::{self, Ctx};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(my_tasks).service(add).service(show).service(act);
+    cfg.service(my_tasks)
+        .service(add)
+        .service(show)
+        .service(act);
 }
 
 /// POST /releases/{number}/tasks
 #[post("/releases/{number}/tasks")]
-async fn add(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: Form<TaskInput>) -> AppResult<HttpResponse> {
-    add_kind(user, pool, RecordKind::Release, path.into_inner(), form.into_inner()).await
+async fn add(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    form: Form<TaskInput>,
+) -> AppResult<HttpResponse> {
+    add_kind(
+        user,
+        pool,
+        RecordKind::Release,
+        path.into_inner(),
+        form.into_inner(),
+    )
+    .await
 }
 
 /// Add a task to a release or a change.
-pub(crate) async fn add_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: RecordKind, path: String, input: TaskInput) -> AppResult<HttpResponse> {
+pub(crate) async fn add_kind(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    kind: RecordKind,
+    path: String,
+    input: TaskInput,
+) -> AppResult<HttpResponse> {
     let number = super::releases::parse_kind_number(kind, &path)?;
     let (actor, i2) = (user.actor(), input.clone());
     let outcome = db::run(&pool, move |conn| {
@@ -42,9 +63,15 @@ pub(crate) async fn add_kind(user: CurrentUser, pool: web::Data<DbPool>, kind: R
     match outcome {
         Ok(t) => {
             user.flash("success", format!("Task “{}” was added.", t.title));
-            Ok(see_other(format!("{}#tasks", paths::record(kind.as_str(), number))))
+            Ok(see_other(format!(
+                "{}#tasks",
+                paths::record(kind.as_str(), number)
+            )))
         }
-        Err(errors) => super::releases::render_with_task_errors(&user, &pool, kind, number, input, errors).await,
+        Err(errors) => {
+            super::releases::render_with_task_errors(&user, &pool, kind, number, input, errors)
+                .await
+        }
     }
 }
 
@@ -86,17 +113,35 @@ pub fn status_label(s: &str) -> &'static str {
     }
 }
 
-async fn task_page(user: &CurrentUser, pool: &DbPool, id: i64, input: Option<TaskInput>, errors: FormErrors) -> AppResult<TaskPage> {
+async fn task_page(
+    user: &CurrentUser,
+    pool: &DbPool,
+    id: i64,
+    input: Option<TaskInput>,
+    errors: FormErrors,
+) -> AppResult<TaskPage> {
     let actor = user.actor();
     let uid = user.id;
     let (t, r, wf, names, people, my_groups, group_list) = db::run(pool, move |conn| {
         let t = tm::find(conn, id)?;
         let r = rel::find_by_id(conn, t.release_id)?;
         let wf = wfm::load(conn, r.workflow_id)?;
-        Ok((t, r, wf, rsvc::name_book(conn)?, users::active(conn)?, groups::of_user(conn, uid)?, groups::all(conn)?))
+        Ok((
+            t,
+            r,
+            wf,
+            rsvc::name_book(conn)?,
+            users::active(conn)?,
+            groups::of_user(conn, uid)?,
+            groups::all(conn)?,
+        ))
     })
     .await?;
-    let parties = permissions::Parties { registered_by: r.registered_by, coordinator_id: r.coordinator_id, manager_id: r.manager_id };
+    let parties = permissions::Parties {
+        registered_by: r.registered_by,
+        coordinator_id: r.coordinator_id,
+        manager_id: r.manager_id,
+    };
     let active = r.state == RecordState::Active.as_str();
     let in_group = t.group_id.is_some_and(|g| my_groups.contains(&g));
     let now = chrono::Utc::now();
@@ -118,7 +163,10 @@ async fn task_page(user: &CurrentUser, pool: &DbPool, id: i64, input: Option<Tas
         release_href: paths::record(&r.kind, r.number),
         release_title: r.title.clone(),
         phase: wf.phase_name(t.phase_id).to_string(),
-        assignee: t.assignee_id.map(|i| names.user(i)).unwrap_or_else(|| "nobody".into()),
+        assignee: t
+            .assignee_id
+            .map(|i| names.user(i))
+            .unwrap_or_else(|| "nobody".into()),
         group: t.group_id.map(|i| names.group(i)).unwrap_or_default(),
         status: status_label(&t.status).into(),
         is_open: t.is_open(),
@@ -132,15 +180,30 @@ async fn task_page(user: &CurrentUser, pool: &DbPool, id: i64, input: Option<Tas
         can_manage: active && permissions::can_work(actor, parties),
         input,
         errors,
-        phases: wf.phases.iter().filter(|p| !p.retired).map(|p| (p.id.to_string(), p.name.clone())).collect(),
-        people: people.into_iter().map(|(i, n)| (i.to_string(), n)).collect(),
-        group_options: group_list.into_iter().map(|g| (g.id.to_string(), g.name)).collect(),
+        phases: wf
+            .phases
+            .iter()
+            .filter(|p| !p.retired)
+            .map(|p| (p.id.to_string(), p.name.clone()))
+            .collect(),
+        people: people
+            .into_iter()
+            .map(|(i, n)| (i.to_string(), n))
+            .collect(),
+        group_options: group_list
+            .into_iter()
+            .map(|g| (g.id.to_string(), g.name))
+            .collect(),
     })
 }
 
 /// GET /tasks/{id}
 #[get("/tasks/{id}")]
-async fn show(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn show(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     page(&task_page(&user, &pool, path.into_inner(), None, FormErrors::default()).await?)
 }
 
@@ -159,7 +222,12 @@ struct ActForm {
 
 /// POST /tasks/{id}: start, complete, reopen, cancel or edit a task.
 #[post("/tasks/{id}")]
-async fn act(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, form: Form<ActForm>) -> AppResult<HttpResponse> {
+async fn act(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<i64>,
+    form: Form<ActForm>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let f = form.into_inner();
     let input = f.input.clone();
@@ -169,11 +237,20 @@ async fn act(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, f
         "reopen" => TaskAction::Reopen,
         "cancel" => TaskAction::Cancel,
         "edit" => TaskAction::Edit(f.input),
-        _ => return Err(AppError::BadRequest("Unknown task action: use start, complete, reopen, cancel or edit.".into())),
+        _ => {
+            return Err(AppError::BadRequest(
+                "Unknown task action: use start, complete, reopen, cancel or edit.".into(),
+            ))
+        }
     };
-    let version: i32 = f.version.parse().map_err(|_| AppError::BadRequest("The form has no valid version: reload the page and try again.".into()))?;
+    let version: i32 = f.version.parse().map_err(|_| {
+        AppError::BadRequest("The form has no valid version: reload the page and try again.".into())
+    })?;
     let actor = user.actor();
-    let outcome = db::run(&pool, move |conn| svc::act(conn, actor, id, version, action, &|c, w| wfm::load(c, w))).await?;
+    let outcome = db::run(&pool, move |conn| {
+        svc::act(conn, actor, id, version, action, &|c, w| wfm::load(c, w))
+    })
+    .await?;
     let back = paths::local_or(Some(&f.return_to), &format!("/tasks/{id}"));
     match outcome {
         TaskOutcome::Done(summary) => {
@@ -184,7 +261,9 @@ async fn act(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<i64>, f
             user.flash("info", "The task had already changed since the page was loaded, so nothing was done. Check it and try again if needed.");
             Ok(see_other(back))
         }
-        TaskOutcome::Invalid(errors) => invalid(&task_page(&user, &pool, id, Some(input), errors).await?),
+        TaskOutcome::Invalid(errors) => {
+            invalid(&task_page(&user, &pool, id, Some(input), errors).await?)
+        }
     }
 }
 
@@ -239,5 +318,8 @@ pub fn my_task_views(rows: Vec<MyTask>, user_id: i64) -> Vec<MyTaskView> {
 async fn my_tasks(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
     let uid = user.id;
     let rows = db::run(&pool, move |conn| Ok(tm::open_for_user(conn, uid, 500)?)).await?;
-    page(&MyTasksPage { ctx: user.ctx(), tasks: my_task_views(rows, uid) })
+    page(&MyTasksPage {
+        ctx: user.ctx(),
+        tasks: my_task_views(rows, uid),
+    })
 }

@@ -10,7 +10,11 @@ use crate::error::{AppError, AppResult};
 use crate::models::{groups, login_events, users};
 
 pub enum SignIn {
-    Ok { user_id: i64, epoch: i32, session_id: String },
+    Ok {
+        user_id: i64,
+        epoch: i32,
+        session_id: String,
+    },
     /// Unknown name or wrong password: the same answer for both.
     Refused,
     /// Too many failures: try again after the lock ends.
@@ -21,23 +25,34 @@ pub enum SignIn {
 
 /// Check a user name and password, throttled by name, recording the attempt.
 /// Runs argon2: call inside `db::run`.
-pub fn sign_in(conn: &mut PgConnection, username: &str, password_typed: &str, address: &str) -> AppResult<SignIn> {
+pub fn sign_in(
+    conn: &mut PgConnection,
+    username: &str,
+    password_typed: &str,
+    address: &str,
+) -> AppResult<SignIn> {
     let name = username.trim().to_lowercase();
     let now = chrono::Utc::now();
     let failures = login_events::recent_failures(conn, &name)?;
     let user = users::find_by_username(conn, &name)?;
     let user_id = user.as_ref().map(|u| u.id);
     // Per address too: many names tried from one place (password spraying) slow it down.
-    if login_events::failures_from(conn, address, now - lockout::window())? >= lockout::MAX_FAILURES_PER_ADDRESS {
+    if login_events::failures_from(conn, address, now - lockout::window())?
+        >= lockout::MAX_FAILURES_PER_ADDRESS
+    {
         password::verify_dummy(password_typed);
         login_events::record(conn, &name, user_id, "locked", address)?;
-        return Ok(SignIn::AddressLocked { minutes_left: lockout::window().num_minutes() });
+        return Ok(SignIn::AddressLocked {
+            minutes_left: lockout::window().num_minutes(),
+        });
     }
     if let Some(until) = lockout::locked_until(&failures, now) {
         // Still do the hashing work so a locked name answers as slowly as any other.
         password::verify_dummy(password_typed);
         login_events::record(conn, &name, user_id, "locked", address)?;
-        return Ok(SignIn::Locked { minutes_left: ((until - now).num_seconds() + 59) / 60 });
+        return Ok(SignIn::Locked {
+            minutes_left: ((until - now).num_seconds() + 59) / 60,
+        });
     }
     let ok = match &user {
         Some(u) => password::verify(&u.password_hash, password_typed) && u.active,
@@ -51,20 +66,28 @@ pub fn sign_in(conn: &mut PgConnection, username: &str, password_typed: &str, ad
         let u = user.expect("ok implies a user");
         let session_id = crate::auth::TypedSession::new_id();
         crate::models::sessions::open(conn, u.id, &session_id)?;
-        return Ok(SignIn::Ok { user_id: u.id, epoch: u.session_epoch, session_id });
+        return Ok(SignIn::Ok {
+            user_id: u.id,
+            epoch: u.session_epoch,
+            session_id,
+        });
     }
     login_events::record(conn, &name, user_id, "failure", address)?;
     let mut failures = failures;
     failures.insert(0, now);
     if let Some(until) = lockout::locked_until(&failures, now) {
-        return Ok(SignIn::Locked { minutes_left: ((until - now).num_seconds() + 59) / 60 });
+        return Ok(SignIn::Locked {
+            minutes_left: ((until - now).num_seconds() + 59) / 60,
+        });
     }
     Ok(SignIn::Refused)
 }
 
 /// Why a user name is refused, if it is.
 pub fn username_problem(name: &str) -> Option<&'static str> {
-    let ok_chars = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
     if name.is_empty() {
         Some("Enter a user name.")
     } else if name.len() > 64 {
@@ -78,7 +101,12 @@ pub fn username_problem(name: &str) -> Option<&'static str> {
 
 pub fn email_problem(email: &str) -> Option<&'static str> {
     let parts: Vec<_> = email.split('@').collect();
-    if email.len() > 254 || parts.len() != 2 || parts[0].is_empty() || !parts[1].contains('.') || email.contains(char::is_whitespace) {
+    if email.len() > 254
+        || parts.len() != 2
+        || parts[0].is_empty()
+        || !parts[1].contains('.')
+        || email.contains(char::is_whitespace)
+    {
         Some("Enter an e-mail address like name@example.org.")
     } else {
         None
@@ -116,9 +144,16 @@ pub fn create_user(conn: &mut PgConnection, new: &NewAccount) -> Result<users::U
     let hash = password::hash(new.password);
     conn.transaction(|conn| {
         if users::find_by_username(conn, new.username)?.is_some() {
-            return Err(CreateError::Invalid(format!("The user name {} is already taken.", new.username)));
+            return Err(CreateError::Invalid(format!(
+                "The user name {} is already taken.",
+                new.username
+            )));
         }
-        let display = if new.display_name.trim().is_empty() { new.username } else { new.display_name.trim() };
+        let display = if new.display_name.trim().is_empty() {
+            new.username
+        } else {
+            new.display_name.trim()
+        };
         let user = users::insert(
             conn,
             &users::NewUser {
@@ -138,13 +173,21 @@ pub fn create_user(conn: &mut PgConnection, new: &NewAccount) -> Result<users::U
 
 /// On a database with no active administrator, create `admin` (roles admin and manager).
 /// Returns the password when one was generated, to be printed once.
-pub fn ensure_first_admin(conn: &mut PgConnection, preset: Option<&str>) -> Result<Option<String>, CreateError> {
+pub fn ensure_first_admin(
+    conn: &mut PgConnection,
+    preset: Option<&str>,
+) -> Result<Option<String>, CreateError> {
     if users::any_active_admin(conn)? {
         return Ok(None);
     }
     let generated = preset.is_none();
-    let pw = preset.map(str::to_string).unwrap_or_else(password::random_password);
-    let roles = Roles::of(&[crate::domain::roles::Role::Admin, crate::domain::roles::Role::Manager]);
+    let pw = preset
+        .map(str::to_string)
+        .unwrap_or_else(password::random_password);
+    let roles = Roles::of(&[
+        crate::domain::roles::Role::Admin,
+        crate::domain::roles::Role::Manager,
+    ]);
     match users::find_by_username(conn, "admin")? {
         // An `admin` account exists but lost its role or was deactivated: restore it.
         Some(u) => {
@@ -154,11 +197,26 @@ pub fn ensure_first_admin(conn: &mut PgConnection, preset: Option<&str>) -> Resu
             users::set_password(conn, u.id, &password::hash(&pw))?;
             let mut all = u.role_set().to_strings();
             all.extend(roles.to_strings());
-            let edit = users::UserEdit { display_name: &u.display_name, email: None, roles: Roles::from_strs(&all).to_strings(), active: true };
+            let edit = users::UserEdit {
+                display_name: &u.display_name,
+                email: None,
+                roles: Roles::from_strs(&all).to_strings(),
+                active: true,
+            };
             users::update(conn, u.id, &edit)?;
         }
         None => {
-            create_user(conn, &NewAccount { username: "admin", display_name: "Administrator", email: None, password: &pw, roles, groups: &[] })?;
+            create_user(
+                conn,
+                &NewAccount {
+                    username: "admin",
+                    display_name: "Administrator",
+                    email: None,
+                    password: &pw,
+                    roles,
+                    groups: &[],
+                },
+            )?;
         }
     }
     Ok(generated.then_some(pw))
@@ -167,17 +225,31 @@ pub fn ensure_first_admin(conn: &mut PgConnection, preset: Option<&str>) -> Resu
 /// Change one's own password after checking the current one. Returns the new session epoch.
 /// A wrong current password counts as a failed sign-in for the account (and its address), so
 /// someone holding a stolen session cannot guess the password here faster than at sign-in.
-pub fn change_password(conn: &mut PgConnection, user_id: i64, current: &str, new: &str, address: &str) -> AppResult<Result<i32, (&'static str, String)>> {
+pub fn change_password(
+    conn: &mut PgConnection,
+    user_id: i64,
+    current: &str,
+    new: &str,
+    address: &str,
+) -> AppResult<Result<i32, (&'static str, String)>> {
     let user = users::find(conn, user_id)?;
     let now = chrono::Utc::now();
-    if let Some(until) = lockout::locked_until(&login_events::recent_failures(conn, &user.username)?, now) {
+    if let Some(until) =
+        lockout::locked_until(&login_events::recent_failures(conn, &user.username)?, now)
+    {
         password::verify_dummy(current);
         let minutes = ((until - now).num_seconds() + 59) / 60;
-        return Ok(Err(("current", format!("Too many wrong passwords. Try again in {minutes} minute(s)."))));
+        return Ok(Err((
+            "current",
+            format!("Too many wrong passwords. Try again in {minutes} minute(s)."),
+        )));
     }
     if !password::verify(&user.password_hash, current) {
         login_events::record(conn, &user.username, Some(user.id), "failure", address)?;
-        return Ok(Err(("current", "The current password is not correct.".into())));
+        return Ok(Err((
+            "current",
+            "The current password is not correct.".into(),
+        )));
     }
     if let Some(p) = password::weakness_for(new, &user.username) {
         return Ok(Err(("new_password", p)));
@@ -192,15 +264,34 @@ pub fn change_password(conn: &mut PgConnection, user_id: i64, current: &str, new
 pub type FieldErrors = Vec<(&'static str, String)>;
 
 /// The order fields appear in the account and group forms, so the summary reads top to bottom.
-const FIELD_ORDER: &[&str] = &["username", "display_name", "email", "password", "new_password", "role", "group", "name", "description", "user_id"];
+const FIELD_ORDER: &[&str] = &[
+    "username",
+    "display_name",
+    "email",
+    "password",
+    "new_password",
+    "role",
+    "group",
+    "name",
+    "description",
+    "user_id",
+];
 
 fn sorted(mut errors: FieldErrors) -> FieldErrors {
-    errors.sort_by_key(|(f, _)| FIELD_ORDER.iter().position(|x| x == f).unwrap_or(usize::MAX));
+    errors.sort_by_key(|(f, _)| {
+        FIELD_ORDER
+            .iter()
+            .position(|x| x == f)
+            .unwrap_or(usize::MAX)
+    });
     errors
 }
 
 fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
 }
 
 /// An account's details as an administrator typed them (all but user name and password).
@@ -221,10 +312,17 @@ struct CheckedDetails {
     groups: Vec<i64>,
 }
 
-fn check_details(conn: &mut PgConnection, d: &AccountDetails, errors: &mut FieldErrors) -> QueryResult<CheckedDetails> {
+fn check_details(
+    conn: &mut PgConnection,
+    d: &AccountDetails,
+    errors: &mut FieldErrors,
+) -> QueryResult<CheckedDetails> {
     let display_name = d.display_name.trim();
     if display_name.chars().count() > 100 {
-        errors.push(("display_name", "The display name must be at most 100 characters.".into()));
+        errors.push((
+            "display_name",
+            "The display name must be at most 100 characters.".into(),
+        ));
     }
     let email = d.email.trim();
     if !email.is_empty() {
@@ -237,7 +335,10 @@ fn check_details(conn: &mut PgConnection, d: &AccountDetails, errors: &mut Field
         match r.parse::<crate::domain::roles::Role>() {
             Ok(role) => roles.push(role),
             Err(_) => {
-                errors.push(("role", format!("“{r}” is not a role. Choose from the roles listed.")));
+                errors.push((
+                    "role",
+                    format!("“{r}” is not a role. Choose from the roles listed."),
+                ));
                 break;
             }
         }
@@ -253,8 +354,14 @@ fn check_details(conn: &mut PgConnection, d: &AccountDetails, errors: &mut Field
             }
         }
     }
-    if !groups_wanted.is_empty() && groups::existing_ids(conn, &groups_wanted)?.len() != groups_wanted.len() {
-        errors.push(("group", "One of the chosen groups does not exist (any more). Choose again from the list.".into()));
+    if !groups_wanted.is_empty()
+        && groups::existing_ids(conn, &groups_wanted)?.len() != groups_wanted.len()
+    {
+        errors.push((
+            "group",
+            "One of the chosen groups does not exist (any more). Choose again from the list."
+                .into(),
+        ));
     }
     Ok(CheckedDetails {
         display_name: (!display_name.is_empty()).then(|| display_name.to_string()),
@@ -266,7 +373,12 @@ fn check_details(conn: &mut PgConnection, d: &AccountDetails, errors: &mut Field
 
 /// An administrator creates an account with an initial password. Every field is checked and
 /// every problem reported at once. Hashes the password: call inside `db::run`.
-pub fn admin_create_user(conn: &mut PgConnection, username: &str, password_typed: &str, d: &AccountDetails) -> AppResult<Result<users::User, FieldErrors>> {
+pub fn admin_create_user(
+    conn: &mut PgConnection,
+    username: &str,
+    password_typed: &str,
+    d: &AccountDetails,
+) -> AppResult<Result<users::User, FieldErrors>> {
     let mut errors = FieldErrors::new();
     let username = username.trim();
     let taken = || format!("The user name {username} is already taken. Choose another.");
@@ -287,7 +399,13 @@ pub fn admin_create_user(conn: &mut PgConnection, username: &str, password_typed
     let created = conn.transaction(|conn| {
         let user = users::insert(
             conn,
-            &users::NewUser { username, display_name: display, email: c.email.as_deref(), password_hash: &hash, roles: c.roles.to_strings() },
+            &users::NewUser {
+                username,
+                display_name: display,
+                email: c.email.as_deref(),
+                password_hash: &hash,
+                roles: c.roles.to_strings(),
+            },
         )?;
         for g in &c.groups {
             groups::add_member(conn, *g, user.id)?;
@@ -304,7 +422,12 @@ pub fn admin_create_user(conn: &mut PgConnection, username: &str, password_typed
 
 /// An administrator edits an account's display name, e-mail, roles and groups. Refuses to let
 /// administrators remove their own admin role. A missing account is `NotFound`.
-pub fn admin_update_user(conn: &mut PgConnection, actor: Actor, user_id: i64, d: &AccountDetails) -> AppResult<Result<(), FieldErrors>> {
+pub fn admin_update_user(
+    conn: &mut PgConnection,
+    actor: Actor,
+    user_id: i64,
+    d: &AccountDetails,
+) -> AppResult<Result<(), FieldErrors>> {
     conn.transaction(|conn| {
         let user = users::find(conn, user_id)?;
         let mut errors = FieldErrors::new();
@@ -313,7 +436,9 @@ pub fn admin_update_user(conn: &mut PgConnection, actor: Actor, user_id: i64, d:
             errors.push(("display_name", "Enter a display name.".into()));
         }
         if !errors.iter().any(|(f, _)| *f == "role") {
-            if let Some(why) = permissions::admin_self_edit_refusal(actor, user_id, c.roles, user.active) {
+            if let Some(why) =
+                permissions::admin_self_edit_refusal(actor, user_id, c.roles, user.active)
+            {
                 errors.push(("role", why.into()));
             }
         }
@@ -321,7 +446,13 @@ pub fn admin_update_user(conn: &mut PgConnection, actor: Actor, user_id: i64, d:
             return Ok(Err(sorted(errors)));
         }
         let display = c.display_name.as_deref().unwrap_or(&user.username);
-        users::update_details(conn, user_id, display, c.email.as_deref(), c.roles.to_strings())?;
+        users::update_details(
+            conn,
+            user_id,
+            display,
+            c.email.as_deref(),
+            c.roles.to_strings(),
+        )?;
         groups::set_user_groups(conn, user_id, &c.groups)?;
         Ok(Ok(()))
     })
@@ -329,9 +460,15 @@ pub fn admin_update_user(conn: &mut PgConnection, actor: Actor, user_id: i64, d:
 
 /// Deactivate or reactivate an account; administrators cannot deactivate themselves.
 /// Returns the account as it was, or why the change is refused.
-pub fn admin_set_active(conn: &mut PgConnection, actor: Actor, user_id: i64, active: bool) -> AppResult<Result<users::User, &'static str>> {
+pub fn admin_set_active(
+    conn: &mut PgConnection,
+    actor: Actor,
+    user_id: i64,
+    active: bool,
+) -> AppResult<Result<users::User, &'static str>> {
     let user = users::find(conn, user_id)?;
-    if let Some(why) = permissions::admin_self_edit_refusal(actor, user_id, user.role_set(), active) {
+    if let Some(why) = permissions::admin_self_edit_refusal(actor, user_id, user.role_set(), active)
+    {
         return Ok(Err(why));
     }
     users::set_active(conn, user_id, active)?;
@@ -340,16 +477,28 @@ pub fn admin_set_active(conn: &mut PgConnection, actor: Actor, user_id: i64, act
 
 /// An administrator sets a new password for an account; its sessions end (the epoch moves on).
 /// Returns the new session epoch. Hashes the password: call inside `db::run`.
-pub fn admin_reset_password(conn: &mut PgConnection, user_id: i64, new: &str) -> AppResult<Result<i32, String>> {
+pub fn admin_reset_password(
+    conn: &mut PgConnection,
+    user_id: i64,
+    new: &str,
+) -> AppResult<Result<i32, String>> {
     let user = users::find(conn, user_id)?;
     if let Some(p) = password::weakness_for(new, &user.username) {
         return Ok(Err(p));
     }
-    Ok(Ok(users::set_password(conn, user_id, &password::hash(new))?))
+    Ok(Ok(users::set_password(
+        conn,
+        user_id,
+        &password::hash(new),
+    )?))
 }
 
 /// Create a group; its name must be new (ignoring case).
-pub fn admin_create_group(conn: &mut PgConnection, name: &str, description: &str) -> AppResult<Result<groups::Group, FieldErrors>> {
+pub fn admin_create_group(
+    conn: &mut PgConnection,
+    name: &str,
+    description: &str,
+) -> AppResult<Result<groups::Group, FieldErrors>> {
     let name = name.trim();
     let description = description.trim();
     let taken = || format!("There is already a group named {name}. Choose another name.");
@@ -357,12 +506,18 @@ pub fn admin_create_group(conn: &mut PgConnection, name: &str, description: &str
     if name.is_empty() {
         errors.push(("name", "Enter a group name.".into()));
     } else if name.chars().count() > 100 {
-        errors.push(("name", "The group name must be at most 100 characters.".into()));
+        errors.push((
+            "name",
+            "The group name must be at most 100 characters.".into(),
+        ));
     } else if groups::name_taken(conn, name)? {
         errors.push(("name", taken()));
     }
     if description.chars().count() > 2000 {
-        errors.push(("description", "The description must be at most 2000 characters.".into()));
+        errors.push((
+            "description",
+            "The description must be at most 2000 characters.".into(),
+        ));
     }
     if !errors.is_empty() {
         return Ok(Err(errors));
@@ -376,17 +531,30 @@ pub fn admin_create_group(conn: &mut PgConnection, name: &str, description: &str
 
 /// Add an active user to a group (adding a member twice changes nothing). Returns the user.
 /// A missing group is `NotFound`; a bad choice of user is a message for the `user_id` field.
-pub fn admin_add_member(conn: &mut PgConnection, group_id: i64, user_id: &str) -> AppResult<Result<users::User, FieldErrors>> {
+pub fn admin_add_member(
+    conn: &mut PgConnection,
+    group_id: i64,
+    user_id: &str,
+) -> AppResult<Result<users::User, FieldErrors>> {
     groups::find(conn, group_id)?;
     let user = match user_id.trim().parse::<i64>() {
         Ok(id) => users::find(conn, id).optional()?,
         Err(_) => None,
     };
     let Some(user) = user else {
-        return Ok(Err(vec![("user_id", "Choose a user from the list.".into())]));
+        return Ok(Err(vec![(
+            "user_id",
+            "Choose a user from the list.".into(),
+        )]));
     };
     if !user.active {
-        return Ok(Err(vec![("user_id", format!("{} is deactivated: reactivate the account first.", user.display_name))]));
+        return Ok(Err(vec![(
+            "user_id",
+            format!(
+                "{} is deactivated: reactivate the account first.",
+                user.display_name
+            ),
+        )]));
     }
     groups::add_member(conn, group_id, user.id)?;
     Ok(Ok(user))

@@ -7,16 +7,16 @@ use chrono::Utc;
 use diesel::prelude::*;
 
 use super::notify::Outbox;
+use super::workflow_config::WorkflowConfig;
 use crate::domain::approval::{self as rules, Outcome, Rule, Tally};
 use crate::domain::permissions::Actor;
 use crate::domain::roles::Role;
 use crate::domain::workflow::{Gate, RecordState, ReleaseType};
 use crate::error::{AppError, AppResult};
 use crate::models::approvals::{self as am, Approval};
+use crate::models::groups;
 use crate::models::history::{self, NewEvent};
 use crate::models::releases::{self as rel, Release};
-use super::workflow_config::WorkflowConfig;
-use crate::models::groups;
 
 /// The group and rule a requirement puts on this record: its emergency group for an emergency.
 fn chosen(r: Option<&am::Requirement>, emergency: bool) -> Option<(i64, Rule, Option<i32>)> {
@@ -34,7 +34,12 @@ fn is_emergency(r: &Release) -> bool {
 }
 
 /// A record entered a phase: open its approval when the phase needs one (its id).
-pub fn open_on_entry(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>) -> QueryResult<Option<i64>> {
+pub fn open_on_entry(
+    conn: &mut PgConnection,
+    r: &Release,
+    phase_id: i64,
+    actor: Option<i64>,
+) -> QueryResult<Option<i64>> {
     let config = super::workflow_config::of(conn, r.workflow_id)?;
     let mut out = Outbox::default();
     let opened = open_as_configured(conn, r, phase_id, actor, &config, &mut out)?;
@@ -43,13 +48,36 @@ pub fn open_on_entry(conn: &mut PgConnection, r: &Release, phase_id: i64, actor:
 }
 
 /// `open_on_entry` with the workflow's configuration at hand; the approvers' note goes to `out`.
-pub fn open_as_configured(conn: &mut PgConnection, r: &Release, phase_id: i64, actor: Option<i64>, config: &WorkflowConfig, out: &mut Outbox) -> QueryResult<Option<i64>> {
-    let Some((group, rule, quorum)) = chosen(config.requirement(phase_id), is_emergency(r)) else { return Ok(None) };
+pub fn open_as_configured(
+    conn: &mut PgConnection,
+    r: &Release,
+    phase_id: i64,
+    actor: Option<i64>,
+    config: &WorkflowConfig,
+    out: &mut Outbox,
+) -> QueryResult<Option<i64>> {
+    let Some((group, rule, quorum)) = chosen(config.requirement(phase_id), is_emergency(r)) else {
+        return Ok(None);
+    };
     // The approval, its log entry and the people its voters are chosen from, in one statement.
-    let (id, approvers, assignees) = am::open(conn, r.id, phase_id, group, rule.key(), quorum, actor)?;
-    let voters: Vec<i64> = approvers.into_iter().filter(|v| rules::ineligibility(*v, r.registered_by, r.coordinator_id, &assignees).is_none()).collect();
+    let (id, approvers, assignees) =
+        am::open(conn, r.id, phase_id, group, rule.key(), quorum, actor)?;
+    let voters: Vec<i64> = approvers
+        .into_iter()
+        .filter(|v| {
+            rules::ineligibility(*v, r.registered_by, r.coordinator_id, &assignees).is_none()
+        })
+        .collect();
     let group_name = config.group_name(conn, group)?;
-    let note = super::notify::Note::about(r, "approval_requested", "your approval is requested", format!("The {group_name} is asked to approve ({}). Vote in your approvals inbox.", rule.label()));
+    let note = super::notify::Note::about(
+        r,
+        "approval_requested",
+        "your approval is requested",
+        format!(
+            "The {group_name} is asked to approve ({}). Vote in your approvals inbox.",
+            rule.label()
+        ),
+    );
     out.add(&voters, actor, note);
     Ok(Some(id))
 }
@@ -69,7 +97,11 @@ fn excluded(conn: &mut PgConnection, r: &Release) -> QueryResult<(i64, Option<i6
 }
 
 /// Eligible voters of an approval: approvers of its group, minus separation of duties.
-pub fn eligible(conn: &mut PgConnection, a: &Approval, r: &Release) -> QueryResult<Vec<(i64, String)>> {
+pub fn eligible(
+    conn: &mut PgConnection,
+    a: &Approval,
+    r: &Release,
+) -> QueryResult<Vec<(i64, String)>> {
     let (reg, coord, assignees) = excluded(conn, r)?;
     Ok(am::group_approvers(conn, a.group_id)?
         .into_iter()
@@ -79,7 +111,14 @@ pub fn eligible(conn: &mut PgConnection, a: &Approval, r: &Release) -> QueryResu
 
 /// The tally of the current cycle, counting eligible voters only.
 fn tally(a: &Approval, eligible: &[(i64, String)], votes: &[am::Vote]) -> Tally {
-    let current: Vec<_> = votes.iter().filter(|v| v.approval_id == a.id && v.cycle == a.cycle && eligible.iter().any(|(e, _)| *e == v.voter_id)).collect();
+    let current: Vec<_> = votes
+        .iter()
+        .filter(|v| {
+            v.approval_id == a.id
+                && v.cycle == a.cycle
+                && eligible.iter().any(|(e, _)| *e == v.voter_id)
+        })
+        .collect();
     Tally {
         eligible: eligible.len(),
         approvals: current.iter().filter(|v| v.decision == "approve").count(),
@@ -88,8 +127,14 @@ fn tally(a: &Approval, eligible: &[(i64, String)], votes: &[am::Vote]) -> Tally 
 }
 
 /// The exit criterion an approval puts on the current phase, if it is not approved yet.
-pub fn gate(conn: &mut PgConnection, r: &Release, config: &WorkflowConfig) -> QueryResult<Option<Gate>> {
-    let Some((group, _, _)) = chosen(config.requirement(r.phase_id), is_emergency(r)) else { return Ok(None) };
+pub fn gate(
+    conn: &mut PgConnection,
+    r: &Release,
+    config: &WorkflowConfig,
+) -> QueryResult<Option<Gate>> {
+    let Some((group, _, _)) = chosen(config.requirement(r.phase_id), is_emergency(r)) else {
+        return Ok(None);
+    };
     let latest = am::latest(conn, r.id, r.phase_id)?;
     let group_name = |conn: &mut PgConnection, id: i64| config.group_name(conn, id);
     Ok(match latest {
@@ -98,17 +143,29 @@ pub fn gate(conn: &mut PgConnection, r: &Release, config: &WorkflowConfig) -> Qu
             let el = eligible(conn, &a, r)?;
             let votes = am::votes(conn, &[a.id])?;
             let t = tally(&a, &el, &votes);
-            let status = if a.status == "denied" { "denied".to_string() } else { pending_text(&a, t) };
-            Some(Gate::Approval { group: group_name(conn, a.group_id)?, status })
+            let status = if a.status == "denied" {
+                "denied".to_string()
+            } else {
+                pending_text(&a, t)
+            };
+            Some(Gate::Approval {
+                group: group_name(conn, a.group_id)?,
+                status,
+            })
         }
-        _ => Some(Gate::Approval { group: group_name(conn, group)?, status: "not requested yet".into() }),
+        _ => Some(Gate::Approval {
+            group: group_name(conn, group)?,
+            status: "not requested yet".into(),
+        }),
     })
 }
 
 fn pending_text(a: &Approval, t: Tally) -> String {
     let rule = Rule::from_parts(&a.rule, a.quorum_count).unwrap_or(Rule::All);
     match rules::outcome(rule, t) {
-        Outcome::Pending { more_needed } if t.eligible == 0 => format!("pending: the group has no eligible approvers ({more_needed} approval needed)"),
+        Outcome::Pending { more_needed } if t.eligible == 0 => {
+            format!("pending: the group has no eligible approvers ({more_needed} approval needed)")
+        }
         Outcome::Pending { more_needed } => format!(
             "pending: {} of {} eligible approved so far, {more_needed} more needed",
             t.approvals, t.eligible
@@ -120,15 +177,27 @@ fn pending_text(a: &Approval, t: Tally) -> String {
 
 /// Open the approval of the current phase when it was never requested (a requirement added
 /// after the release entered the phase, or the release was reworked into it).
-pub fn request(conn: &mut PgConnection, actor: Actor, kind: crate::domain::workflow::RecordKind, number: i64) -> AppResult<bool> {
+pub fn request(
+    conn: &mut PgConnection,
+    actor: Actor,
+    kind: crate::domain::workflow::RecordKind,
+    number: i64,
+) -> AppResult<bool> {
     conn.transaction(|conn| {
         let r = rel::by_kind_number_for_update(conn, kind.as_str(), number)?;
         if r.state != RecordState::Active.as_str() {
             return Err(AppError::Forbidden("The release has ended.".into()));
         }
-        let parties = crate::domain::permissions::Parties { registered_by: r.registered_by, coordinator_id: r.coordinator_id, manager_id: r.manager_id };
+        let parties = crate::domain::permissions::Parties {
+            registered_by: r.registered_by,
+            coordinator_id: r.coordinator_id,
+            manager_id: r.manager_id,
+        };
         if !crate::domain::permissions::can_work(actor, parties) {
-            return Err(AppError::Forbidden("Only this release's coordinator or a release manager may request its approval.".into()));
+            return Err(AppError::Forbidden(
+                "Only this release's coordinator or a release manager may request its approval."
+                    .into(),
+            ));
         }
         if am::live(conn, r.id, r.phase_id)?.is_some() {
             return Ok(false);
@@ -144,20 +213,36 @@ pub enum Decision {
 }
 
 pub enum VoteOutcome {
-    Counted { summary: String },
+    Counted {
+        summary: String,
+    },
     /// Already voted in this cycle, or the form was for an earlier cycle: nothing was done.
     Nothing(String),
     Invalid(String),
 }
 
 /// Vote on an approval (for oneself, or for whoever delegated to the actor today).
-pub fn decide(conn: &mut PgConnection, actor: Actor, approval_id: i64, cycle: i32, decision: Decision, comment: &str, on_behalf_of: Option<i64>) -> AppResult<VoteOutcome> {
+pub fn decide(
+    conn: &mut PgConnection,
+    actor: Actor,
+    approval_id: i64,
+    cycle: i32,
+    decision: Decision,
+    comment: &str,
+    on_behalf_of: Option<i64>,
+) -> AppResult<VoteOutcome> {
     let comment = comment.trim();
     if comment.chars().count() > 2000 {
-        return Ok(VoteOutcome::Invalid("The comment must be at most 2,000 characters.".into()));
+        return Ok(VoteOutcome::Invalid(
+            "The comment must be at most 2,000 characters.".into(),
+        ));
     }
     if matches!(decision, Decision::Deny | Decision::Retract) && comment.is_empty() {
-        let what = if matches!(decision, Decision::Deny) { "deny" } else { "retract" };
+        let what = if matches!(decision, Decision::Deny) {
+            "deny"
+        } else {
+            "retract"
+        };
         return Ok(VoteOutcome::Invalid(format!("Give a reason to {what}.")));
     }
     conn.transaction(|conn| {
@@ -299,7 +384,12 @@ fn action_label(a: &str) -> &'static str {
 }
 
 /// The approvals of a release for the release page, with what `viewer` may do on each.
-pub fn views_for_release(conn: &mut PgConnection, r: &Release, wf: &crate::domain::workflow::Workflow, viewer: Actor) -> QueryResult<Vec<ApprovalView>> {
+pub fn views_for_release(
+    conn: &mut PgConnection,
+    r: &Release,
+    wf: &crate::domain::workflow::Workflow,
+    viewer: Actor,
+) -> QueryResult<Vec<ApprovalView>> {
     let list = am::of_release(conn, r.id)?;
     if list.is_empty() {
         return Ok(Vec::new());
@@ -308,29 +398,53 @@ pub fn views_for_release(conn: &mut PgConnection, r: &Release, wf: &crate::domai
     let votes = am::votes(conn, &ids)?;
     let log = am::log_of(conn, &ids)?;
     let names: HashMap<i64, String> = super::releases::name_book(conn)?.users;
-    let group_names: HashMap<i64, String> = groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect();
+    let group_names: HashMap<i64, String> = groups::all(conn)?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect();
     let (reg, coord, assignees) = excluded(conn, r)?;
     let delegators = am::delegators_of(conn, viewer.id, Utc::now().date_naive())?;
-    let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| format!("user #{id}"));
+    let name = |id: i64| {
+        names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("user #{id}"))
+    };
     let mut out = Vec::new();
     for a in &list {
-        let live = (a.status == "pending" || a.status == "denied") && a.phase_id == r.phase_id && r.state == RecordState::Active.as_str();
-        let el = if live { eligible(conn, a, r)? } else { Vec::new() };
+        let live = (a.status == "pending" || a.status == "denied")
+            && a.phase_id == r.phase_id
+            && r.state == RecordState::Active.as_str();
+        let el = if live {
+            eligible(conn, a, r)?
+        } else {
+            Vec::new()
+        };
         let t = tally(a, &el, &votes);
-        let voted_now: Vec<i64> = votes.iter().filter(|v| v.approval_id == a.id && v.cycle == a.cycle).map(|v| v.voter_id).collect();
+        let voted_now: Vec<i64> = votes
+            .iter()
+            .filter(|v| v.approval_id == a.id && v.cycle == a.cycle)
+            .map(|v| v.voter_id)
+            .collect();
         let rule = Rule::from_parts(&a.rule, a.quorum_count).unwrap_or(Rule::All);
         let mut vote_as = Vec::new();
         let mut may_retract_as = Vec::new();
         let mut not_eligible = String::new();
         if live && viewer.roles.has(Role::Approver) {
             let me_excluded = rules::ineligibility(viewer.id, reg, coord, &assignees);
-            let in_group = am::group_approvers(conn, a.group_id)?.iter().any(|(id, _)| *id == viewer.id);
+            let in_group = am::group_approvers(conn, a.group_id)?
+                .iter()
+                .any(|(id, _)| *id == viewer.id);
             if let Some(why) = me_excluded {
                 if in_group || delegators.iter().any(|d| el.iter().any(|(e, _)| e == d)) {
                     not_eligible = format!("Not eligible: {why}.");
                 }
             } else {
-                for (who, label) in std::iter::once((viewer.id, "yourself".to_string())).chain(delegators.iter().map(|d| (*d, format!("{} (delegated to you)", name(*d))))) {
+                for (who, label) in std::iter::once((viewer.id, "yourself".to_string())).chain(
+                    delegators
+                        .iter()
+                        .map(|d| (*d, format!("{} (delegated to you)", name(*d)))),
+                ) {
                     if !el.iter().any(|(e, _)| *e == who) {
                         continue;
                     }
@@ -350,8 +464,16 @@ pub fn views_for_release(conn: &mut PgConnection, r: &Release, wf: &crate::domai
             rule: rule.label(),
             status: a.status.clone(),
             live,
-            waiting_for: if live && a.status == "pending" { pending_text(a, t) } else { String::new() },
-            not_voted: el.iter().filter(|(id, _)| !voted_now.contains(id)).map(|(_, n)| n.clone()).collect(),
+            waiting_for: if live && a.status == "pending" {
+                pending_text(a, t)
+            } else {
+                String::new()
+            },
+            not_voted: el
+                .iter()
+                .filter(|(id, _)| !voted_now.contains(id))
+                .map(|(_, n)| n.clone())
+                .collect(),
             eligible: el.iter().map(|(_, n)| n.clone()).collect(),
             log: log
                 .iter()
@@ -451,7 +573,10 @@ pub fn inbox_count(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryR
 /// Pending approvals the user may vote on now, as themselves or as a delegate.
 /// A fixed number of queries, whatever the number of approvals.
 pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<Vec<InboxItem>> {
-    use crate::schema::{approval_votes as v, approvals as ap, group_members as gm, phases, releases as r, users as u};
+    use crate::schema::{
+        approval_votes as v, approvals as ap, group_members as gm, phases, releases as r,
+        users as u,
+    };
     if !viewer.roles.has(Role::Approver) {
         return Ok(Vec::new());
     }
@@ -462,20 +587,45 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
         .inner_join(u::table)
         .filter(gm::user_id.eq_any(&voters))
         .filter(u::active.eq(true))
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("'approver' = ANY(users.roles)"))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "'approver' = ANY(users.roles)",
+        ))
         .select((gm::user_id, gm::group_id))
         .load(conn)?;
     let mut group_ids: Vec<i64> = memberships.iter().map(|(_, g)| *g).collect();
     group_ids.sort_unstable();
     group_ids.dedup();
-    type Row = (i64, i32, i64, i64, String, String, String, String, Option<chrono::DateTime<Utc>>, Option<chrono::DateTime<Utc>>, i64, Option<i64>, String, i64, String, Option<i32>, chrono::DateTime<Utc>);
+    type Row = (
+        i64,
+        i32,
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        Option<chrono::DateTime<Utc>>,
+        Option<chrono::DateTime<Utc>>,
+        i64,
+        Option<i64>,
+        String,
+        i64,
+        String,
+        Option<i32>,
+        chrono::DateTime<Utc>,
+    );
     // One query per group (by the (group, opened_at) index, stopping at the limit: with
     // `group_id = ANY(…)` PostgreSQL would join and sort every pending approval first), then
     // the oldest `limit` of them.
     let mut rows: Vec<Row> = Vec::new();
     for g in &group_ids {
-        let candidates: Vec<i64> =
-            ap::table.filter(ap::status.eq("pending")).filter(ap::group_id.eq(*g)).order(ap::opened_at).limit(limit.max(0) * 4).select(ap::id).load(conn)?;
+        let candidates: Vec<i64> = ap::table
+            .filter(ap::status.eq("pending"))
+            .filter(ap::group_id.eq(*g))
+            .order(ap::opened_at)
+            .limit(limit.max(0) * 4)
+            .select(ap::id)
+            .load(conn)?;
         rows.extend(
             ap::table
                 .inner_join(r::table.on(r::id.eq(ap::release_id).and(r::phase_id.eq(ap::phase_id))))
@@ -487,7 +637,25 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
                 .filter(r::state.eq("active"))
                 .order(ap::opened_at)
                 .limit(limit)
-                .select((ap::id, ap::cycle, r::id, r::number, r::kind, r::title, r::release_type, r::risk, r::planned_start, r::planned_end, r::registered_by, r::coordinator_id, phases::name, ap::group_id, ap::rule, ap::quorum_count, ap::opened_at))
+                .select((
+                    ap::id,
+                    ap::cycle,
+                    r::id,
+                    r::number,
+                    r::kind,
+                    r::title,
+                    r::release_type,
+                    r::risk,
+                    r::planned_start,
+                    r::planned_end,
+                    r::registered_by,
+                    r::coordinator_id,
+                    phases::name,
+                    ap::group_id,
+                    ap::rule,
+                    ap::quorum_count,
+                    ap::opened_at,
+                ))
                 .load::<Row>(conn)?,
         );
     }
@@ -497,14 +665,51 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
     let approval_ids: Vec<i64> = rows.iter().map(|x| x.0).collect();
     let assignees: Vec<(i64, Option<i64>)> = crate::schema::tasks::table
         .filter(crate::schema::tasks::release_id.eq_any(&release_ids))
-        .select((crate::schema::tasks::release_id, crate::schema::tasks::assignee_id))
+        .select((
+            crate::schema::tasks::release_id,
+            crate::schema::tasks::assignee_id,
+        ))
         .load(conn)?;
-    let voted: Vec<(i64, i32, i64)> = v::table.filter(v::approval_id.eq_any(&approval_ids)).select((v::approval_id, v::cycle, v::voter_id)).load(conn)?;
-    let names: HashMap<i64, String> = u::table.filter(u::id.eq_any(&voters)).select((u::id, u::display_name)).load::<(i64, String)>(conn)?.into_iter().collect();
-    let group_names: HashMap<i64, String> = groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect();
+    let voted: Vec<(i64, i32, i64)> = v::table
+        .filter(v::approval_id.eq_any(&approval_ids))
+        .select((v::approval_id, v::cycle, v::voter_id))
+        .load(conn)?;
+    let names: HashMap<i64, String> = u::table
+        .filter(u::id.eq_any(&voters))
+        .select((u::id, u::display_name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let group_names: HashMap<i64, String> = groups::all(conn)?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect();
     let mut out = Vec::new();
-    for (aid, cycle, rid, number, kind, title, rtype, risk, ps, pe, reg, coord, phase, group, rule, quorum, _opened) in rows {
-        let task_people: Vec<i64> = assignees.iter().filter(|(r, _)| *r == rid).filter_map(|(_, a)| *a).collect();
+    for (
+        aid,
+        cycle,
+        rid,
+        number,
+        kind,
+        title,
+        rtype,
+        risk,
+        ps,
+        pe,
+        reg,
+        coord,
+        phase,
+        group,
+        rule,
+        quorum,
+        _opened,
+    ) in rows
+    {
+        let task_people: Vec<i64> = assignees
+            .iter()
+            .filter(|(r, _)| *r == rid)
+            .filter_map(|(_, a)| *a)
+            .collect();
         if rules::ineligibility(viewer.id, reg, coord, &task_people).is_some() {
             continue;
         }
@@ -513,7 +718,19 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
             .filter(|who| memberships.contains(&(**who, group)))
             .filter(|who| rules::ineligibility(**who, reg, coord, &task_people).is_none())
             .filter(|who| !voted.contains(&(aid, cycle, **who)))
-            .map(|who| (*who, if *who == viewer.id { "yourself".to_string() } else { format!("{} (delegated to you)", names.get(who).cloned().unwrap_or_default()) }))
+            .map(|who| {
+                (
+                    *who,
+                    if *who == viewer.id {
+                        "yourself".to_string()
+                    } else {
+                        format!(
+                            "{} (delegated to you)",
+                            names.get(who).cloned().unwrap_or_default()
+                        )
+                    },
+                )
+            })
             .collect();
         if vote_as.is_empty() {
             continue;
@@ -524,9 +741,22 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
             release_number: crate::paths::record_number(&kind, number),
             release_href: crate::paths::record(&kind, number),
             title,
-            release_type: if kind == "change" { crate::domain::workflow::RecordKind::Change } else { crate::domain::workflow::RecordKind::Release }.type_label(&rtype).to_string(),
-            risk: risk.parse::<crate::domain::risk::Risk>().map(|x| x.label().to_string()).unwrap_or_default(),
-            planned: format!("{} to {}", crate::views::opt_datetime(&ps), crate::views::opt_datetime(&pe)),
+            release_type: if kind == "change" {
+                crate::domain::workflow::RecordKind::Change
+            } else {
+                crate::domain::workflow::RecordKind::Release
+            }
+            .type_label(&rtype)
+            .to_string(),
+            risk: risk
+                .parse::<crate::domain::risk::Risk>()
+                .map(|x| x.label().to_string())
+                .unwrap_or_default(),
+            planned: format!(
+                "{} to {}",
+                crate::views::opt_datetime(&ps),
+                crate::views::opt_datetime(&pe)
+            ),
             phase,
             group: group_names.get(&group).cloned().unwrap_or_default(),
             rule: Rule::from_parts(&rule, quorum).unwrap_or(Rule::All).label(),

@@ -17,7 +17,10 @@ use crate::views;
 pub type Window = (DateTime<Utc>, DateTime<Utc>);
 
 /// The release's planned window, if it has one.
-pub fn window(planned_start: Option<DateTime<Utc>>, planned_end: Option<DateTime<Utc>>) -> Option<Window> {
+pub fn window(
+    planned_start: Option<DateTime<Utc>>,
+    planned_end: Option<DateTime<Utc>>,
+) -> Option<Window> {
     let start = planned_start.or(planned_end)?;
     let end = planned_end.unwrap_or(start).max(start);
     Some((start, end))
@@ -34,7 +37,11 @@ pub fn overlaps(a: Window, b: Window) -> bool {
 /// empty ones dropped, each once (compared case-insensitively, first spelling kept).
 pub fn services(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for s in text.split([',', '\n', '\r']).map(str::trim).filter(|s| !s.is_empty()) {
+    for s in text
+        .split([',', '\n', '\r'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         if !out.iter().any(|o| o.to_lowercase() == s.to_lowercase()) {
             out.push(s.to_string());
         }
@@ -45,8 +52,13 @@ pub fn services(text: &str) -> Vec<String> {
 /// Blackouts whose window overlaps the release's planned window and that apply to its
 /// category (or to all), in order of start. None when the release has no planned window.
 /// Whatever the release's state: callers decide whether that matters.
-pub fn blackouts_overlapping(conn: &mut PgConnection, release: &Release) -> QueryResult<Vec<Blackout>> {
-    let Some(w) = window(release.planned_start, release.planned_end) else { return Ok(Vec::new()) };
+pub fn blackouts_overlapping(
+    conn: &mut PgConnection,
+    release: &Release,
+) -> QueryResult<Vec<Blackout>> {
+    let Some(w) = window(release.planned_start, release.planned_end) else {
+        return Ok(Vec::new());
+    };
     Ok(blk::touching(conn, w.0, w.1)?
         .into_iter()
         .filter(|b| b.applies_to(release.category_id) && overlaps(w, (b.starts_at, b.ends_at)))
@@ -59,22 +71,47 @@ pub fn blackouts_overlapping(conn: &mut PgConnection, release: &Release) -> Quer
 /// release can overlap thousands that share a service, and the page names a handful.
 pub fn warnings(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<String>> {
     let r = rel::find_by_id(conn, release_id)?;
-    let Some(w) = window(r.planned_start, r.planned_end).filter(|_| r.kind == "release" && r.state == RecordState::Active.as_str()) else {
+    let Some(w) = window(r.planned_start, r.planned_end)
+        .filter(|_| r.kind == "release" && r.state == RecordState::Active.as_str())
+    else {
         return Ok(Vec::new());
     };
     let blackouts = blk::touching(conn, w.0, w.1)?;
-    let text = blk::affected_services(conn, &[r.id])?.pop().map(|(_, t)| t).unwrap_or_default();
+    let text = blk::affected_services(conn, &[r.id])?
+        .pop()
+        .map(|(_, t)| t)
+        .unwrap_or_default();
     let mine = services(&text);
     let lower: Vec<String> = mine.iter().map(|s| s.to_lowercase()).collect();
-    let others: Vec<Scheduled> = blk::active_sharing_a_service(conn, Some(r.id), w.0, w.1, &lower, Some(MAX_LISTED as i64 + 1))?
-        .into_iter()
-        .filter_map(|(s, text)| Some(Scheduled { window: window(s.planned_start, s.planned_end)?, slot: s, services: services(&text) }))
-        .collect();
-    let me = Scheduled { slot: slot_of(&r), window: w, services: mine };
+    let others: Vec<Scheduled> = blk::active_sharing_a_service(
+        conn,
+        Some(r.id),
+        w.0,
+        w.1,
+        &lower,
+        Some(MAX_LISTED as i64 + 1),
+    )?
+    .into_iter()
+    .filter_map(|(s, text)| {
+        Some(Scheduled {
+            window: window(s.planned_start, s.planned_end)?,
+            slot: s,
+            services: services(&text),
+        })
+    })
+    .collect();
+    let me = Scheduled {
+        slot: slot_of(&r),
+        window: w,
+        services: mine,
+    };
     // More candidates than are listed: some were not read, so the count is unknown.
     let unknown_more = others.len() > MAX_LISTED;
     let mut out = conflicts(&me, &blackouts, &others);
-    if let Some(last) = out.last_mut().filter(|l| unknown_more && l.starts_with("It also overlaps ")) {
+    if let Some(last) = out
+        .last_mut()
+        .filter(|l| unknown_more && l.starts_with("It also overlaps "))
+    {
         *last = "It also overlaps more active releases that share a service with it: the calendar shows them.".to_string();
     }
     Ok(out)
@@ -85,31 +122,49 @@ pub const MAX_LISTED: usize = 5;
 
 /// The conflict warnings of many releases at once (the calendar's month), by release id;
 /// releases without any are left out. Four queries, however many releases.
-pub fn warnings_for_releases(conn: &mut PgConnection, releases: &[Release]) -> QueryResult<HashMap<i64, Vec<String>>> {
+pub fn warnings_for_releases(
+    conn: &mut PgConnection,
+    releases: &[Release],
+) -> QueryResult<HashMap<i64, Vec<String>>> {
     let mine: Vec<(Slot, Window)> = releases
         .iter()
         .filter(|r| r.kind == "release" && r.state == RecordState::Active.as_str())
         .filter_map(|r| window(r.planned_start, r.planned_end).map(|w| (slot_of(r), w)))
         .collect();
-    let Some(hull) = hull(mine.iter().map(|(_, w)| *w)) else { return Ok(HashMap::new()) };
+    let Some(hull) = hull(mine.iter().map(|(_, w)| *w)) else {
+        return Ok(HashMap::new());
+    };
     let blackouts = blk::touching(conn, hull.0, hull.1)?;
     let ids: Vec<i64> = mine.iter().map(|(s, _)| s.id).collect();
     let texts: HashMap<i64, String> = blk::affected_services(conn, &ids)?.into_iter().collect();
     // Only releases naming one of these services can share one: found in SQL, not by reading
     // every active release in the window (thousands at scale).
-    let mut named: Vec<String> = texts.values().flat_map(|t| services(t)).map(|s| s.to_lowercase()).collect();
+    let mut named: Vec<String> = texts
+        .values()
+        .flat_map(|t| services(t))
+        .map(|s| s.to_lowercase())
+        .collect();
     named.sort_unstable();
     named.dedup();
-    let others: Vec<Scheduled> = blk::active_sharing_a_service(conn, None, hull.0, hull.1, &named, None)?
-        .into_iter()
-        .filter_map(|(s, text)| {
-            let w = window(s.planned_start, s.planned_end)?;
-            Some(Scheduled { slot: s, window: w, services: services(&text) })
-        })
-        .collect();
+    let others: Vec<Scheduled> =
+        blk::active_sharing_a_service(conn, None, hull.0, hull.1, &named, None)?
+            .into_iter()
+            .filter_map(|(s, text)| {
+                let w = window(s.planned_start, s.planned_end)?;
+                Some(Scheduled {
+                    slot: s,
+                    window: w,
+                    services: services(&text),
+                })
+            })
+            .collect();
     let mut out = HashMap::new();
     for (slot, w) in mine {
-        let me = Scheduled { services: texts.get(&slot.id).map(|t| services(t)).unwrap_or_default(), slot, window: w };
+        let me = Scheduled {
+            services: texts.get(&slot.id).map(|t| services(t)).unwrap_or_default(),
+            slot,
+            window: w,
+        };
         let found = conflicts(&me, &blackouts, &others);
         if !found.is_empty() {
             out.insert(me.slot.id, found);
@@ -130,10 +185,12 @@ fn slot_of(r: &Release) -> Slot {
 }
 
 fn hull(windows: impl Iterator<Item = Window>) -> Option<Window> {
-    windows.fold(None, |acc, w| Some(match acc {
-        None => w,
-        Some((s, e)) => (s.min(w.0), e.max(w.1)),
-    }))
+    windows.fold(None, |acc, w| {
+        Some(match acc {
+            None => w,
+            Some((s, e)) => (s.min(w.0), e.max(w.1)),
+        })
+    })
 }
 
 /// A release with its window and services, as the rules see it.
@@ -147,23 +204,37 @@ pub struct Scheduled {
 /// other active release it overlaps that shares an affected service.
 pub fn conflicts(me: &Scheduled, blackouts: &[Blackout], others: &[Scheduled]) -> Vec<String> {
     let mut out = Vec::new();
-    for b in blackouts.iter().filter(|b| b.applies_to(me.slot.category_id) && overlaps(me.window, (b.starts_at, b.ends_at))) {
+    for b in blackouts.iter().filter(|b| {
+        b.applies_to(me.slot.category_id) && overlaps(me.window, (b.starts_at, b.ends_at))
+    }) {
         out.push(format!(
             "The planned window overlaps the blackout “{}” ({} to {}{}).",
             b.name,
             views::datetime(&b.starts_at),
             views::datetime(&b.ends_at),
-            if b.category_id.is_some() { ", for this release's category" } else { ", for all categories" }
+            if b.category_id.is_some() {
+                ", for this release's category"
+            } else {
+                ", for all categories"
+            }
         ));
     }
-    let mut others: Vec<&Scheduled> = others.iter().filter(|o| o.slot.id != me.slot.id && overlaps(me.window, o.window)).collect();
+    let mut others: Vec<&Scheduled> = others
+        .iter()
+        .filter(|o| o.slot.id != me.slot.id && overlaps(me.window, o.window))
+        .collect();
     others.sort_by_key(|o| o.slot.number);
     let mine: Vec<String> = me.services.iter().map(|s| s.to_lowercase()).collect();
     let mut listed = 0;
     let mut more = 0;
     for o in others {
-        let shared: Vec<&str> =
-            me.services.iter().zip(&mine).filter(|(_, m)| o.services.iter().any(|t| t.to_lowercase() == **m)).map(|(s, _)| s.as_str()).collect();
+        let shared: Vec<&str> = me
+            .services
+            .iter()
+            .zip(&mine)
+            .filter(|(_, m)| o.services.iter().any(|t| t.to_lowercase() == **m))
+            .map(|(s, _)| s.as_str())
+            .collect();
         if shared.is_empty() {
             continue;
         }
@@ -210,7 +281,12 @@ pub fn blackout_gates(
     if r.release_type == "emergency" {
         return Ok(Vec::new());
     }
-    let held: Vec<i64> = config.flags.iter().filter(|f| f.blocked_by_blackouts).map(|f| f.id).collect();
+    let held: Vec<i64> = config
+        .flags
+        .iter()
+        .filter(|f| f.blocked_by_blackouts)
+        .map(|f| f.id)
+        .collect();
     if held.is_empty() {
         return Ok(Vec::new());
     }
@@ -237,13 +313,33 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 12, d, h, 0, 0).unwrap()
     }
 
-    fn blackout(name: &str, from: DateTime<Utc>, to: DateTime<Utc>, category_id: Option<i64>) -> Blackout {
-        Blackout { id: 1, name: name.into(), starts_at: from, ends_at: to, category_id, created_by: 1, created_at: from }
+    fn blackout(
+        name: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        category_id: Option<i64>,
+    ) -> Blackout {
+        Blackout {
+            id: 1,
+            name: name.into(),
+            starts_at: from,
+            ends_at: to,
+            category_id,
+            created_by: 1,
+            created_at: from,
+        }
     }
 
     fn sched(id: i64, w: Window, services_text: &str) -> Scheduled {
         Scheduled {
-            slot: Slot { id, number: id, title: format!("Release {id}"), category_id: 1, planned_start: Some(w.0), planned_end: Some(w.1) },
+            slot: Slot {
+                id,
+                number: id,
+                title: format!("Release {id}"),
+                category_id: 1,
+                planned_start: Some(w.0),
+                planned_end: Some(w.1),
+            },
             window: w,
             services: services(services_text),
         }
@@ -251,7 +347,10 @@ mod tests {
 
     #[test]
     fn services_split_on_commas_and_lines_and_compare_without_case() {
-        assert_eq!(services(" Billing, CRM\n\ncrm\r\n  Payroll ,"), vec!["Billing", "CRM", "Payroll"]);
+        assert_eq!(
+            services(" Billing, CRM\n\ncrm\r\n  Payroll ,"),
+            vec!["Billing", "CRM", "Payroll"]
+        );
         assert!(services(" , \n").is_empty());
     }
 
@@ -297,10 +396,15 @@ mod tests {
     #[test]
     fn past_the_first_few_the_rest_are_counted_in_one_sentence() {
         let me = sched(1, (t(10, 9), t(12, 17)), "Billing");
-        let others: Vec<Scheduled> = (2..10).map(|i| sched(i, (t(11, 0), t(11, 5)), "billing")).collect();
+        let others: Vec<Scheduled> = (2..10)
+            .map(|i| sched(i, (t(11, 0), t(11, 5)), "billing"))
+            .collect();
         let w = conflicts(&me, &[], &others);
         assert_eq!(w.len(), MAX_LISTED + 1, "{w:?}");
         assert!(w[0].contains("RL-000002") && w[4].contains("RL-000006"));
-        assert_eq!(w[5], "It also overlaps 3 more active releases that share a service with it.");
+        assert_eq!(
+            w[5],
+            "It also overlaps 3 more active releases that share a service with it."
+        );
     }
 }

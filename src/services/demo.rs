@@ -21,11 +21,31 @@ use crate::paths;
 /// The demo's people: (user name, display name, roles, groups).
 const PEOPLE: &[(&str, &str, &[Role], &[&str])] = &[
     ("mara", "Mara Lindqvist (manager)", &[Role::Manager], &[]),
-    ("colin", "Colin Abara (coordinator)", &[Role::Coordinator], &[]),
-    ("chloe", "Chloé Martin (coordinator)", &[Role::Coordinator], &[]),
-    ("ada", "Ada Novak (CAB)", &[Role::Approver], &["CAB", "ECAB"]),
+    (
+        "colin",
+        "Colin Abara (coordinator)",
+        &[Role::Coordinator],
+        &[],
+    ),
+    (
+        "chloe",
+        "Chloé Martin (coordinator)",
+        &[Role::Coordinator],
+        &[],
+    ),
+    (
+        "ada",
+        "Ada Novak (CAB)",
+        &[Role::Approver],
+        &["CAB", "ECAB"],
+    ),
     ("bram", "Bram de Vries (CAB)", &[Role::Approver], &["CAB"]),
-    ("cyra", "Cyra Osei (CAB)", &[Role::Approver], &["CAB", "ECAB"]),
+    (
+        "cyra",
+        "Cyra Osei (CAB)",
+        &[Role::Approver],
+        &["CAB", "ECAB"],
+    ),
     ("ivan", "Ivan Petrov (administrator)", &[Role::Admin], &[]),
 ];
 
@@ -44,23 +64,38 @@ struct Cast {
 
 fn actor(conn: &mut PgConnection, name: &str) -> AppResult<Actor> {
     let u = crate::models::users::find_by_username(conn, name)?.ok_or(AppError::NotFound)?;
-    Ok(Actor { id: u.id, roles: u.role_set() })
+    Ok(Actor {
+        id: u.id,
+        roles: u.role_set(),
+    })
 }
 
 /// Load the demo. Refuses when demo users already exist (run it on a fresh database).
 pub fn load(conn: &mut PgConnection) -> AppResult<Demo> {
     if crate::models::users::find_by_username(conn, "mara")?.is_some() {
-        return Err(AppError::BadRequest("The demo data is already loaded (user mara exists).".into()));
+        return Err(AppError::BadRequest(
+            "The demo data is already loaded (user mara exists).".into(),
+        ));
     }
     let all_groups = groups::all(conn)?;
     let mut users = Vec::new();
     for (name, display, roles, gs) in PEOPLE {
         let pw = password::random_password();
-        let ids: Vec<i64> = gs.iter().filter_map(|g| all_groups.iter().find(|x| x.name == *g).map(|x| x.id)).collect();
+        let ids: Vec<i64> = gs
+            .iter()
+            .filter_map(|g| all_groups.iter().find(|x| x.name == *g).map(|x| x.id))
+            .collect();
         let email = format!("{name}@example.org");
         accounts::create_user(
             conn,
-            &accounts::NewAccount { username: name, display_name: display, email: Some(&email), password: &pw, roles: Roles::of(roles), groups: &ids },
+            &accounts::NewAccount {
+                username: name,
+                display_name: display,
+                email: Some(&email),
+                password: &pw,
+                roles: Roles::of(roles),
+                groups: &ids,
+            },
         )
         .map_err(|e| AppError::Internal(e.to_string()))?;
         users.push((name.to_string(), pw));
@@ -68,28 +103,55 @@ pub fn load(conn: &mut PgConnection) -> AppResult<Demo> {
     let cast = Cast {
         manager: actor(conn, "mara")?,
         coordinators: vec![actor(conn, "colin")?, actor(conn, "chloe")?],
-        approvers: vec![actor(conn, "ada")?, actor(conn, "bram")?, actor(conn, "cyra")?],
+        approvers: vec![
+            actor(conn, "ada")?,
+            actor(conn, "bram")?,
+            actor(conn, "cyra")?,
+        ],
     };
     let now = Utc::now();
     // A blackout over the year-end freeze.
     let freeze_start = now + Duration::days(60);
     crate::models::blackouts::insert(
         conn,
-        &crate::models::blackouts::BlackoutInput { name: "Year-end freeze", starts_at: freeze_start, ends_at: freeze_start + Duration::days(5), category_id: None },
+        &crate::models::blackouts::BlackoutInput {
+            name: "Year-end freeze",
+            starts_at: freeze_start,
+            ends_at: freeze_start + Duration::days(5),
+            category_id: None,
+        },
         cast.manager.id,
     )?;
 
     // Releases: every type, spread over every phase and outcome.
     let titles = [
-        "Billing platform 4.2", "Customer portal redesign", "Payroll year-end update", "Core banking patch",
-        "Mobile app 3.0", "Data warehouse refresh", "CRM upgrade", "Identity provider migration",
-        "Network firmware rollout", "Email gateway hardening", "HR self-service", "Logistics tracking API",
+        "Billing platform 4.2",
+        "Customer portal redesign",
+        "Payroll year-end update",
+        "Core banking patch",
+        "Mobile app 3.0",
+        "Data warehouse refresh",
+        "CRM upgrade",
+        "Identity provider migration",
+        "Network firmware rollout",
+        "Email gateway hardening",
+        "HR self-service",
+        "Logistics tracking API",
     ];
     // (target, impact/urgency high?)
     let targets: &[(&str, bool)] = &[
-        ("Assess", false), ("Plan and Design", false), ("Plan and Design:denied", false), ("Build and Test", false),
-        ("Training", true), ("Distribution and Rollout", false), ("Back Out", false), ("Verification", false),
-        ("closed", false), ("closed:backed_out", false), ("abandoned", false), ("Build and Test:overdue", false),
+        ("Assess", false),
+        ("Plan and Design", false),
+        ("Plan and Design:denied", false),
+        ("Build and Test", false),
+        ("Training", true),
+        ("Distribution and Rollout", false),
+        ("Back Out", false),
+        ("Verification", false),
+        ("closed", false),
+        ("closed:backed_out", false),
+        ("abandoned", false),
+        ("Build and Test:overdue", false),
     ];
     let types = ["major", "minor", "emergency"];
     let mut numbers = Vec::new();
@@ -99,9 +161,17 @@ pub fn load(conn: &mut PgConnection) -> AppResult<Demo> {
             let title = format!("{} ({ty})", titles[i % titles.len()]);
             let coordinator = cast.coordinators[i % 2];
             let overdue = target.ends_with(":overdue");
-            let start = if overdue { now - Duration::days(40) } else { now + Duration::days((i as i64 % 9) * 6 - 10) };
+            let start = if overdue {
+                now - Duration::days(40)
+            } else {
+                now + Duration::days((i as i64 % 9) * 6 - 10)
+            };
             let end = start + Duration::days(if ty == "emergency" { 1 } else { 12 });
-            let level = if *high { "high" } else { ["low", "medium"][i % 2] };
+            let level = if *high {
+                "high"
+            } else {
+                ["low", "medium"][i % 2]
+            };
             let input = RegisterInput {
                 category: "1".into(),
                 release_type: ty.into(),
@@ -122,13 +192,18 @@ pub fn load(conn: &mut PgConnection) -> AppResult<Demo> {
                 .into(),
                 ..Default::default()
             };
-            let n = rs::register_kind(conn, RecordKind::Release, coordinator, &input)?.map_err(|e| AppError::Internal(format!("demo release: {:?}", e.0)))?;
+            let n = rs::register_kind(conn, RecordKind::Release, coordinator, &input)?
+                .map_err(|e| AppError::Internal(format!("demo release: {:?}", e.0)))?;
             drive(conn, &cast, coordinator, RecordKind::Release, n, target)?;
             if overdue {
                 // Make it late: its phase was due long ago.
-                diesel::update(crate::schema::releases::table.filter(crate::schema::releases::kind.eq("release")).filter(crate::schema::releases::number.eq(n)))
-                    .set(crate::schema::releases::phase_due_at.eq(Some(now - Duration::days(3))))
-                    .execute(conn)?;
+                diesel::update(
+                    crate::schema::releases::table
+                        .filter(crate::schema::releases::kind.eq("release"))
+                        .filter(crate::schema::releases::number.eq(n)),
+                )
+                .set(crate::schema::releases::phase_due_at.eq(Some(now - Duration::days(3))))
+                .execute(conn)?;
             }
             numbers.push((n, target.to_string()));
             i += 1;
@@ -136,29 +211,61 @@ pub fn load(conn: &mut PgConnection) -> AppResult<Demo> {
     }
 
     // Changes in their own workflows, most related to releases that are still on their way.
-    let change_targets = [("Normal change", "normal", "Approve"), ("Normal change", "normal", "Implement"), ("Standard change", "standard", "Implement"), ("Emergency change", "emergency", "Review"), ("Normal change", "normal", "Registered"), ("Normal change", "normal", "closed")];
+    let change_targets = [
+        ("Normal change", "normal", "Approve"),
+        ("Normal change", "normal", "Implement"),
+        ("Standard change", "standard", "Implement"),
+        ("Emergency change", "emergency", "Review"),
+        ("Normal change", "normal", "Registered"),
+        ("Normal change", "normal", "closed"),
+    ];
     let cats = wfm::categories_all(conn)?;
-    let open_releases: Vec<i64> = numbers.iter().filter(|(_, t)| t.starts_with("Assess") || t.starts_with("Plan") || t.starts_with("Build")).map(|(n, _)| *n).collect();
+    let open_releases: Vec<i64> = numbers
+        .iter()
+        .filter(|(_, t)| t.starts_with("Assess") || t.starts_with("Plan") || t.starts_with("Build"))
+        .map(|(n, _)| *n)
+        .collect();
     let mut changes = 0;
     for (k, (cat, ty, target)) in change_targets.iter().enumerate() {
-        let category = cats.iter().find(|c| c.name == *cat).map(|c| c.id).unwrap_or(0);
+        let category = cats
+            .iter()
+            .find(|c| c.name == *cat)
+            .map(|c| c.id)
+            .unwrap_or(0);
         let coordinator = cast.coordinators[k % 2];
         let input = RegisterInput {
             category: category.to_string(),
             release_type: ty.to_string(),
-            title: ["Upgrade the database driver", "Open firewall port for the API", "Rotate TLS certificates", "Hotfix the payment timeout", "Add a read replica", "Retire the old SFTP server"][k].into(),
+            title: [
+                "Upgrade the database driver",
+                "Open firewall port for the API",
+                "Rotate TLS certificates",
+                "Hotfix the payment timeout",
+                "Add a read replica",
+                "Retire the old SFTP server",
+            ][k]
+                .into(),
             description: "Implementation and back-out steps are in the plan.".into(),
             impact: "medium".into(),
             urgency: "medium".into(),
-            planned_start: (now + Duration::days(k as i64 * 3)).format("%Y-%m-%dT%H:%M").to_string(),
-            planned_end: (now + Duration::days(k as i64 * 3 + 1)).format("%Y-%m-%dT%H:%M").to_string(),
+            planned_start: (now + Duration::days(k as i64 * 3))
+                .format("%Y-%m-%dT%H:%M")
+                .to_string(),
+            planned_end: (now + Duration::days(k as i64 * 3 + 1))
+                .format("%Y-%m-%dT%H:%M")
+                .to_string(),
             coordinator: coordinator.id.to_string(),
             ..Default::default()
         };
-        let n = rs::register_kind(conn, RecordKind::Change, coordinator, &input)?.map_err(|e| AppError::Internal(format!("demo change: {:?}", e.0)))?;
+        let n = rs::register_kind(conn, RecordKind::Change, coordinator, &input)?
+            .map_err(|e| AppError::Internal(format!("demo change: {:?}", e.0)))?;
         if let Some(r) = open_releases.get(k % open_releases.len().max(1)) {
             let owner = rel::by_number(conn, *r)?;
-            let who = if owner.coordinator_id == Some(cast.coordinators[0].id) { cast.coordinators[0] } else { cast.coordinators[1] };
+            let who = if owner.coordinator_id == Some(cast.coordinators[0].id) {
+                cast.coordinators[0]
+            } else {
+                cast.coordinators[1]
+            };
             let _ = related::relate_change(conn, who, *r, &paths::change_number(n), false)?;
         }
         drive(conn, &cast, coordinator, RecordKind::Change, n, target)?;
@@ -168,7 +275,11 @@ pub fn load(conn: &mut PgConnection) -> AppResult<Demo> {
     // A package bundling two releases.
     if let (Some(p), Some(a), Some(b)) = (numbers.get(0), numbers.get(1), numbers.get(3)) {
         let owner = rel::by_number(conn, p.0)?;
-        let who = if owner.coordinator_id == Some(cast.coordinators[0].id) { cast.coordinators[0] } else { cast.coordinators[1] };
+        let who = if owner.coordinator_id == Some(cast.coordinators[0].id) {
+            cast.coordinators[0]
+        } else {
+            cast.coordinators[1]
+        };
         let _ = related::bundle(conn, who, p.0, &paths::release_number(a.0), false)?;
         let _ = related::bundle(conn, cast.manager, p.0, &paths::release_number(b.0), false)?;
     }
@@ -190,23 +301,49 @@ pub fn load(conn: &mut PgConnection) -> AppResult<Demo> {
 
     // The monitor raises the alerts of what is late.
     super::monitor::run_once(conn, Utc::now())?;
-    Ok(Demo { users, releases: numbers.len(), changes })
+    Ok(Demo {
+        users,
+        releases: numbers.len(),
+        changes,
+    })
 }
 
 /// Move a record forward until it reaches `target` (a phase name, "closed", "closed:backed_out",
 /// "abandoned", or "<phase>:denied" to stop with a denied approval).
-fn drive(conn: &mut PgConnection, cast: &Cast, who: Actor, kind: RecordKind, number: i64, target: &str) -> AppResult<()> {
+fn drive(
+    conn: &mut PgConnection,
+    cast: &Cast,
+    who: Actor,
+    kind: RecordKind,
+    number: i64,
+    target: &str,
+) -> AppResult<()> {
     let (goal, twist) = target.split_once(':').unwrap_or((target, ""));
     for _ in 0..20 {
         let l = rs::load_kind(conn, kind, number)?;
         if l.state() != crate::domain::workflow::RecordState::Active {
             return Ok(());
         }
-        let phase = l.workflow().phase_name(l.record.release.phase_id).to_string();
+        let phase = l
+            .workflow()
+            .phase_name(l.record.release.phase_id)
+            .to_string();
         if goal == "abandoned" {
-            let t = l.workflow().transitions_from(l.record.release.phase_id).find(|t| t.kind == TransitionKind::Abandon).cloned();
+            let t = l
+                .workflow()
+                .transitions_from(l.record.release.phase_id)
+                .find(|t| t.kind == TransitionKind::Abandon)
+                .cloned();
             if let Some(t) = t {
-                rs::take_transition_kind(conn, kind, who, number, t.id, l.record.release.version, "No longer needed: folded into another release.")?;
+                rs::take_transition_kind(
+                    conn,
+                    kind,
+                    who,
+                    number,
+                    t.id,
+                    l.record.release.version,
+                    "No longer needed: folded into another release.",
+                )?;
             }
             return Ok(());
         }
@@ -228,15 +365,44 @@ fn drive(conn: &mut PgConnection, cast: &Cast, who: Actor, kind: RecordKind, num
             .transitions_from(from)
             .filter(|t| match t.kind {
                 TransitionKind::BackOut => wants_back_out,
-                TransitionKind::Advance => !(wants_back_out && l.workflow().transitions_from(from).any(|x| x.kind == TransitionKind::BackOut)),
-                TransitionKind::Close => goal == "closed" && t.outcome.map(|o| o.as_str() == if twist == "backed_out" { "backed_out" } else { "successful" }).unwrap_or(false),
+                TransitionKind::Advance => {
+                    !(wants_back_out
+                        && l.workflow()
+                            .transitions_from(from)
+                            .any(|x| x.kind == TransitionKind::BackOut))
+                }
+                TransitionKind::Close => {
+                    goal == "closed"
+                        && t.outcome
+                            .map(|o| {
+                                o.as_str()
+                                    == if twist == "backed_out" {
+                                        "backed_out"
+                                    } else {
+                                        "successful"
+                                    }
+                            })
+                            .unwrap_or(false)
+                }
                 _ => false,
             })
             .max_by_key(|t| t.kind == TransitionKind::BackOut)
             .cloned();
         let Some(t) = choice else { return Ok(()) };
-        let reason = if t.kind == TransitionKind::BackOut { "The deployment failed its smoke tests." } else { "" };
-        match rs::take_transition_kind(conn, kind, who, number, t.id, l.record.release.version, reason)? {
+        let reason = if t.kind == TransitionKind::BackOut {
+            "The deployment failed its smoke tests."
+        } else {
+            ""
+        };
+        match rs::take_transition_kind(
+            conn,
+            kind,
+            who,
+            number,
+            t.id,
+            l.record.release.version,
+            reason,
+        )? {
             TakeOutcome::Done(_) => {}
             _ => return Ok(()),
         }
@@ -245,7 +411,12 @@ fn drive(conn: &mut PgConnection, cast: &Cast, who: Actor, kind: RecordKind, num
 }
 
 /// Fill every empty editable field of the current phase with plausible text.
-fn fill_fields(conn: &mut PgConnection, who: Actor, kind: RecordKind, number: i64) -> AppResult<()> {
+fn fill_fields(
+    conn: &mut PgConnection,
+    who: Actor,
+    kind: RecordKind,
+    number: i64,
+) -> AppResult<()> {
     let l = rs::load_kind(conn, kind, number)?;
     let r = &l.record.release;
     let mut values = HashMap::new();
@@ -255,12 +426,16 @@ fn fill_fields(conn: &mut PgConnection, who: Actor, kind: RecordKind, number: i6
         }
         let v = match f.kind {
             // Services differ between releases, so only some of them clash in the calendar.
-            FieldKind::Text if f.key == "affected_services" => SERVICES[(number as usize) % SERVICES.len()].to_string(),
+            FieldKind::Text if f.key == "affected_services" => {
+                SERVICES[(number as usize) % SERVICES.len()].to_string()
+            }
             FieldKind::Text => sample(f.key).to_string(),
             FieldKind::DateTime => {
                 let base = r.planned_start.unwrap_or_else(Utc::now);
                 match f.key {
-                    "actual_end" | "planned_end" => (base + Duration::days(1)).format("%Y-%m-%dT%H:%M").to_string(),
+                    "actual_end" | "planned_end" => (base + Duration::days(1))
+                        .format("%Y-%m-%dT%H:%M")
+                        .to_string(),
                     _ => base.format("%Y-%m-%dT%H:%M").to_string(),
                 }
             }
@@ -275,8 +450,19 @@ fn fill_fields(conn: &mut PgConnection, who: Actor, kind: RecordKind, number: i6
 }
 
 const SERVICES: &[&str] = &[
-    "Billing", "Customer portal", "Payroll", "Core banking", "Mobile app", "Data warehouse", "CRM",
-    "Identity provider", "Network", "E-mail gateway", "HR self-service", "Logistics API", "Billing, CRM",
+    "Billing",
+    "Customer portal",
+    "Payroll",
+    "Core banking",
+    "Mobile app",
+    "Data warehouse",
+    "CRM",
+    "Identity provider",
+    "Network",
+    "E-mail gateway",
+    "HR self-service",
+    "Logistics API",
+    "Billing, CRM",
 ];
 
 fn sample(key: &str) -> &'static str {
@@ -296,10 +482,25 @@ fn sample(key: &str) -> &'static str {
     }
 }
 
-fn complete_tasks(conn: &mut PgConnection, who: Actor, kind: RecordKind, number: i64) -> AppResult<()> {
+fn complete_tasks(
+    conn: &mut PgConnection,
+    who: Actor,
+    kind: RecordKind,
+    number: i64,
+) -> AppResult<()> {
     let r = rel::by_kind_number(conn, kind.as_str(), number)?;
-    for t in tm::of_release(conn, r.id)?.into_iter().filter(|t| t.phase_id == r.phase_id && t.is_open()) {
-        tasks::act(conn, who, t.id, t.version, tasks::TaskAction::Complete, &|c, w| wfm::load(c, w))?;
+    for t in tm::of_release(conn, r.id)?
+        .into_iter()
+        .filter(|t| t.phase_id == r.phase_id && t.is_open())
+    {
+        tasks::act(
+            conn,
+            who,
+            t.id,
+            t.version,
+            tasks::TaskAction::Complete,
+            &|c, w| wfm::load(c, w),
+        )?;
     }
     Ok(())
 }
@@ -307,14 +508,27 @@ fn complete_tasks(conn: &mut PgConnection, who: Actor, kind: RecordKind, number:
 /// Every eligible demo approver votes on the live approval: all approve, or all deny.
 fn vote_all(conn: &mut PgConnection, cast: &Cast, l: &rs::Loaded, approve: bool) -> AppResult<()> {
     let r = &l.record.release;
-    let Some(a) = am::live(conn, r.id, r.phase_id)? else { return Ok(()) };
+    let Some(a) = am::live(conn, r.id, r.phase_id)? else {
+        return Ok(());
+    };
     if a.status != "pending" {
         return Ok(());
     }
-    let eligible: Vec<i64> = ap::eligible(conn, &a, r)?.into_iter().map(|(id, _)| id).collect();
+    let eligible: Vec<i64> = ap::eligible(conn, &a, r)?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     for v in cast.approvers.iter().filter(|v| eligible.contains(&v.id)) {
-        let decision = if approve { Decision::Approve } else { Decision::Deny };
-        let comment = if approve { "" } else { "The back-out plan does not cover the database migration." };
+        let decision = if approve {
+            Decision::Approve
+        } else {
+            Decision::Deny
+        };
+        let comment = if approve {
+            ""
+        } else {
+            "The back-out plan does not cover the database migration."
+        };
         ap::decide(conn, *v, a.id, a.cycle, decision, comment, None)?;
     }
     Ok(())

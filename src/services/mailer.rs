@@ -19,13 +19,23 @@ impl Mailer {
     /// From `RELMAN_SMTP_URL` (`smtp://host:port`), the sender address and the public base URL.
     pub fn new(smtp_url: &str, from: &str, base_url: &str) -> Result<Mailer, String> {
         let (host, port, credentials) = parse_smtp_url(smtp_url)?;
-        let mut builder = SmtpTransport::builder_dangerous(host).port(port).timeout(Some(std::time::Duration::from_secs(10)));
+        let mut builder = SmtpTransport::builder_dangerous(host)
+            .port(port)
+            .timeout(Some(std::time::Duration::from_secs(10)));
         if let Some((user, pass)) = credentials {
-            builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(user, pass));
+            builder = builder.credentials(
+                lettre::transport::smtp::authentication::Credentials::new(user, pass),
+            );
         }
         let transport = builder.build();
-        let from = from.parse().map_err(|e| format!("RELMAN_MAIL_FROM is not an e-mail address: {e}"))?;
-        Ok(Mailer { transport, from, base_url: base_url.trim_end_matches('/').to_string() })
+        let from = from
+            .parse()
+            .map_err(|e| format!("RELMAN_MAIL_FROM is not an e-mail address: {e}"))?;
+        Ok(Mailer {
+            transport,
+            from,
+            base_url: base_url.trim_end_matches('/').to_string(),
+        })
     }
 
     fn message(&self, to: &str, subject: &str, text: &str, link: &str) -> Result<Message, String> {
@@ -42,8 +52,16 @@ impl Mailer {
             .subject(subject)
             .multipart(
                 MultiPart::alternative()
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(plain))
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(plain),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(html),
+                    ),
             )
             .map_err(|e| e.to_string())
     }
@@ -57,23 +75,43 @@ impl Mailer {
                     .filter(mail_outbox::sent_at.is_null())
                     .filter(mail_outbox::next_attempt_at.le(Utc::now()))
                     .order(mail_outbox::id)
-                    .select((mail_outbox::id, mail_outbox::to_address, mail_outbox::subject, mail_outbox::text_body, mail_outbox::link, mail_outbox::attempts))
+                    .select((
+                        mail_outbox::id,
+                        mail_outbox::to_address,
+                        mail_outbox::subject,
+                        mail_outbox::text_body,
+                        mail_outbox::link,
+                        mail_outbox::attempts,
+                    ))
                     .for_update()
                     .skip_locked()
                     .first(conn)
                     .optional()?;
-                let Some((id, to, subject, text, link, attempts)) = row else { return Ok::<_, diesel::result::Error>(None) };
-                let result = self.message(&to, &subject, &text, &link).and_then(|m| self.transport.send(&m).map(|_| ()).map_err(|e| e.to_string()));
+                let Some((id, to, subject, text, link, attempts)) = row else {
+                    return Ok::<_, diesel::result::Error>(None);
+                };
+                let result = self.message(&to, &subject, &text, &link).and_then(|m| {
+                    self.transport
+                        .send(&m)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                });
                 match result {
                     Ok(()) => {
-                        diesel::update(mail_outbox::table.find(id)).set(mail_outbox::sent_at.eq(Some(Utc::now()))).execute(conn)?;
+                        diesel::update(mail_outbox::table.find(id))
+                            .set(mail_outbox::sent_at.eq(Some(Utc::now())))
+                            .execute(conn)?;
                         Ok(Some(true))
                     }
                     Err(e) => {
                         // 30 s, 1 min, 2 min … at most an hour between attempts.
                         let wait = Duration::seconds((30i64 << attempts.min(7)).min(3600));
                         diesel::update(mail_outbox::table.find(id))
-                            .set((mail_outbox::attempts.eq(attempts + 1), mail_outbox::next_attempt_at.eq(Utc::now() + wait), mail_outbox::last_error.eq(Some(e))))
+                            .set((
+                                mail_outbox::attempts.eq(attempts + 1),
+                                mail_outbox::next_attempt_at.eq(Utc::now() + wait),
+                                mail_outbox::last_error.eq(Some(e)),
+                            ))
                             .execute(conn)?;
                         Ok(Some(false))
                     }
@@ -116,7 +154,11 @@ pub fn parse_smtp_url(url: &str) -> Result<(String, u16, Option<(String, String)
         None => (None, rest),
     };
     let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("RELMAN_SMTP_URL has a bad port: {p}"))?),
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("RELMAN_SMTP_URL has a bad port: {p}"))?,
+        ),
         None => (hostport, 25),
     };
     if host.is_empty() {
@@ -130,7 +172,10 @@ pub fn parse_smtp_url(url: &str) -> Result<(String, u16, Option<(String, String)
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -139,9 +184,18 @@ mod tests {
 
     #[test]
     fn smtp_urls() {
-        assert_eq!(parse_smtp_url("smtp://127.0.0.1:2525").unwrap(), ("127.0.0.1".into(), 2525, None));
-        assert_eq!(parse_smtp_url("smtp://mail.example").unwrap(), ("mail.example".into(), 25, None));
-        assert_eq!(parse_smtp_url("smtp://u:p@relay:587").unwrap(), ("relay".into(), 587, Some(("u".into(), "p".into()))));
+        assert_eq!(
+            parse_smtp_url("smtp://127.0.0.1:2525").unwrap(),
+            ("127.0.0.1".into(), 2525, None)
+        );
+        assert_eq!(
+            parse_smtp_url("smtp://mail.example").unwrap(),
+            ("mail.example".into(), 25, None)
+        );
+        assert_eq!(
+            parse_smtp_url("smtp://u:p@relay:587").unwrap(),
+            ("relay".into(), 587, Some(("u".into(), "p".into())))
+        );
         assert!(parse_smtp_url("smtps://relay").is_err());
         assert!(parse_smtp_url("smtp://relay:x").is_err());
     }

@@ -13,9 +13,11 @@ use crate::domain::permissions::Actor;
 use crate::domain::workflow::{RecordKind, ReleaseType};
 use crate::error::{AppError, AppResult};
 use crate::forms::FormErrors;
-use crate::models::release_models::{self as models, ModelTask, ModelVersion, NewModelTask, NewVersion};
-use crate::models::workflows::{self as wfm, CategoryRow, PhaseRow};
 use crate::models::groups;
+use crate::models::release_models::{
+    self as models, ModelTask, ModelVersion, NewModelTask, NewVersion,
+};
+use crate::models::workflows::{self as wfm, CategoryRow, PhaseRow};
 
 /// Blank rows the plan editor offers for new tasks.
 pub const BLANK_ROWS: usize = 3;
@@ -57,12 +59,19 @@ pub struct PlanRow {
 
 impl PlanRow {
     pub fn blank() -> PlanRow {
-        PlanRow { assignee: "role:coordinator".into(), unit: "days".into(), ..Default::default() }
+        PlanRow {
+            assignee: "role:coordinator".into(),
+            unit: "days".into(),
+            ..Default::default()
+        }
     }
 
     /// Nothing typed and no phase chosen: a new row left empty is ignored.
     fn is_blank(&self) -> bool {
-        self.title.trim().is_empty() && self.description.trim().is_empty() && self.offset.trim().is_empty() && self.phase.trim().is_empty()
+        self.title.trim().is_empty()
+            && self.description.trim().is_empty()
+            && self.offset.trim().is_empty()
+            && self.phase.trim().is_empty()
     }
 }
 
@@ -88,7 +97,11 @@ impl EditInput {
                 .parse::<usize>()
                 .ok()
                 .filter(|n| *n <= MAX_ROWS)
-                .ok_or_else(|| AppError::BadRequest("The task plan form is incomplete: reload the page and try again.".into()))
+                .ok_or_else(|| {
+                    AppError::BadRequest(
+                        "The task plan form is incomplete: reload the page and try again.".into(),
+                    )
+                })
         };
         let n = count("rows")?;
         let existing = count("existing")?.min(n);
@@ -106,7 +119,14 @@ impl EditInput {
                 }
             })
             .collect();
-        Ok(EditInput { version: get("version"), description: get("description"), release_type: get("release_type"), category: get("category"), existing, rows })
+        Ok(EditInput {
+            version: get("version"),
+            description: get("description"),
+            release_type: get("release_type"),
+            category: get("category"),
+            existing,
+            rows,
+        })
     }
 
     /// The form as a version shows it: its tasks in plan order, then blank rows.
@@ -162,7 +182,10 @@ pub fn offset_label(hours: i32) -> String {
     if hours == 0 {
         "When the phase starts".into()
     } else {
-        format!("{} after the phase starts", crate::views::duration_hours(hours))
+        format!(
+            "{} after the phase starts",
+            crate::views::duration_hours(hours)
+        )
     }
 }
 
@@ -197,7 +220,10 @@ pub fn plan_order(tasks: &mut [ModelTask], phases: &[PhaseRow]) {
 }
 
 /// Release categories a model may choose: those open to new releases, and `current`.
-pub fn category_choices(conn: &mut PgConnection, current: Option<i64>) -> QueryResult<Vec<CategoryRow>> {
+pub fn category_choices(
+    conn: &mut PgConnection,
+    current: Option<i64>,
+) -> QueryResult<Vec<CategoryRow>> {
     let mut cats = wfm::active_categories(conn, RecordKind::Release.as_str())?;
     if let Some(id) = current.filter(|id| !cats.iter().any(|c| c.id == *id)) {
         cats.push(wfm::category(conn, id)?);
@@ -214,14 +240,24 @@ fn check_common(
     e: &mut FormErrors,
 ) -> QueryResult<(Option<ReleaseType>, Option<CategoryRow>)> {
     if description.chars().count() > MAX_DESCRIPTION {
-        e.add("description", "The description must be at most 2,000 characters.");
+        e.add(
+            "description",
+            "The description must be at most 2,000 characters.",
+        );
     }
     let t = release_type.parse::<ReleaseType>().ok();
     if t.is_none() {
-        e.add("release_type", "Choose the default release type: emergency, major or minor.");
+        e.add(
+            "release_type",
+            "Choose the default release type: emergency, major or minor.",
+        );
     }
     let choices = category_choices(conn, current_category)?;
-    let c = category.trim().parse::<i64>().ok().and_then(|id| choices.into_iter().find(|c| c.id == id));
+    let c = category
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| choices.into_iter().find(|c| c.id == id));
     if c.is_none() {
         e.add("category", "Choose a release category from the list.");
     }
@@ -230,7 +266,12 @@ fn check_common(
 
 /// Check every row against the workflow of the chosen category: new rows left empty and rows
 /// marked "remove" drop out; the rest become the plan, grouped by phase in workflow order.
-fn check_rows(conn: &mut PgConnection, input: &EditInput, category: Option<&CategoryRow>, e: &mut FormErrors) -> QueryResult<Vec<PlannedTask>> {
+fn check_rows(
+    conn: &mut PgConnection,
+    input: &EditInput,
+    category: Option<&CategoryRow>,
+    e: &mut FormErrors,
+) -> QueryResult<Vec<PlannedTask>> {
     let phases = match category {
         Some(c) => wfm::phases_of(conn, c.workflow_id)?,
         None => Vec::new(),
@@ -245,25 +286,60 @@ fn check_rows(conn: &mut PgConnection, input: &EditInput, category: Option<&Cate
         let key = |f: &str| format!("t{i}_{f}");
         let title = row.title.trim();
         if title.is_empty() {
-            e.add(&key("title"), format!("Task {n}: enter a title, or {}.", if i < input.existing { "tick “Remove”" } else { "clear the row" }));
+            e.add(
+                &key("title"),
+                format!(
+                    "Task {n}: enter a title, or {}.",
+                    if i < input.existing {
+                        "tick “Remove”"
+                    } else {
+                        "clear the row"
+                    }
+                ),
+            );
         } else if title.chars().count() > 200 {
-            e.add(&key("title"), format!("Task {n}: the title must be at most 200 characters."));
+            e.add(
+                &key("title"),
+                format!("Task {n}: the title must be at most 200 characters."),
+            );
         }
         if row.description.chars().count() > MAX_DESCRIPTION {
-            e.add(&key("description"), format!("Task {n}: the description must be at most 2,000 characters."));
+            e.add(
+                &key("description"),
+                format!("Task {n}: the description must be at most 2,000 characters."),
+            );
         }
-        let phase = row.phase.trim().parse::<i64>().ok().and_then(|id| phases.iter().position(|p| p.id == id));
+        let phase = row
+            .phase
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| phases.iter().position(|p| p.id == id));
         match phase {
             Some(rank) if phases[rank].retired => {
-                e.add(&key("phase"), format!("Task {n}: {} is retired: choose another phase, or remove the task.", phases[rank].name));
+                e.add(
+                    &key("phase"),
+                    format!(
+                        "Task {n}: {} is retired: choose another phase, or remove the task.",
+                        phases[rank].name
+                    ),
+                );
             }
             Some(_) => {}
             None if category.is_none() => {}
-            None => e.add(&key("phase"), format!("Task {n}: choose a phase of the workflow of {}.", category.map(|c| c.name.as_str()).unwrap_or(""))),
+            None => e.add(
+                &key("phase"),
+                format!(
+                    "Task {n}: choose a phase of the workflow of {}.",
+                    category.map(|c| c.name.as_str()).unwrap_or("")
+                ),
+            ),
         }
         let (role, group_id) = match row.assignee.split_once(':') {
             Some(("role", r @ ("coordinator" | "manager"))) => (Some(r.to_string()), None),
-            Some(("group", g)) if g.parse::<i64>().is_ok_and(|g| group_ids.contains(&g)) => (None, g.parse::<i64>().ok()),
+            Some(("group", g)) if g.parse::<i64>().is_ok_and(|g| group_ids.contains(&g)) => {
+                (None, g.parse::<i64>().ok())
+            }
             _ => {
                 e.add(&key("assignee"), format!("Task {n}: choose who gets the task: the release's coordinator, its manager or a group."));
                 (None, None)
@@ -274,7 +350,14 @@ fn check_rows(conn: &mut PgConnection, input: &EditInput, category: Option<&Cate
             "days" => Some(24),
             _ => None,
         };
-        let in_hours = row.offset.trim().parse::<i64>().ok().zip(factor).and_then(|(v, f)| v.checked_mul(f)).filter(|h| (0..=MAX_OFFSET_HOURS).contains(h));
+        let in_hours = row
+            .offset
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .zip(factor)
+            .and_then(|(v, f)| v.checked_mul(f))
+            .filter(|h| (0..=MAX_OFFSET_HOURS).contains(h));
         let hours = match in_hours {
             Some(h) => Some(h as i32),
             None if row.offset.trim().is_empty() => {
@@ -287,20 +370,39 @@ fn check_rows(conn: &mut PgConnection, input: &EditInput, category: Option<&Cate
             }
         };
         if let (Some(rank), Some(hours)) = (phase, hours) {
-            plan.push((rank, i, PlannedTask { phase_id: phases[rank].id, title: title.to_string(), description: row.description.clone(), role, group_id, hours }));
+            plan.push((
+                rank,
+                i,
+                PlannedTask {
+                    phase_id: phases[rank].id,
+                    title: title.to_string(),
+                    description: row.description.clone(),
+                    role,
+                    group_id,
+                    hours,
+                },
+            ));
         }
     }
     plan.sort_by_key(|(rank, i, _)| (*rank, *i));
     Ok(plan.into_iter().map(|(_, _, t)| t).collect())
 }
 
-fn insert_plan(conn: &mut PgConnection, version_id: i64, plan: &[PlannedTask]) -> QueryResult<usize> {
+fn insert_plan(
+    conn: &mut PgConnection,
+    version_id: i64,
+    plan: &[PlannedTask],
+) -> QueryResult<usize> {
     let mut position = 0;
     let mut last_phase = None;
     let rows: Vec<NewModelTask> = plan
         .iter()
         .map(|t| {
-            position = if last_phase == Some(t.phase_id) { position + 1 } else { 1 };
+            position = if last_phase == Some(t.phase_id) {
+                position + 1
+            } else {
+                1
+            };
             last_phase = Some(t.phase_id);
             NewModelTask {
                 model_version_id: version_id,
@@ -318,7 +420,11 @@ fn insert_plan(conn: &mut PgConnection, version_id: i64, plan: &[PlannedTask]) -
 }
 
 /// Create a model: version 1 with an empty plan, or a copy of another model's current plan.
-pub fn create(conn: &mut PgConnection, actor: Actor, input: &CreateInput) -> AppResult<Result<i64, FormErrors>> {
+pub fn create(
+    conn: &mut PgConnection,
+    actor: Actor,
+    input: &CreateInput,
+) -> AppResult<Result<i64, FormErrors>> {
     conn.transaction(|conn| {
         let mut e = FormErrors::default();
         let name = input.name.trim();
@@ -390,22 +496,36 @@ pub enum SaveOutcome {
 
 /// Save the edit form as a new version over the one it was read at. Old versions are never
 /// changed: releases registered with them keep their plan.
-pub fn save_version(conn: &mut PgConnection, actor: Actor, model_id: i64, input: &EditInput) -> AppResult<SaveOutcome> {
+pub fn save_version(
+    conn: &mut PgConnection,
+    actor: Actor,
+    model_id: i64,
+    input: &EditInput,
+) -> AppResult<SaveOutcome> {
     conn.transaction(|conn| {
         models::lock(conn, model_id)?;
         let latest = models::latest_version(conn, model_id)?;
-        let read_at: i32 = input
-            .version
-            .trim()
-            .parse()
-            .map_err(|_| AppError::BadRequest("The form has no valid version: reload the page and try again.".into()))?;
+        let read_at: i32 = input.version.trim().parse().map_err(|_| {
+            AppError::BadRequest(
+                "The form has no valid version: reload the page and try again.".into(),
+            )
+        })?;
         if read_at != latest.version {
             return Ok(SaveOutcome::Conflict(latest));
         }
         let mut e = FormErrors::default();
-        let (release_type, category) = check_common(conn, &input.description, &input.release_type, &input.category, Some(latest.category_id), &mut e)?;
+        let (release_type, category) = check_common(
+            conn,
+            &input.description,
+            &input.release_type,
+            &input.category,
+            Some(latest.category_id),
+            &mut e,
+        )?;
         let plan = check_rows(conn, input, category.as_ref(), &mut e)?;
-        let (Some(release_type), Some(category)) = (release_type, category) else { return Ok(SaveOutcome::Invalid(e)) };
+        let (Some(release_type), Some(category)) = (release_type, category) else {
+            return Ok(SaveOutcome::Invalid(e));
+        };
         if !e.is_empty() {
             return Ok(SaveOutcome::Invalid(e));
         }
@@ -485,7 +605,12 @@ mod tests {
 
     #[test]
     fn an_absurd_row_count_is_refused() {
-        let f: HashMap<String, String> = [("rows".to_string(), "100000".to_string()), ("existing".to_string(), "0".to_string())].into_iter().collect();
+        let f: HashMap<String, String> = [
+            ("rows".to_string(), "100000".to_string()),
+            ("existing".to_string(), "0".to_string()),
+        ]
+        .into_iter()
+        .collect();
         assert!(EditInput::from_form(&f).is_err());
     }
 }

@@ -130,7 +130,10 @@ fn clear_resolved(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<us
 }
 
 /// Open alerts of a release, oldest first: (kind, detail, raised at).
-pub fn open_alerts(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<(String, String, DateTime<Utc>)>> {
+pub fn open_alerts(
+    conn: &mut PgConnection,
+    release_id: i64,
+) -> QueryResult<Vec<(String, String, DateTime<Utc>)>> {
     alerts::table
         .filter(alerts::release_id.eq(release_id))
         .filter(alerts::cleared_at.is_null())
@@ -146,9 +149,15 @@ pub fn spawn(pool: crate::db::DbPool, interval: std::time::Duration) {
         .spawn(move || loop {
             match pool.get() {
                 Ok(mut conn) => match run_once(&mut conn, Utc::now()) {
-                    Ok(run) if run.raised + run.cleared > 0 => tracing::info!(raised = run.raised, cleared = run.cleared, "deadline monitor"),
+                    Ok(run) if run.raised + run.cleared > 0 => tracing::info!(
+                        raised = run.raised,
+                        cleared = run.cleared,
+                        "deadline monitor"
+                    ),
                     Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "deadline monitor failed; retrying next round"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "deadline monitor failed; retrying next round")
+                    }
                 },
                 Err(e) => tracing::warn!(error = %e, "deadline monitor: no database connection"),
             }

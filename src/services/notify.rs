@@ -55,7 +55,11 @@ pub struct Outbox {
 impl Outbox {
     /// Tell `recipients` (never the actor who caused it; each person once).
     pub fn add(&mut self, recipients: &[i64], actor: Option<i64>, note: Note) {
-        let mut ids: Vec<i64> = recipients.iter().copied().filter(|id| Some(*id) != actor).collect();
+        let mut ids: Vec<i64> = recipients
+            .iter()
+            .copied()
+            .filter(|id| Some(*id) != actor)
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         if !ids.is_empty() {
@@ -69,7 +73,8 @@ impl Outbox {
             return Ok(0);
         }
         let (mut recipients, mut note_of) = (Vec::new(), Vec::new());
-        let (mut about, mut kind, mut subject, mut body, mut link) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut about, mut kind, mut subject, mut body, mut link) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (i, (ids, n)) in self.notes.into_iter().enumerate() {
             note_of.extend(std::iter::repeat_n(i as i32 + 1, ids.len()));
             recipients.extend(ids);
@@ -79,13 +84,21 @@ impl Outbox {
             body.push(n.body);
             link.push(n.link);
         }
-        let sent: i32 = diesel::select(notify_notes(recipients, note_of, about, kind, subject, body, link)).get_result(conn)?;
+        let sent: i32 = diesel::select(notify_notes(
+            recipients, note_of, about, kind, subject, body, link,
+        ))
+        .get_result(conn)?;
         Ok(sent as usize)
     }
 }
 
 /// Tell `recipients` (never the actor who caused it; each person once; active users only).
-pub fn send(conn: &mut PgConnection, recipients: &[i64], actor: Option<i64>, note: &Note) -> QueryResult<usize> {
+pub fn send(
+    conn: &mut PgConnection,
+    recipients: &[i64],
+    actor: Option<i64>,
+    note: &Note,
+) -> QueryResult<usize> {
     let mut out = Outbox::default();
     out.add(recipients, actor, note.clone());
     out.send(conn)
@@ -96,40 +109,77 @@ pub fn involved(conn: &mut PgConnection, r: &Release) -> QueryResult<Vec<i64>> {
     let mut ids = vec![r.registered_by];
     ids.extend(r.coordinator_id);
     ids.extend(r.manager_id);
-    ids.extend(tasks::table.filter(tasks::release_id.eq(r.id)).select(tasks::assignee_id).load::<Option<i64>>(conn)?.into_iter().flatten());
+    ids.extend(
+        tasks::table
+            .filter(tasks::release_id.eq(r.id))
+            .select(tasks::assignee_id)
+            .load::<Option<i64>>(conn)?
+            .into_iter()
+            .flatten(),
+    );
     ids.extend(watchers_of(conn, r.id)?);
     Ok(ids)
 }
 
 pub fn watchers_of(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<i64>> {
-    watchers::table.filter(watchers::release_id.eq(release_id)).select(watchers::user_id).load(conn)
+    watchers::table
+        .filter(watchers::release_id.eq(release_id))
+        .select(watchers::user_id)
+        .load(conn)
 }
 
 /// Every active release manager.
 pub fn managers(conn: &mut PgConnection) -> QueryResult<Vec<i64>> {
-    Ok(crate::models::users::active_with_role(conn, "manager")?.into_iter().map(|(id, _)| id).collect())
+    Ok(crate::models::users::active_with_role(conn, "manager")?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect())
 }
 
 /// The assignee of a task, or the members of its group.
-pub fn task_people(conn: &mut PgConnection, assignee: Option<i64>, group: Option<i64>) -> QueryResult<Vec<i64>> {
+pub fn task_people(
+    conn: &mut PgConnection,
+    assignee: Option<i64>,
+    group: Option<i64>,
+) -> QueryResult<Vec<i64>> {
     match (assignee, group) {
         (Some(a), _) => Ok(vec![a]),
-        (None, Some(g)) => group_members::table.filter(group_members::group_id.eq(g)).select(group_members::user_id).load(conn),
+        (None, Some(g)) => group_members::table
+            .filter(group_members::group_id.eq(g))
+            .select(group_members::user_id)
+            .load(conn),
         _ => Ok(Vec::new()),
     }
 }
 
-pub fn watch(conn: &mut PgConnection, release_id: i64, user_id: i64, on: bool) -> QueryResult<usize> {
+pub fn watch(
+    conn: &mut PgConnection,
+    release_id: i64,
+    user_id: i64,
+    on: bool,
+) -> QueryResult<usize> {
     if on {
         diesel::insert_into(watchers::table)
-            .values((watchers::release_id.eq(release_id), watchers::user_id.eq(user_id)))
+            .values((
+                watchers::release_id.eq(release_id),
+                watchers::user_id.eq(user_id),
+            ))
             .on_conflict_do_nothing()
             .execute(conn)
     } else {
-        diesel::delete(watchers::table.filter(watchers::release_id.eq(release_id)).filter(watchers::user_id.eq(user_id))).execute(conn)
+        diesel::delete(
+            watchers::table
+                .filter(watchers::release_id.eq(release_id))
+                .filter(watchers::user_id.eq(user_id)),
+        )
+        .execute(conn)
     }
 }
 
 pub fn unread_count(conn: &mut PgConnection, user_id: i64) -> QueryResult<i64> {
-    notifications::table.filter(notifications::user_id.eq(user_id)).filter(notifications::read_at.is_null()).count().get_result(conn)
+    notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .filter(notifications::read_at.is_null())
+        .count()
+        .get_result(conn)
 }

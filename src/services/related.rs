@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::domain::permissions::{self, Actor, Parties};
 use super::workflow_config::WorkflowConfig;
+use crate::domain::permissions::{self, Actor, Parties};
 use crate::domain::workflow::{Gate, GateNeeds, RecordState};
 use crate::error::{AppError, AppResult};
 use crate::models::history::{self, NewEvent};
@@ -35,13 +35,36 @@ pub struct MemberRow {
     pub state: String,
 }
 
-type Head = (i64, i64, String, i64, i64, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+type Head = (
+    i64,
+    i64,
+    String,
+    i64,
+    i64,
+    String,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
 
-fn heads(conn: &mut PgConnection, filter: impl FnOnce(crate::schema::releases::BoxedQuery<'static, diesel::pg::Pg>) -> crate::schema::releases::BoxedQuery<'static, diesel::pg::Pg>) -> QueryResult<Vec<Head>> {
+fn heads(
+    conn: &mut PgConnection,
+    filter: impl FnOnce(
+        crate::schema::releases::BoxedQuery<'static, diesel::pg::Pg>,
+    ) -> crate::schema::releases::BoxedQuery<'static, diesel::pg::Pg>,
+) -> QueryResult<Vec<Head>> {
     let q = releases::table.into_boxed();
     filter(q)
         .order(releases::number)
-        .select((releases::id, releases::number, releases::title, releases::workflow_id, releases::phase_id, releases::state, releases::planned_start, releases::planned_end))
+        .select((
+            releases::id,
+            releases::number,
+            releases::title,
+            releases::workflow_id,
+            releases::phase_id,
+            releases::state,
+            releases::planned_start,
+            releases::planned_end,
+        ))
         .load(conn)
 }
 
@@ -64,7 +87,11 @@ fn approval_status(conn: &mut PgConnection, changes: &[Head]) -> QueryResult<Vec
     Ok(changes
         .iter()
         .map(|c| {
-            let mine: Vec<&String> = rows.iter().filter(|(id, _)| *id == c.0).map(|(_, s)| s).collect();
+            let mine: Vec<&String> = rows
+                .iter()
+                .filter(|(id, _)| *id == c.0)
+                .map(|(_, s)| s)
+                .collect();
             let status = if mine.iter().any(|s| *s == "approved") {
                 "approved"
             } else if !with_approvals.contains(&c.3) {
@@ -81,7 +108,10 @@ fn approval_status(conn: &mut PgConnection, changes: &[Head]) -> QueryResult<Vec
 }
 
 fn phase_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
-    phases::table.filter(phases::id.eq_any(ids)).select((phases::id, phases::name)).load(conn)
+    phases::table
+        .filter(phases::id.eq_any(ids))
+        .select((phases::id, phases::name))
+        .load(conn)
 }
 
 /// The changes related to a release.
@@ -90,20 +120,40 @@ pub fn changes_of(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<C
     let names = phase_names(conn, &list.iter().map(|c| c.4).collect::<Vec<_>>())?;
     Ok(list
         .iter()
-        .map(|c| change_row(c, &status, names.iter().find(|(id, _)| *id == c.4).map(|(_, n)| n.as_str()).unwrap_or_default()))
+        .map(|c| {
+            change_row(
+                c,
+                &status,
+                names
+                    .iter()
+                    .find(|(id, _)| *id == c.4)
+                    .map(|(_, n)| n.as_str())
+                    .unwrap_or_default(),
+            )
+        })
         .collect())
 }
 
 /// The changes related to a release with their approval status (no phase names: the gates
 /// need only which are active and approved).
-fn changes_with_status(conn: &mut PgConnection, release_id: i64) -> QueryResult<(Vec<Head>, Vec<(i64, String)>)> {
-    let list = heads(conn, |q| q.filter(releases::kind.eq("change")).filter(releases::related_release_id.eq(release_id)))?;
+fn changes_with_status(
+    conn: &mut PgConnection,
+    release_id: i64,
+) -> QueryResult<(Vec<Head>, Vec<(i64, String)>)> {
+    let list = heads(conn, |q| {
+        q.filter(releases::kind.eq("change"))
+            .filter(releases::related_release_id.eq(release_id))
+    })?;
     let status = approval_status(conn, &list)?;
     Ok((list, status))
 }
 
 fn change_row(c: &Head, status: &[(i64, String)], phase: &str) -> ChangeRow {
-    let approval = status.iter().find(|(id, _)| *id == c.0).map(|(_, s)| s.clone()).unwrap_or_default();
+    let approval = status
+        .iter()
+        .find(|(id, _)| *id == c.0)
+        .map(|(_, s)| s.clone())
+        .unwrap_or_default();
     let state: RecordState = c.5.parse().unwrap_or(RecordState::Active);
     ChangeRow {
         number: paths::change_number(c.1),
@@ -111,11 +161,17 @@ fn change_row(c: &Head, status: &[(i64, String)], phase: &str) -> ChangeRow {
         title: c.2.clone(),
         phase: phase.to_string(),
         state: state.label().to_string(),
-        approved: approval == "approved" || approval == "pre-approved" || state == RecordState::ClosedSuccessful,
+        approved: approval == "approved"
+            || approval == "pre-approved"
+            || state == RecordState::ClosedSuccessful,
         closed: state != RecordState::Active,
         active: state == RecordState::Active,
         approval,
-        window: format!("{} to {}", crate::views::opt_datetime(&c.6), crate::views::opt_datetime(&c.7)),
+        window: format!(
+            "{} to {}",
+            crate::views::opt_datetime(&c.6),
+            crate::views::opt_datetime(&c.7)
+        ),
     }
 }
 
@@ -126,7 +182,10 @@ pub fn members_of(conn: &mut PgConnection, package_id: i64) -> QueryResult<Vec<M
 }
 
 fn member_heads(conn: &mut PgConnection, package_id: i64) -> QueryResult<Vec<Head>> {
-    heads(conn, |q| q.filter(releases::kind.eq("release")).filter(releases::package_id.eq(package_id)))
+    heads(conn, |q| {
+        q.filter(releases::kind.eq("release"))
+            .filter(releases::package_id.eq(package_id))
+    })
 }
 
 fn member_rows(conn: &mut PgConnection, list: &[Head]) -> QueryResult<Vec<MemberRow>> {
@@ -137,45 +196,91 @@ fn member_rows(conn: &mut PgConnection, list: &[Head]) -> QueryResult<Vec<Member
             number: paths::release_number(c.1),
             href: paths::release(c.1),
             title: c.2.clone(),
-            phase: names.iter().find(|(id, _)| *id == c.4).map(|(_, n)| n.clone()).unwrap_or_default(),
-            state: c.5.parse::<RecordState>().map(|s| s.label().to_string()).unwrap_or_default(),
+            phase: names
+                .iter()
+                .find(|(id, _)| *id == c.4)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default(),
+            state: c
+                .5
+                .parse::<RecordState>()
+                .map(|s| s.label().to_string())
+                .unwrap_or_default(),
         })
         .collect())
 }
 
 /// The package a release belongs to, if any.
 pub fn package_of(conn: &mut PgConnection, r: &Release) -> QueryResult<Option<MemberRow>> {
-    let Some(p) = r.package_id else { return Ok(None) };
+    let Some(p) = r.package_id else {
+        return Ok(None);
+    };
     let list = heads(conn, |q| q.filter(releases::id.eq(p)))?;
     Ok(member_rows(conn, &list)?.pop())
 }
 
 /// The release a change belongs to, if any.
 pub fn release_of(conn: &mut PgConnection, change: &Release) -> QueryResult<Option<MemberRow>> {
-    let Some(p) = change.related_release_id else { return Ok(None) };
+    let Some(p) = change.related_release_id else {
+        return Ok(None);
+    };
     let list = heads(conn, |q| q.filter(releases::id.eq(p)))?;
     Ok(member_rows(conn, &list)?.pop())
 }
 
 /// The gates related records put on a release: (on closing, on entering phases).
-pub fn gates(conn: &mut PgConnection, r: &Release, config: &WorkflowConfig, needs: GateNeeds) -> QueryResult<(Vec<Gate>, Vec<(i64, Gate)>)> {
+pub fn gates(
+    conn: &mut PgConnection,
+    r: &Release,
+    config: &WorkflowConfig,
+    needs: GateNeeds,
+) -> QueryResult<(Vec<Gate>, Vec<(i64, Gate)>)> {
     let mut close = Vec::new();
     let mut entry = Vec::new();
-    let entry_phases: Vec<i64> = if needs.entry { config.flags.iter().filter(|f| f.entry_requires_changes_approved).map(|f| f.id).collect() } else { Vec::new() };
-    let close_here = needs.close && config.flags_of(r.phase_id).is_some_and(|f| f.close_requires_changes_closed);
+    let entry_phases: Vec<i64> = if needs.entry {
+        config
+            .flags
+            .iter()
+            .filter(|f| f.entry_requires_changes_approved)
+            .map(|f| f.id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let close_here = needs.close
+        && config
+            .flags_of(r.phase_id)
+            .is_some_and(|f| f.close_requires_changes_closed);
     // Changes matter only to a workflow with a phase that asks about them.
     if !entry_phases.is_empty() || close_here {
         let (list, status) = changes_with_status(conn, r.id)?;
         let changes: Vec<ChangeRow> = list.iter().map(|c| change_row(c, &status, "")).collect();
-        let unapproved: Vec<String> = changes.iter().filter(|c| c.active && !c.approved).map(|c| c.number.clone()).collect();
+        let unapproved: Vec<String> = changes
+            .iter()
+            .filter(|c| c.active && !c.approved)
+            .map(|c| c.number.clone())
+            .collect();
         if !unapproved.is_empty() {
             for phase in &entry_phases {
-                entry.push((*phase, Gate::RelatedRecords { reason: "Related changes not approved yet".into(), numbers: unapproved.clone() }));
+                entry.push((
+                    *phase,
+                    Gate::RelatedRecords {
+                        reason: "Related changes not approved yet".into(),
+                        numbers: unapproved.clone(),
+                    },
+                ));
             }
         }
-        let open: Vec<String> = changes.iter().filter(|c| c.active).map(|c| c.number.clone()).collect();
+        let open: Vec<String> = changes
+            .iter()
+            .filter(|c| c.active)
+            .map(|c| c.number.clone())
+            .collect();
         if !open.is_empty() && close_here {
-            close.push(Gate::RelatedRecords { reason: "Related changes not closed yet".into(), numbers: open });
+            close.push(Gate::RelatedRecords {
+                reason: "Related changes not closed yet".into(),
+                numbers: open,
+            });
         }
     }
     if needs.close {
@@ -185,7 +290,10 @@ pub fn gates(conn: &mut PgConnection, r: &Release, config: &WorkflowConfig, need
             .map(|m| paths::release_number(m.1))
             .collect();
         if !members.is_empty() {
-            close.push(Gate::RelatedRecords { reason: "Bundled releases still active".into(), numbers: members });
+            close.push(Gate::RelatedRecords {
+                reason: "Bundled releases still active".into(),
+                numbers: members,
+            });
         }
     }
     if needs.entry {
@@ -196,20 +304,36 @@ pub fn gates(conn: &mut PgConnection, r: &Release, config: &WorkflowConfig, need
 }
 
 fn parties(r: &Release) -> Parties {
-    Parties { registered_by: r.registered_by, coordinator_id: r.coordinator_id, manager_id: r.manager_id }
+    Parties {
+        registered_by: r.registered_by,
+        coordinator_id: r.coordinator_id,
+        manager_id: r.manager_id,
+    }
 }
 
 fn note(conn: &mut PgConnection, r: &Release, actor: Actor, summary: &str) -> QueryResult<i64> {
     history::record(
         conn,
-        &NewEvent { release_id: r.id, actor_id: Some(actor.id), record_version: r.version, kind: "relation", summary, from_phase_id: None, to_phase_id: None, reason: None },
+        &NewEvent {
+            release_id: r.id,
+            actor_id: Some(actor.id),
+            record_version: r.version,
+            kind: "relation",
+            summary,
+            from_phase_id: None,
+            to_phase_id: None,
+            reason: None,
+        },
         &[],
     )
 }
 
 fn may_work_active(actor: Actor, r: &Release) -> AppResult<()> {
     if r.state != RecordState::Active.as_str() {
-        return Err(AppError::Forbidden(format!("{} has ended: its related records can no longer change.", paths::record_number(&r.kind, r.number))));
+        return Err(AppError::Forbidden(format!(
+            "{} has ended: its related records can no longer change.",
+            paths::record_number(&r.kind, r.number)
+        )));
     }
     if !permissions::can_work(actor, parties(r)) {
         return Err(AppError::Forbidden("Only this release's coordinator, its registrant or a release manager may change its related records.".into()));
@@ -218,7 +342,13 @@ fn may_work_active(actor: Actor, r: &Release) -> AppResult<()> {
 }
 
 /// Relate a change to a release, or remove it. Err(message) for the user when refused.
-pub fn relate_change(conn: &mut PgConnection, actor: Actor, release_number: i64, change: &str, remove: bool) -> AppResult<Result<String, String>> {
+pub fn relate_change(
+    conn: &mut PgConnection,
+    actor: Actor,
+    release_number: i64,
+    change: &str,
+    remove: bool,
+) -> AppResult<Result<String, String>> {
     conn.transaction(|conn| {
         let r = rel::by_kind_number_for_update(conn, "release", release_number)?;
         may_work_active(actor, &r)?;
@@ -258,7 +388,13 @@ pub fn relate_change(conn: &mut PgConnection, actor: Actor, release_number: i64,
 }
 
 /// Bundle a release into a package release, or take it out.
-pub fn bundle(conn: &mut PgConnection, actor: Actor, package_number: i64, member: &str, remove: bool) -> AppResult<Result<String, String>> {
+pub fn bundle(
+    conn: &mut PgConnection,
+    actor: Actor,
+    package_number: i64,
+    member: &str,
+    remove: bool,
+) -> AppResult<Result<String, String>> {
     conn.transaction(|conn| {
         let p = rel::by_kind_number_for_update(conn, "release", package_number)?;
         may_work_active(actor, &p)?;

@@ -3,8 +3,8 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::domain::fields::{field_of, FieldKind, REASONS};
-use crate::domain::workflow::RecordKind;
 use crate::domain::risk::{Level, Risk};
+use crate::domain::workflow::RecordKind;
 use crate::models::releases::{Release, ReleaseDetails};
 use crate::views;
 
@@ -30,13 +30,21 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
     ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .or_else(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
         .map(|n| n.and_utc())
 }
 
 impl ReleaseRecord {
     pub fn kind(&self) -> RecordKind {
-        if self.release.kind == "change" { RecordKind::Change } else { RecordKind::Release }
+        if self.release.kind == "change" {
+            RecordKind::Change
+        } else {
+            RecordKind::Release
+        }
     }
 
     /// The value as a form carries it ("" when empty).
@@ -77,7 +85,9 @@ impl ReleaseRecord {
     /// The value as people read it.
     pub fn display(&self, key: &str, names: &dyn Names) -> String {
         let raw = self.raw(key);
-        let Some(def) = field_of(self.kind(), key) else { return raw };
+        let Some(def) = field_of(self.kind(), key) else {
+            return raw;
+        };
         if raw.is_empty() {
             return String::new();
         }
@@ -85,9 +95,17 @@ impl ReleaseRecord {
             FieldKind::User => raw.parse().map(|id| names.user(id)).unwrap_or(raw),
             FieldKind::Group => raw.parse().map(|id| names.group(id)).unwrap_or(raw),
             FieldKind::Reason => crate::domain::fields::reason_label(&raw).to_string(),
-            FieldKind::Level => raw.parse::<Level>().map(|l| l.label().to_string()).unwrap_or(raw),
-            FieldKind::Risk => raw.parse::<Risk>().map(|l| l.label().to_string()).unwrap_or(raw),
-            FieldKind::DateTime => parse_datetime(&raw).map(|t| views::datetime(&t)).unwrap_or(raw),
+            FieldKind::Level => raw
+                .parse::<Level>()
+                .map(|l| l.label().to_string())
+                .unwrap_or(raw),
+            FieldKind::Risk => raw
+                .parse::<Risk>()
+                .map(|l| l.label().to_string())
+                .unwrap_or(raw),
+            FieldKind::DateTime => parse_datetime(&raw)
+                .map(|t| views::datetime(&t))
+                .unwrap_or(raw),
             FieldKind::Line | FieldKind::Text => raw,
         }
     }
@@ -128,15 +146,28 @@ impl ReleaseRecord {
 
 /// Check one submitted value against its field's kind; the message says what to fix.
 /// `user_ok` / `group_ok` tell whether an id names an active user / an existing group.
-pub fn validate(kind: RecordKind, key: &str, raw: &str, user_ok: &dyn Fn(i64) -> bool, group_ok: &dyn Fn(i64) -> bool) -> Result<(), String> {
-    let Some(def) = field_of(kind, key) else { return Err("Unknown field.".into()) };
+pub fn validate(
+    kind: RecordKind,
+    key: &str,
+    raw: &str,
+    user_ok: &dyn Fn(i64) -> bool,
+    group_ok: &dyn Fn(i64) -> bool,
+) -> Result<(), String> {
+    let Some(def) = field_of(kind, key) else {
+        return Err("Unknown field.".into());
+    };
     let v = raw.trim();
     if raw.chars().count() > def.max_len {
-        return Err(format!("{} must be at most {} characters.", def.label, def.max_len));
+        return Err(format!(
+            "{} must be at most {} characters.",
+            def.label, def.max_len
+        ));
     }
     if v.is_empty() {
         return match def.kind {
-            FieldKind::Reason | FieldKind::Level | FieldKind::Risk => Err(format!("Choose the {}.", def.label.to_lowercase())),
+            FieldKind::Reason | FieldKind::Level | FieldKind::Risk => {
+                Err(format!("Choose the {}.", def.label.to_lowercase()))
+            }
             _ if key == "title" => Err("Enter a title.".into()),
             _ => Ok(()),
         };
@@ -154,7 +185,10 @@ pub fn validate(kind: RecordKind, key: &str, raw: &str, user_ok: &dyn Fn(i64) ->
         Ok(())
     } else {
         Err(match def.kind {
-            FieldKind::DateTime => format!("{} must be a date and time like 2026-12-01 09:00.", def.label),
+            FieldKind::DateTime => format!(
+                "{} must be a date and time like 2026-12-01 09:00.",
+                def.label
+            ),
             FieldKind::User => format!("Choose a {} from the list.", def.label.to_lowercase()),
             _ => format!("Choose a {} from the list.", def.label.to_lowercase()),
         })

@@ -6,16 +6,19 @@ use std::sync::Arc;
 use chrono::Utc;
 use diesel::prelude::*;
 
+use super::notify::{Note, Outbox};
 use super::release_fields::{self, ReleaseRecord};
+use super::workflow_config::WorkflowConfig;
 use crate::domain::fields::{field_of, fields_for, Rule};
 use crate::domain::permissions::{self, Actor, Parties};
 use crate::domain::risk::{self, Level, Risk};
-use crate::domain::workflow::{self, Blocker, ChangeType, GateNeeds, RecordKind, RecordState, ReleaseType, Situation, TransitionKind, Workflow};
+use crate::domain::workflow::{
+    self, Blocker, ChangeType, GateNeeds, RecordKind, RecordState, ReleaseType, Situation,
+    TransitionKind, Workflow,
+};
 use crate::error::{AppError, AppResult};
 use crate::forms::FormErrors;
 use crate::models::history::{self, FieldChange, NewEvent};
-use super::notify::{Note, Outbox};
-use super::workflow_config::WorkflowConfig;
 use crate::models::releases::{self as rel, ReleaseDetails};
 use crate::models::workflows::{self as wfm, CategoryRow};
 use crate::models::{groups, release_models as models, users};
@@ -52,7 +55,11 @@ impl Loaded {
     }
 
     pub fn state(&self) -> RecordState {
-        self.record.release.state.parse().unwrap_or(RecordState::Active)
+        self.record
+            .release
+            .state
+            .parse()
+            .unwrap_or(RecordState::Active)
     }
 
     pub fn is_emergency(&self) -> bool {
@@ -72,7 +79,11 @@ impl Loaded {
     pub fn situation(&self, actor: Actor) -> Situation {
         let r = &self.record.release;
         let kind = self.kind();
-        let label_of = |k: &str| field_of(kind, k).map(|f| f.label.to_string()).unwrap_or_else(|| k.to_string());
+        let label_of = |k: &str| {
+            field_of(kind, k)
+                .map(|f| f.label.to_string())
+                .unwrap_or_else(|| k.to_string())
+        };
         let missing_to_leave = fields_for(kind)
             .iter()
             .filter(|f| self.current_rule(f.key) == Rule::Required && self.record.is_empty(f.key))
@@ -85,7 +96,9 @@ impl Loaded {
             .map(|p| {
                 let missing = fields_for(kind)
                     .iter()
-                    .filter(|f| self.rule(p.id, f.key) == Rule::Entry && self.record.is_empty(f.key))
+                    .filter(|f| {
+                        self.rule(p.id, f.key) == Rule::Entry && self.record.is_empty(f.key)
+                    })
                     .map(|f| label_of(f.key))
                     .collect();
                 (p.id, missing)
@@ -137,18 +150,32 @@ pub fn load_kind(conn: &mut PgConnection, kind: RecordKind, number: i64) -> AppR
 
 /// What governs a record already read (and perhaps locked) by the caller, with the gates
 /// `needs` names evaluated (the others are left empty: see `GateNeeds`).
-fn load_record(conn: &mut PgConnection, kind: RecordKind, release: rel::Release, details: ReleaseDetails, config: Arc<WorkflowConfig>, needs: GateNeeds) -> AppResult<Loaded> {
+fn load_record(
+    conn: &mut PgConnection,
+    kind: RecordKind,
+    release: rel::Release,
+    details: ReleaseDetails,
+    config: Arc<WorkflowConfig>,
+    needs: GateNeeds,
+) -> AppResult<Loaded> {
     let category = match config.category(release.category_id) {
         Some(c) => c.clone(),
         None => wfm::category(conn, release.category_id)?,
     };
-    let require_tasks = config.flags_of(release.phase_id).is_some_and(|f| f.require_tasks_done);
+    let require_tasks = config
+        .flags_of(release.phase_id)
+        .is_some_and(|f| f.require_tasks_done);
     let mut gates = Vec::new();
     let mut close_gates = Vec::new();
     let mut entry_gates = Vec::new();
     if release.state == RecordState::Active.as_str() {
         if needs.phase {
-            gates.extend(super::tasks::open_tasks_gate(conn, &release, &config.workflow, require_tasks)?);
+            gates.extend(super::tasks::open_tasks_gate(
+                conn,
+                &release,
+                &config.workflow,
+                require_tasks,
+            )?);
             gates.extend(super::approvals::gate(conn, &release, &config)?);
         }
         if kind == RecordKind::Release && (needs.close || needs.entry) {
@@ -175,18 +202,30 @@ pub struct NameBook {
 
 impl release_fields::Names for NameBook {
     fn user(&self, id: i64) -> String {
-        self.users.get(&id).cloned().unwrap_or_else(|| format!("user #{id}"))
+        self.users
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("user #{id}"))
     }
     fn group(&self, id: i64) -> String {
-        self.groups.get(&id).cloned().unwrap_or_else(|| format!("group #{id}"))
+        self.groups
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("group #{id}"))
     }
 }
 
 pub fn name_book(conn: &mut PgConnection) -> QueryResult<NameBook> {
     use crate::schema::users as u;
     let users: Vec<(i64, String)> = u::table.select((u::id, u::display_name)).load(conn)?;
-    let groups = groups::all(conn)?.into_iter().map(|g| (g.id, g.name)).collect();
-    Ok(NameBook { users: users.into_iter().collect(), groups })
+    let groups = groups::all(conn)?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect();
+    Ok(NameBook {
+        users: users.into_iter().collect(),
+        groups,
+    })
 }
 
 /// What the new-release form sends (all text: validated here, kept on failure).
@@ -235,31 +274,72 @@ fn group_exists(conn: &mut PgConnection) -> QueryResult<impl Fn(i64) -> bool> {
 
 /// Register a release; it starts in its workflow's first applicable phase.
 /// Returns its number, or the form's messages.
-pub fn register(conn: &mut PgConnection, actor: Actor, input: &RegisterInput) -> AppResult<Result<i64, FormErrors>> {
+pub fn register(
+    conn: &mut PgConnection,
+    actor: Actor,
+    input: &RegisterInput,
+) -> AppResult<Result<i64, FormErrors>> {
     register_kind(conn, RecordKind::Release, actor, input)
 }
 
 /// Register a release or a change; it starts in its workflow's first applicable phase.
-pub fn register_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, input: &RegisterInput) -> AppResult<Result<i64, FormErrors>> {
+pub fn register_kind(
+    conn: &mut PgConnection,
+    kind: RecordKind,
+    actor: Actor,
+    input: &RegisterInput,
+) -> AppResult<Result<i64, FormErrors>> {
     if !permissions::can_register(actor) {
-        return Err(AppError::Forbidden(format!("Only release coordinators and managers register {}s.", kind.as_str())));
+        return Err(AppError::Forbidden(format!(
+            "Only release coordinators and managers register {}s.",
+            kind.as_str()
+        )));
     }
     let mut errors = FormErrors::default();
     let user_ok = user_exists(conn)?;
     let group_ok = group_exists(conn)?;
     let categories = wfm::active_categories(conn, kind.as_str())?;
-    let category = input.category.parse::<i64>().ok().and_then(|id| categories.into_iter().find(|c| c.id == id));
+    let category = input
+        .category
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| categories.into_iter().find(|c| c.id == id));
     if category.is_none() {
         errors.add("category", "Choose a category.");
     }
-    let release_type: Option<&'static str> = kind.types().into_iter().map(|(k, _)| k).find(|k| *k == input.release_type);
+    let release_type: Option<&'static str> = kind
+        .types()
+        .into_iter()
+        .map(|(k, _)| k)
+        .find(|k| *k == input.release_type);
     if release_type.is_none() {
         let names: Vec<_> = kind.types().into_iter().map(|(_, l)| l).collect();
-        errors.add("type", format!("Choose the {} type: {}.", kind.as_str(), names.join(", ")));
+        errors.add(
+            "type",
+            format!("Choose the {} type: {}.", kind.as_str(), names.join(", ")),
+        );
     }
     let keys: &[&str] = match kind {
-        RecordKind::Release => &["title", "description", "reason", "impact", "urgency", "planned_start", "planned_end", "coordinator", "manager"],
-        RecordKind::Change => &["title", "description", "impact", "urgency", "planned_start", "planned_end", "coordinator"],
+        RecordKind::Release => &[
+            "title",
+            "description",
+            "reason",
+            "impact",
+            "urgency",
+            "planned_start",
+            "planned_end",
+            "coordinator",
+            "manager",
+        ],
+        RecordKind::Change => &[
+            "title",
+            "description",
+            "impact",
+            "urgency",
+            "planned_start",
+            "planned_end",
+            "coordinator",
+        ],
     };
     for key in keys.iter().copied() {
         let raw = match key {
@@ -281,10 +361,16 @@ pub fn register_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, in
     let end = release_fields::parse_datetime(&input.planned_end);
     if let (Some(s), Some(e)) = (start, end) {
         if e < s && !errors.has("planned_end") {
-            errors.add("planned_end", "The planned end must not be before the planned start.");
+            errors.add(
+                "planned_end",
+                "The planned end must not be before the planned start.",
+            );
         }
     }
-    let (impact, urgency) = (input.impact.parse::<Level>().ok(), input.urgency.parse::<Level>().ok());
+    let (impact, urgency) = (
+        input.impact.parse::<Level>().ok(),
+        input.urgency.parse::<Level>().ok(),
+    );
     let mut risk_value = None;
     let mut override_reason = None;
     if let (Some(i), Some(u)) = (impact, urgency) {
@@ -294,7 +380,14 @@ pub fn register_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, in
             r => match r.parse::<Risk>() {
                 Ok(chosen) if chosen == derived => risk_value = Some(derived),
                 Ok(chosen) if input.risk_reason.trim().is_empty() => {
-                    errors.add("risk_reason", format!("Say why the risk is {} rather than {} from impact and urgency.", chosen.label(), derived.label()));
+                    errors.add(
+                        "risk_reason",
+                        format!(
+                            "Say why the risk is {} rather than {} from impact and urgency.",
+                            chosen.label(),
+                            derived.label()
+                        ),
+                    );
                 }
                 Ok(chosen) => {
                     risk_value = Some(chosen);
@@ -307,7 +400,12 @@ pub fn register_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, in
     let model_version = match input.model.trim() {
         _ if kind == RecordKind::Change => None,
         "" => None,
-        m => match m.parse::<i64>().ok().and_then(|id| models::active_latest(conn).ok()?.into_iter().find(|(x, _)| x.id == id)) {
+        m => match m.parse::<i64>().ok().and_then(|id| {
+            models::active_latest(conn)
+                .ok()?
+                .into_iter()
+                .find(|(x, _)| x.id == id)
+        }) {
             Some((_, v)) => Some(v),
             None => {
                 errors.add("model", "Choose a release model from the list, or none.");
@@ -323,15 +421,28 @@ pub fn register_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, in
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let (category, release_type, impact, urgency) = (category.unwrap(), release_type.unwrap(), impact.unwrap(), urgency.unwrap());
+    let (category, release_type, impact, urgency) = (
+        category.unwrap(),
+        release_type.unwrap(),
+        impact.unwrap(),
+        urgency.unwrap(),
+    );
     let _ = ChangeType::ALL;
     let wf = wfm::load(conn, category.workflow_id)?;
     let Some(first) = wf.first_phase(impact, urgency).cloned() else {
-        errors.add("category", "This category's workflow has no phase a release can start in.");
+        errors.add(
+            "category",
+            "This category's workflow has no phase a release can start in.",
+        );
         return Ok(Err(errors));
     };
     // A coordinator who registers without naming one coordinates the release themselves.
-    let coordinator = input.coordinator.parse::<i64>().ok().or_else(|| actor.roles.has(crate::domain::roles::Role::Coordinator).then_some(actor.id));
+    let coordinator = input.coordinator.parse::<i64>().ok().or_else(|| {
+        actor
+            .roles
+            .has(crate::domain::roles::Role::Coordinator)
+            .then_some(actor.id)
+    });
     let manager = input.manager.parse::<i64>().ok();
     let risk_value = risk_value.unwrap_or(Risk::Low);
     conn.transaction(|conn| {
@@ -352,7 +463,11 @@ pub fn register_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, in
                 workflow_id: category.workflow_id,
                 phase_id: first.id,
                 // Changes have no reason for release; the column wants one.
-                reason: if kind == RecordKind::Change { "other" } else { &input.reason },
+                reason: if kind == RecordKind::Change {
+                    "other"
+                } else {
+                    &input.reason
+                },
                 registered_by: actor.id,
                 coordinator_id: coordinator,
                 manager_id: manager,
@@ -367,15 +482,30 @@ pub fn register_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, in
                 model_version_id: model_version.as_ref().map(|v| v.id),
             },
         )?;
-        rel::insert_details(conn, &ReleaseDetails { release_id: r.id, description: input.description.clone(), ..Default::default() })?;
+        rel::insert_details(
+            conn,
+            &ReleaseDetails {
+                release_id: r.id,
+                description: input.description.clone(),
+                ..Default::default()
+            },
+        )?;
         super::approvals::open_on_entry(conn, &r, first.id, Some(actor.id))?;
-        let mut summary = format!("Registered as a {} {} in {}", kind.type_label(release_type), kind.as_str(), first.name);
+        let mut summary = format!(
+            "Registered as a {} {} in {}",
+            kind.type_label(release_type),
+            kind.as_str(),
+            first.name
+        );
         let mut planned = 0;
         if let Some(v) = &model_version {
             let waiting = super::tasks::back_out_only_phases(&wf);
             planned = super::tasks::create_planned(conn, &r, v.id, &|p| !waiting.contains(&p))?;
             let name = models::find(conn, v.model_id)?.name;
-            summary.push_str(&format!(" from the model {name} (version {}), with {planned} planned tasks", v.version));
+            summary.push_str(&format!(
+                " from the model {name} (version {}), with {planned} planned tasks",
+                v.version
+            ));
         }
         // The first phase's visit, and the due dates of its planned tasks.
         rel::record_moved(conn, &r, true)?;
@@ -386,29 +516,58 @@ pub fn register_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, in
         }
         history::record(
             conn,
-            &NewEvent { release_id: r.id, actor_id: Some(actor.id), record_version: r.version, kind: "registered", summary: &summary, from_phase_id: None, to_phase_id: Some(first.id), reason: None },
+            &NewEvent {
+                release_id: r.id,
+                actor_id: Some(actor.id),
+                record_version: r.version,
+                kind: "registered",
+                summary: &summary,
+                from_phase_id: None,
+                to_phase_id: Some(first.id),
+                reason: None,
+            },
             &[],
         )?;
         let manager: Vec<i64> = r.manager_id.into_iter().collect();
-        super::notify::send(conn, &manager, Some(actor.id), &Note::about(&r, "registered", "registered", format!("{summary}.")))?;
+        super::notify::send(
+            conn,
+            &manager,
+            Some(actor.id),
+            &Note::about(&r, "registered", "registered", format!("{summary}.")),
+        )?;
         Ok(Ok(r.number))
     })
 }
 
 pub enum SaveOutcome {
-    Saved { changed: usize },
+    Saved {
+        changed: usize,
+    },
     Invalid(FormErrors),
     /// Someone saved or moved the release since the form was read: their changes.
     Conflict(Vec<history::Event>),
 }
 
 /// Save the current phase's screen: only its editable fields, only over the version read.
-pub fn save_screen(conn: &mut PgConnection, actor: Actor, number: i64, version: i32, values: &HashMap<String, String>) -> AppResult<SaveOutcome> {
+pub fn save_screen(
+    conn: &mut PgConnection,
+    actor: Actor,
+    number: i64,
+    version: i32,
+    values: &HashMap<String, String>,
+) -> AppResult<SaveOutcome> {
     save_screen_kind(conn, RecordKind::Release, actor, number, version, values)
 }
 
 /// Save the current phase's screen of a release or a change.
-pub fn save_screen_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, number: i64, version: i32, values: &HashMap<String, String>) -> AppResult<SaveOutcome> {
+pub fn save_screen_kind(
+    conn: &mut PgConnection,
+    kind: RecordKind,
+    actor: Actor,
+    number: i64,
+    version: i32,
+    values: &HashMap<String, String>,
+) -> AppResult<SaveOutcome> {
     conn.transaction(|conn| {
         let rel::Locked { release: locked, details, stamp, last_hash, .. } = rel::with_details_for_update(conn, kind.as_str(), number)?;
         let config = super::workflow_config::at(conn, locked.workflow_id, stamp)?;
@@ -495,23 +654,42 @@ pub fn save_screen_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor,
 }
 
 /// Risk follows impact × urgency unless overridden, and an override needs a reason.
-fn apply_risk(loaded: &Loaded, r: &mut rel::Release, values: &HashMap<String, String>, errors: &mut FormErrors) {
-    let (Ok(i), Ok(u)) = (r.impact.parse::<Level>(), r.urgency.parse::<Level>()) else { return };
+fn apply_risk(
+    loaded: &Loaded,
+    r: &mut rel::Release,
+    values: &HashMap<String, String>,
+    errors: &mut FormErrors,
+) {
+    let (Ok(i), Ok(u)) = (r.impact.parse::<Level>(), r.urgency.parse::<Level>()) else {
+        return;
+    };
     let derived = risk::derive(i, u);
-    let reason = values.get("risk_reason").map(|s| s.trim().to_string()).unwrap_or_default();
+    let reason = values
+        .get("risk_reason")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     match values.get("risk").and_then(|v| v.parse::<Risk>().ok()) {
         Some(chosen) if chosen == derived => {
             r.risk = derived.as_str().into();
             r.risk_override_reason = None;
         }
         Some(chosen) => {
-            let keep = loaded.record.release.risk_override_reason.clone().filter(|_| loaded.record.release.risk == chosen.as_str());
+            let keep = loaded
+                .record
+                .release
+                .risk_override_reason
+                .clone()
+                .filter(|_| loaded.record.release.risk == chosen.as_str());
             match (reason.is_empty(), keep) {
                 (false, _) => r.risk_override_reason = Some(reason),
                 (true, Some(old)) => r.risk_override_reason = Some(old),
                 (true, None) => errors.add(
                     "risk_reason",
-                    format!("Say why the risk is {} rather than {} from impact and urgency.", chosen.label(), derived.label()),
+                    format!(
+                        "Say why the risk is {} rather than {} from impact and urgency.",
+                        chosen.label(),
+                        derived.label()
+                    ),
                 ),
             }
             r.risk = chosen.as_str().into();
@@ -527,22 +705,53 @@ fn apply_risk(loaded: &Loaded, r: &mut rel::Release, values: &HashMap<String, St
 /// Who hears of a transition: the coordinator and watchers of a phase entered, the managers
 /// of a back-out, everyone involved of a close or an abandon.
 #[allow(clippy::too_many_arguments)]
-fn notify_transition(conn: &mut PgConnection, r: &rel::Release, watchers: &[i64], wf: &Workflow, t: &workflow::TransitionDef, summary: &str, reason: &str, actor: Actor, out: &mut Outbox) -> QueryResult<()> {
-    let body = if reason.is_empty() { format!("{summary}.") } else { format!("{summary}. Reason: {reason}") };
+fn notify_transition(
+    conn: &mut PgConnection,
+    r: &rel::Release,
+    watchers: &[i64],
+    wf: &Workflow,
+    t: &workflow::TransitionDef,
+    summary: &str,
+    reason: &str,
+    actor: Actor,
+    out: &mut Outbox,
+) -> QueryResult<()> {
+    let body = if reason.is_empty() {
+        format!("{summary}.")
+    } else {
+        format!("{summary}. Reason: {reason}")
+    };
     match t.kind {
         TransitionKind::Close | TransitionKind::Abandon => {
             let to = super::notify::involved(conn, r)?;
-            let what = if t.kind == TransitionKind::Close { "closed" } else { "abandoned" };
+            let what = if t.kind == TransitionKind::Close {
+                "closed"
+            } else {
+                "abandoned"
+            };
             out.add(&to, Some(actor.id), Note::about(r, "ended", what, body));
         }
         _ => {
             let mut to: Vec<i64> = r.coordinator_id.into_iter().collect();
             to.extend_from_slice(watchers);
             let phase = wf.phase_name(r.phase_id);
-            out.add(&to, Some(actor.id), Note::about(r, "phase_entered", &format!("entered {phase}"), body.clone()));
+            out.add(
+                &to,
+                Some(actor.id),
+                Note::about(
+                    r,
+                    "phase_entered",
+                    &format!("entered {phase}"),
+                    body.clone(),
+                ),
+            );
             if t.kind == TransitionKind::BackOut {
                 let managers = super::notify::managers(conn)?;
-                out.add(&managers, Some(actor.id), Note::about(r, "back_out", "back-out plan activated", body));
+                out.add(
+                    &managers,
+                    Some(actor.id),
+                    Note::about(r, "back_out", "back-out plan activated", body),
+                );
             }
         }
     }
@@ -559,30 +768,76 @@ pub enum TakeOutcome {
 
 /// Take a transition: moves the phase (skipping phases that do not apply), sets its due date,
 /// keeps the phase visits and records the event — all in one transaction.
-pub fn take_transition(conn: &mut PgConnection, actor: Actor, number: i64, transition_id: i64, version: i32, reason: &str) -> AppResult<TakeOutcome> {
-    take_transition_kind(conn, RecordKind::Release, actor, number, transition_id, version, reason)
+pub fn take_transition(
+    conn: &mut PgConnection,
+    actor: Actor,
+    number: i64,
+    transition_id: i64,
+    version: i32,
+    reason: &str,
+) -> AppResult<TakeOutcome> {
+    take_transition_kind(
+        conn,
+        RecordKind::Release,
+        actor,
+        number,
+        transition_id,
+        version,
+        reason,
+    )
 }
 
 /// Take a transition on a release or a change.
-pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Actor, number: i64, transition_id: i64, version: i32, reason: &str) -> AppResult<TakeOutcome> {
+pub fn take_transition_kind(
+    conn: &mut PgConnection,
+    kind: RecordKind,
+    actor: Actor,
+    number: i64,
+    transition_id: i64,
+    version: i32,
+    reason: &str,
+) -> AppResult<TakeOutcome> {
     conn.transaction(|conn| {
-        let rel::Locked { release: locked, details, stamp, last_hash, watchers } = rel::with_details_for_update(conn, kind.as_str(), number)?;
+        let rel::Locked {
+            release: locked,
+            details,
+            stamp,
+            last_hash,
+            watchers,
+        } = rel::with_details_for_update(conn, kind.as_str(), number)?;
         if locked.version != version {
             return Ok(TakeOutcome::Stale);
         }
         let config = super::workflow_config::at(conn, locked.workflow_id, stamp)?;
         let Some(t) = config.workflow.transition(transition_id).cloned() else {
-            return Err(AppError::BadRequest(format!("There is no such transition in this {}'s workflow.", kind.as_str())));
+            return Err(AppError::BadRequest(format!(
+                "There is no such transition in this {}'s workflow.",
+                kind.as_str()
+            )));
         };
         // Only the gates this transition is held by are read.
-        let loaded = load_record(conn, kind, locked.clone(), details, config, GateNeeds::of(&t))?;
+        let loaded = load_record(
+            conn,
+            kind,
+            locked.clone(),
+            details,
+            config,
+            GateNeeds::of(&t),
+        )?;
         let situation = loaded.situation(actor);
         let blockers = workflow::blockers(&loaded.workflow(), &t, &situation);
-        if let Some(b) = blockers.iter().find(|b| matches!(b, Blocker::Role(_) | Blocker::NotYourRecord | Blocker::Ended(_))) {
+        if let Some(b) = blockers.iter().find(|b| {
+            matches!(
+                b,
+                Blocker::Role(_) | Blocker::NotYourRecord | Blocker::Ended(_)
+            )
+        }) {
             return Err(AppError::Forbidden(b.to_string()));
         }
         if !blockers.is_empty() {
-            return Ok(TakeOutcome::Blocked(blockers.iter().map(|b| b.to_string()).collect()));
+            return Ok(TakeOutcome::Blocked(
+                blockers.iter().map(|b| b.to_string()).collect(),
+            ));
         }
         let reason = reason.trim();
         if t.reason_required && reason.is_empty() {
@@ -592,19 +847,30 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         let mut r = locked;
         let from = r.phase_id;
         let mut summary = t.label.clone();
-        let landing = loaded.workflow().landing(&t, situation.impact, situation.urgency);
+        let landing = loaded
+            .workflow()
+            .landing(&t, situation.impact, situation.urgency);
         if let Some((landing, skipped)) = &landing {
             for s in skipped {
                 rel::skip_visit(conn, r.id, *s, now)?;
                 let cancelled = crate::models::tasks::cancel_open_in_phase(conn, r.id, *s)?;
-                summary.push_str(&format!(" ({} skipped: it does not apply", loaded.workflow().phase_name(*s)));
+                summary.push_str(&format!(
+                    " ({} skipped: it does not apply",
+                    loaded.workflow().phase_name(*s)
+                ));
                 if !cancelled.is_empty() {
-                    summary.push_str(&format!("; its tasks were cancelled: {}", cancelled.join(", ")));
+                    summary.push_str(&format!(
+                        "; its tasks were cancelled: {}",
+                        cancelled.join(", ")
+                    ));
                 }
                 summary.push(')');
             }
             super::tasks::before_entering(conn, &r, &loaded.workflow(), *landing, t.kind)?;
-            let phase = loaded.workflow().phase(*landing).expect("landing is a phase of the workflow");
+            let phase = loaded
+                .workflow()
+                .phase(*landing)
+                .expect("landing is a phase of the workflow");
             r.phase_id = *landing;
             r.phase_entered_at = now;
             r.phase_due_at = Some(phase.due_at(now, loaded.is_emergency()));
@@ -636,9 +902,26 @@ pub fn take_transition_kind(conn: &mut PgConnection, kind: RecordKind, actor: Ac
         let mut out = Outbox::default();
         if let Some(landing) = to_phase {
             super::tasks::on_phase_entered(conn, &r, landing, &mut out)?;
-            super::approvals::open_as_configured(conn, &r, landing, Some(actor.id), &loaded.config, &mut out)?;
+            super::approvals::open_as_configured(
+                conn,
+                &r,
+                landing,
+                Some(actor.id),
+                &loaded.config,
+                &mut out,
+            )?;
         }
-        notify_transition(conn, &r, &watchers, &loaded.workflow(), &t, &summary, reason, actor, &mut out)?;
+        notify_transition(
+            conn,
+            &r,
+            &watchers,
+            &loaded.workflow(),
+            &t,
+            &summary,
+            reason,
+            actor,
+            &mut out,
+        )?;
         out.send(conn)?;
         Ok(TakeOutcome::Done(summary))
     })

@@ -59,13 +59,27 @@ pub fn release_phases(conn: &mut PgConnection) -> QueryResult<Vec<PhaseInfo>> {
         .inner_join(workflows::table)
         .filter(workflows::record_kind.eq("release"))
         .order((workflows::name, workflows::id, phases::position, phases::id))
-        .select((phases::id, phases::name, phases::retired, workflows::id, workflows::name, workflows::retired, workflows::draft))
+        .select((
+            phases::id,
+            phases::name,
+            phases::retired,
+            workflows::id,
+            workflows::name,
+            workflows::retired,
+            workflows::draft,
+        ))
         .load(conn)
 }
 
 /// "Build and Test", or "Build and Test (Release Management)" when several workflows are shown.
 pub fn phase_label(phases: &[PhaseInfo], id: i64) -> String {
-    let several = phases.iter().filter(|p| p.in_use()).map(|p| p.workflow_id).collect::<std::collections::HashSet<_>>().len() > 1;
+    let several = phases
+        .iter()
+        .filter(|p| p.in_use())
+        .map(|p| p.workflow_id)
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+        > 1;
     match phases.iter().find(|p| p.id == id) {
         Some(p) if several => format!("{} ({})", p.name, p.workflow),
         Some(p) => p.name.clone(),
@@ -115,15 +129,26 @@ pub struct Dashboard {
 
 /// Start of the UTC day of `now`.
 pub fn day_start(now: DateTime<Utc>) -> DateTime<Utc> {
-    now.date_naive().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+    now.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
 }
 
 /// The dashboard's panels for this user (at most 9 queries plus the approvals inbox's).
-pub fn dashboard(conn: &mut PgConnection, actor: Actor, now: DateTime<Utc>) -> QueryResult<Dashboard> {
+pub fn dashboard(
+    conn: &mut PgConnection,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> QueryResult<Dashboard> {
     let limit = DASHBOARD_ROWS as i64 + 1;
     let manager = actor.roles.has(Role::Manager);
     let tasks = tm::open_for_user(conn, actor.id, limit)?;
-    let approvals = if actor.roles.has(Role::Approver) { approvals::inbox(conn, actor, DASHBOARD_ROWS as i64)? } else { Vec::new() };
+    let approvals = if actor.roles.has(Role::Approver) {
+        approvals::inbox(conn, actor, DASHBOARD_ROWS as i64)?
+    } else {
+        Vec::new()
+    };
 
     let overdue = if manager || actor.roles.has(Role::Coordinator) {
         // Uses releases_state_number (state = 'active'), or releases_coordinator_number.
@@ -131,10 +156,18 @@ pub fn dashboard(conn: &mut PgConnection, actor: Actor, now: DateTime<Utc>) -> Q
             .inner_join(phases::table)
             .filter(releases::kind.eq("release"))
             .filter(releases::state.eq(RecordState::Active.as_str()))
-            .filter(releases::phase_due_at.lt(now).or(releases::planned_end.lt(now)))
+            .filter(
+                releases::phase_due_at
+                    .lt(now)
+                    .or(releases::planned_end.lt(now)),
+            )
             .into_boxed();
         if !manager {
-            q = q.filter(releases::coordinator_id.eq(actor.id).or(releases::manager_id.eq(actor.id)));
+            q = q.filter(
+                releases::coordinator_id
+                    .eq(actor.id)
+                    .or(releases::manager_id.eq(actor.id)),
+            );
         }
         Some(
             q.order((releases::phase_due_at.asc().nulls_last(), releases::number))
@@ -157,35 +190,78 @@ pub fn dashboard(conn: &mut PgConnection, actor: Actor, now: DateTime<Utc>) -> Q
     let by_phase = phases
         .iter()
         .filter_map(|p| {
-            let count = counts.iter().find(|(id, _)| *id == p.id).map(|(_, n)| *n).unwrap_or(0);
-            (count > 0 || p.in_use()).then(|| PhaseCount { phase_id: p.id, phase: p.name.clone(), workflow: p.workflow.clone(), count })
+            let count = counts
+                .iter()
+                .find(|(id, _)| *id == p.id)
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
+            (count > 0 || p.in_use()).then(|| PhaseCount {
+                phase_id: p.id,
+                phase: p.name.clone(),
+                workflow: p.workflow.clone(),
+                count,
+            })
         })
         .collect();
 
-    let schedule = schedule(conn, day_start(now), day_start(now) + Duration::days(SCHEDULE_DAYS), limit)?;
+    let schedule = schedule(
+        conn,
+        day_start(now),
+        day_start(now) + Duration::days(SCHEDULE_DAYS),
+        limit,
+    )?;
 
     let totals = if manager {
         let by_state = crate::models::releases::state_counts(conn, "release")?;
         let overdue_count: i64 = releases::table
             .filter(releases::kind.eq("release"))
             .filter(releases::state.eq(RecordState::Active.as_str()))
-            .filter(releases::phase_due_at.lt(now).or(releases::planned_end.lt(now)))
+            .filter(
+                releases::phase_due_at
+                    .lt(now)
+                    .or(releases::planned_end.lt(now)),
+            )
             .count()
             .get_result(conn)?;
         let ordered = RecordState::ALL
             .iter()
-            .map(|s| (s.as_str().to_string(), by_state.iter().find(|(k, _)| k == s.as_str()).map(|(_, n)| *n).unwrap_or(0)))
+            .map(|s| {
+                (
+                    s.as_str().to_string(),
+                    by_state
+                        .iter()
+                        .find(|(k, _)| k == s.as_str())
+                        .map(|(_, n)| *n)
+                        .unwrap_or(0),
+                )
+            })
             .collect();
         Some((ordered, overdue_count))
     } else {
         None
     };
 
-    let mut ids: Vec<i64> = schedule.iter().chain(overdue.iter().flatten()).filter_map(|r| r.coordinator_id).collect();
+    let mut ids: Vec<i64> = schedule
+        .iter()
+        .chain(overdue.iter().flatten())
+        .filter_map(|r| r.coordinator_id)
+        .collect();
     ids.sort_unstable();
     ids.dedup();
-    let names = if ids.is_empty() { Vec::new() } else { crate::models::users::names(conn, &ids)? };
-    Ok(Dashboard { tasks, approvals, overdue, by_phase, schedule, totals, names })
+    let names = if ids.is_empty() {
+        Vec::new()
+    } else {
+        crate::models::users::names(conn, &ids)?
+    };
+    Ok(Dashboard {
+        tasks,
+        approvals,
+        overdue,
+        by_phase,
+        schedule,
+        totals,
+        names,
+    })
 }
 
 #[allow(clippy::type_complexity)]
@@ -215,10 +291,17 @@ fn line_columns() -> (
 /// missing) meets `[from, to)`, by planned start. Written on the window's two ends as
 /// `coalesce` expressions so that `releases_active_schedule` is read in order and the scan
 /// stops after `limit` rows (a window starts before `to` and has not ended before `from`).
-pub fn schedule(conn: &mut PgConnection, from: DateTime<Utc>, to: DateTime<Utc>, limit: i64) -> QueryResult<Vec<ReleaseLine>> {
+pub fn schedule(
+    conn: &mut PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<ReleaseLine>> {
     use diesel::dsl::sql;
-    let starts = || sql::<Nullable<Timestamptz>>("coalesce(releases.planned_start, releases.planned_end)");
-    let ends = || sql::<Nullable<Timestamptz>>("coalesce(releases.planned_end, releases.planned_start)");
+    let starts =
+        || sql::<Nullable<Timestamptz>>("coalesce(releases.planned_start, releases.planned_end)");
+    let ends =
+        || sql::<Nullable<Timestamptz>>("coalesce(releases.planned_end, releases.planned_start)");
     releases::table
         .inner_join(phases::table)
         .filter(releases::kind.eq("release"))
@@ -270,7 +353,10 @@ impl ReportFilter {
             from: date(&self.from),
             to: date(&self.to),
             category: self.category.trim().parse().ok(),
-            release_type: ReleaseType::ALL.iter().find(|t| t.as_str() == self.release_type).map(|t| t.as_str().to_string()),
+            release_type: ReleaseType::ALL
+                .iter()
+                .find(|t| t.as_str() == self.release_type)
+                .map(|t| t.as_str().to_string()),
         }
     }
 
@@ -296,12 +382,17 @@ impl ReportFilter {
 
 impl Scope {
     fn start_ts(&self) -> Option<DateTime<Utc>> {
-        self.from.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+        self.from
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
     }
 
     /// The day after `to`, so the whole of `to` is in the range.
     fn end_ts(&self) -> Option<DateTime<Utc>> {
-        self.to.and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+        self.to
+            .and_then(|d| d.succ_opt())
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
     }
 
     /// The registration range as the whole months in it (read from kept histograms) and the
@@ -314,7 +405,12 @@ impl Scope {
             Some(d) if d.day() == 1 => Some(d),
             Some(d) => match month_of(d).checked_add_months(chrono::Months::new(1)) {
                 Some(next) => Some(next),
-                None => return MonthSplit { months: None, days: vec![(d, self.to.unwrap_or(NaiveDate::MAX))] },
+                None => {
+                    return MonthSplit {
+                        months: None,
+                        days: vec![(d, self.to.unwrap_or(NaiveDate::MAX))],
+                    }
+                }
             },
             None => None,
         };
@@ -322,7 +418,10 @@ impl Scope {
         let end = self.to.map(|d| month_of(d.succ_opt().unwrap_or(d)));
         if let (Some(from), Some(to), Some(a), Some(b)) = (self.from, self.to, first, end) {
             if a >= b {
-                return MonthSplit { months: None, days: vec![(from, to)] };
+                return MonthSplit {
+                    months: None,
+                    days: vec![(from, to)],
+                };
             }
         }
         let mut days = Vec::new();
@@ -337,7 +436,10 @@ impl Scope {
                 days.push((b, to));
             }
         }
-        MonthSplit { months: Some((first, end)), days }
+        MonthSplit {
+            months: Some((first, end)),
+            days,
+        }
     }
 }
 
@@ -398,7 +500,15 @@ pub struct TableRow {
     pub chart_value: Option<f64>,
 }
 
-pub const TABLE_KEYS: &[&str] = &["by_phase", "overdue", "outcomes", "lead_times", "on_time", "approvals", "weeks"];
+pub const TABLE_KEYS: &[&str] = &[
+    "by_phase",
+    "overdue",
+    "outcomes",
+    "lead_times",
+    "on_time",
+    "approvals",
+    "weeks",
+];
 
 /// `66.7%`, or `—` when there is nothing to divide by.
 pub fn pct(part: i64, whole: i64) -> String {
@@ -475,7 +585,11 @@ pub struct Figures {
 
 impl Figures {
     fn add(&mut self, c: Cell) {
-        let bin = Bin { bin: c.bin, n: c.n, seconds: c.seconds };
+        let bin = Bin {
+            bin: c.bin,
+            n: c.n,
+            seconds: c.seconds,
+        };
         match c.measure.as_str() {
             "visit" => self.visits.entry(c.phase_id).or_default().add(bin),
             "approval" => self.approvals.entry(c.phase_id).or_default().add(bin),
@@ -541,7 +655,11 @@ pub fn figures(conn: &mut PgConnection, s: &Scope) -> QueryResult<Figures> {
         );
     }
     for (from, to) in split.days {
-        let edge = Scope { from: Some(from), to: Some(to), ..s.clone() };
+        let edge = Scope {
+            from: Some(from),
+            to: Some(to),
+            ..s.clone()
+        };
         cells.extend(scoped(LIVE_CELLS, &edge).load::<Cell>(conn)?);
     }
     let mut f = Figures::default();
@@ -559,20 +677,39 @@ pub fn fold_cells(conn: &mut PgConnection) -> QueryResult<i64> {
         #[diesel(sql_type = BigInt)]
         moved: i64,
     }
-    Ok(diesel::sql_query("SELECT report_cells_fold() AS moved").get_result::<Moved>(conn)?.moved)
+    Ok(diesel::sql_query("SELECT report_cells_fold() AS moved")
+        .get_result::<Moved>(conn)?
+        .moved)
 }
 
 /// Counts every cell afresh from the records (after a load with triggers off).
 pub fn rebuild_cells(conn: &mut PgConnection) -> QueryResult<()> {
-    conn.transaction(|conn| diesel::sql_query("SELECT report_cells_rebuild()").execute(conn).map(|_| ()))
+    conn.transaction(|conn| {
+        diesel::sql_query("SELECT report_cells_rebuild()")
+            .execute(conn)
+            .map(|_| ())
+    })
 }
 
 /// The management report's tables (all of them, or the one named `only`), in page order.
 /// `overdue_limit` bounds the overdue list (the page shows `OVERDUE_ROWS`, the CSV more).
-pub fn management(conn: &mut PgConnection, s: &Scope, now: DateTime<Utc>, only: Option<&str>, overdue_limit: i64) -> QueryResult<Vec<Table>> {
+pub fn management(
+    conn: &mut PgConnection,
+    s: &Scope,
+    now: DateTime<Utc>,
+    only: Option<&str>,
+    overdue_limit: i64,
+) -> QueryResult<Vec<Table>> {
     let phases = release_phases(conn)?;
     let want = |k: &str| only.is_none_or(|o| o == k);
-    let kept = if ["by_phase", "outcomes", "lead_times", "on_time", "approvals"].iter().any(|k| want(k)) { figures(conn, s)? } else { Figures::default() };
+    let kept = if ["by_phase", "outcomes", "lead_times", "on_time", "approvals"]
+        .iter()
+        .any(|k| want(k))
+    {
+        figures(conn, s)?
+    } else {
+        Figures::default()
+    };
     let mut out = Vec::new();
     if want("by_phase") {
         out.push(by_phase_table(&kept, s, &phases));
@@ -601,13 +738,22 @@ pub fn management(conn: &mut PgConnection, s: &Scope, now: DateTime<Utc>, only: 
 fn count_row(name: String, href: String, cells: Vec<String>, chart_value: Option<f64>) -> TableRow {
     let mut all = vec![name];
     all.extend(cells);
-    TableRow { cells: all, href, total: false, chart_value }
+    TableRow {
+        cells: all,
+        href,
+        total: false,
+        chart_value,
+    }
 }
 
 /// Active releases by phase (rows) and type (columns).
 fn by_phase_table(f: &Figures, s: &Scope, phases: &[PhaseInfo]) -> Table {
     let n = |phase: Option<i64>, t: Option<&str>| -> i64 {
-        f.active.iter().filter(|((p, ty), _)| phase.is_none_or(|x| *p == x) && t.is_none_or(|t| ty == t)).map(|(_, n)| *n).sum()
+        f.active
+            .iter()
+            .filter(|((p, ty), _)| phase.is_none_or(|x| *p == x) && t.is_none_or(|t| ty == t))
+            .map(|(_, n)| *n)
+            .sum()
     };
     let mut extra = String::new();
     if let Some(t) = &s.release_type {
@@ -620,15 +766,29 @@ fn by_phase_table(f: &Figures, s: &Scope, phases: &[PhaseInfo]) -> Table {
         .iter()
         .filter(|p| p.in_use() || n(Some(p.id), None) > 0)
         .map(|p| {
-            let mut cells: Vec<String> = ReleaseType::ALL.iter().map(|t| n(Some(p.id), Some(t.as_str())).to_string()).collect();
+            let mut cells: Vec<String> = ReleaseType::ALL
+                .iter()
+                .map(|t| n(Some(p.id), Some(t.as_str())).to_string())
+                .collect();
             let total = n(Some(p.id), None);
             cells.push(total.to_string());
-            count_row(phase_label(phases, p.id), format!("/releases?phase={}&state=active{extra}", p.id), cells, Some(total as f64))
+            count_row(
+                phase_label(phases, p.id),
+                format!("/releases?phase={}&state=active{extra}", p.id),
+                cells,
+                Some(total as f64),
+            )
         })
         .collect();
-    let mut totals: Vec<String> = ReleaseType::ALL.iter().map(|t| n(None, Some(t.as_str())).to_string()).collect();
+    let mut totals: Vec<String> = ReleaseType::ALL
+        .iter()
+        .map(|t| n(None, Some(t.as_str())).to_string())
+        .collect();
     totals.push(n(None, None).to_string());
-    rows.push(TableRow { total: true, ..count_row("All phases".into(), String::new(), totals, None) });
+    rows.push(TableRow {
+        total: true,
+        ..count_row("All phases".into(), String::new(), totals, None)
+    });
     let mut columns = vec!["Phase"];
     columns.extend(ReleaseType::ALL.iter().map(|t| t.label()));
     columns.push("Total");
@@ -645,7 +805,13 @@ fn by_phase_table(f: &Figures, s: &Scope, phases: &[PhaseInfo]) -> Table {
 }
 
 /// Active releases whose phase due date or planned end has passed.
-fn overdue_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo], now: DateTime<Utc>, limit: i64) -> QueryResult<Table> {
+fn overdue_table(
+    conn: &mut PgConnection,
+    s: &Scope,
+    phases: &[PhaseInfo],
+    now: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Table> {
     let rows: Vec<OverdueRow> = scoped(
         "SELECT r.number, r.title, r.release_type, r.phase_id, r.phase_due_at, r.planned_end, r.coordinator_id, \
                 count(*) OVER () AS total \
@@ -659,21 +825,40 @@ fn overdue_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo], now: 
     .load(conn)?;
     let total = rows.first().map(|r| r.total).unwrap_or(0);
     let ids: Vec<i64> = rows.iter().filter_map(|r| r.coordinator_id).collect();
-    let names = if ids.is_empty() { Vec::new() } else { crate::models::users::names(conn, &ids)? };
-    let name = |id: Option<i64>| id.and_then(|id| names.iter().find(|(i, _)| *i == id)).map(|(_, n)| n.clone()).unwrap_or_default();
+    let names = if ids.is_empty() {
+        Vec::new()
+    } else {
+        crate::models::users::names(conn, &ids)?
+    };
+    let name = |id: Option<i64>| {
+        id.and_then(|id| names.iter().find(|(i, _)| *i == id))
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default()
+    };
     let mut notes = vec![match total {
         0 => "No active release is overdue: none has passed the due date of its phase or its planned end.".to_string(),
         1 => "1 active release is overdue: the due date of the phase it is in, or its planned end, has passed.".to_string(),
         n => format!("{n} active releases are overdue: the due date of the phase they are in, or their planned end, has passed."),
     }];
     if total > rows.len() as i64 {
-        notes.push(format!("The {} most overdue are listed; the CSV holds all of them.", rows.len()));
+        notes.push(format!(
+            "The {} most overdue are listed; the CSV holds all of them.",
+            rows.len()
+        ));
     }
     Ok(Table {
         key: "overdue",
         title: "Overdue releases",
         caption: "Overdue releases, most overdue first".into(),
-        columns: vec!["Release", "Title", "Type", "Phase", "Phase due", "Planned end", "Coordinator"],
+        columns: vec![
+            "Release",
+            "Title",
+            "Type",
+            "Phase",
+            "Phase due",
+            "Planned end",
+            "Coordinator",
+        ],
         rows: rows
             .iter()
             .map(|r| {
@@ -682,7 +867,10 @@ fn overdue_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo], now: 
                     crate::paths::release(r.number),
                     vec![
                         r.title.clone(),
-                        r.release_type.parse::<ReleaseType>().map(|t| t.label().to_string()).unwrap_or_default(),
+                        r.release_type
+                            .parse::<ReleaseType>()
+                            .map(|t| t.label().to_string())
+                            .unwrap_or_default(),
                         phase_label(phases, r.phase_id),
                         when(&r.phase_due_at),
                         when(&r.planned_end),
@@ -701,12 +889,41 @@ fn overdue_table(conn: &mut PgConnection, s: &Scope, phases: &[PhaseInfo], now: 
 /// How releases ended, and each outcome's share of the releases that ended.
 fn outcomes_table(f: &Figures) -> Table {
     let n = |st: RecordState| f.state(st);
-    let ended_states = [RecordState::ClosedSuccessful, RecordState::ClosedBackedOut, RecordState::Abandoned];
+    let ended_states = [
+        RecordState::ClosedSuccessful,
+        RecordState::ClosedBackedOut,
+        RecordState::Abandoned,
+    ];
     let ended: i64 = ended_states.iter().map(|s| n(*s)).sum();
-    let mut rows: Vec<TableRow> =
-        ended_states.iter().map(|st| count_row(st.label().into(), String::new(), vec![n(*st).to_string(), pct(n(*st), ended)], Some(n(*st) as f64))).collect();
-    rows.push(TableRow { total: true, ..count_row("Ended releases".into(), String::new(), vec![ended.to_string(), pct(ended, ended)], None) });
-    rows.push(TableRow { total: true, ..count_row("Still active".into(), String::new(), vec![n(RecordState::Active).to_string(), "—".into()], None) });
+    let mut rows: Vec<TableRow> = ended_states
+        .iter()
+        .map(|st| {
+            count_row(
+                st.label().into(),
+                String::new(),
+                vec![n(*st).to_string(), pct(n(*st), ended)],
+                Some(n(*st) as f64),
+            )
+        })
+        .collect();
+    rows.push(TableRow {
+        total: true,
+        ..count_row(
+            "Ended releases".into(),
+            String::new(),
+            vec![ended.to_string(), pct(ended, ended)],
+            None,
+        )
+    });
+    rows.push(TableRow {
+        total: true,
+        ..count_row(
+            "Still active".into(),
+            String::new(),
+            vec![n(RecordState::Active).to_string(), "—".into()],
+            None,
+        )
+    });
     Table {
         key: "outcomes",
         title: "Outcomes",
@@ -732,7 +949,12 @@ fn lead_times_table(d: &Figures, phases: &[PhaseInfo]) -> Table {
         .map(|p| {
             let h = d.visits.get(&p.id).unwrap_or(&empty);
             let mean = h.mean_hours();
-            count_row(phase_label(phases, p.id), String::new(), vec![h.n().to_string(), hours(mean), hours(h.p90_hours())], mean)
+            count_row(
+                phase_label(phases, p.id),
+                String::new(),
+                vec![h.n().to_string(), hours(mean), hours(h.p90_hours())],
+                mean,
+            )
         })
         .collect();
     rows.push(TableRow {
@@ -740,7 +962,11 @@ fn lead_times_table(d: &Figures, phases: &[PhaseInfo]) -> Table {
         ..count_row(
             "Registered to closed".into(),
             String::new(),
-            vec![d.closed.n().to_string(), hours(d.closed.mean_hours()), hours(d.closed.p90_hours())],
+            vec![
+                d.closed.n().to_string(),
+                hours(d.closed.mean_hours()),
+                hours(d.closed.p90_hours()),
+            ],
             None,
         )
     });
@@ -767,7 +993,9 @@ fn on_time_table(f: &Figures) -> Table {
     let d = |k: &str| f.delivery.get(k).copied().unwrap_or(0);
     let (on_time, late, without_plan) = (d("on_time"), d("late"), d("unplanned"));
     let with_plan = on_time + late;
-    let row = |name: &str, v: String, chart: Option<f64>| count_row(name.into(), String::new(), vec![v], chart);
+    let row = |name: &str, v: String, chart: Option<f64>| {
+        count_row(name.into(), String::new(), vec![v], chart)
+    };
     Table {
         key: "on_time",
         title: "On-time delivery",
@@ -795,7 +1023,18 @@ fn approvals_table(d: &Figures, phases: &[PhaseInfo]) -> Table {
     let mut table_rows: Vec<TableRow> = phases
         .iter()
         .filter_map(|p| d.approvals.get(&p.id).filter(|h| h.n() > 0).map(|h| (p, h)))
-        .map(|(p, h)| count_row(format!("To leave {}", phase_label(phases, p.id)), String::new(), vec![h.n().to_string(), hours(h.mean_hours()), hours(h.p90_hours())], h.mean_hours()))
+        .map(|(p, h)| {
+            count_row(
+                format!("To leave {}", phase_label(phases, p.id)),
+                String::new(),
+                vec![
+                    h.n().to_string(),
+                    hours(h.mean_hours()),
+                    hours(h.p90_hours()),
+                ],
+                h.mean_hours(),
+            )
+        })
         .collect();
     let mut all = Histogram::default();
     for h in d.approvals.values() {
@@ -803,7 +1042,16 @@ fn approvals_table(d: &Figures, phases: &[PhaseInfo]) -> Table {
     }
     table_rows.push(TableRow {
         total: true,
-        ..count_row("All approvals".into(), String::new(), vec![all.n().to_string(), hours(all.mean_hours()), hours(all.p90_hours())], None)
+        ..count_row(
+            "All approvals".into(),
+            String::new(),
+            vec![
+                all.n().to_string(),
+                hours(all.mean_hours()),
+                hours(all.p90_hours()),
+            ],
+            None,
+        )
     });
     Table {
         key: "approvals",
@@ -868,7 +1116,13 @@ mod tests {
     use super::*;
 
     fn split(from: &str, to: &str) -> MonthSplit {
-        ReportFilter { from: from.into(), to: to.into(), ..Default::default() }.scope().month_split()
+        ReportFilter {
+            from: from.into(),
+            to: to.into(),
+            ..Default::default()
+        }
+        .scope()
+        .month_split()
     }
 
     fn d(s: &str) -> NaiveDate {
@@ -877,9 +1131,27 @@ mod tests {
 
     #[test]
     fn an_open_range_is_all_kept_months() {
-        assert_eq!(split("", ""), MonthSplit { months: Some((None, None)), days: vec![] });
-        assert_eq!(split("", "2026-06-20"), MonthSplit { months: Some((None, Some(d("2026-06-01")))), days: vec![(d("2026-06-01"), d("2026-06-20"))] });
-        assert_eq!(split("2026-03-01", ""), MonthSplit { months: Some((Some(d("2026-03-01")), None)), days: vec![] });
+        assert_eq!(
+            split("", ""),
+            MonthSplit {
+                months: Some((None, None)),
+                days: vec![]
+            }
+        );
+        assert_eq!(
+            split("", "2026-06-20"),
+            MonthSplit {
+                months: Some((None, Some(d("2026-06-01")))),
+                days: vec![(d("2026-06-01"), d("2026-06-20"))]
+            }
+        );
+        assert_eq!(
+            split("2026-03-01", ""),
+            MonthSplit {
+                months: Some((Some(d("2026-03-01")), None)),
+                days: vec![]
+            }
+        );
     }
 
     #[test]
@@ -888,17 +1160,50 @@ mod tests {
             split("2026-03-15", "2026-06-20"),
             MonthSplit {
                 months: Some((Some(d("2026-04-01")), Some(d("2026-06-01")))),
-                days: vec![(d("2026-03-15"), d("2026-03-31")), (d("2026-06-01"), d("2026-06-20"))]
+                days: vec![
+                    (d("2026-03-15"), d("2026-03-31")),
+                    (d("2026-06-01"), d("2026-06-20"))
+                ]
             }
         );
-        assert_eq!(split("2026-03-01", "2026-06-30"), MonthSplit { months: Some((Some(d("2026-03-01")), Some(d("2026-07-01")))), days: vec![] });
-        assert_eq!(split("2024-02-01", "2024-02-29"), MonthSplit { months: Some((Some(d("2024-02-01")), Some(d("2024-03-01")))), days: vec![] });
+        assert_eq!(
+            split("2026-03-01", "2026-06-30"),
+            MonthSplit {
+                months: Some((Some(d("2026-03-01")), Some(d("2026-07-01")))),
+                days: vec![]
+            }
+        );
+        assert_eq!(
+            split("2024-02-01", "2024-02-29"),
+            MonthSplit {
+                months: Some((Some(d("2024-02-01")), Some(d("2024-03-01")))),
+                days: vec![]
+            }
+        );
     }
 
     #[test]
     fn a_range_without_a_whole_month_is_read_by_day() {
-        assert_eq!(split("2026-03-10", "2026-03-20"), MonthSplit { months: None, days: vec![(d("2026-03-10"), d("2026-03-20"))] });
-        assert_eq!(split("2026-03-02", "2026-04-01"), MonthSplit { months: None, days: vec![(d("2026-03-02"), d("2026-04-01"))] });
-        assert_eq!(split("2026-06-10", "2026-03-01"), MonthSplit { months: None, days: vec![(d("2026-06-10"), d("2026-03-01"))] });
+        assert_eq!(
+            split("2026-03-10", "2026-03-20"),
+            MonthSplit {
+                months: None,
+                days: vec![(d("2026-03-10"), d("2026-03-20"))]
+            }
+        );
+        assert_eq!(
+            split("2026-03-02", "2026-04-01"),
+            MonthSplit {
+                months: None,
+                days: vec![(d("2026-03-02"), d("2026-04-01"))]
+            }
+        );
+        assert_eq!(
+            split("2026-06-10", "2026-03-01"),
+            MonthSplit {
+                months: None,
+                days: vec![(d("2026-06-10"), d("2026-03-01"))]
+            }
+        );
     }
 }

@@ -16,7 +16,11 @@ use crate::models::{groups, users};
 use crate::paths;
 
 fn parties(r: &Release) -> Parties {
-    Parties { registered_by: r.registered_by, coordinator_id: r.coordinator_id, manager_id: r.manager_id }
+    Parties {
+        registered_by: r.registered_by,
+        coordinator_id: r.coordinator_id,
+        manager_id: r.manager_id,
+    }
 }
 
 /// Phases entered only by activating the back-out plan: their planned tasks wait for it.
@@ -24,7 +28,10 @@ pub fn back_out_only_phases(wf: &Workflow) -> Vec<i64> {
     wf.phases
         .iter()
         .filter(|p| {
-            let mut inbound = wf.transitions.iter().filter(|t| t.to == Some(p.id) && t.kind != TransitionKind::Rework);
+            let mut inbound = wf
+                .transitions
+                .iter()
+                .filter(|t| t.to == Some(p.id) && t.kind != TransitionKind::Rework);
             let mut any = false;
             let all_back_out = inbound.all(|t| {
                 any = true;
@@ -36,7 +43,11 @@ pub fn back_out_only_phases(wf: &Workflow) -> Vec<i64> {
         .collect()
 }
 
-fn resolve_assignee(role: Option<&str>, group: Option<i64>, r: &Release) -> (Option<i64>, Option<i64>) {
+fn resolve_assignee(
+    role: Option<&str>,
+    group: Option<i64>,
+    r: &Release,
+) -> (Option<i64>, Option<i64>) {
     match role {
         Some("coordinator") => (r.coordinator_id, None),
         Some("manager") => (r.manager_id, None),
@@ -46,7 +57,12 @@ fn resolve_assignee(role: Option<&str>, group: Option<i64>, r: &Release) -> (Opt
 
 /// Create the tasks a model version plans for `phases` of a release. Due dates come later,
 /// when each phase is entered.
-pub fn create_planned(conn: &mut PgConnection, r: &Release, version_id: i64, phases: &dyn Fn(i64) -> bool) -> QueryResult<usize> {
+pub fn create_planned(
+    conn: &mut PgConnection,
+    r: &Release,
+    version_id: i64,
+    phases: &dyn Fn(i64) -> bool,
+) -> QueryResult<usize> {
     let planned = release_models::tasks_of(conn, version_id)?;
     let mut n = 0;
     for mt in planned.iter().filter(|t| phases(t.phase_id)) {
@@ -72,10 +88,18 @@ pub fn create_planned(conn: &mut PgConnection, r: &Release, version_id: i64, pha
 /// A release is about to enter a phase by `kind`: on a back out, the model's back-out tasks
 /// of that phase appear (once). Their due dates are set as the phase is entered
 /// (`models::releases::record_moved`), with every open task's of the phase.
-pub fn before_entering(conn: &mut PgConnection, r: &Release, wf: &Workflow, phase_id: i64, kind: TransitionKind) -> QueryResult<()> {
+pub fn before_entering(
+    conn: &mut PgConnection,
+    r: &Release,
+    wf: &Workflow,
+    phase_id: i64,
+    kind: TransitionKind,
+) -> QueryResult<()> {
     if kind == TransitionKind::BackOut {
         if let Some(v) = r.model_version_id {
-            let existing = tasks::of_release(conn, r.id)?.iter().any(|t| t.phase_id == phase_id);
+            let existing = tasks::of_release(conn, r.id)?
+                .iter()
+                .any(|t| t.phase_id == phase_id);
             if !existing && back_out_only_phases(wf).contains(&phase_id) {
                 create_planned(conn, r, v, &|p| p == phase_id)?;
             }
@@ -86,22 +110,47 @@ pub fn before_entering(conn: &mut PgConnection, r: &Release, wf: &Workflow, phas
 
 /// A release entered a phase: planned tasks are assigned, in effect, when their phase starts,
 /// so their people are told (with the due dates the entry set).
-pub fn on_phase_entered(conn: &mut PgConnection, r: &Release, phase_id: i64, out: &mut super::notify::Outbox) -> QueryResult<()> {
-    for t in tasks::of_release(conn, r.id)?.iter().filter(|t| t.phase_id == phase_id && t.is_open()) {
+pub fn on_phase_entered(
+    conn: &mut PgConnection,
+    r: &Release,
+    phase_id: i64,
+    out: &mut super::notify::Outbox,
+) -> QueryResult<()> {
+    for t in tasks::of_release(conn, r.id)?
+        .iter()
+        .filter(|t| t.phase_id == phase_id && t.is_open())
+    {
         let to = super::notify::task_people(conn, t.assignee_id, t.group_id)?;
         let due = crate::views::opt_datetime(&t.due_at);
-        out.add(&to, None, super::notify::Note::about(r, "task_assigned", &format!("task “{}”", t.title), format!("The task “{}” is yours, due {due}.", t.title)));
+        out.add(
+            &to,
+            None,
+            super::notify::Note::about(
+                r,
+                "task_assigned",
+                &format!("task “{}”", t.title),
+                format!("The task “{}” is yours, due {due}.", t.title),
+            ),
+        );
     }
     Ok(())
 }
 
 /// The exit criterion "all tasks of this phase done or cancelled", when the phase has it.
-pub fn open_tasks_gate(conn: &mut PgConnection, r: &Release, wf: &Workflow, require: bool) -> QueryResult<Option<Gate>> {
+pub fn open_tasks_gate(
+    conn: &mut PgConnection,
+    r: &Release,
+    wf: &Workflow,
+    require: bool,
+) -> QueryResult<Option<Gate>> {
     if !require {
         return Ok(None);
     }
     let open = tasks::open_in_phase(conn, r.id, r.phase_id)?;
-    Ok((open > 0).then(|| Gate::OpenTasks { count: open as usize, phase: wf.phase_name(r.phase_id).to_string() }))
+    Ok((open > 0).then(|| Gate::OpenTasks {
+        count: open as usize,
+        phase: wf.phase_name(r.phase_id).to_string(),
+    }))
 }
 
 /// What the task forms send (all text, validated here).
@@ -128,7 +177,12 @@ struct Checked {
     due_at: Option<DateTime<Utc>>,
 }
 
-fn check_input(conn: &mut PgConnection, wf: &Workflow, input: &TaskInput, default_phase: i64) -> AppResult<Result<Checked, FormErrors>> {
+fn check_input(
+    conn: &mut PgConnection,
+    wf: &Workflow,
+    input: &TaskInput,
+    default_phase: i64,
+) -> AppResult<Result<Checked, FormErrors>> {
     let mut e = FormErrors::default();
     let title = input.title.trim();
     if title.is_empty() {
@@ -137,11 +191,18 @@ fn check_input(conn: &mut PgConnection, wf: &Workflow, input: &TaskInput, defaul
         e.add("title", "The title must be at most 200 characters.");
     }
     if input.description.chars().count() > 20_000 {
-        e.add("description", "The description must be at most 20,000 characters.");
+        e.add(
+            "description",
+            "The description must be at most 20,000 characters.",
+        );
     }
     let phase_id = match input.phase.trim() {
         "" => default_phase,
-        p => match p.parse::<i64>().ok().filter(|id| wf.phase(*id).is_some_and(|ph| !ph.retired)) {
+        p => match p
+            .parse::<i64>()
+            .ok()
+            .filter(|id| wf.phase(*id).is_some_and(|ph| !ph.retired))
+        {
             Some(id) => id,
             None => {
                 e.add("phase", "Choose a phase of this release's workflow.");
@@ -160,7 +221,10 @@ fn check_input(conn: &mut PgConnection, wf: &Workflow, input: &TaskInput, defaul
             }
         },
     };
-    let group_ids = groups::all(conn)?.into_iter().map(|g| g.id).collect::<Vec<_>>();
+    let group_ids = groups::all(conn)?
+        .into_iter()
+        .map(|g| g.id)
+        .collect::<Vec<_>>();
     let group_id = match input.group.trim() {
         "" => None,
         g => match g.parse::<i64>().ok().filter(|id| group_ids.contains(id)) {
@@ -176,36 +240,76 @@ fn check_input(conn: &mut PgConnection, wf: &Workflow, input: &TaskInput, defaul
         d => match release_fields::parse_datetime(d) {
             Some(t) => Some(t),
             None => {
-                e.add("due", "The due date must be a date and time like 2026-12-01 09:00.");
+                e.add(
+                    "due",
+                    "The due date must be a date and time like 2026-12-01 09:00.",
+                );
                 None
             }
         },
     };
-    Ok(if e.is_empty() { Ok(Checked { phase_id, assignee_id, group_id, due_at }) } else { Err(e) })
+    Ok(if e.is_empty() {
+        Ok(Checked {
+            phase_id,
+            assignee_id,
+            group_id,
+            due_at,
+        })
+    } else {
+        Err(e)
+    })
 }
 
-fn record(conn: &mut PgConnection, r: &Release, actor: Actor, summary: &str, changes: &[history::FieldChange]) -> QueryResult<i64> {
+fn record(
+    conn: &mut PgConnection,
+    r: &Release,
+    actor: Actor,
+    summary: &str,
+    changes: &[history::FieldChange],
+) -> QueryResult<i64> {
     history::record(
         conn,
-        &NewEvent { release_id: r.id, actor_id: Some(actor.id), record_version: r.version, kind: "task", summary, from_phase_id: None, to_phase_id: None, reason: None },
+        &NewEvent {
+            release_id: r.id,
+            actor_id: Some(actor.id),
+            record_version: r.version,
+            kind: "task",
+            summary,
+            from_phase_id: None,
+            to_phase_id: None,
+            reason: None,
+        },
         changes,
     )
 }
 
 fn refuse_if_ended(r: &Release) -> AppResult<()> {
     if r.state != RecordState::Active.as_str() {
-        return Err(AppError::Forbidden(format!("{} has ended: its tasks can no longer be changed.", paths::record_number(&r.kind, r.number))));
+        return Err(AppError::Forbidden(format!(
+            "{} has ended: its tasks can no longer be changed.",
+            paths::record_number(&r.kind, r.number)
+        )));
     }
     Ok(())
 }
 
 /// Add a task to a release (its coordinator, registrant or a manager).
-pub fn add(conn: &mut PgConnection, actor: Actor, kind: crate::domain::workflow::RecordKind, number: i64, wf: &Workflow, input: &TaskInput) -> AppResult<Result<Task, FormErrors>> {
+pub fn add(
+    conn: &mut PgConnection,
+    actor: Actor,
+    kind: crate::domain::workflow::RecordKind,
+    number: i64,
+    wf: &Workflow,
+    input: &TaskInput,
+) -> AppResult<Result<Task, FormErrors>> {
     conn.transaction(|conn| {
         let r = crate::models::releases::by_kind_number_for_update(conn, kind.as_str(), number)?;
         refuse_if_ended(&r)?;
         if !permissions::can_work(actor, parties(&r)) {
-            return Err(AppError::Forbidden(format!("Only this {}'s coordinator, its registrant or a release manager may add tasks.", kind.as_str())));
+            return Err(AppError::Forbidden(format!(
+                "Only this {}'s coordinator, its registrant or a release manager may add tasks.",
+                kind.as_str()
+            )));
         }
         let c = match check_input(conn, wf, input, r.phase_id)? {
             Ok(c) => c,
@@ -224,10 +328,26 @@ pub fn add(conn: &mut PgConnection, actor: Actor, kind: crate::domain::workflow:
                 due_at: c.due_at,
             },
         )?;
-        record(conn, &r, actor, &format!("Added task “{}” in {}", t.title, wf.phase_name(t.phase_id)), &[])?;
+        record(
+            conn,
+            &r,
+            actor,
+            &format!("Added task “{}” in {}", t.title, wf.phase_name(t.phase_id)),
+            &[],
+        )?;
         let to = super::notify::task_people(conn, t.assignee_id, t.group_id)?;
         let due = crate::views::opt_datetime(&t.due_at);
-        super::notify::send(conn, &to, Some(actor.id), &super::notify::Note::about(&r, "task_assigned", &format!("task “{}”", t.title), format!("The task “{}” is yours, due {due}.", t.title)))?;
+        super::notify::send(
+            conn,
+            &to,
+            Some(actor.id),
+            &super::notify::Note::about(
+                &r,
+                "task_assigned",
+                &format!("task “{}”", t.title),
+                format!("The task “{}” is yours, due {due}.", t.title),
+            ),
+        )?;
         Ok(Ok(t))
     })
 }
@@ -249,7 +369,14 @@ pub enum TaskOutcome {
 
 /// Change a task: the assignee, a group member, the coordinator or a manager start and
 /// complete it; only those who may work the release edit, reopen or cancel it.
-pub fn act(conn: &mut PgConnection, actor: Actor, task_id: i64, version: i32, action: TaskAction, wf_of: &dyn Fn(&mut PgConnection, i64) -> QueryResult<Workflow>) -> AppResult<TaskOutcome> {
+pub fn act(
+    conn: &mut PgConnection,
+    actor: Actor,
+    task_id: i64,
+    version: i32,
+    action: TaskAction,
+    wf_of: &dyn Fn(&mut PgConnection, i64) -> QueryResult<Workflow>,
+) -> AppResult<TaskOutcome> {
     conn.transaction(|conn| {
         // Lock the record before its task: every transaction takes them in that order.
         let release_id = tasks::find(conn, task_id)?.release_id;

@@ -20,7 +20,9 @@ use crate::error::AppResult;
 use crate::forms::FormErrors;
 use crate::models::approvals::{self as am, Requirement};
 use crate::models::groups;
-use crate::models::workflows::{self as wfm, CategoryValues, NewTransition, PhaseRow, PhaseValues, WorkflowRow};
+use crate::models::workflows::{
+    self as wfm, CategoryValues, NewTransition, PhaseRow, PhaseValues, WorkflowRow,
+};
 
 /// Why an operation was refused; nothing was changed.
 #[derive(Debug)]
@@ -59,7 +61,10 @@ impl From<Refusal> for TxError {
     }
 }
 
-fn in_tx<T>(conn: &mut PgConnection, f: impl FnOnce(&mut PgConnection) -> Result<T, TxError>) -> Checked<T> {
+fn in_tx<T>(
+    conn: &mut PgConnection,
+    f: impl FnOnce(&mut PgConnection) -> Result<T, TxError>,
+) -> Checked<T> {
     match conn.transaction(f) {
         Ok(t) => Ok(Ok(t)),
         Err(TxError::Refused(r)) => Ok(Err(r)),
@@ -94,13 +99,22 @@ pub fn problems(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<Vec<St
     let rules = wfm::rules_of(conn, workflow_id)?;
     let grid: Vec<(i64, &str, Rule)> = rules
         .iter()
-        .map(|(p, f, r)| (*p, release_field(f).map(|d| d.label).unwrap_or(f.as_str()), *r))
+        .map(|(p, f, r)| {
+            (
+                *p,
+                release_field(f).map(|d| d.label).unwrap_or(f.as_str()),
+                *r,
+            )
+        })
         .collect();
     Ok(workflow_validator::problems(&wf, &grid))
 }
 
 fn is_fk_violation(e: &DieselError) -> bool {
-    matches!(e, DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _))
+    matches!(
+        e,
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)
+    )
 }
 
 const NAME_MAX: usize = 100;
@@ -112,7 +126,10 @@ fn check_name(errors: &mut FormErrors, field: &str, value: &str, what: &str) -> 
     if v.is_empty() {
         errors.add(field, format!("Enter a name for the {what}."));
     } else if v.chars().count() > NAME_MAX {
-        errors.add(field, format!("The {what}'s name must be at most {NAME_MAX} characters."));
+        errors.add(
+            field,
+            format!("The {what}'s name must be at most {NAME_MAX} characters."),
+        );
     }
     v.to_string()
 }
@@ -120,7 +137,10 @@ fn check_name(errors: &mut FormErrors, field: &str, value: &str, what: &str) -> 
 fn check_description(errors: &mut FormErrors, field: &str, value: &str) -> String {
     let v = value.trim();
     if v.chars().count() > DESCRIPTION_MAX {
-        errors.add(field, format!("The description must be at most {DESCRIPTION_MAX} characters."));
+        errors.add(
+            field,
+            format!("The description must be at most {DESCRIPTION_MAX} characters."),
+        );
     }
     v.to_string()
 }
@@ -149,17 +169,28 @@ pub fn create_empty(conn: &mut PgConnection, input: &WorkflowInput) -> Checked<i
     let description = check_description(&mut errors, "description", &input.description);
     let kind = input.record_kind.parse::<RecordKind>();
     if kind.is_err() {
-        errors.add("record_kind", "Choose whether the workflow drives releases or changes.");
+        errors.add(
+            "record_kind",
+            "Choose whether the workflow drives releases or changes.",
+        );
     }
     in_tx(conn, |conn| {
         if !name.is_empty() && wfm::workflow_name_taken(conn, &name, None)? {
-            errors.add("name", format!("A workflow named {name} already exists: choose another name."));
+            errors.add(
+                "name",
+                format!("A workflow named {name} already exists: choose another name."),
+            );
         }
         if !errors.is_empty() {
             return Err(Refusal::Invalid(errors).into());
         }
         let kind = kind.expect("checked above");
-        Ok(wfm::insert_workflow(conn, &name, &description, kind.as_str())?)
+        Ok(wfm::insert_workflow(
+            conn,
+            &name,
+            &description,
+            kind.as_str(),
+        )?)
     })
 }
 
@@ -175,7 +206,11 @@ pub struct CopyInput {
 /// "Copy of X", shortened to fit, and numbered when that name is taken.
 fn copy_name(conn: &mut PgConnection, source: &str) -> QueryResult<String> {
     for n in 1.. {
-        let suffix = if n == 1 { String::new() } else { format!(" ({n})") };
+        let suffix = if n == 1 {
+            String::new()
+        } else {
+            format!(" ({n})")
+        };
         let room = NAME_MAX - "Copy of ".len() - suffix.chars().count();
         let base: String = source.chars().take(room).collect();
         let name = format!("Copy of {base}{suffix}");
@@ -192,7 +227,10 @@ pub fn copy(conn: &mut PgConnection, input: &CopyInput) -> Checked<i64> {
     let mut errors = FormErrors::default();
     let given = input.copy_name.trim().to_string();
     if given.chars().count() > NAME_MAX {
-        errors.add("copy_name", format!("The workflow's name must be at most {NAME_MAX} characters."));
+        errors.add(
+            "copy_name",
+            format!("The workflow's name must be at most {NAME_MAX} characters."),
+        );
     }
     let Some(source_id) = parse_id(&input.copy_source) else {
         errors.add("copy_source", "Choose the workflow to copy.");
@@ -200,20 +238,33 @@ pub fn copy(conn: &mut PgConnection, input: &CopyInput) -> Checked<i64> {
     };
     in_tx(conn, |conn| {
         let Some(source) = wfm::find(conn, source_id).optional()? else {
-            errors.add("copy_source", "That workflow no longer exists: choose another.");
+            errors.add(
+                "copy_source",
+                "That workflow no longer exists: choose another.",
+            );
             return Err(Refusal::Invalid(errors).into());
         };
         if !given.is_empty() && wfm::workflow_name_taken(conn, &given, None)? {
-            errors.add("copy_name", format!("A workflow named {given} already exists: choose another name."));
+            errors.add(
+                "copy_name",
+                format!("A workflow named {given} already exists: choose another name."),
+            );
         }
         if !errors.is_empty() {
             return Err(Refusal::Invalid(errors).into());
         }
-        let name = if given.is_empty() { copy_name(conn, &source.name)? } else { given };
+        let name = if given.is_empty() {
+            copy_name(conn, &source.name)?
+        } else {
+            given
+        };
         let new_id = wfm::insert_workflow(conn, &name, &source.description, &source.record_kind)?;
         let mut map: HashMap<i64, i64> = HashMap::new();
         let mut position = 0;
-        for p in wfm::phases_of(conn, source_id)?.into_iter().filter(|p| !p.retired) {
+        for p in wfm::phases_of(conn, source_id)?
+            .into_iter()
+            .filter(|p| !p.retired)
+        {
             position += 1;
             let id = wfm::insert_phase(conn, new_id, position, &values_of(&p))?;
             wfm::set_phase_require_tasks_done(conn, id, p.require_tasks_done)?;
@@ -229,10 +280,13 @@ pub fn copy(conn: &mut PgConnection, input: &CopyInput) -> Checked<i64> {
             .into_iter()
             .filter_map(|(p, f, r)| map.get(&p).map(|n| (*n, f, r)))
             .collect();
-        let refs: Vec<(i64, &str, Rule)> = rules.iter().map(|(p, f, r)| (*p, f.as_str(), *r)).collect();
+        let refs: Vec<(i64, &str, Rule)> =
+            rules.iter().map(|(p, f, r)| (*p, f.as_str(), *r)).collect();
         wfm::upsert_rules(conn, &refs)?;
         for t in wfm::transitions_of(conn, source_id)? {
-            let Some(from) = map.get(&t.from_phase_id) else { continue };
+            let Some(from) = map.get(&t.from_phase_id) else {
+                continue;
+            };
             let to = match t.to_phase_id {
                 Some(to) => match map.get(&to) {
                     Some(n) => Some(*n),
@@ -275,7 +329,10 @@ pub fn rename(conn: &mut PgConnection, workflow_id: i64, input: &WorkflowInput) 
     let description = check_description(&mut errors, "description", &input.description);
     edit(conn, workflow_id, |conn, _| {
         if !name.is_empty() && wfm::workflow_name_taken(conn, &name, Some(workflow_id))? {
-            errors.add("name", format!("A workflow named {name} already exists: choose another name."));
+            errors.add(
+                "name",
+                format!("A workflow named {name} already exists: choose another name."),
+            );
         }
         if !errors.is_empty() {
             return Err(Refusal::Invalid(errors).into());
@@ -313,7 +370,11 @@ pub fn workflow_use(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<Wo
     Ok(WorkflowUse {
         releases: wfm::releases_of_workflow(conn, workflow_id)?,
         in_use: wfm::workflow_in_use(conn, workflow_id)?,
-        active_categories: cats.iter().filter(|c| !c.retired).map(|c| c.name.clone()).collect(),
+        active_categories: cats
+            .iter()
+            .filter(|c| !c.retired)
+            .map(|c| c.name.clone())
+            .collect(),
         all_categories: cats.into_iter().map(|c| c.name).collect(),
     })
 }
@@ -322,8 +383,11 @@ pub fn workflow_use(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<Wo
 pub fn retire_workflow(conn: &mut PgConnection, workflow_id: i64) -> Checked<()> {
     in_tx(conn, |conn| {
         let wf = wfm::lock(conn, workflow_id)?;
-        let cats: Vec<String> =
-            wfm::categories_of(conn, workflow_id)?.into_iter().filter(|c| !c.retired).map(|c| c.name).collect();
+        let cats: Vec<String> = wfm::categories_of(conn, workflow_id)?
+            .into_iter()
+            .filter(|c| !c.retired)
+            .map(|c| c.name)
+            .collect();
         if !cats.is_empty() {
             return Err(Refusal::Broken(vec![format!(
                 "These categories use {}: {}. Point them at another workflow or retire them first.",
@@ -351,7 +415,11 @@ pub fn delete_workflow(conn: &mut PgConnection, workflow_id: i64) -> Checked<()>
         let wf = wfm::lock(conn, workflow_id)?;
         let usage = workflow_use(conn, workflow_id)?;
         if usage.in_use {
-            return Err(Refusal::Broken(vec![format!("Releases use {}: it can be retired, never deleted.", wf.name)]).into());
+            return Err(Refusal::Broken(vec![format!(
+                "Releases use {}: it can be retired, never deleted.",
+                wf.name
+            )])
+            .into());
         }
         if !usage.all_categories.is_empty() {
             return Err(Refusal::Broken(vec![format!(
@@ -485,7 +553,11 @@ impl PhaseInput {
                 phase_emergency_rule: r.emergency_rule.clone(),
                 ..base
             },
-            None => PhaseInput { phase_approval_group: id(default_group), phase_emergency_group: id(default_emergency), ..base },
+            None => PhaseInput {
+                phase_approval_group: id(default_group),
+                phase_emergency_group: id(default_emergency),
+                ..base
+            },
         }
     }
 }
@@ -499,7 +571,13 @@ fn split_hours(h: i32) -> (String, String) {
 }
 
 /// A duration typed as a number of hours or days, in hours (1 hour to 365 days).
-fn check_duration(errors: &mut FormErrors, (field, unit_field): (&str, &str), amount: &str, unit: &str, what: &str) -> i32 {
+fn check_duration(
+    errors: &mut FormErrors,
+    (field, unit_field): (&str, &str),
+    amount: &str,
+    unit: &str,
+    what: &str,
+) -> i32 {
     let factor = match unit {
         "hours" => 1,
         "days" => 24,
@@ -511,7 +589,10 @@ fn check_duration(errors: &mut FormErrors, (field, unit_field): (&str, &str), am
     match amount.trim().parse::<i32>() {
         Ok(n) if n >= 1 && n.checked_mul(factor).is_some_and(|h| h <= 8760) => n * factor,
         _ => {
-            errors.add(field, format!("Enter the {what} as a whole number between 1 hour and 365 days."));
+            errors.add(
+                field,
+                format!("Enter the {what} as a whole number between 1 hour and 365 days."),
+            );
             1
         }
     }
@@ -541,7 +622,13 @@ fn check_phase(errors: &mut FormErrors, input: &PhaseInput) -> PhaseValues {
             Condition::Always.as_str().to_string()
         }
     };
-    PhaseValues { name, description, duration_hours, emergency_duration_hours, condition }
+    PhaseValues {
+        name,
+        description,
+        duration_hours,
+        emergency_duration_hours,
+        condition,
+    }
 }
 
 /// A phase of this workflow that is not retired, by the id typed in a form.
@@ -561,7 +648,10 @@ fn phase_name_clash(phases: &[PhaseRow], name: &str, except: Option<i64>) -> Opt
 }
 
 fn default_roles() -> Vec<String> {
-    vec![Role::Coordinator.as_str().to_string(), Role::Manager.as_str().to_string()]
+    vec![
+        Role::Coordinator.as_str().to_string(),
+        Role::Manager.as_str().to_string(),
+    ]
 }
 
 /// Add a phase at the end, with a field rule (editable) for every release field, and the
@@ -589,7 +679,10 @@ pub fn add_phase(conn: &mut PgConnection, workflow_id: i64, input: &PhaseInput) 
             s => {
                 let p = active_phase(&phases, s);
                 if p.is_none() {
-                    errors.add("phase_to", "Choose a phase of this workflow, closing, or none.");
+                    errors.add(
+                        "phase_to",
+                        "Choose a phase of this workflow, closing, or none.",
+                    );
                 }
                 p.map(Some)
             }
@@ -600,7 +693,10 @@ pub fn add_phase(conn: &mut PgConnection, workflow_id: i64, input: &PhaseInput) 
         let position = phases.iter().map(|p| p.position).max().unwrap_or(0) + 1;
         let id = wfm::insert_phase(conn, workflow_id, position, &values)?;
         if wf.record_kind == RecordKind::Release.as_str() {
-            let rules: Vec<(i64, &str, Rule)> = RELEASE_FIELDS.iter().map(|f| (id, f.key, Rule::Editable)).collect();
+            let rules: Vec<(i64, &str, Rule)> = RELEASE_FIELDS
+                .iter()
+                .map(|f| (id, f.key, Rule::Editable))
+                .collect();
             wfm::upsert_rules(conn, &rules)?;
         }
         if let Some(from) = from {
@@ -666,11 +762,19 @@ fn is_rule_key(s: &str) -> bool {
 /// The approval requirement the phase form asks for: `None` when "Needs approval to leave"
 /// is unchecked (the other approval fields are then ignored). `group_ids` are the groups
 /// that exist. A quorum count is kept only for the quorum rule.
-fn check_approval(errors: &mut FormErrors, input: &PhaseInput, phase_id: i64, group_ids: &[i64]) -> Option<Requirement> {
+fn check_approval(
+    errors: &mut FormErrors,
+    input: &PhaseInput,
+    phase_id: i64,
+    group_ids: &[i64],
+) -> Option<Requirement> {
     input.phase_needs_approval.as_ref()?;
     let group = parse_id(&input.phase_approval_group).filter(|g| group_ids.contains(g));
     if group.is_none() {
-        errors.add("phase_approval_group", "Choose the group that approves leaving the phase.");
+        errors.add(
+            "phase_approval_group",
+            "Choose the group that approves leaving the phase.",
+        );
     }
     let rule = input.phase_approval_rule.trim();
     if !is_rule_key(rule) {
@@ -694,20 +798,30 @@ fn check_approval(errors: &mut FormErrors, input: &PhaseInput, phase_id: i64, gr
         g => {
             let g = parse_id(g).filter(|g| group_ids.contains(g));
             if g.is_none() {
-                errors.add("phase_emergency_group", "Choose the group emergency releases go to, or the same as above.");
+                errors.add(
+                    "phase_emergency_group",
+                    "Choose the group emergency releases go to, or the same as above.",
+                );
             }
             g
         }
     };
     let emergency_rule = input.phase_emergency_rule.trim();
     if !is_rule_key(emergency_rule) {
-        errors.add("phase_emergency_rule", "Choose how the emergency group decides.");
+        errors.add(
+            "phase_emergency_rule",
+            "Choose how the emergency group decides.",
+        );
     }
     Some(Requirement {
         phase_id,
         group_id: group.unwrap_or(0),
         rule: rule.to_string(),
-        quorum_count: if rule == approval::Rule::Quorum(None).key() { quorum } else { None },
+        quorum_count: if rule == approval::Rule::Quorum(None).key() {
+            quorum
+        } else {
+            None
+        },
         emergency_group_id: emergency_group,
         emergency_rule: emergency_rule.to_string(),
     })
@@ -716,7 +830,12 @@ fn check_approval(errors: &mut FormErrors, input: &PhaseInput, phase_id: i64, gr
 /// Change a phase's name, description, durations and condition, and what leaving it needs:
 /// its tasks done, an approval. Removing the approval requirement leaves the approvals
 /// already requested as they are.
-pub fn update_phase(conn: &mut PgConnection, workflow_id: i64, phase_id: i64, input: &PhaseInput) -> Checked<()> {
+pub fn update_phase(
+    conn: &mut PgConnection,
+    workflow_id: i64,
+    phase_id: i64,
+    input: &PhaseInput,
+) -> Checked<()> {
     let mut errors = FormErrors::default();
     let values = check_phase(&mut errors, input);
     edit(conn, workflow_id, |conn, _| {
@@ -733,7 +852,11 @@ pub fn update_phase(conn: &mut PgConnection, workflow_id: i64, phase_id: i64, in
             return Err(Refusal::Invalid(errors).into());
         }
         wfm::update_phase(conn, phase_id, &values)?;
-        wfm::set_phase_require_tasks_done(conn, phase_id, input.phase_require_tasks_done.is_some())?;
+        wfm::set_phase_require_tasks_done(
+            conn,
+            phase_id,
+            input.phase_require_tasks_done.is_some(),
+        )?;
         match approval {
             Some(r) => am::set_requirement(conn, &r)?,
             None => am::remove_requirement(conn, phase_id)?,
@@ -743,7 +866,12 @@ pub fn update_phase(conn: &mut PgConnection, workflow_id: i64, phase_id: i64, in
 }
 
 /// Swap a phase with the nearest phase above (or below) it that is not retired.
-pub fn move_phase(conn: &mut PgConnection, workflow_id: i64, phase_id: i64, up: bool) -> Checked<()> {
+pub fn move_phase(
+    conn: &mut PgConnection,
+    workflow_id: i64,
+    phase_id: i64,
+    up: bool,
+) -> Checked<()> {
     edit(conn, workflow_id, |conn, _| {
         let mut phases = wfm::phases_of(conn, workflow_id)?;
         let Some(i) = phases.iter().position(|p| p.id == phase_id) else {
@@ -776,7 +904,11 @@ pub struct PhaseUse {
     pub transitions_in: Vec<String>,
 }
 
-pub fn phase_use(conn: &mut PgConnection, workflow_id: i64, phase_id: i64) -> QueryResult<PhaseUse> {
+pub fn phase_use(
+    conn: &mut PgConnection,
+    workflow_id: i64,
+    phase_id: i64,
+) -> QueryResult<PhaseUse> {
     let wf = wfm::load(conn, workflow_id)?;
     Ok(PhaseUse {
         releases_in_it: wfm::releases_in_phase(conn, phase_id)?,
@@ -800,7 +932,12 @@ pub enum Removed {
 /// Retire a phase: transitions from other phases into it are removed (so nothing new enters
 /// it), its own transitions out stay (so releases in it can leave). Releases in it stay there
 /// until they are moved. With `delete` and nothing referring to it, it is deleted instead.
-pub fn remove_phase(conn: &mut PgConnection, workflow_id: i64, phase_id: i64, delete: bool) -> Checked<Removed> {
+pub fn remove_phase(
+    conn: &mut PgConnection,
+    workflow_id: i64,
+    phase_id: i64,
+    delete: bool,
+) -> Checked<Removed> {
     edit(conn, workflow_id, |conn, _| {
         let p = wfm::phase(conn, phase_id)?;
         if p.workflow_id != workflow_id {
@@ -834,7 +971,12 @@ pub struct RestoreInput {
     pub phase_from: String,
 }
 
-pub fn restore_phase(conn: &mut PgConnection, workflow_id: i64, phase_id: i64, input: &RestoreInput) -> Checked<()> {
+pub fn restore_phase(
+    conn: &mut PgConnection,
+    workflow_id: i64,
+    phase_id: i64,
+    input: &RestoreInput,
+) -> Checked<()> {
     edit(conn, workflow_id, |conn, _| {
         let phases = wfm::phases_of(conn, workflow_id)?;
         let Some(p) = phases.iter().find(|p| p.id == phase_id).cloned() else {
@@ -845,7 +987,13 @@ pub fn restore_phase(conn: &mut PgConnection, workflow_id: i64, phase_id: i64, i
         } else {
             match active_phase(&phases, &input.phase_from) {
                 Some(f) if f.id != phase_id => Some(f),
-                _ => return Err(Refusal::field("phase_from", "Choose a phase of this workflow, or none.").into()),
+                _ => {
+                    return Err(Refusal::field(
+                        "phase_from",
+                        "Choose a phase of this workflow, or none.",
+                    )
+                    .into())
+                }
             }
         };
         wfm::set_phase_retired(conn, phase_id, false)?;
@@ -865,7 +1013,11 @@ pub fn rule_key(phase_id: i64, field: &str) -> String {
 
 /// Save the field-rules grid: every cell `rule_<phase id>_<field>` of the phases not retired.
 /// Cells missing from the form (a phase added meanwhile) keep their rule.
-pub fn save_rules(conn: &mut PgConnection, workflow_id: i64, form: &HashMap<String, String>) -> Checked<()> {
+pub fn save_rules(
+    conn: &mut PgConnection,
+    workflow_id: i64,
+    form: &HashMap<String, String>,
+) -> Checked<()> {
     edit(conn, workflow_id, |conn, _| {
         let phases = wfm::phases_of(conn, workflow_id)?;
         let mut errors = FormErrors::default();
@@ -873,10 +1025,15 @@ pub fn save_rules(conn: &mut PgConnection, workflow_id: i64, form: &HashMap<Stri
         for p in phases.iter().filter(|p| !p.retired) {
             for f in RELEASE_FIELDS {
                 let key = rule_key(p.id, f.key);
-                let Some(value) = form.get(&key) else { continue };
+                let Some(value) = form.get(&key) else {
+                    continue;
+                };
                 match value.parse::<Rule>() {
                     Ok(r) => rules.push((p.id, f.key, r)),
-                    Err(()) => errors.add(&key, format!("Choose a rule for {} in {}.", f.label, p.name)),
+                    Err(()) => errors.add(
+                        &key,
+                        format!("Choose a rule for {} in {}.", f.label, p.name),
+                    ),
                 }
             }
         }
@@ -944,7 +1101,11 @@ fn default_label(kind: TransitionKind, to: Option<&str>, outcome: Option<Outcome
 
 /// Add a transition. Abandon and close end the record (no target phase); the others need
 /// one; close needs an outcome. Rework and abandon always ask for a reason.
-pub fn add_transition(conn: &mut PgConnection, workflow_id: i64, input: &TransitionInput) -> Checked<i64> {
+pub fn add_transition(
+    conn: &mut PgConnection,
+    workflow_id: i64,
+    input: &TransitionInput,
+) -> Checked<i64> {
     edit(conn, workflow_id, |conn, _| {
         let phases = wfm::phases_of(conn, workflow_id)?;
         let mut errors = FormErrors::default();
@@ -959,11 +1120,17 @@ pub fn add_transition(conn: &mut PgConnection, workflow_id: i64, input: &Transit
         let ends = matches!(kind, Some(TransitionKind::Abandon | TransitionKind::Close));
         let to = if input.t_to.trim().is_empty() {
             if kind.is_some() && !ends {
-                errors.add("t_to", "Choose the phase the transition leads to: only abandon and close have none.");
+                errors.add(
+                    "t_to",
+                    "Choose the phase the transition leads to: only abandon and close have none.",
+                );
             }
             None
         } else if ends {
-            errors.add("t_to", "Abandon and close end the record: leave the target phase empty.");
+            errors.add(
+                "t_to",
+                "Abandon and close end the record: leave the target phase empty.",
+            );
             None
         } else {
             let p = active_phase(&phases, &input.t_to);
@@ -978,7 +1145,10 @@ pub fn add_transition(conn: &mut PgConnection, workflow_id: i64, input: &Transit
         };
         let outcome = match (input.t_outcome.trim(), kind) {
             ("", Some(TransitionKind::Close)) => {
-                errors.add("t_outcome", "Choose how a close ends the record: successful or backed out.");
+                errors.add(
+                    "t_outcome",
+                    "Choose how a close ends the record: successful or backed out.",
+                );
                 None
             }
             ("", _) => None,
@@ -990,14 +1160,20 @@ pub fn add_transition(conn: &mut PgConnection, workflow_id: i64, input: &Transit
                 parsed
             }
             (_, Some(_)) => {
-                errors.add("t_outcome", "Only a close transition has an outcome: choose none.");
+                errors.add(
+                    "t_outcome",
+                    "Only a close transition has an outcome: choose none.",
+                );
                 None
             }
             (_, None) => None,
         };
         let label = input.t_label.trim().to_string();
         if label.chars().count() > NAME_MAX {
-            errors.add("t_label", format!("The label must be at most {NAME_MAX} characters."));
+            errors.add(
+                "t_label",
+                format!("The label must be at most {NAME_MAX} characters."),
+            );
         }
         let mut roles: Vec<Role> = Vec::new();
         for r in &input.t_roles {
@@ -1008,16 +1184,22 @@ pub fn add_transition(conn: &mut PgConnection, workflow_id: i64, input: &Transit
             }
         }
         if roles.is_empty() && !errors.has("t_roles") {
-            errors.add("t_roles", "Choose at least one role that may take the transition.");
+            errors.add(
+                "t_roles",
+                "Choose at least one role that may take the transition.",
+            );
         }
         if !errors.is_empty() {
             return Err(Refusal::Invalid(errors).into());
         }
         let (from, kind) = (from.expect("checked"), kind.expect("checked"));
-        let label =
-            if label.is_empty() { default_label(kind, to.as_ref().map(|p| p.name.as_str()), outcome) } else { label };
-        let reason_required =
-            input.t_reason_required.is_some() || matches!(kind, TransitionKind::Rework | TransitionKind::Abandon);
+        let label = if label.is_empty() {
+            default_label(kind, to.as_ref().map(|p| p.name.as_str()), outcome)
+        } else {
+            label
+        };
+        let reason_required = input.t_reason_required.is_some()
+            || matches!(kind, TransitionKind::Rework | TransitionKind::Abandon);
         Ok(wfm::insert_transition(
             conn,
             &NewTransition {
@@ -1035,7 +1217,11 @@ pub fn add_transition(conn: &mut PgConnection, workflow_id: i64, input: &Transit
 }
 
 /// Remove a transition (nothing refers to transitions, so it is deleted).
-pub fn remove_transition(conn: &mut PgConnection, workflow_id: i64, transition_id: i64) -> Checked<()> {
+pub fn remove_transition(
+    conn: &mut PgConnection,
+    workflow_id: i64,
+    transition_id: i64,
+) -> Checked<()> {
     edit(conn, workflow_id, |conn, _| {
         let t = wfm::transition(conn, transition_id)?;
         if t.workflow_id != workflow_id {
@@ -1061,16 +1247,26 @@ pub struct CategoryInput {
     pub workflow_id: String,
 }
 
-fn check_category(conn: &mut PgConnection, input: &CategoryInput, existing: Option<i64>) -> Result<CategoryValues, TxError> {
+fn check_category(
+    conn: &mut PgConnection,
+    input: &CategoryInput,
+    existing: Option<i64>,
+) -> Result<CategoryValues, TxError> {
     let mut errors = FormErrors::default();
     let name = check_name(&mut errors, "name", &input.name, "category");
     if !name.is_empty() && wfm::category_name_taken(conn, &name, existing)? {
-        errors.add("name", format!("A category named {name} already exists: choose another name."));
+        errors.add(
+            "name",
+            format!("A category named {name} already exists: choose another name."),
+        );
     }
     let description = check_description(&mut errors, "description", &input.description);
     let kind = input.record_kind.parse::<RecordKind>().ok();
     if kind.is_none() {
-        errors.add("record_kind", "Choose whether the category is for releases or changes.");
+        errors.add(
+            "record_kind",
+            "Choose whether the category is for releases or changes.",
+        );
     }
     let workflow = match parse_id(&input.workflow_id) {
         Some(id) => wfm::find(conn, id).optional()?,
@@ -1078,10 +1274,17 @@ fn check_category(conn: &mut PgConnection, input: &CategoryInput, existing: Opti
     };
     match &workflow {
         None => errors.add("workflow_id", "Choose the workflow the category uses."),
-        Some(w) if w.retired => errors.add("workflow_id", format!("{} is retired: choose another workflow.", w.name)),
-        Some(w) if w.draft => {
-            errors.add("workflow_id", format!("{} is a draft: publish it first, or choose another workflow.", w.name))
-        }
+        Some(w) if w.retired => errors.add(
+            "workflow_id",
+            format!("{} is retired: choose another workflow.", w.name),
+        ),
+        Some(w) if w.draft => errors.add(
+            "workflow_id",
+            format!(
+                "{} is a draft: publish it first, or choose another workflow.",
+                w.name
+            ),
+        ),
         Some(w) => {
             if let Some(k) = kind.filter(|k| k.as_str() != w.record_kind) {
                 errors.add(
@@ -1100,7 +1303,10 @@ fn check_category(conn: &mut PgConnection, input: &CategoryInput, existing: Opti
     if let (Some(id), Some(k)) = (existing, kind) {
         let current = wfm::category(conn, id)?;
         if current.record_kind != k.as_str() && wfm::releases_of_category(conn, id)? > 0 {
-            errors.add("record_kind", "Records already use this category: its kind cannot change.");
+            errors.add(
+                "record_kind",
+                "Records already use this category: its kind cannot change.",
+            );
         }
     }
     if !errors.is_empty() {
@@ -1122,7 +1328,11 @@ pub fn create_category(conn: &mut PgConnection, input: &CategoryInput) -> Checke
 }
 
 /// Change a category. Releases already registered keep the workflow they started with.
-pub fn update_category(conn: &mut PgConnection, category_id: i64, input: &CategoryInput) -> Checked<()> {
+pub fn update_category(
+    conn: &mut PgConnection,
+    category_id: i64,
+    input: &CategoryInput,
+) -> Checked<()> {
     in_tx(conn, |conn| {
         wfm::category(conn, category_id)?;
         let values = check_category(conn, input, Some(category_id))?;
@@ -1162,7 +1372,11 @@ pub fn delete_category(conn: &mut PgConnection, category_id: i64) -> Checked<()>
     in_tx(conn, |conn| {
         let c = wfm::category(conn, category_id)?;
         if wfm::releases_of_category(conn, category_id)? > 0 {
-            return Err(Refusal::Broken(vec![format!("Releases use {}: it can be retired, never deleted.", c.name)]).into());
+            return Err(Refusal::Broken(vec![format!(
+                "Releases use {}: it can be retired, never deleted.",
+                c.name
+            )])
+            .into());
         }
         match conn.transaction(|conn| wfm::delete_category(conn, category_id)) {
             Ok(_) => Ok(()),

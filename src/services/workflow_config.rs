@@ -76,8 +76,21 @@ pub type Stamp = (String, i64);
 /// The columns of a `Stamp`, to read it within another statement (the record a transition
 /// locks comes with it: one round trip fewer on every move).
 #[allow(clippy::type_complexity)]
-pub fn stamp_columns() -> (current_database, diesel::dsl::AssumeNotNull<diesel::dsl::SingleValue<diesel::dsl::Select<config_generation::table, config_generation::n>>>) {
-    (current_database(), config_generation::table.select(config_generation::n).single_value().assume_not_null())
+pub fn stamp_columns() -> (
+    current_database,
+    diesel::dsl::AssumeNotNull<
+        diesel::dsl::SingleValue<
+            diesel::dsl::Select<config_generation::table, config_generation::n>,
+        >,
+    >,
+) {
+    (
+        current_database(),
+        config_generation::table
+            .select(config_generation::n)
+            .single_value()
+            .assume_not_null(),
+    )
 }
 
 /// The configuration of a workflow, from memory when nothing has been edited since it was read.
@@ -87,7 +100,11 @@ pub fn of(conn: &mut PgConnection, workflow_id: i64) -> QueryResult<Arc<Workflow
 }
 
 /// The configuration of a workflow as of `stamp`, read in the caller's transaction.
-pub fn at(conn: &mut PgConnection, workflow_id: i64, (database, generation): Stamp) -> QueryResult<Arc<WorkflowConfig>> {
+pub fn at(
+    conn: &mut PgConnection,
+    workflow_id: i64,
+    (database, generation): Stamp,
+) -> QueryResult<Arc<WorkflowConfig>> {
     let key = (database, workflow_id);
     let kept = KEPT.get_or_init(Default::default);
     if let Some(c) = kept.lock().expect("config map").get(&key) {

@@ -12,13 +12,23 @@ fn user_named(app: &TestApp, name: &str) -> Option<users::User> {
 }
 
 fn group_id(app: &TestApp, name: &str) -> i64 {
-    groups::all(&mut app.conn()).unwrap().into_iter().find(|g| g.name == name).unwrap_or_else(|| panic!("no group {name}")).id
+    groups::all(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .find(|g| g.name == name)
+        .unwrap_or_else(|| panic!("no group {name}"))
+        .id
 }
 
 fn group_names_of(app: &TestApp, user_id: i64) -> Vec<String> {
     let mut conn = app.conn();
     let ids = groups::of_user(&mut conn, user_id).unwrap();
-    let mut names: Vec<String> = groups::all(&mut conn).unwrap().into_iter().filter(|g| ids.contains(&g.id)).map(|g| g.name).collect();
+    let mut names: Vec<String> = groups::all(&mut conn)
+        .unwrap()
+        .into_iter()
+        .filter(|g| ids.contains(&g.id))
+        .map(|g| g.name)
+        .collect();
     names.sort();
     names
 }
@@ -30,7 +40,10 @@ async fn an_admin_creates_a_user_who_can_then_sign_in_and_sees_them_listed() {
     let cab = group_id(&app, "CAB").to_string();
 
     let form = admin.get("/admin/users/new").await;
-    form.assert_status(200).assert_contains("New user").assert_contains(r#"name="role" value="coordinator""#).assert_contains(">CAB</label>");
+    form.assert_status(200)
+        .assert_contains("New user")
+        .assert_contains(r#"name="role" value="coordinator""#)
+        .assert_contains(">CAB</label>");
 
     admin
         .post(
@@ -67,7 +80,10 @@ async fn an_admin_creates_a_user_who_can_then_sign_in_and_sees_them_listed() {
 
     let c = app.client();
     c.login("bob", NEW_PASSWORD).await.assert_redirect_to("/");
-    c.get("/").await.assert_status(200).assert_contains("Welcome, Bob Builder");
+    c.get("/")
+        .await
+        .assert_status(200)
+        .assert_contains("Welcome, Bob Builder");
 }
 
 #[tokio::test]
@@ -77,12 +93,19 @@ async fn a_short_password_is_refused_with_its_message_and_the_typed_input_kept()
     let page = admin
         .post(
             "/admin/users/new",
-            &[("username", "bob"), ("display_name", "Bob Builder"), ("password", "short"), ("role", "manager")],
+            &[
+                ("username", "bob"),
+                ("display_name", "Bob Builder"),
+                ("password", "short"),
+                ("role", "manager"),
+            ],
         )
         .await;
     page.assert_status(422)
         .assert_contains("There is a problem")
-        .assert_contains(r##"<a href="#f-password">The password must be at least 12 characters long.</a>"##)
+        .assert_contains(
+            r##"<a href="#f-password">The password must be at least 12 characters long.</a>"##,
+        )
         .assert_contains(r#"id="e-password""#)
         .assert_contains(r#"value="bob""#)
         .assert_contains(r#"value="Bob Builder""#)
@@ -98,7 +121,12 @@ async fn the_new_user_form_refuses_bad_names_e_mails_unknown_roles_and_taken_nam
     let page = admin
         .post(
             "/admin/users/new",
-            &[("username", "Bob Smith"), ("email", "not-an-address"), ("password", NEW_PASSWORD), ("role", "root")],
+            &[
+                ("username", "Bob Smith"),
+                ("email", "not-an-address"),
+                ("password", NEW_PASSWORD),
+                ("role", "root"),
+            ],
         )
         .await;
     page.assert_status(422)
@@ -107,19 +135,42 @@ async fn the_new_user_form_refuses_bad_names_e_mails_unknown_roles_and_taken_nam
         .assert_contains("is not a role. Choose from the roles listed.")
         .assert_contains(r#"value="Bob Smith""#)
         .assert_contains(r#"value="not-an-address""#);
-    let page = admin.post("/admin/users/new", &[("username", "ada"), ("password", NEW_PASSWORD)]).await;
-    page.assert_status(422).assert_contains("The user name ada is already taken.");
-    let page = admin.post("/admin/users/new", &[("username", "bob"), ("password", NEW_PASSWORD), ("group", "999999")]).await;
-    page.assert_status(422).assert_contains("One of the chosen groups does not exist");
-    assert_eq!(users::all(&mut app.conn()).unwrap().len(), 1, "only ada exists");
+    let page = admin
+        .post(
+            "/admin/users/new",
+            &[("username", "ada"), ("password", NEW_PASSWORD)],
+        )
+        .await;
+    page.assert_status(422)
+        .assert_contains("The user name ada is already taken.");
+    let page = admin
+        .post(
+            "/admin/users/new",
+            &[
+                ("username", "bob"),
+                ("password", NEW_PASSWORD),
+                ("group", "999999"),
+            ],
+        )
+        .await;
+    page.assert_status(422)
+        .assert_contains("One of the chosen groups does not exist");
+    assert_eq!(
+        users::all(&mut app.conn()).unwrap().len(),
+        1,
+        "only ada exists"
+    );
 }
 
 #[tokio::test]
-async fn non_admins_are_refused_every_admin_page_and_action_and_anonymous_visitors_sent_to_sign_in() {
+async fn non_admins_are_refused_every_admin_page_and_action_and_anonymous_visitors_sent_to_sign_in()
+{
     let app = TestApp::spawn().await;
     let target = app.user("tina", &[Role::Approver], &["CAB"]);
     let cab = group_id(&app, "CAB");
-    let manager = app.signed_in("mona", &[Role::Manager, Role::Coordinator, Role::Approver]).await;
+    let manager = app
+        .signed_in("mona", &[Role::Manager, Role::Coordinator, Role::Approver])
+        .await;
 
     let gets = [
         "/admin/users".to_string(),
@@ -132,18 +183,41 @@ async fn non_admins_are_refused_every_admin_page_and_action_and_anonymous_visito
         format!("/admin/groups/{cab}/members/{target}/remove"),
     ];
     for path in &gets {
-        manager.get(path).await.assert_status(403).assert_contains("Only administrators");
+        manager
+            .get(path)
+            .await
+            .assert_status(403)
+            .assert_contains("Only administrators");
     }
     let t = target.to_string();
     let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
-        ("/admin/users/new".into(), vec![("username", "mallory"), ("password", NEW_PASSWORD), ("role", "admin")]),
-        (format!("/admin/users/{target}"), vec![("display_name", "Hacked"), ("role", "admin")]),
-        (format!("/admin/users/{target}/password"), vec![("new_password", NEW_PASSWORD)]),
+        (
+            "/admin/users/new".into(),
+            vec![
+                ("username", "mallory"),
+                ("password", NEW_PASSWORD),
+                ("role", "admin"),
+            ],
+        ),
+        (
+            format!("/admin/users/{target}"),
+            vec![("display_name", "Hacked"), ("role", "admin")],
+        ),
+        (
+            format!("/admin/users/{target}/password"),
+            vec![("new_password", NEW_PASSWORD)],
+        ),
         (format!("/admin/users/{target}/deactivate"), vec![]),
         (format!("/admin/users/{target}/reactivate"), vec![]),
         ("/admin/groups".into(), vec![("name", "Shadow CAB")]),
-        (format!("/admin/groups/{cab}/members"), vec![("user_id", &t)]),
-        (format!("/admin/groups/{cab}/members/{target}/remove"), vec![]),
+        (
+            format!("/admin/groups/{cab}/members"),
+            vec![("user_id", &t)],
+        ),
+        (
+            format!("/admin/groups/{cab}/members/{target}/remove"),
+            vec![],
+        ),
     ];
     for (path, fields) in &posts {
         manager.post(path, fields).await.assert_status(403);
@@ -155,16 +229,25 @@ async fn non_admins_are_refused_every_admin_page_and_action_and_anonymous_visito
     assert_eq!(tina.roles, vec!["approver"]);
     assert!(tina.active);
     assert_eq!(group_names_of(&app, target), vec!["CAB"]);
-    assert!(!groups::all(&mut app.conn()).unwrap().iter().any(|g| g.name == "Shadow CAB"));
+    assert!(!groups::all(&mut app.conn())
+        .unwrap()
+        .iter()
+        .any(|g| g.name == "Shadow CAB"));
     let c = app.client();
     c.login("tina", PASSWORD).await.assert_redirect_to("/");
 
     let anonymous = app.client();
     for path in &gets {
-        anonymous.get(path).await.assert_redirect_to(&format!("/login?next={path}"));
+        anonymous
+            .get(path)
+            .await
+            .assert_redirect_to(&format!("/login?next={path}"));
     }
     for (path, fields) in &posts {
-        anonymous.post(path, fields).await.assert_redirect_to("/login");
+        anonymous
+            .post(path, fields)
+            .await
+            .assert_redirect_to("/login");
     }
     assert!(user_named(&app, "mallory").is_none());
 }
@@ -175,7 +258,10 @@ async fn editing_details_roles_and_groups_takes_effect_on_the_users_next_request
     let admin = app.signed_in("ada", &[Role::Admin]).await;
     let carol = app.signed_in("carol", &[Role::Coordinator]).await;
     let id = user_named(&app, "carol").unwrap().id;
-    let (cab, ecab) = (group_id(&app, "CAB").to_string(), group_id(&app, "ECAB").to_string());
+    let (cab, ecab) = (
+        group_id(&app, "CAB").to_string(),
+        group_id(&app, "ECAB").to_string(),
+    );
     carol.get("/admin/users").await.assert_status(403);
 
     let form = admin.get(&format!("/admin/users/{id}")).await;
@@ -187,33 +273,68 @@ async fn editing_details_roles_and_groups_takes_effect_on_the_users_next_request
     admin
         .post(
             &format!("/admin/users/{id}"),
-            &[("display_name", "Carol Jones"), ("email", "carol@example.org"), ("role", "admin"), ("role", "approver"), ("group", &cab), ("group", &ecab)],
+            &[
+                ("display_name", "Carol Jones"),
+                ("email", "carol@example.org"),
+                ("role", "admin"),
+                ("role", "approver"),
+                ("group", &cab),
+                ("group", &ecab),
+            ],
         )
         .await
         .assert_redirect_to("/admin/users");
     let u = users::find(&mut app.conn(), id).unwrap();
-    assert_eq!((u.display_name.as_str(), u.email.as_deref()), ("Carol Jones", Some("carol@example.org")));
+    assert_eq!(
+        (u.display_name.as_str(), u.email.as_deref()),
+        ("Carol Jones", Some("carol@example.org"))
+    );
     assert_eq!(u.roles, vec!["approver", "admin"]);
     assert_eq!(group_names_of(&app, id), vec!["CAB", "ECAB"]);
     // Carol's existing session sees her new role at once.
-    carol.get("/admin/users").await.assert_status(200).assert_contains("Carol Jones");
+    carol
+        .get("/admin/users")
+        .await
+        .assert_status(200)
+        .assert_contains("Carol Jones");
 
     // Unchecking every box removes every role and group; a display name is required on edit.
-    admin.post(&format!("/admin/users/{id}"), &[("display_name", "Carol Jones")]).await.assert_redirect_to("/admin/users");
+    admin
+        .post(
+            &format!("/admin/users/{id}"),
+            &[("display_name", "Carol Jones")],
+        )
+        .await
+        .assert_redirect_to("/admin/users");
     assert!(users::find(&mut app.conn(), id).unwrap().roles.is_empty());
     assert!(group_names_of(&app, id).is_empty());
     carol.get("/admin/users").await.assert_status(403);
 
-    let page = admin.post(&format!("/admin/users/{id}"), &[("display_name", "  "), ("email", "carol@"), ("role", "manager")]).await;
+    let page = admin
+        .post(
+            &format!("/admin/users/{id}"),
+            &[
+                ("display_name", "  "),
+                ("email", "carol@"),
+                ("role", "manager"),
+            ],
+        )
+        .await;
     page.assert_status(422)
         .assert_contains("Enter a display name.")
         .assert_contains("Enter an e-mail address like name@example.org.")
         .assert_contains(r#"value="carol@""#)
         .assert_contains(r#"value="manager" checked"#);
-    assert_eq!(users::find(&mut app.conn(), id).unwrap().display_name, "Carol Jones");
+    assert_eq!(
+        users::find(&mut app.conn(), id).unwrap().display_name,
+        "Carol Jones"
+    );
 
     admin.get("/admin/users/999999").await.assert_status(404);
-    admin.post("/admin/users/999999", &[("display_name", "X")]).await.assert_status(404);
+    admin
+        .post("/admin/users/999999", &[("display_name", "X")])
+        .await
+        .assert_status(404);
 }
 
 #[tokio::test]
@@ -223,31 +344,52 @@ async fn deactivating_after_confirmation_ends_the_users_session_and_reactivating
     let dave = app.signed_in("dave", &[Role::Coordinator]).await;
     let id = user_named(&app, "dave").unwrap().id;
 
-    admin.get(&format!("/admin/users/{id}")).await.assert_contains(&format!(r#"href="/admin/users/{id}/deactivate""#));
+    admin
+        .get(&format!("/admin/users/{id}"))
+        .await
+        .assert_contains(&format!(r#"href="/admin/users/{id}/deactivate""#));
     let confirm = admin.get(&format!("/admin/users/{id}/deactivate")).await;
     confirm
         .assert_status(200)
         .assert_contains("Deactivate dave?")
         .assert_contains(&format!(r#"action="/admin/users/{id}/deactivate""#))
         .assert_contains(&format!(r#"href="/admin/users/{id}">Cancel</a>"#));
-    assert!(users::find(&mut app.conn(), id).unwrap().active, "the confirmation page changes nothing");
+    assert!(
+        users::find(&mut app.conn(), id).unwrap().active,
+        "the confirmation page changes nothing"
+    );
     dave.get("/").await.assert_status(200);
 
-    admin.post(&format!("/admin/users/{id}/deactivate"), &[]).await.assert_redirect_to(&format!("/admin/users/{id}"));
+    admin
+        .post(&format!("/admin/users/{id}/deactivate"), &[])
+        .await
+        .assert_redirect_to(&format!("/admin/users/{id}"));
     assert!(!users::find(&mut app.conn(), id).unwrap().active);
     dave.get("/").await.assert_redirect_to("/login");
-    app.client().login("dave", PASSWORD).await.assert_status(422);
+    app.client()
+        .login("dave", PASSWORD)
+        .await
+        .assert_status(422);
     admin
         .get(&format!("/admin/users/{id}"))
         .await
         .assert_contains("dave was deactivated.")
         .assert_contains("The account is <strong>deactivated</strong>")
         .assert_contains(&format!(r#"action="/admin/users/{id}/reactivate""#));
-    admin.get("/admin/users").await.assert_contains(r#"<span class="badge inactive">Inactive</span>"#);
+    admin
+        .get("/admin/users")
+        .await
+        .assert_contains(r#"<span class="badge inactive">Inactive</span>"#);
 
-    admin.post(&format!("/admin/users/{id}/reactivate"), &[]).await.assert_redirect_to(&format!("/admin/users/{id}"));
+    admin
+        .post(&format!("/admin/users/{id}/reactivate"), &[])
+        .await
+        .assert_redirect_to(&format!("/admin/users/{id}"));
     assert!(users::find(&mut app.conn(), id).unwrap().active);
-    app.client().login("dave", PASSWORD).await.assert_redirect_to("/");
+    app.client()
+        .login("dave", PASSWORD)
+        .await
+        .assert_redirect_to("/");
 }
 
 #[tokio::test]
@@ -256,11 +398,24 @@ async fn an_admin_cannot_remove_their_own_admin_role_nor_deactivate_themselves()
     let admin = app.signed_in("ada", &[Role::Admin, Role::Manager]).await;
     let id = user_named(&app, "ada").unwrap().id;
 
-    let page = admin.post(&format!("/admin/users/{id}"), &[("display_name", "Ada L."), ("role", "manager")]).await;
-    page.assert_status(422).assert_contains("You cannot remove your own administrator role.").assert_contains(r#"value="Ada L.""#);
-    let page = admin.post(&format!("/admin/users/{id}/deactivate"), &[]).await;
-    page.assert_status(422).assert_contains("You cannot deactivate your own account.");
-    admin.get(&format!("/admin/users/{id}/deactivate")).await.assert_redirect_to(&format!("/admin/users/{id}"));
+    let page = admin
+        .post(
+            &format!("/admin/users/{id}"),
+            &[("display_name", "Ada L."), ("role", "manager")],
+        )
+        .await;
+    page.assert_status(422)
+        .assert_contains("You cannot remove your own administrator role.")
+        .assert_contains(r#"value="Ada L.""#);
+    let page = admin
+        .post(&format!("/admin/users/{id}/deactivate"), &[])
+        .await;
+    page.assert_status(422)
+        .assert_contains("You cannot deactivate your own account.");
+    admin
+        .get(&format!("/admin/users/{id}/deactivate"))
+        .await
+        .assert_redirect_to(&format!("/admin/users/{id}"));
     admin
         .get(&format!("/admin/users/{id}"))
         .await
@@ -274,8 +429,17 @@ async fn an_admin_cannot_remove_their_own_admin_role_nor_deactivate_themselves()
     admin.get("/admin/users").await.assert_status(200);
 
     // Keeping the admin role, the rest of one's own account can be edited.
-    admin.post(&format!("/admin/users/{id}"), &[("display_name", "Ada L."), ("role", "admin")]).await.assert_redirect_to("/admin/users");
-    assert_eq!(users::find(&mut app.conn(), id).unwrap().roles, vec!["admin"]);
+    admin
+        .post(
+            &format!("/admin/users/{id}"),
+            &[("display_name", "Ada L."), ("role", "admin")],
+        )
+        .await
+        .assert_redirect_to("/admin/users");
+    assert_eq!(
+        users::find(&mut app.conn(), id).unwrap().roles,
+        vec!["admin"]
+    );
 }
 
 #[tokio::test]
@@ -285,21 +449,49 @@ async fn resetting_a_password_makes_the_old_one_fail_the_new_one_work_and_ends_s
     let erin = app.signed_in("erin", &[Role::Approver]).await;
     let id = user_named(&app, "erin").unwrap().id;
 
-    let page = admin.post(&format!("/admin/users/{id}/password"), &[("new_password", "too short")]).await;
+    let page = admin
+        .post(
+            &format!("/admin/users/{id}/password"),
+            &[("new_password", "too short")],
+        )
+        .await;
     page.assert_status(422)
-        .assert_contains(r##"<a href="#f-new_password">The password must be at least 12 characters long.</a>"##)
+        .assert_contains(
+            r##"<a href="#f-new_password">The password must be at least 12 characters long.</a>"##,
+        )
         .assert_contains(r#"id="e-new_password""#);
     erin.get("/").await.assert_status(200);
 
-    admin.post(&format!("/admin/users/{id}/password"), &[("new_password", NEW_PASSWORD)]).await.assert_redirect_to(&format!("/admin/users/{id}"));
-    admin.get(&format!("/admin/users/{id}")).await.assert_contains("The password of erin was reset.");
+    admin
+        .post(
+            &format!("/admin/users/{id}/password"),
+            &[("new_password", NEW_PASSWORD)],
+        )
+        .await
+        .assert_redirect_to(&format!("/admin/users/{id}"));
+    admin
+        .get(&format!("/admin/users/{id}"))
+        .await
+        .assert_contains("The password of erin was reset.");
     erin.get("/").await.assert_redirect_to("/login");
-    app.client().login("erin", PASSWORD).await.assert_status(422);
-    app.client().login("erin", NEW_PASSWORD).await.assert_redirect_to("/");
+    app.client()
+        .login("erin", PASSWORD)
+        .await
+        .assert_status(422);
+    app.client()
+        .login("erin", NEW_PASSWORD)
+        .await
+        .assert_redirect_to("/");
 
     // An administrator resetting their own password stays signed in.
     let me = user_named(&app, "ada").unwrap().id;
-    admin.post(&format!("/admin/users/{me}/password"), &[("new_password", NEW_PASSWORD)]).await.assert_redirect_to(&format!("/admin/users/{me}"));
+    admin
+        .post(
+            &format!("/admin/users/{me}/password"),
+            &[("new_password", NEW_PASSWORD)],
+        )
+        .await
+        .assert_redirect_to(&format!("/admin/users/{me}"));
     admin.get("/admin/users").await.assert_status(200);
 }
 
@@ -307,7 +499,10 @@ async fn resetting_a_password_makes_the_old_one_fail_the_new_one_work_and_ends_s
 async fn the_sign_in_log_shows_recent_attempts_to_administrators() {
     let app = TestApp::spawn().await;
     app.user("gail", &[Role::Coordinator], &[]);
-    app.client().login("gail", "not the right password").await.assert_status(422);
+    app.client()
+        .login("gail", "not the right password")
+        .await
+        .assert_status(422);
     let admin = app.signed_in("ada", &[Role::Admin]).await;
     for path in ["/admin/users", "/admin/users/sign-ins"] {
         admin
@@ -326,9 +521,19 @@ async fn groups_are_created_and_members_added_and_removed_after_confirmation() {
     let frank = app.user("frank", &[Role::Approver], &[]);
 
     let list = admin.get("/admin/groups").await;
-    list.assert_status(200).assert_contains(">CAB</a>").assert_contains("New group");
+    list.assert_status(200)
+        .assert_contains(">CAB</a>")
+        .assert_contains("New group");
 
-    let created = admin.post("/admin/groups", &[("name", "  Network CAB "), ("description", "Approves network changes")]).await;
+    let created = admin
+        .post(
+            "/admin/groups",
+            &[
+                ("name", "  Network CAB "),
+                ("description", "Approves network changes"),
+            ],
+        )
+        .await;
     let gid = group_id(&app, "Network CAB");
     created.assert_redirect_to(&format!("/admin/groups/{gid}"));
     let page = admin.get(&format!("/admin/groups/{gid}")).await;
@@ -336,38 +541,80 @@ async fn groups_are_created_and_members_added_and_removed_after_confirmation() {
         .assert_contains("Group Network CAB")
         .assert_contains("Approves network changes")
         .assert_contains("This group has no members yet.")
-        .assert_contains(&format!(r#"<option value="{frank}">frank (test) (frank)</option>"#));
+        .assert_contains(&format!(
+            r#"<option value="{frank}">frank (test) (frank)</option>"#
+        ));
 
-    let dup = admin.post("/admin/groups", &[("name", "network cab"), ("description", "Second try")]).await;
+    let dup = admin
+        .post(
+            "/admin/groups",
+            &[("name", "network cab"), ("description", "Second try")],
+        )
+        .await;
     dup.assert_status(422)
         .assert_contains("There is already a group named network cab.")
         .assert_contains(r#"value="network cab""#)
         .assert_contains(">Second try</textarea>");
-    admin.post("/admin/groups", &[("name", "")]).await.assert_status(422).assert_contains("Enter a group name.");
+    admin
+        .post("/admin/groups", &[("name", "")])
+        .await
+        .assert_status(422)
+        .assert_contains("Enter a group name.");
 
-    let bad = admin.post(&format!("/admin/groups/{gid}/members"), &[("user_id", "")]).await;
-    bad.assert_status(422).assert_contains("Choose a user from the list.");
-    admin.post(&format!("/admin/groups/{gid}/members"), &[("user_id", &frank.to_string())]).await.assert_redirect_to(&format!("/admin/groups/{gid}"));
+    let bad = admin
+        .post(&format!("/admin/groups/{gid}/members"), &[("user_id", "")])
+        .await;
+    bad.assert_status(422)
+        .assert_contains("Choose a user from the list.");
+    admin
+        .post(
+            &format!("/admin/groups/{gid}/members"),
+            &[("user_id", &frank.to_string())],
+        )
+        .await
+        .assert_redirect_to(&format!("/admin/groups/{gid}"));
     assert_eq!(group_names_of(&app, frank), vec!["Network CAB"]);
     admin
         .get(&format!("/admin/groups/{gid}"))
         .await
         .assert_contains("frank (test) is a member of Network CAB.")
         .assert_contains("<td>frank</td>")
-        .assert_contains(&format!(r#"href="/admin/groups/{gid}/members/{frank}/remove""#));
-    admin.get("/admin/groups").await.assert_contains("<td>1</td>");
+        .assert_contains(&format!(
+            r#"href="/admin/groups/{gid}/members/{frank}/remove""#
+        ));
+    admin
+        .get("/admin/groups")
+        .await
+        .assert_contains("<td>1</td>");
 
-    let confirm = admin.get(&format!("/admin/groups/{gid}/members/{frank}/remove")).await;
+    let confirm = admin
+        .get(&format!("/admin/groups/{gid}/members/{frank}/remove"))
+        .await;
     confirm
         .assert_status(200)
         .assert_contains("Remove frank (test) from Network CAB?")
-        .assert_contains(&format!(r#"action="/admin/groups/{gid}/members/{frank}/remove""#))
+        .assert_contains(&format!(
+            r#"action="/admin/groups/{gid}/members/{frank}/remove""#
+        ))
         .assert_contains(&format!(r#"href="/admin/groups/{gid}">Cancel</a>"#));
-    assert_eq!(group_names_of(&app, frank), vec!["Network CAB"], "the confirmation page changes nothing");
+    assert_eq!(
+        group_names_of(&app, frank),
+        vec!["Network CAB"],
+        "the confirmation page changes nothing"
+    );
 
-    admin.post(&format!("/admin/groups/{gid}/members/{frank}/remove"), &[]).await.assert_redirect_to(&format!("/admin/groups/{gid}"));
+    admin
+        .post(&format!("/admin/groups/{gid}/members/{frank}/remove"), &[])
+        .await
+        .assert_redirect_to(&format!("/admin/groups/{gid}"));
     assert!(group_names_of(&app, frank).is_empty());
-    admin.get(&format!("/admin/groups/{gid}")).await.assert_contains("frank (test) was removed from Network CAB.");
-    admin.get(&format!("/admin/groups/{gid}/members/{frank}/remove")).await.assert_status(404);
+    admin
+        .get(&format!("/admin/groups/{gid}"))
+        .await
+        .assert_contains("frank (test) was removed from Network CAB.");
+    admin
+        .get(&format!("/admin/groups/{gid}/members/{frank}/remove"))
+        .await
+        .assert_status(404);
     admin.get("/admin/groups/999999").await.assert_status(404);
 }

@@ -10,15 +10,35 @@ use crate::support::{Client, TestApp, PASSWORD};
 /// A release in Plan and Design with everything but the approval done.
 async fn in_plan_and_design(app: &TestApp, c: &Client, release_type: &str) -> String {
     let n = register(c, "Billing 4.2", release_type, "low", "low").await;
-    take(app, c, &n, "Advance to Plan and Design", "").await.assert_status(303);
-    save(app, c, &n, &[("release_plan", "P"), ("deployment_plan", "D"), ("test_criteria", "T")]).await.assert_status(303);
+    take(app, c, &n, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
+    save(
+        app,
+        c,
+        &n,
+        &[
+            ("release_plan", "P"),
+            ("deployment_plan", "D"),
+            ("test_criteria", "T"),
+        ],
+    )
+    .await
+    .assert_status(303);
     n
 }
 
 fn set_plan_rule(app: &TestApp, rule: &str, quorum: Option<i32>) {
-    let phase: i64 = phases::table.filter(phases::name.eq("Plan and Design")).select(phases::id).first(&mut app.conn()).unwrap();
+    let phase: i64 = phases::table
+        .filter(phases::name.eq("Plan and Design"))
+        .select(phases::id)
+        .first(&mut app.conn())
+        .unwrap();
     diesel::update(phase_approvals::table.find(phase))
-        .set((phase_approvals::rule.eq(rule), phase_approvals::quorum_count.eq(quorum)))
+        .set((
+            phase_approvals::rule.eq(rule),
+            phase_approvals::quorum_count.eq(quorum),
+        ))
         .execute(&mut app.conn())
         .unwrap();
 }
@@ -35,11 +55,17 @@ async fn approvers(app: &TestApp, names: &[&str], group: &str) -> Vec<Client> {
 }
 
 fn status(app: &TestApp) -> String {
-    approvals::table.order(approvals::id.desc()).select(approvals::status).first(&mut app.conn()).unwrap()
+    approvals::table
+        .order(approvals::id.desc())
+        .select(approvals::status)
+        .first(&mut app.conn())
+        .unwrap()
 }
 
 async fn advance_status(app: &TestApp, c: &Client, n: &str) -> u16 {
-    take(app, c, n, "Advance to Build and Test", "").await.status
+    take(app, c, n, "Advance to Build and Test", "")
+        .await
+        .status
 }
 
 #[tokio::test]
@@ -50,12 +76,20 @@ async fn all_must_approve_needs_every_eligible_voter() {
     set_plan_rule(&app, "all", None);
     let n = in_plan_and_design(&app, &c, "minor").await;
     let page = c.get(&format!("/releases/{n}")).await;
-    page.assert_contains("Approval by CAB is pending: 0 of 3 eligible approved so far, 3 more needed.")
-        .assert_contains("Not voted yet: ann (test), ben (test), cat (test).");
-    vote(&app, &cab[0], &n, "approve", "").await.assert_status(303);
-    vote(&app, &cab[1], &n, "approve", "Looks fine").await.assert_status(303);
+    page.assert_contains(
+        "Approval by CAB is pending: 0 of 3 eligible approved so far, 3 more needed.",
+    )
+    .assert_contains("Not voted yet: ann (test), ben (test), cat (test).");
+    vote(&app, &cab[0], &n, "approve", "")
+        .await
+        .assert_status(303);
+    vote(&app, &cab[1], &n, "approve", "Looks fine")
+        .await
+        .assert_status(303);
     assert_eq!(advance_status(&app, &c, &n).await, 422);
-    vote(&app, &cab[2], &n, "approve", "").await.assert_status(303);
+    vote(&app, &cab[2], &n, "approve", "")
+        .await
+        .assert_status(303);
     assert_eq!(status(&app), "approved");
     assert_eq!(advance_status(&app, &c, &n).await, 303);
     assert_eq!(phase_of(&app, &n), "Build and Test");
@@ -68,10 +102,18 @@ async fn one_must_approve_is_decided_by_the_first_approval() {
     let cab = approvers(&app, &["ann", "ben", "cat"], "CAB").await;
     set_plan_rule(&app, "one", None);
     let n = in_plan_and_design(&app, &c, "minor").await;
-    vote(&app, &cab[0], &n, "deny", "Not yet").await.assert_status(303);
-    assert_eq!(status(&app), "pending", "one denial of three does not decide 'one must approve'");
+    vote(&app, &cab[0], &n, "deny", "Not yet")
+        .await
+        .assert_status(303);
+    assert_eq!(
+        status(&app),
+        "pending",
+        "one denial of three does not decide 'one must approve'"
+    );
     assert_eq!(advance_status(&app, &c, &n).await, 422);
-    vote(&app, &cab[1], &n, "approve", "").await.assert_status(303);
+    vote(&app, &cab[1], &n, "approve", "")
+        .await
+        .assert_status(303);
     assert_eq!(status(&app), "approved");
     assert_eq!(advance_status(&app, &c, &n).await, 303);
 }
@@ -104,17 +146,31 @@ async fn immediate_denial_ends_the_round_at_the_first_deny_and_blocks_further_vo
     assert_eq!(status(&app), "denied");
     let refused = vote(&app, &cab[2], &n, "approve", "").await;
     refused.assert_status(303);
-    cab[2].get(refused.location.as_deref().unwrap()).await.assert_contains("already denied in this round");
-    let votes: i64 = approval_votes::table.count().get_result(&mut app.conn()).unwrap();
+    cab[2]
+        .get(refused.location.as_deref().unwrap())
+        .await
+        .assert_contains("already denied in this round");
+    let votes: i64 = approval_votes::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     assert_eq!(votes, 2);
     let page = take(&app, &c, &n, "Advance to Build and Test", "").await;
-    page.assert_status(422).assert_contains("Approval by CAB is denied.");
+    page.assert_status(422)
+        .assert_contains("Approval by CAB is denied.");
     // After a denial the coordinator may rework; re-entering opens a fresh round.
-    take(&app, &c, &n, "Rework in Assess", "Needs a back-out plan").await.assert_status(303);
+    take(&app, &c, &n, "Rework in Assess", "Needs a back-out plan")
+        .await
+        .assert_status(303);
     assert_eq!(status(&app), "withdrawn");
-    take(&app, &c, &n, "Advance to Plan and Design", "").await.assert_status(303);
+    take(&app, &c, &n, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
     assert_eq!(status(&app), "pending");
-    let count: i64 = approvals::table.count().get_result(&mut app.conn()).unwrap();
+    let count: i64 = approvals::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     assert_eq!(count, 2);
 }
 
@@ -127,11 +183,20 @@ async fn the_coordinator_is_not_eligible_and_a_direct_vote_is_refused() {
     let _cab = approvers(&app, &["ann"], "CAB").await;
     let n = in_plan_and_design(&app, &c, "minor").await;
     let page = c.get(&format!("/releases/{n}")).await;
-    page.assert_contains("Not eligible: you registered this release.").assert_lacks("Vote as yourself");
-    vote(&app, &c, &n, "approve", "").await.assert_status(403).assert_contains("not eligible");
-    let votes: i64 = approval_votes::table.count().get_result(&mut app.conn()).unwrap();
+    page.assert_contains("Not eligible: you registered this release.")
+        .assert_lacks("Vote as yourself");
+    vote(&app, &c, &n, "approve", "")
+        .await
+        .assert_status(403)
+        .assert_contains("not eligible");
+    let votes: i64 = approval_votes::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     assert_eq!(votes, 0);
-    c.get("/approvals").await.assert_contains("Nothing waits for your decision");
+    c.get("/approvals")
+        .await
+        .assert_contains("Nothing waits for your decision");
 }
 
 #[tokio::test]
@@ -141,12 +206,24 @@ async fn deny_needs_a_reason_and_deny_then_retract_starts_a_new_round_kept_in_th
     let cab = approvers(&app, &["ann", "ben"], "CAB").await;
     set_plan_rule(&app, "all", None);
     let n = in_plan_and_design(&app, &c, "minor").await;
-    vote(&app, &cab[0], &n, "deny", "   ").await.assert_status(422).assert_contains("Give a reason to deny.");
-    vote(&app, &cab[0], &n, "deny", "Test criteria are vague").await.assert_status(303);
-    vote(&app, &cab[1], &n, "approve", "").await.assert_status(303);
+    vote(&app, &cab[0], &n, "deny", "   ")
+        .await
+        .assert_status(422)
+        .assert_contains("Give a reason to deny.");
+    vote(&app, &cab[0], &n, "deny", "Test criteria are vague")
+        .await
+        .assert_status(303);
+    vote(&app, &cab[1], &n, "approve", "")
+        .await
+        .assert_status(303);
     assert_eq!(status(&app), "denied");
-    vote(&app, &cab[0], &n, "retract", "").await.assert_status(422).assert_contains("Give a reason to retract.");
-    vote(&app, &cab[0], &n, "retract", "Criteria were clarified").await.assert_status(303);
+    vote(&app, &cab[0], &n, "retract", "")
+        .await
+        .assert_status(422)
+        .assert_contains("Give a reason to retract.");
+    vote(&app, &cab[0], &n, "retract", "Criteria were clarified")
+        .await
+        .assert_status(303);
     assert_eq!(status(&app), "pending");
     let (_, cycle) = live_approval(&app, &n);
     assert_eq!(cycle, 2);
@@ -155,11 +232,29 @@ async fn deny_needs_a_reason_and_deny_then_retract_starts_a_new_round_kept_in_th
     assert_eq!(status(&app), "pending");
     vote(&app, &cab[1], &n, "approve", "").await;
     assert_eq!(status(&app), "approved");
-    let log: Vec<(i32, String)> = approval_log::table.order(approval_log::id).select((approval_log::cycle, approval_log::action)).load(&mut app.conn()).unwrap();
+    let log: Vec<(i32, String)> = approval_log::table
+        .order(approval_log::id)
+        .select((approval_log::cycle, approval_log::action))
+        .load(&mut app.conn())
+        .unwrap();
     let actions: Vec<String> = log.iter().map(|(c, a)| format!("{c}:{a}")).collect();
-    assert_eq!(actions, ["1:requested", "1:deny", "1:approve", "1:denied", "1:retract", "2:approve", "2:approve", "2:approved"]);
+    assert_eq!(
+        actions,
+        [
+            "1:requested",
+            "1:deny",
+            "1:approve",
+            "1:denied",
+            "1:retract",
+            "2:approve",
+            "2:approve",
+            "2:approved"
+        ]
+    );
     let page = c.get(&format!("/releases/{n}")).await;
-    page.assert_contains("Retracted their decision").assert_contains("Criteria were clarified").assert_contains("Test criteria are vague");
+    page.assert_contains("Retracted their decision")
+        .assert_contains("Criteria were clarified")
+        .assert_contains("Test criteria are vague");
 }
 
 #[tokio::test]
@@ -169,9 +264,16 @@ async fn an_emergency_release_goes_to_the_ecab_where_one_approval_is_enough() {
     let cab = approvers(&app, &["ann"], "CAB").await;
     let ecab = approvers(&app, &["eli", "eva"], "ECAB").await;
     let n = in_plan_and_design(&app, &c, "emergency").await;
-    c.get(&format!("/releases/{n}")).await.assert_contains("ECAB approval to leave Plan and Design").assert_contains("One must approve");
-    vote(&app, &cab[0], &n, "approve", "").await.assert_status(403);
-    vote(&app, &ecab[1], &n, "approve", "Go").await.assert_status(303);
+    c.get(&format!("/releases/{n}"))
+        .await
+        .assert_contains("ECAB approval to leave Plan and Design")
+        .assert_contains("One must approve");
+    vote(&app, &cab[0], &n, "approve", "")
+        .await
+        .assert_status(403);
+    vote(&app, &ecab[1], &n, "approve", "Go")
+        .await
+        .assert_status(303);
     assert_eq!(status(&app), "approved");
     assert_eq!(advance_status(&app, &c, &n).await, 303);
 }
@@ -186,20 +288,54 @@ async fn a_delegates_vote_is_logged_as_by_the_delegate_for_the_delegator() {
     let dan = app.client();
     dan.login("dan", PASSWORD).await;
     let today = chrono::Utc::now().date_naive().to_string();
-    cab[0].post("/account/delegations", &[("delegate", &dan_id.to_string()), ("from", &today), ("to", &today)]).await.assert_redirect_to("/account/delegations");
+    cab[0]
+        .post(
+            "/account/delegations",
+            &[
+                ("delegate", &dan_id.to_string()),
+                ("from", &today),
+                ("to", &today),
+            ],
+        )
+        .await
+        .assert_redirect_to("/account/delegations");
     let n = in_plan_and_design(&app, &c, "minor").await;
-    dan.get("/approvals").await.assert_contains(&n).assert_contains("ann (test) (delegated to you)");
-    let ann_id: i64 = relman::schema::users::table.filter(relman::schema::users::username.eq("ann")).select(relman::schema::users::id).first(&mut app.conn()).unwrap();
+    dan.get("/approvals")
+        .await
+        .assert_contains(&n)
+        .assert_contains("ann (test) (delegated to you)");
+    let ann_id: i64 = relman::schema::users::table
+        .filter(relman::schema::users::username.eq("ann"))
+        .select(relman::schema::users::id)
+        .first(&mut app.conn())
+        .unwrap();
     let (id, cycle) = live_approval(&app, &n);
     // Voting as himself is refused: he is not in the group.
-    dan.post(&format!("/approvals/{id}/decision"), &[("decision", "approve"), ("cycle", &cycle.to_string())]).await.assert_status(403);
-    dan.post(&format!("/approvals/{id}/decision"), &[("decision", "approve"), ("cycle", &cycle.to_string()), ("on_behalf_of", &ann_id.to_string())])
-        .await
-        .assert_status(303);
+    dan.post(
+        &format!("/approvals/{id}/decision"),
+        &[("decision", "approve"), ("cycle", &cycle.to_string())],
+    )
+    .await
+    .assert_status(403);
+    dan.post(
+        &format!("/approvals/{id}/decision"),
+        &[
+            ("decision", "approve"),
+            ("cycle", &cycle.to_string()),
+            ("on_behalf_of", &ann_id.to_string()),
+        ],
+    )
+    .await
+    .assert_status(303);
     assert_eq!(status(&app), "approved");
-    let (voter, cast_by): (i64, i64) = approval_votes::table.select((approval_votes::voter_id, approval_votes::cast_by)).first(&mut app.conn()).unwrap();
+    let (voter, cast_by): (i64, i64) = approval_votes::table
+        .select((approval_votes::voter_id, approval_votes::cast_by))
+        .first(&mut app.conn())
+        .unwrap();
     assert_eq!((voter, cast_by), (ann_id, dan_id));
-    c.get(&format!("/releases/{n}")).await.assert_contains("dan (test) for ann (test)");
+    c.get(&format!("/releases/{n}"))
+        .await
+        .assert_contains("dan (test) for ann (test)");
 }
 
 #[tokio::test]
@@ -211,13 +347,34 @@ async fn delegation_never_lets_anyone_vote_on_a_release_they_are_excluded_from()
     c.login("cora", PASSWORD).await;
     let cab = approvers(&app, &["ann"], "CAB").await;
     let today = chrono::Utc::now().date_naive().to_string();
-    cab[0].post("/account/delegations", &[("delegate", &cora_id.to_string()), ("from", &today), ("to", &today)]).await.assert_status(303);
-    let n = in_plan_and_design(&app, &c, "minor").await;
-    let ann_id: i64 = relman::schema::users::table.filter(relman::schema::users::username.eq("ann")).select(relman::schema::users::id).first(&mut app.conn()).unwrap();
-    let (id, cycle) = live_approval(&app, &n);
-    c.post(&format!("/approvals/{id}/decision"), &[("decision", "approve"), ("cycle", &cycle.to_string()), ("on_behalf_of", &ann_id.to_string())])
+    cab[0]
+        .post(
+            "/account/delegations",
+            &[
+                ("delegate", &cora_id.to_string()),
+                ("from", &today),
+                ("to", &today),
+            ],
+        )
         .await
-        .assert_status(403);
+        .assert_status(303);
+    let n = in_plan_and_design(&app, &c, "minor").await;
+    let ann_id: i64 = relman::schema::users::table
+        .filter(relman::schema::users::username.eq("ann"))
+        .select(relman::schema::users::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let (id, cycle) = live_approval(&app, &n);
+    c.post(
+        &format!("/approvals/{id}/decision"),
+        &[
+            ("decision", "approve"),
+            ("cycle", &cycle.to_string()),
+            ("on_behalf_of", &ann_id.to_string()),
+        ],
+    )
+    .await
+    .assert_status(403);
     assert_eq!(status(&app), "pending");
 }
 
@@ -239,20 +396,47 @@ async fn twenty_concurrent_votes_count_once_each_and_the_outcome_is_recorded_onc
         tokens.push(v.csrf().await);
     }
     let posts = cab.iter().zip(&tokens).flat_map(|(v, t)| {
-        let form = [("csrf_token", t.as_str()), ("decision", "approve"), ("cycle", cycle.as_str())];
+        let form = [
+            ("csrf_token", t.as_str()),
+            ("decision", "approve"),
+            ("cycle", cycle.as_str()),
+        ];
         let body = serde_html_form::to_string(form).unwrap();
         let url = format!("{}{}", v.base, path);
-        (0..2).map(move |_| v.http.post(url.clone()).header("content-type", "application/x-www-form-urlencoded").body(body.clone()).send())
+        (0..2).map(move |_| {
+            v.http
+                .post(url.clone())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.clone())
+                .send()
+        })
     });
     let results = futures_util::future::join_all(posts).await;
-    assert!(results.iter().all(|r| r.as_ref().is_ok_and(|r| r.status().as_u16() == 303)));
-    let voters: Vec<i64> = approval_votes::table.select(approval_votes::voter_id).load(&mut app.conn()).unwrap();
+    assert!(results
+        .iter()
+        .all(|r| r.as_ref().is_ok_and(|r| r.status().as_u16() == 303)));
+    let voters: Vec<i64> = approval_votes::table
+        .select(approval_votes::voter_id)
+        .load(&mut app.conn())
+        .unwrap();
     let mut distinct = voters.clone();
     distinct.sort();
     distinct.dedup();
-    assert_eq!(voters.len(), distinct.len(), "every counted vote is a different voter");
-    assert_eq!(voters.len(), 11, "more than half of 20, then the round was decided");
-    let outcomes: i64 = approval_log::table.filter(approval_log::action.eq("approved")).count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(
+        voters.len(),
+        distinct.len(),
+        "every counted vote is a different voter"
+    );
+    assert_eq!(
+        voters.len(),
+        11,
+        "more than half of 20, then the round was decided"
+    );
+    let outcomes: i64 = approval_log::table
+        .filter(approval_log::action.eq("approved"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     assert_eq!(outcomes, 1);
     assert_eq!(status(&app), "approved");
 }
@@ -264,12 +448,32 @@ async fn the_inbox_lists_what_waits_and_votes_in_one_click() {
     let cab = approvers(&app, &["ann", "ben"], "CAB").await;
     let n = in_plan_and_design(&app, &c, "minor").await;
     let inbox = cab[0].get("/approvals").await;
-    inbox.assert_status(200).assert_contains(&n).assert_contains("Billing 4.2").assert_contains("Minor").assert_contains("All must approve");
+    inbox
+        .assert_status(200)
+        .assert_contains(&n)
+        .assert_contains("Billing 4.2")
+        .assert_contains("Minor")
+        .assert_contains("All must approve");
     inbox.assert_contains("Approvals <span class=\"count\">1");
     let (id, cycle) = live_approval(&app, &n);
-    cab[0].post(&format!("/approvals/{id}/decision"), &[("decision", "approve"), ("cycle", &cycle.to_string()), ("return_to", "/approvals")]).await.assert_redirect_to("/approvals");
+    cab[0]
+        .post(
+            &format!("/approvals/{id}/decision"),
+            &[
+                ("decision", "approve"),
+                ("cycle", &cycle.to_string()),
+                ("return_to", "/approvals"),
+            ],
+        )
+        .await
+        .assert_redirect_to("/approvals");
     let after = cab[0].get("/approvals").await;
-    after.assert_contains("Nothing waits for your decision").assert_contains("Your recent decisions").assert_contains("Approved");
+    after
+        .assert_contains("Nothing waits for your decision")
+        .assert_contains("Your recent decisions")
+        .assert_contains("Approved");
     // Non-approvers have no inbox entries and no vote.
-    c.get("/approvals").await.assert_contains("You are not a release approver");
+    c.get("/approvals")
+        .await
+        .assert_contains("You are not a release approver");
 }

@@ -16,14 +16,42 @@ async fn concurrent_saves_and_transitions_on_one_release_take_effect_once_each()
 
     // Sixteen saves from forms read at the same version: one wins, the others get the conflict page.
     let saves = (0..16).map(|i| {
-        let body = serde_html_form::to_string([("csrf_token", token.as_str()), ("version", v.as_str()), ("affected_services", &format!("Service {i}"))]).unwrap();
-        c.http.post(format!("{}/releases/{n}", c.base)).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        let body = serde_html_form::to_string([
+            ("csrf_token", token.as_str()),
+            ("version", v.as_str()),
+            ("affected_services", &format!("Service {i}")),
+        ])
+        .unwrap();
+        c.http
+            .post(format!("{}/releases/{n}", c.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
     });
-    let statuses: Vec<u16> = futures_util::future::join_all(saves).await.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 15, "{statuses:?}");
-    let services: String = release_details::table.select(release_details::affected_services).first(&mut app.conn()).unwrap();
-    let edits: i64 = history_events::table.filter(history_events::kind.eq("edit")).count().get_result(&mut app.conn()).unwrap();
+    let statuses: Vec<u16> = futures_util::future::join_all(saves)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        15,
+        "{statuses:?}"
+    );
+    let services: String = release_details::table
+        .select(release_details::affected_services)
+        .first(&mut app.conn())
+        .unwrap();
+    let edits: i64 = history_events::table
+        .filter(history_events::kind.eq("edit"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     assert_eq!(edits, 1);
     assert!(services.starts_with("Service "));
 
@@ -31,12 +59,30 @@ async fn concurrent_saves_and_transitions_on_one_release_take_effect_once_each()
     let t = transition_id(&app, &n, "Advance to Plan and Design").to_string();
     let v = version(&app, &n).to_string();
     let moves = (0..16).map(|_| {
-        let body = serde_html_form::to_string([("csrf_token", token.as_str()), ("transition", t.as_str()), ("version", v.as_str()), ("reason", "")]).unwrap();
-        c.http.post(format!("{}/releases/{n}/transitions", c.base)).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        let body = serde_html_form::to_string([
+            ("csrf_token", token.as_str()),
+            ("transition", t.as_str()),
+            ("version", v.as_str()),
+            ("reason", ""),
+        ])
+        .unwrap();
+        c.http
+            .post(format!("{}/releases/{n}/transitions", c.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
     });
-    let statuses: Vec<u16> = futures_util::future::join_all(moves).await.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
+    let statuses: Vec<u16> = futures_util::future::join_all(moves)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
     assert!(statuses.iter().all(|s| *s == 303), "{statuses:?}");
-    let advances: i64 = history_events::table.filter(history_events::kind.eq("advance")).count().get_result(&mut app.conn()).unwrap();
+    let advances: i64 = history_events::table
+        .filter(history_events::kind.eq("advance"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     assert_eq!(advances, 1);
     assert_eq!(crate::releases::phase_of(&app, &n), "Plan and Design");
 }

@@ -37,14 +37,37 @@ async fn while_the_database_is_down_pages_answer_503_and_serve_again_when_it_is_
         let mut conn = pool.get().unwrap();
         relman::services::accounts::create_user(
             &mut conn,
-            &relman::services::accounts::NewAccount { username: "olga", display_name: "Olga", email: None, password: PASSWORD, roles: relman::domain::roles::Roles::of(&[Role::Manager]), groups: &[] },
+            &relman::services::accounts::NewAccount {
+                username: "olga",
+                display_name: "Olga",
+                email: None,
+                password: PASSWORD,
+                roles: relman::domain::roles::Roles::of(&[Role::Manager]),
+                groups: &[],
+            },
         )
         .unwrap();
     }
-    let app = Application::build("127.0.0.1:0", pool, HttpSettings { session_key: actix_web::cookie::Key::generate(), cookie_secure: false }, Some(1)).unwrap();
+    let app = Application::build(
+        "127.0.0.1:0",
+        pool,
+        HttpSettings {
+            session_key: actix_web::cookie::Key::generate(),
+            cookie_secure: false,
+        },
+        Some(1),
+    )
+    .unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.into_server());
-    let c = crate::support::Client { base: base.clone(), http: reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap() };
+    let c = crate::support::Client {
+        base: base.clone(),
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    };
     c.login("olga", PASSWORD).await.assert_redirect_to("/");
     c.get("/releases").await.assert_status(200);
 
@@ -57,7 +80,9 @@ async fn while_the_database_is_down_pages_answer_503_and_serve_again_when_it_is_
     let health = c.get("/healthz").await;
     assert_eq!(health.status, 503);
     let page = c.get("/releases").await;
-    page.assert_status(503).assert_contains("briefly unavailable").assert_lacks("connection");
+    page.assert_status(503)
+        .assert_contains("briefly unavailable")
+        .assert_lacks("connection");
 
     // Back again: the same server serves without a restart.
     let _pg = tokio::task::spawn_blocking({
@@ -87,12 +112,22 @@ async fn kill_9_during_a_load_of_transitions_loses_no_answered_transition() {
     let coordinator = app.signed_in("cora", &[Role::Coordinator]).await;
     let mut numbers = Vec::new();
     for i in 0..24 {
-        numbers.push(crate::releases::register(&coordinator, &format!("Load {i}"), "minor", "low", "low").await);
+        numbers.push(
+            crate::releases::register(&coordinator, &format!("Load {i}"), "minor", "low", "low")
+                .await,
+        );
     }
     // A real relman process on the test database.
     let (mut child, port) = start_relman(&app, &[]).await;
     let base = format!("http://127.0.0.1:{port}");
-    let c = crate::support::Client { base: base.clone(), http: reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap() };
+    let c = crate::support::Client {
+        base: base.clone(),
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    };
     c.login("cora", PASSWORD).await.assert_redirect_to("/");
     let token = c.csrf().await;
     // Advance and rework every release in a loop, many at once; kill the server meanwhile.
@@ -105,16 +140,36 @@ async fn kill_9_during_a_load_of_transitions_loses_no_answered_transition() {
     'outer: for round in 0..40 {
         let mut sends = Vec::new();
         for n in &numbers {
-            let label = if round % 2 == 0 { "Advance to Plan and Design" } else { "Rework in Assess" };
+            let label = if round % 2 == 0 {
+                "Advance to Plan and Design"
+            } else {
+                "Rework in Assess"
+            };
             let t = crate::releases::transition_id(&app, n, label).to_string();
             let v = crate::releases::version(&app, n).to_string();
-            let form = serde_html_form::to_string([("csrf_token", token.as_str()), ("transition", &t), ("version", &v), ("reason", "load")]).unwrap();
+            let form = serde_html_form::to_string([
+                ("csrf_token", token.as_str()),
+                ("transition", &t),
+                ("version", &v),
+                ("reason", "load"),
+            ])
+            .unwrap();
             let url = format!("{base}/releases/{n}/transitions");
-            sends.push((n.clone(), v.clone(), c.http.post(url).header("content-type", "application/x-www-form-urlencoded").body(form).send()));
+            sends.push((
+                n.clone(),
+                v.clone(),
+                c.http
+                    .post(url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(form)
+                    .send(),
+            ));
         }
         for (n, v, s) in sends {
             match s.await {
-                Ok(r) if r.status().as_u16() == 303 => answered.push((n, v.parse::<i32>().unwrap() + 1)),
+                Ok(r) if r.status().as_u16() == 303 => {
+                    answered.push((n, v.parse::<i32>().unwrap() + 1))
+                }
                 Ok(_) => {}
                 Err(_) => break 'outer,
             }
@@ -122,16 +177,29 @@ async fn kill_9_during_a_load_of_transitions_loses_no_answered_transition() {
     }
     killer.await.unwrap();
     let _ = child.wait();
-    assert!(!answered.is_empty(), "some transitions were answered before the kill");
+    assert!(
+        !answered.is_empty(),
+        "some transitions were answered before the kill"
+    );
     // Every transition answered with success is in the database: its version and its history.
     let mut conn = app.conn();
     for (n, v) in &answered {
         let id: i64 = {
             use relman::schema::releases;
-            releases::table.filter(releases::kind.eq("release")).filter(releases::number.eq(relman::paths::parse_release_number(n).unwrap())).select(releases::id).first(&mut conn).unwrap()
+            releases::table
+                .filter(releases::kind.eq("release"))
+                .filter(releases::number.eq(relman::paths::parse_release_number(n).unwrap()))
+                .select(releases::id)
+                .first(&mut conn)
+                .unwrap()
         };
         use relman::schema::history_events as h;
-        let found: i64 = h::table.filter(h::release_id.eq(id)).filter(h::record_version.eq(*v)).count().get_result(&mut conn).unwrap();
+        let found: i64 = h::table
+            .filter(h::release_id.eq(id))
+            .filter(h::record_version.eq(*v))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
         assert_eq!(found, 1, "{n} version {v} was answered but is not recorded");
     }
 }
@@ -145,24 +213,43 @@ async fn sigterm_lets_a_request_in_flight_finish_and_then_stops() {
     let (mut child, port) = start_relman(&app, &[]).await;
     let base = format!("http://127.0.0.1:{port}");
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let http = reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let c = crate::support::Client { base: base.clone(), http };
+    let http = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let c = crate::support::Client {
+        base: base.clone(),
+        http,
+    };
     c.login("cleo", PASSWORD).await.assert_redirect_to("/");
     let token = c.csrf().await;
     let cookie = {
         use reqwest::cookie::CookieStore;
-        jar.cookies(&base.parse().unwrap()).unwrap().to_str().unwrap().to_string()
+        jar.cookies(&base.parse().unwrap())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
     };
 
     // A transition whose body is still arriving when the server is told to stop.
     let t = crate::releases::transition_id(&app, &n, "Advance to Plan and Design").to_string();
     let v = crate::releases::version(&app, &n).to_string();
-    let body = serde_html_form::to_string([("csrf_token", token.as_str()), ("transition", &t), ("version", &v), ("reason", "in flight")]).unwrap();
+    let body = serde_html_form::to_string([
+        ("csrf_token", token.as_str()),
+        ("transition", &t),
+        ("version", &v),
+        ("reason", "in flight"),
+    ])
+    .unwrap();
     let head = format!(
         "POST /releases/{n}/transitions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     let (first, rest) = body.split_at(body.len() / 2);
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(first.as_bytes()).await.unwrap();
@@ -170,15 +257,27 @@ async fn sigterm_lets_a_request_in_flight_finish_and_then_stops() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Stopping: no new connection is taken…
-    assert!(reqwest::get(format!("{base}/healthz")).await.is_err(), "a new connection was served after SIGTERM");
+    assert!(
+        reqwest::get(format!("{base}/healthz")).await.is_err(),
+        "a new connection was served after SIGTERM"
+    );
     // …but the request in flight is finished and answered.
     stream.write_all(rest.as_bytes()).await.unwrap();
     let mut answer = String::new();
-    tokio::time::timeout(Duration::from_secs(20), stream.read_to_string(&mut answer)).await.expect("an answer").unwrap();
-    assert!(answer.starts_with("HTTP/1.1 303"), "the request in flight was not answered:\n{answer}");
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_string(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 303"),
+        "the request in flight was not answered:\n{answer}"
+    );
     assert_eq!(crate::releases::phase_of(&app, &n), "Plan and Design");
     // And then the process ends, cleanly.
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "relman exited with {status}");
 }
 
@@ -208,7 +307,11 @@ impl Drop for Instance {
 /// `relman serve` as its own process on the test's database (with these settings too), once
 /// it answers `/healthz`.
 pub async fn start_relman(app: &TestApp, settings: &[(&str, &str)]) -> (Instance, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(env!("CARGO_BIN_EXE_relman"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", &app.db.url)
@@ -221,7 +324,10 @@ pub async fn start_relman(app: &TestApp, settings: &[(&str, &str)]) -> (Instance
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status() == 200) {
+        if reqwest::get(format!("{base}/healthz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

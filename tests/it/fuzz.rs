@@ -6,12 +6,64 @@ use crate::authz::{fixture, matrix};
 use crate::support::TestApp;
 
 const FIELDS: &[&str] = &[
-    "title", "description", "version", "transition", "reason", "action", "decision", "cycle", "comment", "number",
-    "phase", "assignee", "group", "due", "name", "starts_at", "ends_at", "category", "type", "impact", "urgency",
-    "risk", "risk_reason", "planned_start", "planned_end", "coordinator", "manager", "model", "username", "password",
-    "display_name", "email", "role", "record_kind", "workflow_id", "direction", "rows", "t0_title", "t0_offset",
-    "delegate", "from", "to", "on_behalf_of", "body", "affected_services", "test_result", "new_password", "confirm",
-    "current", "copy_source", "duration", "condition", "rule", "quorum_count", "kind", "label", "to_phase", "open",
+    "title",
+    "description",
+    "version",
+    "transition",
+    "reason",
+    "action",
+    "decision",
+    "cycle",
+    "comment",
+    "number",
+    "phase",
+    "assignee",
+    "group",
+    "due",
+    "name",
+    "starts_at",
+    "ends_at",
+    "category",
+    "type",
+    "impact",
+    "urgency",
+    "risk",
+    "risk_reason",
+    "planned_start",
+    "planned_end",
+    "coordinator",
+    "manager",
+    "model",
+    "username",
+    "password",
+    "display_name",
+    "email",
+    "role",
+    "record_kind",
+    "workflow_id",
+    "direction",
+    "rows",
+    "t0_title",
+    "t0_offset",
+    "delegate",
+    "from",
+    "to",
+    "on_behalf_of",
+    "body",
+    "affected_services",
+    "test_result",
+    "new_password",
+    "confirm",
+    "current",
+    "copy_source",
+    "duration",
+    "condition",
+    "rule",
+    "quorum_count",
+    "kind",
+    "label",
+    "to_phase",
+    "open",
 ];
 
 fn value(rng: &mut rand::rngs::StdRng) -> String {
@@ -28,8 +80,14 @@ fn value(rng: &mut rand::rngs::StdRng) -> String {
         9 => "\u{0}\u{202e}\u{1f600}ÿ".into(),
         10 => "%00%ff".into(),
         11 => rng.gen_range(-5i64..50).to_string(),
-        12 => ["approve", "deny", "retract", "edit", "complete", "start", "add", "remove", "watch", "up", "down"][rng.gen_range(0..11)].into(),
-        _ => (0..rng.gen_range(0..40)).map(|_| rng.gen_range(' '..'~')).collect(),
+        12 => [
+            "approve", "deny", "retract", "edit", "complete", "start", "add", "remove", "watch",
+            "up", "down",
+        ][rng.gen_range(0..11)]
+        .into(),
+        _ => (0..rng.gen_range(0..40))
+            .map(|_| rng.gen_range(' '..'~'))
+            .collect(),
     }
 }
 
@@ -42,18 +100,54 @@ async fn hostile_bodies_on_every_post_route_get_a_4xx_never_a_5xx() {
     let mut failures = Vec::new();
     for r in rows.iter().filter(|r| r.method == "POST") {
         // As the manager (or the administrator for account pages), so the checks reach the input.
-        let c = if r.path.starts_with("/admin/users") || r.path.starts_with("/admin/groups") { &clients[3] } else { &clients[0] };
+        let c = if r.path.starts_with("/admin/users") || r.path.starts_with("/admin/groups") {
+            &clients[3]
+        } else {
+            &clients[0]
+        };
         let token = c.csrf().await;
         let bodies: Vec<(&str, Vec<u8>)> = vec![
-            ("malformed url-encoding", format!("csrf_token={token}&title=%ZZ%&version=%").into_bytes()),
-            ("invalid UTF-8", [format!("csrf_token={token}&title=").into_bytes(), vec![0xff, 0xfe, 0xc3]].concat()),
-            ("repeated fields", format!("csrf_token={token}&version=1&version=2&title=a&title=b&action=x&action=y").into_bytes()),
-            ("over the size limit", [format!("csrf_token={token}&title=").into_bytes(), vec![b'a'; 300 * 1024]].concat()),
+            (
+                "malformed url-encoding",
+                format!("csrf_token={token}&title=%ZZ%&version=%").into_bytes(),
+            ),
+            (
+                "invalid UTF-8",
+                [
+                    format!("csrf_token={token}&title=").into_bytes(),
+                    vec![0xff, 0xfe, 0xc3],
+                ]
+                .concat(),
+            ),
+            (
+                "repeated fields",
+                format!("csrf_token={token}&version=1&version=2&title=a&title=b&action=x&action=y")
+                    .into_bytes(),
+            ),
+            (
+                "over the size limit",
+                [
+                    format!("csrf_token={token}&title=").into_bytes(),
+                    vec![b'a'; 300 * 1024],
+                ]
+                .concat(),
+            ),
             ("not a form", b"{\"title\": \"json\"}".to_vec()),
         ];
         for (what, body) in bodies {
-            let ct = if what == "not a form" { "application/json" } else { "application/x-www-form-urlencoded" };
-            let resp = c.http.post(format!("{}{}", c.base, r.path)).header("content-type", ct).body(body).send().await.unwrap();
+            let ct = if what == "not a form" {
+                "application/json"
+            } else {
+                "application/x-www-form-urlencoded"
+            };
+            let resp = c
+                .http
+                .post(format!("{}{}", c.base, r.path))
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
             let s = resp.status().as_u16();
             if s >= 500 {
                 failures.push(format!("POST {} with {what}: {s}", r.path));
@@ -68,8 +162,15 @@ async fn hostile_bodies_on_every_post_route_get_a_4xx_never_a_5xx() {
 async fn ten_thousand_random_forms_never_get_a_5xx() {
     let app = TestApp::spawn().await;
     let (clients, ids) = fixture(&app).await;
-    let posts: Vec<String> = matrix(&ids).into_iter().filter(|r| r.method == "POST" && r.path != "/logout").map(|r| r.path).collect();
-    let total: usize = std::env::var("RELMAN_FUZZ_FORMS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let posts: Vec<String> = matrix(&ids)
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path != "/logout")
+        .map(|r| r.path)
+        .collect();
+    let total: usize = std::env::var("RELMAN_FUZZ_FORMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     let mut rng = rand::rngs::StdRng::seed_from_u64(20261126);
     let tokens = {
         let mut t = Vec::new();
@@ -84,7 +185,10 @@ async fn ten_thousand_random_forms_never_get_a_5xx() {
         let path = posts[rng.gen_range(0..posts.len())].clone();
         let mut form: Vec<(String, String)> = vec![("csrf_token".into(), tokens[who].clone())];
         for _ in 0..rng.gen_range(0..8) {
-            form.push((FIELDS[rng.gen_range(0..FIELDS.len())].to_string(), value(&mut rng)));
+            form.push((
+                FIELDS[rng.gen_range(0..FIELDS.len())].to_string(),
+                value(&mut rng),
+            ));
         }
         jobs.push((who, path, form));
     }
@@ -93,9 +197,17 @@ async fn ten_thousand_random_forms_never_get_a_5xx() {
         let sends = chunk.iter().map(|(who, path, form)| {
             let c = &clients[*who];
             let body = serde_html_form::to_string(form).unwrap();
-            c.http.post(format!("{}{}", c.base, path)).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+            c.http
+                .post(format!("{}{}", c.base, path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
         });
-        for (res, (_, path, form)) in futures_util::future::join_all(sends).await.into_iter().zip(chunk) {
+        for (res, (_, path, form)) in futures_util::future::join_all(sends)
+            .await
+            .into_iter()
+            .zip(chunk)
+        {
             match res {
                 Ok(r) if r.status().as_u16() >= 500 => {
                     let keys: Vec<&str> = form.iter().map(|(k, _)| k.as_str()).collect();
@@ -108,5 +220,15 @@ async fn ten_thousand_random_forms_never_get_a_5xx() {
     }
     failures.sort();
     failures.dedup();
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.iter().take(40).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

@@ -25,12 +25,19 @@ fn sent(app: &TestApp) -> Vec<(String, String)> {
 }
 
 fn clear(app: &TestApp) {
-    diesel::delete(mail_outbox::table).execute(&mut app.conn()).unwrap();
-    diesel::delete(notifications::table).execute(&mut app.conn()).unwrap();
+    diesel::delete(mail_outbox::table)
+        .execute(&mut app.conn())
+        .unwrap();
+    diesel::delete(notifications::table)
+        .execute(&mut app.conn())
+        .unwrap();
 }
 
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let mut v: Vec<(String, String)> = v
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     v.sort();
     v
 }
@@ -49,57 +56,138 @@ async fn each_key_point_tells_the_right_people_and_nobody_else() {
     let p = c
         .post(
             "/releases/new",
-            &[("category", "1"), ("type", "minor"), ("title", "Billing"), ("description", "d"), ("reason", "security"), ("impact", "low"), ("urgency", "low"), ("manager", &mona_id.to_string())],
+            &[
+                ("category", "1"),
+                ("type", "minor"),
+                ("title", "Billing"),
+                ("description", "d"),
+                ("reason", "security"),
+                ("impact", "low"),
+                ("urgency", "low"),
+                ("manager", &mona_id.to_string()),
+            ],
         )
         .await;
-    let n = p.location.unwrap().trim_start_matches("/releases/").to_string();
+    let n = p
+        .location
+        .unwrap()
+        .trim_start_matches("/releases/")
+        .to_string();
     assert_eq!(sent(&app), pairs(&[("mona", "registered")]));
     clear(&app);
 
     // Phase entered: the coordinator (unless they moved it) and the watchers; approval requested: each eligible voter.
-    watcher.post(&format!("/releases/{n}/watch"), &[("action", "watch")]).await.assert_status(303);
-    take(&app, &c, &n, "Advance to Plan and Design", "").await.assert_status(303);
-    assert_eq!(sent(&app), pairs(&[("wes", "phase_entered"), ("ann", "approval_requested")]));
+    watcher
+        .post(&format!("/releases/{n}/watch"), &[("action", "watch")])
+        .await
+        .assert_status(303);
+    take(&app, &c, &n, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
+    assert_eq!(
+        sent(&app),
+        pairs(&[("wes", "phase_entered"), ("ann", "approval_requested")])
+    );
     clear(&app);
 
     // Task assigned: its assignee.
-    let bystander: i64 = users::table.filter(users::username.eq("ann")).select(users::id).first(&mut app.conn()).unwrap();
-    c.post(&format!("/releases/{n}/tasks"), &[("title", "Review the plan"), ("assignee", &bystander.to_string())]).await.assert_status(303);
+    let bystander: i64 = users::table
+        .filter(users::username.eq("ann"))
+        .select(users::id)
+        .first(&mut app.conn())
+        .unwrap();
+    c.post(
+        &format!("/releases/{n}/tasks"),
+        &[
+            ("title", "Review the plan"),
+            ("assignee", &bystander.to_string()),
+        ],
+    )
+    .await
+    .assert_status(303);
     assert_eq!(sent(&app), pairs(&[("ann", "task_assigned")]));
-    diesel::update(tasks::table).set(tasks::status.eq("done")).execute(&mut app.conn()).unwrap();
+    diesel::update(tasks::table)
+        .set(tasks::status.eq("done"))
+        .execute(&mut app.conn())
+        .unwrap();
     clear(&app);
 
     // Approval decided: the coordinator. (Ann is now excluded as a task assignee; the CAB chair votes.)
-    save(&app, &c, &n, &[("release_plan", "P"), ("deployment_plan", "D"), ("test_criteria", "T"), ("backout_plan", "B"), ("planned_start", "2026-12-01T09:00"), ("planned_end", "2026-12-20T09:00")]).await;
+    save(
+        &app,
+        &c,
+        &n,
+        &[
+            ("release_plan", "P"),
+            ("deployment_plan", "D"),
+            ("test_criteria", "T"),
+            ("backout_plan", "B"),
+            ("planned_start", "2026-12-01T09:00"),
+            ("planned_end", "2026-12-20T09:00"),
+        ],
+    )
+    .await;
     clear(&app);
     cab_approves(&app, &n).await;
     assert_eq!(sent(&app), pairs(&[("cora", "approval_decided")]));
     clear(&app);
 
     // Back-out activated: the managers; abandoned: everyone involved.
-    take(&app, &c, &n, "Advance to Build and Test", "").await.assert_status(303);
+    take(&app, &c, &n, "Advance to Build and Test", "")
+        .await
+        .assert_status(303);
     save(&app, &c, &n, &[("test_result", "Passed")]).await;
     cab_approves(&app, &n).await;
-    take(&app, &c, &n, "Advance to Training", "").await.assert_status(303);
+    take(&app, &c, &n, "Advance to Training", "")
+        .await
+        .assert_status(303);
     clear(&app);
-    take(&app, &c, &n, "Activate back-out plan", "It broke").await.assert_status(303);
+    take(&app, &c, &n, "Activate back-out plan", "It broke")
+        .await
+        .assert_status(303);
     let got = sent(&app);
-    assert!(got.contains(&("mona".into(), "back_out".into())) && got.contains(&("max".into(), "back_out".into())), "{got:?}");
-    assert!(!got.iter().any(|(u, _)| u == "bystander" || u == "cora"), "{got:?}");
+    assert!(
+        got.contains(&("mona".into(), "back_out".into()))
+            && got.contains(&("max".into(), "back_out".into())),
+        "{got:?}"
+    );
+    assert!(
+        !got.iter().any(|(u, _)| u == "bystander" || u == "cora"),
+        "{got:?}"
+    );
     clear(&app);
-    take(&app, &c, &n, "Abandon release", "Not worth it").await.assert_status(303);
-    assert_eq!(sent(&app), pairs(&[("mona", "ended"), ("ann", "ended"), ("wes", "ended")]));
+    take(&app, &c, &n, "Abandon release", "Not worth it")
+        .await
+        .assert_status(303);
+    assert_eq!(
+        sent(&app),
+        pairs(&[("mona", "ended"), ("ann", "ended"), ("wes", "ended")])
+    );
 
     // The inbox shows them, newest first, and marks them read.
     let ann = app.client();
     ann.login("ann", PASSWORD).await;
     let page = ann.get("/notifications").await;
-    page.assert_status(200).assert_contains("abandoned").assert_contains("Unread").assert_contains("Notifications <span class=\"count\">");
-    ann.post("/notifications/read-all", &[]).await.assert_redirect_to("/notifications");
-    ann.get("/notifications").await.assert_lacks("<strong class=\"badge\">Unread</strong>");
+    page.assert_status(200)
+        .assert_contains("abandoned")
+        .assert_contains("Unread")
+        .assert_contains("Notifications <span class=\"count\">");
+    ann.post("/notifications/read-all", &[])
+        .await
+        .assert_redirect_to("/notifications");
+    ann.get("/notifications")
+        .await
+        .assert_lacks("<strong class=\"badge\">Unread</strong>");
     // Nobody reads another user's notification.
-    let mona_note: i64 = notifications::table.inner_join(users::table).filter(users::username.eq("mona")).select(notifications::id).first(&mut app.conn()).unwrap();
-    ann.post(&format!("/notifications/{mona_note}/read"), &[]).await.assert_status(404);
+    let mona_note: i64 = notifications::table
+        .inner_join(users::table)
+        .filter(users::username.eq("mona"))
+        .select(notifications::id)
+        .first(&mut app.conn())
+        .unwrap();
+    ann.post(&format!("/notifications/{mona_note}/read"), &[])
+        .await
+        .assert_status(404);
 }
 
 /// A minimal SMTP server on loopback that records every message it accepts.
@@ -159,11 +247,23 @@ async fn an_instance_without_a_mail_server_notifies_in_the_app_and_queues_no_mai
     let app = TestApp::spawn_without_mail().await;
     let c = app.signed_in("cora", &[Role::Coordinator]).await;
     let m = app.signed_in("mona", &[Role::Manager]).await;
-    diesel::update(users::table.filter(users::username.eq("cora"))).set(users::email.eq(Some("cora@example.org"))).execute(&mut app.conn()).unwrap();
+    diesel::update(users::table.filter(users::username.eq("cora")))
+        .set(users::email.eq(Some("cora@example.org")))
+        .execute(&mut app.conn())
+        .unwrap();
     let n = register(&c, "Billing", "minor", "low", "low").await;
-    take(&app, &m, &n, "Advance to Plan and Design", "").await.assert_status(303);
-    assert!(sent(&app).contains(&("cora".to_string(), "phase_entered".to_string())), "{:?}", sent(&app));
-    let queued: i64 = mail_outbox::table.count().get_result(&mut app.conn()).unwrap();
+    take(&app, &m, &n, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
+    assert!(
+        sent(&app).contains(&("cora".to_string(), "phase_entered".to_string())),
+        "{:?}",
+        sent(&app)
+    );
+    let queued: i64 = mail_outbox::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     assert_eq!(queued, 0, "nothing would ever send it");
 }
 
@@ -172,44 +272,75 @@ async fn a_phase_change_is_mailed_once_even_when_the_mail_server_was_down_at_fir
     let app = TestApp::spawn().await;
     let c = app.signed_in("cora", &[Role::Coordinator]).await;
     let m = app.signed_in("mona", &[Role::Manager]).await;
-    diesel::update(users::table.filter(users::username.eq("cora"))).set(users::email.eq(Some("cora@example.org"))).execute(&mut app.conn()).unwrap();
+    diesel::update(users::table.filter(users::username.eq("cora")))
+        .set(users::email.eq(Some("cora@example.org")))
+        .execute(&mut app.conn())
+        .unwrap();
     let n = register(&c, "Billing", "minor", "low", "low").await;
     // The manager moves it: the coordinator hears of it, by e-mail too.
-    crate::releases::take(&app, &m, &n, "Advance to Plan and Design", "").await.assert_status(303);
-    let queued: i64 = mail_outbox::table.count().get_result(&mut app.conn()).unwrap();
+    crate::releases::take(&app, &m, &n, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
+    let queued: i64 = mail_outbox::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     assert_eq!(queued, 1);
 
     // The mail server is down: nothing is lost, the row waits with an error.
     let reserved = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = reserved.local_addr().unwrap().port();
     drop(reserved);
-    let mailer = Mailer::new(&format!("smtp://127.0.0.1:{port}"), "Relman <relman@example.org>", "http://relman.example").unwrap();
+    let mailer = Mailer::new(
+        &format!("smtp://127.0.0.1:{port}"),
+        "Relman <relman@example.org>",
+        "http://relman.example",
+    )
+    .unwrap();
     let pool = app.pool.clone();
     let first = tokio::task::spawn_blocking({
         let pool = pool.clone();
-        let mailer = Mailer::new(&format!("smtp://127.0.0.1:{port}"), "Relman <relman@example.org>", "http://relman.example").unwrap();
+        let mailer = Mailer::new(
+            &format!("smtp://127.0.0.1:{port}"),
+            "Relman <relman@example.org>",
+            "http://relman.example",
+        )
+        .unwrap();
         move || mailer.send_due(&mut pool.get().unwrap()).unwrap()
     })
     .await
     .unwrap();
     assert_eq!(first, 0);
-    let (attempts, err): (i32, Option<String>) = mail_outbox::table.select((mail_outbox::attempts, mail_outbox::last_error)).first(&mut app.conn()).unwrap();
+    let (attempts, err): (i32, Option<String>) = mail_outbox::table
+        .select((mail_outbox::attempts, mail_outbox::last_error))
+        .first(&mut app.conn())
+        .unwrap();
     assert_eq!(attempts, 1);
     assert!(err.is_some());
 
     // The server comes back; once the retry is due, the mail goes out once.
     let sink = SmtpSink::start_on(TcpListener::bind(("127.0.0.1", port)).unwrap());
-    diesel::update(mail_outbox::table).set(mail_outbox::next_attempt_at.eq(Utc::now())).execute(&mut app.conn()).unwrap();
+    diesel::update(mail_outbox::table)
+        .set(mail_outbox::next_attempt_at.eq(Utc::now()))
+        .execute(&mut app.conn())
+        .unwrap();
     let (a, b) = tokio::task::spawn_blocking(move || {
         let mut conn = pool.get().unwrap();
-        (mailer.send_due(&mut conn).unwrap(), mailer.send_due(&mut conn).unwrap())
+        (
+            mailer.send_due(&mut conn).unwrap(),
+            mailer.send_due(&mut conn).unwrap(),
+        )
     })
     .await
     .unwrap();
     assert_eq!((a, b), (1, 0));
     let messages = sink.messages.lock().unwrap().clone();
     assert_eq!(messages.len(), 1, "sent exactly once");
-    assert!(messages[0].contains("Subject: RL-000001 Billing: entered Plan and Design"), "{}", messages[0]);
+    assert!(
+        messages[0].contains("Subject: RL-000001 Billing: entered Plan and Design"),
+        "{}",
+        messages[0]
+    );
     assert!(messages[0].contains("http://relman.example/releases/RL-000001"));
     assert!(messages[0].contains("text/plain") && messages[0].contains("text/html"));
 }
@@ -219,29 +350,61 @@ async fn a_late_task_raises_one_alert_even_with_two_monitors_and_completing_it_c
     let app = TestApp::spawn().await;
     let c = app.signed_in("cora", &[Role::Coordinator]).await;
     let n = register(&c, "Billing", "minor", "low", "low").await;
-    c.post(&format!("/releases/{n}/tasks"), &[("title", "Order licences"), ("due", "2020-01-01T09:00")]).await.assert_status(303);
-    let task: i64 = tasks::table.select(tasks::id).first(&mut app.conn()).unwrap();
+    c.post(
+        &format!("/releases/{n}/tasks"),
+        &[("title", "Order licences"), ("due", "2020-01-01T09:00")],
+    )
+    .await
+    .assert_status(303);
+    let task: i64 = tasks::table
+        .select(tasks::id)
+        .first(&mut app.conn())
+        .unwrap();
 
     // Several runs, two monitors at once each time.
     for _ in 0..3 {
         let (p1, p2) = (app.pool.clone(), app.pool.clone());
-        let a = std::thread::spawn(move || monitor::run_once(&mut p1.get().unwrap(), Utc::now()).unwrap());
-        let b = std::thread::spawn(move || monitor::run_once(&mut p2.get().unwrap(), Utc::now()).unwrap());
+        let a = std::thread::spawn(move || {
+            monitor::run_once(&mut p1.get().unwrap(), Utc::now()).unwrap()
+        });
+        let b = std::thread::spawn(move || {
+            monitor::run_once(&mut p2.get().unwrap(), Utc::now()).unwrap()
+        });
         a.join().unwrap();
         b.join().unwrap();
     }
-    let task_alerts: i64 = alerts::table.filter(alerts::kind.eq("task_overdue")).count().get_result(&mut app.conn()).unwrap();
+    let task_alerts: i64 = alerts::table
+        .filter(alerts::kind.eq("task_overdue"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     assert_eq!(task_alerts, 1);
-    let notes: i64 = notifications::table.filter(notifications::kind.eq("deadline_missed")).count().get_result(&mut app.conn()).unwrap();
+    let notes: i64 = notifications::table
+        .filter(notifications::kind.eq("deadline_missed"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     assert_eq!(notes, 1, "the coordinator is told once");
     let page = c.get(&format!("/releases/{n}")).await;
-    page.assert_contains("Deadline alerts").assert_contains("The task “Order licences” was due 2020-01-01 09:00 UTC");
+    page.assert_contains("Deadline alerts")
+        .assert_contains("The task “Order licences” was due 2020-01-01 09:00 UTC");
 
-    let v: i32 = tasks::table.find(task).select(tasks::version).first(&mut app.conn()).unwrap();
-    c.post(&format!("/tasks/{task}"), &[("action", "complete"), ("version", &v.to_string())]).await.assert_status(303);
+    let v: i32 = tasks::table
+        .find(task)
+        .select(tasks::version)
+        .first(&mut app.conn())
+        .unwrap();
+    c.post(
+        &format!("/tasks/{task}"),
+        &[("action", "complete"), ("version", &v.to_string())],
+    )
+    .await
+    .assert_status(303);
     let run = monitor::run_once(&mut app.conn(), Utc::now()).unwrap();
     assert_eq!(run.cleared, 1);
-    c.get(&format!("/releases/{n}")).await.assert_lacks("Deadline alerts");
+    c.get(&format!("/releases/{n}"))
+        .await
+        .assert_lacks("Deadline alerts");
 }
 
 #[tokio::test]
@@ -250,12 +413,26 @@ async fn a_missed_phase_deadline_notifies_coordinator_and_manager_once() {
     let mona = app.user("mona", &[Role::Manager], &[]);
     let c = app.signed_in("cora", &[Role::Coordinator]).await;
     let p = c
-        .post("/releases/new", &[("category", "1"), ("type", "minor"), ("title", "Billing"), ("reason", "security"), ("impact", "low"), ("urgency", "low"), ("manager", &mona.to_string())])
+        .post(
+            "/releases/new",
+            &[
+                ("category", "1"),
+                ("type", "minor"),
+                ("title", "Billing"),
+                ("reason", "security"),
+                ("impact", "low"),
+                ("urgency", "low"),
+                ("manager", &mona.to_string()),
+            ],
+        )
         .await;
     assert_eq!(p.status, 303);
     clear(&app);
     let later = Utc::now() + chrono::Duration::days(30);
     monitor::run_once(&mut app.conn(), later).unwrap();
     monitor::run_once(&mut app.conn(), later).unwrap();
-    assert_eq!(sent(&app), pairs(&[("cora", "deadline_missed"), ("mona", "deadline_missed")]));
+    assert_eq!(
+        sent(&app),
+        pairs(&[("cora", "deadline_missed"), ("mona", "deadline_missed")])
+    );
 }

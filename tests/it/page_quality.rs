@@ -16,8 +16,14 @@ fn pages(fixture: &Fixture) -> Vec<(String, Option<&'static str>)> {
         ("/account/password".into(), Some("coordinator")),
         ("/admin/users".into(), Some("admin")),
         ("/admin/users/new".into(), Some("admin")),
-        (format!("/admin/users/{}", fixture.coordinator_id), Some("admin")),
-        (format!("/admin/users/{}/deactivate", fixture.coordinator_id), Some("admin")),
+        (
+            format!("/admin/users/{}", fixture.coordinator_id),
+            Some("admin"),
+        ),
+        (
+            format!("/admin/users/{}/deactivate", fixture.coordinator_id),
+            Some("admin"),
+        ),
         ("/admin/groups".into(), Some("admin")),
         (format!("/admin/groups/{}", fixture.cab_id), Some("admin")),
     ];
@@ -41,14 +47,28 @@ async fn every_page_passes_axe_and_the_html_checker() {
     app.user("approver", &[Role::Approver], &["CAB"]);
     app.user("admin", &[Role::Admin], &[]);
     app.user("nobody", &[], &[]);
-    let cab_id = relman::models::groups::all(&mut app.conn()).unwrap().into_iter().find(|g| g.name == "CAB").unwrap().id;
-    let fixture = Fixture { coordinator_id, cab_id, extra: crate::page_quality_extra::pages(&app).await };
+    let cab_id = relman::models::groups::all(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .find(|g| g.name == "CAB")
+        .unwrap()
+        .id;
+    let fixture = Fixture {
+        coordinator_id,
+        cab_id,
+        extra: crate::page_quality_extra::pages(&app).await,
+    };
 
     let out = std::env::temp_dir().join(format!("relman-pages-{}", std::process::id()));
     std::fs::create_dir_all(&out).unwrap();
     let users: serde_json_lite::Object = ["manager", "coordinator", "approver", "admin", "nobody"]
         .iter()
-        .map(|u| (u.to_string(), format!(r#"{{"username":"{u}","password":"{PASSWORD}"}}"#)))
+        .map(|u| {
+            (
+                u.to_string(),
+                format!(r#"{{"username":"{u}","password":"{PASSWORD}"}}"#),
+            )
+        })
         .collect();
     let pages_json: Vec<String> = pages(&fixture)
         .iter()
@@ -61,7 +81,11 @@ async fn every_page_passes_axe_and_the_html_checker() {
         r#"{{"baseUrl":"{}","outDir":"{}","users":{{{}}},"pages":[{}]}}"#,
         app.base,
         out.display(),
-        users.iter().map(|(k, v)| format!(r#""{k}":{v}"#)).collect::<Vec<_>>().join(","),
+        users
+            .iter()
+            .map(|(k, v)| format!(r#""{k}":{v}"#))
+            .collect::<Vec<_>>()
+            .join(","),
         pages_json.join(",")
     );
     let config_path = out.join("config.json");
@@ -69,14 +93,27 @@ async fn every_page_passes_axe_and_the_html_checker() {
 
     let root = env!("CARGO_MANIFEST_DIR");
     let output = tokio::task::spawn_blocking(move || {
-        Command::new("node").arg(format!("{root}/tests/pages/check.mjs")).arg(&config_path).output()
+        Command::new("node")
+            .arg(format!("{root}/tests/pages/check.mjs"))
+            .arg(&config_path)
+            .output()
     })
     .await
     .unwrap()
     .expect("node must be installed: run the tests with `bash tests/run`");
-    let report = format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "page-quality check failed:\n{report}");
-    assert!(report.contains("0 axe violations, 0 HTML errors"), "{report}");
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "page-quality check failed:\n{report}"
+    );
+    assert!(
+        report.contains("0 axe violations, 0 HTML errors"),
+        "{report}"
+    );
 }
 
 /// A tiny ordered map type for building the config above without a JSON crate.

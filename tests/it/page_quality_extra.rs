@@ -10,9 +10,16 @@ pub async fn pages(app: &TestApp) -> Vec<(String, Option<&'static str>)> {
     let coordinator: i64 = {
         use diesel::prelude::*;
         use relman::schema::users;
-        users::table.filter(users::username.eq("coordinator")).select(users::id).first(&mut conn).unwrap()
+        users::table
+            .filter(users::username.eq("coordinator"))
+            .select(users::id)
+            .first(&mut conn)
+            .unwrap()
     };
-    let actor = Actor { id: coordinator, roles: Roles::of(&[Role::Coordinator]) };
+    let actor = Actor {
+        id: coordinator,
+        roles: Roles::of(&[Role::Coordinator]),
+    };
     let input = RegisterInput {
         category: "1".into(),
         release_type: "major".into(),
@@ -28,14 +35,29 @@ pub async fn pages(app: &TestApp) -> Vec<(String, Option<&'static str>)> {
     let n = svc::register(&mut conn, actor, &input).unwrap().unwrap();
     let release = relman::paths::release(n);
     // A second release from a model, in Plan and Design, so it has tasks and a pending approval.
-    let planned = RegisterInput { model: "1".into(), title: "Payroll 7".into(), impact: "low".into(), urgency: "low".into(), ..input.clone() };
+    let planned = RegisterInput {
+        model: "1".into(),
+        title: "Payroll 7".into(),
+        impact: "low".into(),
+        urgency: "low".into(),
+        ..input.clone()
+    };
     let p = svc::register(&mut conn, actor, &planned).unwrap().unwrap();
     {
         use diesel::prelude::*;
         use relman::schema::{tasks, transitions};
-        diesel::update(tasks::table).set(tasks::status.eq("done")).execute(&mut conn).unwrap();
-        let t: i64 = transitions::table.filter(transitions::label.eq("Advance to Plan and Design")).select(transitions::id).first(&mut conn).unwrap();
-        let v = relman::models::releases::by_number(&mut conn, p).unwrap().version;
+        diesel::update(tasks::table)
+            .set(tasks::status.eq("done"))
+            .execute(&mut conn)
+            .unwrap();
+        let t: i64 = transitions::table
+            .filter(transitions::label.eq("Advance to Plan and Design"))
+            .select(transitions::id)
+            .first(&mut conn)
+            .unwrap();
+        let v = relman::models::releases::by_number(&mut conn, p)
+            .unwrap()
+            .version;
         let done = svc::take_transition(&mut conn, actor, p, t, v, "").unwrap();
         assert!(matches!(done, svc::TakeOutcome::Done(_)));
     }
@@ -54,23 +76,49 @@ pub async fn pages(app: &TestApp) -> Vec<(String, Option<&'static str>)> {
         title: "Database driver upgrade".into(),
         ..input.clone()
     };
-    let ch = svc::register_kind(&mut conn, relman::domain::workflow::RecordKind::Change, actor, &change).unwrap().unwrap();
-    relman::services::related::relate_change(&mut conn, actor, p, &relman::paths::change_number(ch), false).unwrap().unwrap();
+    let ch = svc::register_kind(
+        &mut conn,
+        relman::domain::workflow::RecordKind::Change,
+        actor,
+        &change,
+    )
+    .unwrap()
+    .unwrap();
+    relman::services::related::relate_change(
+        &mut conn,
+        actor,
+        p,
+        &relman::paths::change_number(ch),
+        false,
+    )
+    .unwrap()
+    .unwrap();
     {
         use diesel::prelude::*;
         use relman::schema::knowledge_articles as k;
         diesel::insert_into(k::table)
-            .values((k::title.eq("Book the DBA early"), k::body.eq("Lessons"), k::category_id.eq(1), k::published_by.eq(coordinator)))
+            .values((
+                k::title.eq("Book the DBA early"),
+                k::body.eq("Lessons"),
+                k::category_id.eq(1),
+                k::published_by.eq(coordinator),
+            ))
             .execute(&mut conn)
             .unwrap();
     }
     let task_id: i64 = {
         use diesel::prelude::*;
-        relman::schema::tasks::table.select(relman::schema::tasks::id).first(&mut conn).unwrap()
+        relman::schema::tasks::table
+            .select(relman::schema::tasks::id)
+            .first(&mut conn)
+            .unwrap()
     };
     let approval_id: i64 = {
         use diesel::prelude::*;
-        relman::schema::approvals::table.select(relman::schema::approvals::id).first(&mut conn).unwrap()
+        relman::schema::approvals::table
+            .select(relman::schema::approvals::id)
+            .first(&mut conn)
+            .unwrap()
     };
     let workflow_id = 1;
     let phase_id: i64 = 1;
@@ -83,7 +131,12 @@ pub async fn pages(app: &TestApp) -> Vec<(String, Option<&'static str>)> {
             .set(relman::schema::release_details::affected_services.eq("Billing, CRM"))
             .execute(&mut conn)
             .unwrap();
-        let b = BlackoutInput { name: "Year-end freeze", starts_at: at("2026-12-10T00:00"), ends_at: at("2026-12-12T00:00"), category_id: None };
+        let b = BlackoutInput {
+            name: "Year-end freeze",
+            starts_at: at("2026-12-10T00:00"),
+            ends_at: at("2026-12-12T00:00"),
+            category_id: None,
+        };
         blk::insert(&mut conn, &b, coordinator).unwrap()
     };
     vec![
@@ -107,30 +160,57 @@ pub async fn pages(app: &TestApp) -> Vec<(String, Option<&'static str>)> {
         (relman::paths::release(p), Some("manager")),
         ("/admin/workflows".into(), Some("manager")),
         (format!("/admin/workflows/{workflow_id}"), Some("manager")),
-        (format!("/admin/workflows/{workflow_id}/fields"), Some("manager")),
-        (format!("/admin/workflows/{workflow_id}/phases/{phase_id}"), Some("manager")),
-        (format!("/admin/workflows/{workflow_id}/retire"), Some("manager")),
+        (
+            format!("/admin/workflows/{workflow_id}/fields"),
+            Some("manager"),
+        ),
+        (
+            format!("/admin/workflows/{workflow_id}/phases/{phase_id}"),
+            Some("manager"),
+        ),
+        (
+            format!("/admin/workflows/{workflow_id}/retire"),
+            Some("manager"),
+        ),
         ("/admin/categories".into(), Some("manager")),
         ("/admin/categories/1".into(), Some("manager")),
         ("/admin/users/sign-ins".into(), Some("admin")),
         ("/admin/audit".into(), Some("admin")),
         ("/releases".into(), Some("coordinator")),
-        ("/releases?type=major&state=active&q=billing".into(), Some("manager")),
+        (
+            "/releases?type=major&state=active&q=billing".into(),
+            Some("manager"),
+        ),
         ("/releases/new".into(), Some("coordinator")),
         (release.clone(), Some("coordinator")),
         (release, Some("approver")),
         ("/".into(), Some("coordinator")),
         ("/".into(), Some("approver")),
         ("/reports/management".into(), Some("manager")),
-        ("/reports/management?type=major&category=1".into(), Some("manager")),
-        (format!("{}/report", relman::paths::release(p)), Some("approver")),
-        (format!("{}/report", relman::paths::release(n)), Some("manager")),
+        (
+            "/reports/management?type=major&category=1".into(),
+            Some("manager"),
+        ),
+        (
+            format!("{}/report", relman::paths::release(p)),
+            Some("approver"),
+        ),
+        (
+            format!("{}/report", relman::paths::release(n)),
+            Some("manager"),
+        ),
         ("/calendar?month=2026-12".into(), Some("coordinator")),
-        ("/calendar?month=2026-12&type=major&category=1".into(), Some("manager")),
+        (
+            "/calendar?month=2026-12&type=major&category=1".into(),
+            Some("manager"),
+        ),
         ("/calendar".into(), Some("nobody")),
         ("/account/calendar".into(), Some("coordinator")),
         ("/admin/blackouts".into(), Some("manager")),
         (format!("/admin/blackouts/{blackout_id}"), Some("manager")),
-        (format!("/admin/blackouts/{blackout_id}/delete"), Some("manager")),
+        (
+            format!("/admin/blackouts/{blackout_id}/delete"),
+            Some("manager"),
+        ),
     ]
 }

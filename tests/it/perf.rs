@@ -30,7 +30,12 @@ impl Instrumentation for Counter {
             }
             InstrumentationEvent::StartQuery { query, .. } => {
                 let Some(db) = &self.db else { return };
-                *COUNTS.lock().unwrap().get_or_insert_with(HashMap::new).entry(db.clone()).or_default() += 1;
+                *COUNTS
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(HashMap::new)
+                    .entry(db.clone())
+                    .or_default() += 1;
                 if let Some((traced, sql)) = TRACE.lock().unwrap().as_mut() {
                     if traced == db {
                         sql.push(query.to_string());
@@ -44,17 +49,27 @@ impl Instrumentation for Counter {
 
 fn install() {
     INSTALL.call_once(|| {
-        diesel::connection::set_default_instrumentation(|| Some(Box::new(Counter { db: None }))).expect("instrumentation");
+        diesel::connection::set_default_instrumentation(|| Some(Box::new(Counter { db: None })))
+            .expect("instrumentation");
     });
 }
 
 fn count(db: &str) -> usize {
-    COUNTS.lock().unwrap().as_ref().and_then(|m| m.get(db).copied()).unwrap_or(0)
+    COUNTS
+        .lock()
+        .unwrap()
+        .as_ref()
+        .and_then(|m| m.get(db).copied())
+        .unwrap_or(0)
 }
 
 fn load(app: &TestApp, releases: u64, seed_no: u64) {
     let mut conn = app.db.conn();
-    let opts = seed::Options { password: Some(PASSWORD.to_string()), batch: 500, ..seed::Options::new(releases, seed_no) };
+    let opts = seed::Options {
+        password: Some(PASSWORD.to_string()),
+        batch: 500,
+        ..seed::Options::new(releases, seed_no)
+    };
     seed::run(&mut conn, &opts, true, &mut |_| {}).expect("seed");
 }
 
@@ -65,7 +80,10 @@ struct One {
 }
 
 fn one(app: &TestApp, sql: &str) -> String {
-    diesel::sql_query(format!("SELECT ({sql})::text AS v")).get_result::<One>(&mut app.db.conn()).expect(sql).v
+    diesel::sql_query(format!("SELECT ({sql})::text AS v"))
+        .get_result::<One>(&mut app.db.conn())
+        .expect(sql)
+        .v
 }
 
 /// The hot pages: the release list (first page and a later one), a release with tasks,
@@ -94,7 +112,9 @@ async fn hot_pages_run_the_same_number_of_statements_at_two_data_sizes() {
     let app = TestApp::spawn().await;
     load(&app, 1_000, 1);
     let c = app.client();
-    c.login(seed::LEAD_USERNAME, PASSWORD).await.assert_redirect_to("/");
+    c.login(seed::LEAD_USERNAME, PASSWORD)
+        .await
+        .assert_redirect_to("/");
     let paths = pages(&app);
     let mut at_small = Vec::new();
     for p in &paths {
@@ -112,7 +132,10 @@ async fn hot_pages_run_the_same_number_of_statements_at_two_data_sizes() {
         c.get(p).await.assert_status(200);
         let large = count(&app.db.name) - before;
         eprintln!("{p}: {large} statements");
-        assert_eq!(large, *small, "{p}: {small} statements at 1,000 releases, {large} at 2,000");
+        assert_eq!(
+            large, *small,
+            "{p}: {small} statements at 1,000 releases, {large} at 2,000"
+        );
         // A budget that catches an N+1 creeping in (the release page is the heaviest).
         assert!(large <= 70, "{p}: {large} statements");
     }
@@ -131,7 +154,8 @@ fn inline_binds(shown: &str) -> Option<String> {
 }
 
 fn split_top(s: &str) -> Vec<String> {
-    let (mut out, mut cur, mut depth, mut quoted, mut escaped) = (Vec::new(), String::new(), 0, false, false);
+    let (mut out, mut cur, mut depth, mut quoted, mut escaped) =
+        (Vec::new(), String::new(), 0, false, false);
     for ch in s.chars() {
         if quoted {
             cur.push(ch);
@@ -177,7 +201,11 @@ fn literal(v: &str) -> Option<String> {
     if let Some(inner) = v.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
         let items: Option<Vec<String>> = split_top(inner).iter().map(|x| literal(x)).collect();
         let items = items?;
-        return Some(if items.is_empty() { "'{}'".into() } else { format!("ARRAY[{}]", items.join(", ")) });
+        return Some(if items.is_empty() {
+            "'{}'".into()
+        } else {
+            format!("ARRAY[{}]", items.join(", "))
+        });
     }
     if let Some(inner) = v.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
         let text = inner.replace("\\\"", "\"").replace("\\\\", "\\");
@@ -193,7 +221,19 @@ fn literal(v: &str) -> Option<String> {
     None
 }
 
-const LARGE: &[&str] = &["releases", "release_details", "release_phase_visits", "tasks", "history_events", "history_field_changes", "approvals", "approval_votes", "approval_log", "notifications", "alerts"];
+const LARGE: &[&str] = &[
+    "releases",
+    "release_details",
+    "release_phase_visits",
+    "tasks",
+    "history_events",
+    "history_field_changes",
+    "approvals",
+    "approval_votes",
+    "approval_log",
+    "notifications",
+    "alerts",
+];
 
 #[tokio::test]
 async fn no_hot_page_needs_a_sequential_scan_of_a_large_table() {
@@ -201,7 +241,9 @@ async fn no_hot_page_needs_a_sequential_scan_of_a_large_table() {
     let app = TestApp::spawn().await;
     load(&app, 2_000, 3);
     let c = app.client();
-    c.login(seed::LEAD_USERNAME, PASSWORD).await.assert_redirect_to("/");
+    c.login(seed::LEAD_USERNAME, PASSWORD)
+        .await
+        .assert_redirect_to("/");
     let paths = pages(&app);
     for p in &paths {
         c.get(p).await.assert_status(200);
@@ -212,29 +254,49 @@ async fn no_hot_page_needs_a_sequential_scan_of_a_large_table() {
     }
     let (_, traced) = TRACE.lock().unwrap().take().unwrap();
     let mut conn = app.db.conn();
-    diesel::sql_query("SET enable_seqscan = off").execute(&mut conn).unwrap();
+    diesel::sql_query("SET enable_seqscan = off")
+        .execute(&mut conn)
+        .unwrap();
     let mut explained = 0;
     let mut scans = Vec::new();
-    for shown in traced.iter().filter(|s| s.trim_start().to_uppercase().starts_with("SELECT") || s.trim_start().to_uppercase().starts_with("WITH")) {
-        let Some(sql) = inline_binds(shown) else { continue };
+    for shown in traced.iter().filter(|s| {
+        s.trim_start().to_uppercase().starts_with("SELECT")
+            || s.trim_start().to_uppercase().starts_with("WITH")
+    }) {
+        let Some(sql) = inline_binds(shown) else {
+            continue;
+        };
         #[derive(QueryableByName)]
         struct Line {
             #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
             line: String,
         }
-        let Ok(plan) = diesel::sql_query(format!("EXPLAIN {sql}")).load::<Line>(&mut conn) else { continue };
+        let Ok(plan) = diesel::sql_query(format!("EXPLAIN {sql}")).load::<Line>(&mut conn) else {
+            continue;
+        };
         explained += 1;
         let plan: Vec<String> = plan.into_iter().map(|l| l.line).collect();
         for l in &plan {
-            if let Some(t) = l.split("Seq Scan on ").nth(1).and_then(|x| x.split_whitespace().next()) {
+            if let Some(t) = l
+                .split("Seq Scan on ")
+                .nth(1)
+                .and_then(|x| x.split_whitespace().next())
+            {
                 if LARGE.contains(&t) {
                     scans.push(format!("{t}: {sql}\n{}", plan.join("\n")));
                 }
             }
         }
     }
-    assert!(explained >= 10, "only {explained} statements could be explained");
-    assert!(scans.is_empty(), "sequential scans of large tables on hot pages:\n\n{}", scans.join("\n\n"));
+    assert!(
+        explained >= 10,
+        "only {explained} statements could be explained"
+    );
+    assert!(
+        scans.is_empty(),
+        "sequential scans of large tables on hot pages:\n\n{}",
+        scans.join("\n\n")
+    );
 }
 
 #[derive(QueryableByName, PartialEq, Debug)]
@@ -248,11 +310,15 @@ struct StateCount {
 }
 
 fn counts_kept(conn: &mut PgConnection) -> Vec<StateCount> {
-    diesel::sql_query("SELECT kind, state, n FROM record_state_counts WHERE n <> 0 ORDER BY 1, 2").load(conn).unwrap()
+    diesel::sql_query("SELECT kind, state, n FROM record_state_counts WHERE n <> 0 ORDER BY 1, 2")
+        .load(conn)
+        .unwrap()
 }
 
 fn counts_now(conn: &mut PgConnection) -> Vec<StateCount> {
-    diesel::sql_query("SELECT kind, state, count(*) AS n FROM releases GROUP BY 1, 2 ORDER BY 1, 2").load(conn).unwrap()
+    diesel::sql_query("SELECT kind, state, count(*) AS n FROM releases GROUP BY 1, 2 ORDER BY 1, 2")
+        .load(conn)
+        .unwrap()
 }
 
 /// The dashboard's per-state totals come from counts kept by triggers: they match a fresh
@@ -263,10 +329,16 @@ async fn per_state_counts_stay_equal_to_a_fresh_count() {
     load(&app, 300, 4);
     let mut conn = app.db.conn();
     assert_eq!(counts_kept(&mut conn), counts_now(&mut conn));
-    let c = app.signed_in("cora", &[relman::domain::roles::Role::Coordinator]).await;
+    let c = app
+        .signed_in("cora", &[relman::domain::roles::Role::Coordinator])
+        .await;
     let n = crate::releases::register(&c, "Counted", "minor", "low", "low").await;
-    crate::releases::take(&app, &c, &n, "Abandon release", "not needed").await.assert_status(303);
+    crate::releases::take(&app, &c, &n, "Abandon release", "not needed")
+        .await
+        .assert_status(303);
     diesel::sql_query("UPDATE releases SET state = 'closed_successful' WHERE id IN (SELECT id FROM releases WHERE state = 'active' ORDER BY id LIMIT 40)").execute(&mut conn).unwrap();
-    diesel::sql_query("UPDATE releases SET title = title || ' (renamed)' WHERE id % 3 = 0").execute(&mut conn).unwrap();
+    diesel::sql_query("UPDATE releases SET title = title || ' (renamed)' WHERE id % 3 = 0")
+        .execute(&mut conn)
+        .unwrap();
     assert_eq!(counts_kept(&mut conn), counts_now(&mut conn));
 }

@@ -18,42 +18,67 @@ fn table(html: &str, caption: &str) -> Vec<Vec<String>> {
     let cap = scraper::Selector::parse("caption").unwrap();
     let tr = scraper::Selector::parse("tbody tr").unwrap();
     let cell = scraper::Selector::parse("th, td").unwrap();
-    let text = |e: scraper::ElementRef| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = |e: scraper::ElementRef| {
+        e.text()
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let t = doc
         .select(&tables)
         .find(|t| t.select(&cap).next().is_some_and(|c| text(c) == caption))
         .unwrap_or_else(|| panic!("no table captioned {caption:?} in:\n{html}"));
-    t.select(&tr).map(|r| r.select(&cell).map(text).collect()).collect()
+    t.select(&tr)
+        .map(|r| r.select(&cell).map(text).collect())
+        .collect()
 }
 
 /// The cell in the row named `row`, column `col` (0 is the row's name).
 #[track_caller]
 fn cell<'a>(rows: &'a [Vec<String>], row: &str, col: usize) -> &'a str {
-    &rows.iter().find(|r| r[0] == row).unwrap_or_else(|| panic!("no row {row:?} in {rows:?}"))[col]
+    &rows
+        .iter()
+        .find(|r| r[0] == row)
+        .unwrap_or_else(|| panic!("no row {row:?} in {rows:?}"))[col]
 }
 
 /// Every link's target, as a browser reads it.
 fn links(html: &str) -> Vec<String> {
     let doc = scraper::Html::parse_document(html);
     let a = scraper::Selector::parse("a[href]").unwrap();
-    doc.select(&a).filter_map(|e| e.value().attr("href").map(str::to_string)).collect()
+    doc.select(&a)
+        .filter_map(|e| e.value().attr("href").map(str::to_string))
+        .collect()
 }
 
 #[track_caller]
 fn assert_links_to(html: &str, href: &str) {
-    assert!(links(html).iter().any(|l| l == href), "no link to {href:?} in {:?}", links(html));
+    assert!(
+        links(html).iter().any(|l| l == href),
+        "no link to {href:?} in {:?}",
+        links(html)
+    );
 }
 
 fn parse_csv(body: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::Reader::from_reader(body.as_bytes());
     let head = r.headers().unwrap().iter().map(str::to_string).collect();
-    let rows = r.records().map(|x| x.unwrap().iter().map(str::to_string).collect()).collect();
+    let rows = r
+        .records()
+        .map(|x| x.unwrap().iter().map(str::to_string).collect())
+        .collect();
     (head, rows)
 }
 
 /// GET with the response headers too.
 async fn get_with_headers(c: &Client, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
-    let r = c.http.get(format!("{}{path}", c.base)).send().await.unwrap();
+    let r = c
+        .http
+        .get(format!("{}{path}", c.base))
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, headers, r.text().await.unwrap())
@@ -82,8 +107,13 @@ fn assert_p90(shown: &str, values: &[f64], what: &str) {
     match p90(values) {
         None => assert_eq!(shown, "—", "{what}"),
         Some(x) => {
-            let v: f64 = shown.parse().unwrap_or_else(|_| panic!("{what}: {shown:?} is not a number"));
-            assert!((v - x).abs() <= x * 0.1 + 0.05, "{what}: {shown} against the exact {x:.3}");
+            let v: f64 = shown
+                .parse()
+                .unwrap_or_else(|_| panic!("{what}: {shown:?} is not a number"));
+            assert!(
+                (v - x).abs() <= x * 0.1 + 0.05,
+                "{what}: {shown} against the exact {x:.3}"
+            );
         }
     }
 }
@@ -96,7 +126,18 @@ fn hours_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
     (b - a).num_microseconds().unwrap() as f64 / 3_600_000_000.0
 }
 
-type ReleaseFacts = (i64, String, String, String, i64, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+type ReleaseFacts = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
 
 /// Every release: (number, phase, type, state, category, created, closed, planned start, planned end, phase due).
 fn all_releases(app: &TestApp) -> Vec<ReleaseFacts> {
@@ -120,7 +161,13 @@ fn all_releases(app: &TestApp) -> Vec<ReleaseFacts> {
 }
 
 /// Register a release in a category through the form, with extra fields.
-async fn register_in(c: &Client, category: i64, title: &str, release_type: &str, extra: &[(&str, &str)]) -> String {
+async fn register_in(
+    c: &Client,
+    category: i64,
+    title: &str,
+    release_type: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let cat = category.to_string();
     let mut fields = vec![
         ("category", cat.as_str()),
@@ -137,7 +184,11 @@ async fn register_in(c: &Client, category: i64, title: &str, release_type: &str,
     fields.extend_from_slice(extra);
     let p = c.post("/releases/new", &fields).await;
     assert_eq!(p.status, 303, "registering failed:\n{}", p.body);
-    p.location.as_deref().unwrap().trim_start_matches("/releases/").to_string()
+    p.location
+        .as_deref()
+        .unwrap()
+        .trim_start_matches("/releases/")
+        .to_string()
 }
 
 fn set_sql(app: &TestApp, sql: &str) {
@@ -150,35 +201,85 @@ fn set_sql(app: &TestApp, sql: &str) {
 async fn data_set(app: &TestApp) -> i64 {
     let c = app.signed_in("cora", &[Role::Coordinator]).await;
     let infra: i64 = diesel::insert_into(categories::table)
-        .values((categories::name.eq("Infrastructure"), categories::record_kind.eq("release"), categories::workflow_id.eq(1_i64)))
+        .values((
+            categories::name.eq("Infrastructure"),
+            categories::record_kind.eq("release"),
+            categories::workflow_id.eq(1_i64),
+        ))
         .returning(categories::id)
         .get_result(&mut app.conn())
         .unwrap();
 
     let alpha = register(&c, "Alpha", "major", "medium", "medium").await;
-    take(app, &c, &alpha, "Advance to Plan and Design", "").await.assert_status(303);
+    take(app, &c, &alpha, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
 
     let bravo = register(&c, "Bravo", "minor", "low", "low").await;
-    set_sql(app, &format!("UPDATE releases SET phase_due_at = now() - interval '2 days' WHERE number = {}", number_of(&bravo)));
+    set_sql(
+        app,
+        &format!(
+            "UPDATE releases SET phase_due_at = now() - interval '2 days' WHERE number = {}",
+            number_of(&bravo)
+        ),
+    );
 
     let charlie = register(&c, "Charlie", "emergency", "low", "low").await;
-    take(app, &c, &charlie, "Abandon release", "No longer needed").await.assert_status(303);
+    take(app, &c, &charlie, "Abandon release", "No longer needed")
+        .await
+        .assert_status(303);
 
     let delta = register(&c, "Delta", "major", "medium", "high").await;
     to_distribution(app, &c, &delta).await;
-    save(app, &c, &delta, &[("actual_start", "2026-11-20T10:00")]).await.assert_status(303);
+    save(app, &c, &delta, &[("actual_start", "2026-11-20T10:00")])
+        .await
+        .assert_status(303);
     cab_approves(app, &delta).await;
-    take(app, &c, &delta, "Advance to Verification", "").await.assert_status(303);
-    save(app, &c, &delta, &[("actual_end", "2026-11-21T10:00"), ("verification", "Green"), ("evaluation", "Fine")]).await.assert_status(303);
-    take(app, &c, &delta, "Close as successful", "").await.assert_status(303);
+    take(app, &c, &delta, "Advance to Verification", "")
+        .await
+        .assert_status(303);
+    save(
+        app,
+        &c,
+        &delta,
+        &[
+            ("actual_end", "2026-11-21T10:00"),
+            ("verification", "Green"),
+            ("evaluation", "Fine"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    take(app, &c, &delta, "Close as successful", "")
+        .await
+        .assert_status(303);
 
     let echo = register(&c, "Echo", "minor", "low", "low").await;
     to_distribution(app, &c, &echo).await;
-    save(app, &c, &echo, &[("actual_start", "2026-11-20T10:00")]).await.assert_status(303);
-    take(app, &c, &echo, "Activate back-out plan", "Payments failing").await.assert_status(303);
-    take(app, &c, &echo, "Advance to Verification", "").await.assert_status(303);
-    save(app, &c, &echo, &[("actual_end", "2026-11-21T10:00"), ("verification", "Old version back"), ("evaluation", "Thin tests")]).await.assert_status(303);
-    take(app, &c, &echo, "Close as backed out", "").await.assert_status(303);
+    save(app, &c, &echo, &[("actual_start", "2026-11-20T10:00")])
+        .await
+        .assert_status(303);
+    take(app, &c, &echo, "Activate back-out plan", "Payments failing")
+        .await
+        .assert_status(303);
+    take(app, &c, &echo, "Advance to Verification", "")
+        .await
+        .assert_status(303);
+    save(
+        app,
+        &c,
+        &echo,
+        &[
+            ("actual_end", "2026-11-21T10:00"),
+            ("verification", "Old version back"),
+            ("evaluation", "Thin tests"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    take(app, &c, &echo, "Close as backed out", "")
+        .await
+        .assert_status(303);
 
     let foxtrot = register_in(&c, infra, "Foxtrot", "minor", &[]).await;
     set_sql(
@@ -205,7 +306,10 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
     let infra = data_set(&app).await;
     let m = app.signed_in("mona", &[Role::Manager]).await;
     let page = m.get("/reports/management").await;
-    page.assert_status(200).assert_lacks("<nav").assert_contains("All releases.").assert_contains("printed");
+    page.assert_status(200)
+        .assert_lacks("<nav")
+        .assert_contains("All releases.")
+        .assert_contains("printed");
     let html = &page.body;
     let now = Utc::now();
     let all = all_releases(&app);
@@ -213,25 +317,56 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
 
     // Active by phase and type.
     let by_phase = table(html, "Active releases by phase and type");
-    for phase in ["Assess", "Plan and Design", "Build and Test", "Training", "Distribution and Rollout", "Back Out", "Verification"] {
+    for phase in [
+        "Assess",
+        "Plan and Design",
+        "Build and Test",
+        "Training",
+        "Distribution and Rollout",
+        "Back Out",
+        "Verification",
+    ] {
         for (col, t) in [(1, "emergency"), (2, "major"), (3, "minor")] {
             let n = active.iter().filter(|r| r.1 == phase && r.2 == t).count();
             assert_eq!(cell(&by_phase, phase, col), n.to_string(), "{phase} / {t}");
         }
-        assert_eq!(cell(&by_phase, phase, 4), active.iter().filter(|r| r.1 == phase).count().to_string(), "{phase}");
+        assert_eq!(
+            cell(&by_phase, phase, 4),
+            active.iter().filter(|r| r.1 == phase).count().to_string(),
+            "{phase}"
+        );
     }
     assert_eq!(cell(&by_phase, "All phases", 4), active.len().to_string());
-    assert_eq!(cell(&by_phase, "Assess", 4), "3", "Bravo, Foxtrot and Golf are in Assess");
-    let assess: i64 = phases::table.filter(phases::name.eq("Assess")).filter(phases::workflow_id.eq(1)).select(phases::id).first(&mut app.conn()).unwrap();
+    assert_eq!(
+        cell(&by_phase, "Assess", 4),
+        "3",
+        "Bravo, Foxtrot and Golf are in Assess"
+    );
+    let assess: i64 = phases::table
+        .filter(phases::name.eq("Assess"))
+        .filter(phases::workflow_id.eq(1))
+        .select(phases::id)
+        .first(&mut app.conn())
+        .unwrap();
     assert_links_to(html, &format!("/releases?phase={assess}&state=active"));
 
     // Overdue.
-    let overdue: Vec<_> = active.iter().filter(|r| r.9.is_some_and(|d| d < now) || r.8.is_some_and(|d| d < now)).collect();
-    assert_eq!(overdue.len(), 2, "Bravo by its phase, Foxtrot by its planned end");
+    let overdue: Vec<_> = active
+        .iter()
+        .filter(|r| r.9.is_some_and(|d| d < now) || r.8.is_some_and(|d| d < now))
+        .collect();
+    assert_eq!(
+        overdue.len(),
+        2,
+        "Bravo by its phase, Foxtrot by its planned end"
+    );
     page.assert_contains("2 active releases are overdue");
     let rows = table(html, "Overdue releases, most overdue first");
     let mut listed: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
-    let mut expected: Vec<String> = overdue.iter().map(|r| relman::paths::release_number(r.0)).collect();
+    let mut expected: Vec<String> = overdue
+        .iter()
+        .map(|r| relman::paths::release_number(r.0))
+        .collect();
     listed.sort();
     expected.sort();
     assert_eq!(listed, expected);
@@ -241,7 +376,11 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
     let count = |s: &str| all.iter().filter(|r| r.3 == s).count() as i64;
     let ended = count("closed_successful") + count("closed_backed_out") + count("abandoned");
     assert_eq!(ended, 3);
-    for (row, state) in [("Closed — successful", "closed_successful"), ("Closed — backed out", "closed_backed_out"), ("Abandoned", "abandoned")] {
+    for (row, state) in [
+        ("Closed — successful", "closed_successful"),
+        ("Closed — backed out", "closed_backed_out"),
+        ("Abandoned", "abandoned"),
+    ] {
         assert_eq!(cell(&outcomes, row, 1), count(state).to_string(), "{row}");
         assert_eq!(cell(&outcomes, row, 2), pct(count(state), ended), "{row}");
     }
@@ -253,35 +392,78 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
     let visits: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = release_phase_visits::table
         .inner_join(phases::table.on(phases::id.eq(release_phase_visits::phase_id)))
         .filter(release_phase_visits::status.eq("left"))
-        .select((phases::name, release_phase_visits::entered_at, release_phase_visits::left_at))
+        .select((
+            phases::name,
+            release_phase_visits::entered_at,
+            release_phase_visits::left_at,
+        ))
         .load(&mut app.conn())
         .unwrap();
     let lead = table(html, "Lead time per phase and overall, in hours");
-    for phase in ["Assess", "Plan and Design", "Build and Test", "Distribution and Rollout", "Back Out", "Verification"] {
-        let h: Vec<f64> = visits.iter().filter(|v| v.0 == phase).map(|v| hours_between(v.1, v.2.unwrap())).collect();
+    for phase in [
+        "Assess",
+        "Plan and Design",
+        "Build and Test",
+        "Distribution and Rollout",
+        "Back Out",
+        "Verification",
+    ] {
+        let h: Vec<f64> = visits
+            .iter()
+            .filter(|v| v.0 == phase)
+            .map(|v| hours_between(v.1, v.2.unwrap()))
+            .collect();
         assert_eq!(cell(&lead, phase, 1), h.len().to_string(), "{phase}");
         assert_eq!(cell(&lead, phase, 2), hours(mean(&h)), "{phase}");
         assert_p90(cell(&lead, phase, 3), &h, phase);
     }
     assert_eq!(cell(&lead, "Training", 1), "0");
     assert_eq!(cell(&lead, "Training", 2), "—");
-    let closed: Vec<f64> =
-        all.iter().filter(|r| r.3 == "closed_successful" || r.3 == "closed_backed_out").map(|r| hours_between(r.5, r.6.unwrap())).collect();
+    let closed: Vec<f64> = all
+        .iter()
+        .filter(|r| r.3 == "closed_successful" || r.3 == "closed_backed_out")
+        .map(|r| hours_between(r.5, r.6.unwrap()))
+        .collect();
     assert_eq!(cell(&lead, "Registered to closed", 1), "2");
     assert_eq!(cell(&lead, "Registered to closed", 2), hours(mean(&closed)));
-    assert_p90(cell(&lead, "Registered to closed", 3), &closed, "registered to closed");
-    assert!(mean(&closed).unwrap() > 38.0, "Delta was registered three days earlier");
+    assert_p90(
+        cell(&lead, "Registered to closed", 3),
+        &closed,
+        "registered to closed",
+    );
+    assert!(
+        mean(&closed).unwrap() > 38.0,
+        "Delta was registered three days earlier"
+    );
 
     // On time against the planned end.
     let on_time = table(html, "Closed releases against their planned end");
-    let closed_rows: Vec<_> = all.iter().filter(|r| r.3 == "closed_successful" || r.3 == "closed_backed_out").collect();
+    let closed_rows: Vec<_> = all
+        .iter()
+        .filter(|r| r.3 == "closed_successful" || r.3 == "closed_backed_out")
+        .collect();
     let with_plan = closed_rows.iter().filter(|r| r.8.is_some()).count() as i64;
-    let in_time = closed_rows.iter().filter(|r| r.8.is_some_and(|e| r.6.unwrap() <= e)).count() as i64;
-    assert_eq!(cell(&on_time, "Closed on or before the planned end", 1), in_time.to_string());
-    assert_eq!(cell(&on_time, "Closed after the planned end", 1), (with_plan - in_time).to_string());
-    assert_eq!(cell(&on_time, "Closed with a planned end", 1), with_plan.to_string());
+    let in_time = closed_rows
+        .iter()
+        .filter(|r| r.8.is_some_and(|e| r.6.unwrap() <= e))
+        .count() as i64;
+    assert_eq!(
+        cell(&on_time, "Closed on or before the planned end", 1),
+        in_time.to_string()
+    );
+    assert_eq!(
+        cell(&on_time, "Closed after the planned end", 1),
+        (with_plan - in_time).to_string()
+    );
+    assert_eq!(
+        cell(&on_time, "Closed with a planned end", 1),
+        with_plan.to_string()
+    );
     assert_eq!(cell(&on_time, "On-time rate", 1), pct(in_time, with_plan));
-    assert_eq!(cell(&on_time, "Closed without a planned end (not rated)", 1), "0");
+    assert_eq!(
+        cell(&on_time, "Closed without a planned end (not rated)", 1),
+        "0"
+    );
 
     // Approval turnaround, from the approvals themselves.
     let decided: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = approvals::table
@@ -290,16 +472,31 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
         .select((phases::name, approvals::opened_at, approvals::decided_at))
         .load(&mut app.conn())
         .unwrap();
-    assert_eq!(decided.len(), 5, "Delta: three approvals; Echo: two (the third was withdrawn by the back-out)");
+    assert_eq!(
+        decided.len(),
+        5,
+        "Delta: three approvals; Echo: two (the third was withdrawn by the back-out)"
+    );
     let turn = table(html, "Approval turnaround, in hours");
-    for phase in ["Plan and Design", "Build and Test", "Distribution and Rollout"] {
-        let h: Vec<f64> = decided.iter().filter(|a| a.0 == phase).map(|a| hours_between(a.1, a.2.unwrap())).collect();
+    for phase in [
+        "Plan and Design",
+        "Build and Test",
+        "Distribution and Rollout",
+    ] {
+        let h: Vec<f64> = decided
+            .iter()
+            .filter(|a| a.0 == phase)
+            .map(|a| hours_between(a.1, a.2.unwrap()))
+            .collect();
         let row = format!("To leave {phase}");
         assert_eq!(cell(&turn, &row, 1), h.len().to_string(), "{phase}");
         assert_eq!(cell(&turn, &row, 2), hours(mean(&h)), "{phase}");
         assert_p90(cell(&turn, &row, 3), &h, phase);
     }
-    let h: Vec<f64> = decided.iter().map(|a| hours_between(a.1, a.2.unwrap())).collect();
+    let h: Vec<f64> = decided
+        .iter()
+        .map(|a| hours_between(a.1, a.2.unwrap()))
+        .collect();
     assert_eq!(cell(&turn, "All approvals", 1), "5");
     assert_eq!(cell(&turn, "All approvals", 2), hours(mean(&h)));
     assert_p90(cell(&turn, "All approvals", 3), &h, "all approvals");
@@ -318,19 +515,28 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
                 _ => false,
             })
             .count();
-        assert!(row[0].starts_with(&start.format("%Y-%m-%d").to_string()), "{row:?}");
+        assert!(
+            row[0].starts_with(&start.format("%Y-%m-%d").to_string()),
+            "{row:?}"
+        );
         assert_eq!(row[1], n.to_string(), "week of {start}");
     }
 
     // Charts: inline SVG with a title, no script and no style attributes.
-    page.assert_contains("<svg class=\"chart\" role=\"img\" aria-labelledby=\"chart-by_phase-title\"")
-        .assert_contains("<title id=\"chart-by_phase-title\">")
-        .assert_lacks("<script")
-        .assert_lacks(" style=");
+    page.assert_contains(
+        "<svg class=\"chart\" role=\"img\" aria-labelledby=\"chart-by_phase-title\"",
+    )
+    .assert_contains("<title id=\"chart-by_phase-title\">")
+    .assert_lacks("<script")
+    .assert_lacks(" style=");
 
     // Filtered: another category and type.
-    let filtered = m.get(&format!("/reports/management?category={infra}&type=minor")).await;
-    filtered.assert_status(200).assert_contains("category Infrastructure, type Minor");
+    let filtered = m
+        .get(&format!("/reports/management?category={infra}&type=minor"))
+        .await;
+    filtered
+        .assert_status(200)
+        .assert_contains("category Infrastructure, type Minor");
     let by_phase = table(&filtered.body, "Active releases by phase and type");
     assert_eq!(cell(&by_phase, "Assess", 3), "1", "Foxtrot");
     assert_eq!(cell(&by_phase, "All phases", 4), "1");
@@ -341,11 +547,25 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
     // Registered tomorrow or later: nothing.
     let tomorrow = (now + Duration::days(1)).format("%Y-%m-%d").to_string();
     let later = m.get(&format!("/reports/management?from={tomorrow}")).await;
-    assert_eq!(cell(&table(&later.body, "Active releases by phase and type"), "All phases", 4), "0");
+    assert_eq!(
+        cell(
+            &table(&later.body, "Active releases by phase and type"),
+            "All phases",
+            4
+        ),
+        "0"
+    );
     // Registered in the last two days: Delta (three days old) drops out of the closed ones.
     let since = (now - Duration::days(2)).format("%Y-%m-%d").to_string();
     let recent = m.get(&format!("/reports/management?from={since}")).await;
-    assert_eq!(cell(&table(&recent.body, "Outcomes of the releases that ended"), "Closed — successful", 1), "0");
+    assert_eq!(
+        cell(
+            &table(&recent.body, "Outcomes of the releases that ended"),
+            "Closed — successful",
+            1
+        ),
+        "0"
+    );
 
     // Each table's CSV holds the same cells as the page.
     assert_links_to(html, "/reports/management.csv?table=outcomes");
@@ -356,16 +576,34 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
         ("approvals", "Approval turnaround, in hours"),
         ("overdue", "Overdue releases, most overdue first"),
     ] {
-        let (status, headers, body) = get_with_headers(&m, &format!("/reports/management.csv?table={key}")).await;
+        let (status, headers, body) =
+            get_with_headers(&m, &format!("/reports/management.csv?table={key}")).await;
         assert_eq!(status, 200, "{key}: {body}");
         assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
-        assert!(headers["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"management-"), "{headers:?}");
+        assert!(
+            headers["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment; filename=\"management-"),
+            "{headers:?}"
+        );
         let (_, rows) = parse_csv(&body);
         assert_eq!(rows, table(html, caption), "{key}");
     }
-    let filtered_csv = get_with_headers(&m, &format!("/reports/management.csv?table=by_phase&category={infra}&type=minor")).await.2;
-    assert_eq!(parse_csv(&filtered_csv).1, table(&filtered.body, "Active releases by phase and type"));
-    assert_eq!(m.get("/reports/management.csv?table=nonsense").await.status, 400);
+    let filtered_csv = get_with_headers(
+        &m,
+        &format!("/reports/management.csv?table=by_phase&category={infra}&type=minor"),
+    )
+    .await
+    .2;
+    assert_eq!(
+        parse_csv(&filtered_csv).1,
+        table(&filtered.body, "Active releases by phase and type")
+    );
+    assert_eq!(
+        m.get("/reports/management.csv?table=nonsense").await.status,
+        400
+    );
 }
 
 /// Every left visit: (phase, hours, category, registered).
@@ -375,8 +613,20 @@ fn left_visits(app: &TestApp) -> Vec<(String, f64, i64, DateTime<Utc>)> {
         .inner_join(releases::table.on(releases::id.eq(release_phase_visits::release_id)))
         .filter(release_phase_visits::status.eq("left"))
         .filter(releases::kind.eq("release"))
-        .select((phases::name, release_phase_visits::entered_at, release_phase_visits::left_at, releases::category_id, releases::created_at))
-        .load::<(String, DateTime<Utc>, Option<DateTime<Utc>>, i64, DateTime<Utc>)>(&mut app.conn())
+        .select((
+            phases::name,
+            release_phase_visits::entered_at,
+            release_phase_visits::left_at,
+            releases::category_id,
+            releases::created_at,
+        ))
+        .load::<(
+            String,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            i64,
+            DateTime<Utc>,
+        )>(&mut app.conn())
         .unwrap()
         .into_iter()
         .map(|(p, e, l, c, r)| (p, hours_between(e, l.unwrap()), c, r))
@@ -385,11 +635,32 @@ fn left_visits(app: &TestApp) -> Vec<(String, f64, i64, DateTime<Utc>)> {
 
 /// The lead-time rows of a report page against the visits `keep` selects.
 #[track_caller]
-fn assert_lead_times(html: &str, visits: &[(String, f64, i64, DateTime<Utc>)], keep: impl Fn(i64, DateTime<Utc>) -> bool, what: &str) {
+fn assert_lead_times(
+    html: &str,
+    visits: &[(String, f64, i64, DateTime<Utc>)],
+    keep: impl Fn(i64, DateTime<Utc>) -> bool,
+    what: &str,
+) {
     let lead = table(html, "Lead time per phase and overall, in hours");
-    for phase in ["Assess", "Plan and Design", "Build and Test", "Training", "Distribution and Rollout", "Back Out", "Verification"] {
-        let h: Vec<f64> = visits.iter().filter(|v| v.0 == phase && keep(v.2, v.3)).map(|v| v.1).collect();
-        assert_eq!(cell(&lead, phase, 1), h.len().to_string(), "{what}: {phase}");
+    for phase in [
+        "Assess",
+        "Plan and Design",
+        "Build and Test",
+        "Training",
+        "Distribution and Rollout",
+        "Back Out",
+        "Verification",
+    ] {
+        let h: Vec<f64> = visits
+            .iter()
+            .filter(|v| v.0 == phase && keep(v.2, v.3))
+            .map(|v| v.1)
+            .collect();
+        assert_eq!(
+            cell(&lead, phase, 1),
+            h.len().to_string(),
+            "{what}: {phase}"
+        );
         assert_eq!(cell(&lead, phase, 2), hours(mean(&h)), "{what}: {phase}");
         assert_p90(cell(&lead, phase, 3), &h, phase);
     }
@@ -406,7 +677,10 @@ fn assert_cells_match_records(app: &TestApp) {
     )
     .get_result(&mut app.conn())
     .unwrap();
-    assert_eq!(wrong, 0, "kept cells that differ from a count of the records");
+    assert_eq!(
+        wrong, 0,
+        "kept cells that differ from a count of the records"
+    );
 }
 
 /// Lead times and turnaround come from kept histograms: folding the appended changes into
@@ -423,21 +697,47 @@ async fn kept_durations_match_the_records_through_folds_edits_and_part_months() 
 
     let moved = relman::services::reports::fold_cells(&mut app.conn()).unwrap();
     assert!(moved > 0, "the data set's transitions appended durations");
-    let waiting: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM report_cell_changes").get_result(&mut app.conn()).unwrap();
+    let waiting: i64 =
+        diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM report_cell_changes")
+            .get_result(&mut app.conn())
+            .unwrap();
     assert_eq!(waiting, 0);
     let after = m.get("/reports/management").await.body;
-    assert_eq!(table(&after, "Lead time per phase and overall, in hours"), table(&before, "Lead time per phase and overall, in hours"));
+    assert_eq!(
+        table(&after, "Lead time per phase and overall, in hours"),
+        table(&before, "Lead time per phase and overall, in hours")
+    );
     assert_eq!(turn(&after), turn(&before));
-    assert_eq!(relman::services::reports::fold_cells(&mut app.conn()).unwrap(), 0, "nothing left to fold");
+    assert_eq!(
+        relman::services::reports::fold_cells(&mut app.conn()).unwrap(),
+        0,
+        "nothing left to fold"
+    );
     assert_cells_match_records(&app);
 
     // Delta moves to Infrastructure: its visits and approvals follow it.
-    set_sql(&app, &format!("UPDATE releases SET category_id = {infra} WHERE title = 'Delta'"));
+    set_sql(
+        &app,
+        &format!("UPDATE releases SET category_id = {infra} WHERE title = 'Delta'"),
+    );
     let visits = left_visits(&app);
-    let infra_page = m.get(&format!("/reports/management?category={infra}")).await.body;
+    let infra_page = m
+        .get(&format!("/reports/management?category={infra}"))
+        .await
+        .body;
     assert_lead_times(&infra_page, &visits, |c, _| c == infra, "Infrastructure");
-    assert_ne!(cell(&turn(&infra_page), "All approvals", 1), "0", "Delta's approvals moved with it");
-    let rest = m.get(&format!("/reports/management?category={}", visits.iter().find(|v| v.2 != infra).map(|v| v.2).unwrap())).await.body;
+    assert_ne!(
+        cell(&turn(&infra_page), "All approvals", 1),
+        "0",
+        "Delta's approvals moved with it"
+    );
+    let rest = m
+        .get(&format!(
+            "/reports/management?category={}",
+            visits.iter().find(|v| v.2 != infra).map(|v| v.2).unwrap()
+        ))
+        .await
+        .body;
     assert_lead_times(&rest, &visits, |c, _| c != infra, "the other category");
     assert_cells_match_records(&app);
 
@@ -445,24 +745,53 @@ async fn kept_durations_match_the_records_through_folds_edits_and_part_months() 
     let now = Utc::now();
     let day = |t: DateTime<Utc>| t.date_naive();
     let first = day(now).with_day(1).unwrap();
-    let last = first.checked_add_months(chrono::Months::new(1)).unwrap().pred_opt().unwrap();
+    let last = first
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap()
+        .pred_opt()
+        .unwrap();
     let since = day(now - Duration::days(2));
-    for (from, to) in [(first, last), (since, day(now)), (since, last), (first - Duration::days(40), day(now))] {
-        let page = m.get(&format!("/reports/management?from={from}&to={to}")).await.body;
-        assert_lead_times(&page, &visits, |_, r| day(r) >= from && day(r) <= to, &format!("{from} to {to}"));
+    for (from, to) in [
+        (first, last),
+        (since, day(now)),
+        (since, last),
+        (first - Duration::days(40), day(now)),
+    ] {
+        let page = m
+            .get(&format!("/reports/management?from={from}&to={to}"))
+            .await
+            .body;
+        assert_lead_times(
+            &page,
+            &visits,
+            |_, r| day(r) >= from && day(r) <= to,
+            &format!("{from} to {to}"),
+        );
     }
 }
 
 #[tokio::test]
 async fn only_managers_see_the_management_report_and_its_nav_item() {
     let app = TestApp::spawn().await;
-    let c = app.signed_in("cora", &[Role::Coordinator, Role::Approver]).await;
+    let c = app
+        .signed_in("cora", &[Role::Coordinator, Role::Approver])
+        .await;
     c.get("/reports/management").await.assert_status(403);
-    c.get("/reports/management.csv?table=outcomes").await.assert_status(403);
-    c.get("/").await.assert_status(200).assert_lacks("href=\"/reports/management\"");
+    c.get("/reports/management.csv?table=outcomes")
+        .await
+        .assert_status(403);
+    c.get("/")
+        .await
+        .assert_status(200)
+        .assert_lacks("href=\"/reports/management\"");
     let m = app.signed_in("mona", &[Role::Manager]).await;
-    m.get("/").await.assert_contains("<a href=\"/reports/management\">Reports</a>");
-    m.get("/reports/management").await.assert_status(200).assert_contains("Management report: release progress");
+    m.get("/")
+        .await
+        .assert_contains("<a href=\"/reports/management\">Reports</a>");
+    m.get("/reports/management")
+        .await
+        .assert_status(200)
+        .assert_contains("Management report: release progress");
 }
 
 // ---------------------------------------------------------------- the release list as CSV
@@ -472,30 +801,61 @@ async fn the_release_list_csv_has_the_rows_of_the_filtered_list_and_survives_a_c
     let app = TestApp::spawn().await;
     let c = app.signed_in("cora", &[Role::Coordinator]).await;
     let mut numbers = Vec::new();
-    for (title, t) in [("One", "minor"), ("Two", "major"), ("Three", "minor"), ("Four", "minor"), ("Five", "emergency")] {
+    for (title, t) in [
+        ("One", "minor"),
+        ("Two", "major"),
+        ("Three", "minor"),
+        ("Four", "minor"),
+        ("Five", "emergency"),
+    ] {
         numbers.push((register(&c, title, t, "low", "low").await, t));
     }
     let tricky = "Billing, \"quoted\" edition\nsecond line — ünïcode";
-    set_sql(&app, &format!("UPDATE releases SET title = $${tricky}$$ WHERE number = {}", number_of(&numbers[2].0)));
-    take(&app, &c, &numbers[3].0, "Abandon release", "Not needed").await.assert_status(303);
+    set_sql(
+        &app,
+        &format!(
+            "UPDATE releases SET title = $${tricky}$$ WHERE number = {}",
+            number_of(&numbers[2].0)
+        ),
+    );
+    take(&app, &c, &numbers[3].0, "Abandon release", "Not needed")
+        .await
+        .assert_status(303);
 
     let list = c.get("/releases?type=minor&state=active&sort=number").await;
     list.assert_status(200);
-    assert_links_to(&list.body, "/releases.csv?type=minor&state=active&sort=number");
+    assert_links_to(
+        &list.body,
+        "/releases.csv?type=minor&state=active&sort=number",
+    );
     let page_rows = table(&list.body, "Releases, page 1");
     let page_numbers: Vec<String> = page_rows.iter().map(|r| r[0].clone()).collect();
-    assert_eq!(page_numbers, vec![numbers[0].0.clone(), numbers[2].0.clone()]);
+    assert_eq!(
+        page_numbers,
+        vec![numbers[0].0.clone(), numbers[2].0.clone()]
+    );
 
-    let (status, headers, body) = get_with_headers(&c, "/releases.csv?type=minor&state=active&sort=number").await;
+    let (status, headers, body) =
+        get_with_headers(&c, "/releases.csv?type=minor&state=active&sort=number").await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
     let disposition = headers["content-disposition"].to_str().unwrap();
-    assert!(disposition.starts_with("attachment; filename=\"releases-") && disposition.ends_with(".csv\""), "{disposition}");
+    assert!(
+        disposition.starts_with("attachment; filename=\"releases-")
+            && disposition.ends_with(".csv\""),
+        "{disposition}"
+    );
     let (head, rows) = parse_csv(&body);
     assert_eq!(&head[..3], ["Number", "Title", "Type"]);
     let csv_numbers: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
-    assert_eq!(csv_numbers, page_numbers, "the same rows as the page, in the same order");
-    assert_eq!(rows[1][1], tricky, "a comma, quotes, a line break and non-ASCII survive the round trip");
+    assert_eq!(
+        csv_numbers, page_numbers,
+        "the same rows as the page, in the same order"
+    );
+    assert_eq!(
+        rows[1][1], tricky,
+        "a comma, quotes, a line break and non-ASCII survive the round trip"
+    );
     assert_eq!(rows[0][2], "Minor");
     assert_eq!(rows[0][5], "Active");
 
@@ -503,7 +863,13 @@ async fn the_release_list_csv_has_the_rows_of_the_filtered_list_and_survives_a_c
     let all = parse_csv(&get_with_headers(&c, "/releases.csv").await.2).1;
     assert_eq!(all.len(), 5);
     // A title that a spreadsheet would run as a formula is defused.
-    set_sql(&app, &format!("UPDATE releases SET title = '=HYPERLINK(\"x\")' WHERE number = {}", number_of(&numbers[0].0)));
+    set_sql(
+        &app,
+        &format!(
+            "UPDATE releases SET title = '=HYPERLINK(\"x\")' WHERE number = {}",
+            number_of(&numbers[0].0)
+        ),
+    );
     let rows = parse_csv(&get_with_headers(&c, "/releases.csv?sort=number").await.2).1;
     assert_eq!(rows[0][1], "'=HYPERLINK(\"x\")");
 }
@@ -515,16 +881,30 @@ async fn the_dashboard_shows_my_tasks_my_approvals_releases_by_phase_and_the_sch
     let app = TestApp::spawn().await;
     let cora_id = app.user("cora", &[Role::Coordinator], &[]);
     let c = app.client();
-    c.login("cora", crate::support::PASSWORD).await.assert_redirect_to("/");
+    c.login("cora", crate::support::PASSWORD)
+        .await
+        .assert_redirect_to("/");
     let cora = cora_id.to_string();
-    let planned = register_in(&c, 1, "Payroll 7", "major", &[("model", "1"), ("coordinator", &cora)]).await;
+    let planned = register_in(
+        &c,
+        1,
+        "Payroll 7",
+        "major",
+        &[("model", "1"), ("coordinator", &cora)],
+    )
+    .await;
     set_sql(&app, &format!("UPDATE releases SET planned_start = now() + interval '30 days', planned_end = now() + interval '40 days' WHERE number = {}", number_of(&planned)));
     let other = register(&c, "Billing 4.2", "minor", "low", "low").await;
-    take(&app, &c, &other, "Advance to Plan and Design", "").await.assert_status(303);
+    take(&app, &c, &other, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
     set_sql(&app, &format!("UPDATE releases SET planned_start = now() + interval '2 days', planned_end = now() + interval '3 days' WHERE number = {}", number_of(&other)));
 
     let page = c.get("/").await;
-    page.assert_status(200).assert_contains("Welcome, cora (test)").assert_contains("Release Coordinator").assert_contains("My open tasks");
+    page.assert_status(200)
+        .assert_contains("Welcome, cora (test)")
+        .assert_contains("Release Coordinator")
+        .assert_contains("My open tasks");
     let task: (i64, String) = relman::schema::tasks::table
         .filter(relman::schema::tasks::assignee_id.eq(cora_id))
         .filter(relman::schema::tasks::due_at.is_not_null())
@@ -532,24 +912,47 @@ async fn the_dashboard_shows_my_tasks_my_approvals_releases_by_phase_and_the_sch
         .select((relman::schema::tasks::id, relman::schema::tasks::title))
         .first(&mut app.conn())
         .expect("the model gave cora a task");
-    page.assert_contains(&format!("<a href=\"/tasks/{}\">{}</a>", task.0, task.1)).assert_contains("href=\"/tasks\"");
+    page.assert_contains(&format!("<a href=\"/tasks/{}\">{}</a>", task.0, task.1))
+        .assert_contains("href=\"/tasks\"");
     page.assert_contains(&format!("href=\"/releases/{planned}\""));
     // Releases by phase: one in Assess, one in Plan and Design, each count a link.
-    let ids: Vec<(String, i64)> = phases::table.filter(phases::workflow_id.eq(1)).select((phases::name, phases::id)).load(&mut app.conn()).unwrap();
+    let ids: Vec<(String, i64)> = phases::table
+        .filter(phases::workflow_id.eq(1))
+        .select((phases::name, phases::id))
+        .load(&mut app.conn())
+        .unwrap();
     let id = |n: &str| ids.iter().find(|(x, _)| x == n).unwrap().1;
     page.assert_contains(&format!("<a href=\"/releases?phase={}&amp;state=active\">1<span class=\"visually-hidden\"> active in Assess</span></a>", id("Assess")));
     page.assert_contains(&format!("<a href=\"/releases?phase={}&amp;state=active\">1<span class=\"visually-hidden\"> active in Plan and Design</span></a>", id("Plan and Design")));
     let rows = table(&page.body, "Release Management: 2 active");
-    assert_eq!(cell(&rows, "Build and Test", 1), "0 active in Build and Test");
+    assert_eq!(
+        cell(&rows, "Build and Test", 1),
+        "0 active in Build and Test"
+    );
     // The next 14 days: Billing is planned in two days; Payroll in a month is not.
-    let schedule = table(&page.body, &format!("Active releases planned between today and {}, by planned start", (Utc::now() + Duration::days(13)).format("%Y-%m-%d")));
+    let schedule = table(
+        &page.body,
+        &format!(
+            "Active releases planned between today and {}, by planned start",
+            (Utc::now() + Duration::days(13)).format("%Y-%m-%d")
+        ),
+    );
     assert_eq!(schedule.len(), 1);
     assert!(schedule[0][0].starts_with(&other), "{schedule:?}");
     // Overdue releases cora coordinates.
     page.assert_contains("No release is overdue.");
-    set_sql(&app, &format!("UPDATE releases SET phase_due_at = now() - interval '1 day' WHERE number = {}", number_of(&planned)));
+    set_sql(
+        &app,
+        &format!(
+            "UPDATE releases SET phase_due_at = now() - interval '1 day' WHERE number = {}",
+            number_of(&planned)
+        ),
+    );
     let page = c.get("/").await;
-    let overdue = table(&page.body, "Overdue releases: the phase's due date or the planned end has passed");
+    let overdue = table(
+        &page.body,
+        "Overdue releases: the phase's due date or the planned end has passed",
+    );
     assert_eq!(overdue.len(), 1);
     assert!(overdue[0][0].starts_with(&planned));
     page.assert_lacks("Approvals waiting for me");
@@ -557,19 +960,28 @@ async fn the_dashboard_shows_my_tasks_my_approvals_releases_by_phase_and_the_sch
     // An approver of the CAB sees the Plan and Design approval of Billing.
     app.user("abe", &[Role::Approver], &["CAB"]);
     let a = app.client();
-    a.login("abe", crate::support::PASSWORD).await.assert_redirect_to("/");
+    a.login("abe", crate::support::PASSWORD)
+        .await
+        .assert_redirect_to("/");
     let page = a.get("/").await;
-    let waiting = table(&page.body, "Approvals waiting for my decision, oldest first");
+    let waiting = table(
+        &page.body,
+        "Approvals waiting for my decision, oldest first",
+    );
     assert_eq!(waiting.len(), 1);
     assert!(waiting[0][0].starts_with(&other), "{waiting:?}");
-    page.assert_contains("<a href=\"/approvals\">Approvals inbox (1 waiting)</a>").assert_lacks("Overdue releases");
+    page.assert_contains("<a href=\"/approvals\">Approvals inbox (1 waiting)</a>")
+        .assert_lacks("Overdue releases");
 
     // A manager sees the totals and every overdue release.
     let m = app.signed_in("mona", &[Role::Manager]).await;
     let page = m.get("/").await;
     page.assert_contains("<a href=\"/releases?state=active\">2<span class=\"visually-hidden\"> active releases</span></a>")
         .assert_contains("<a href=\"/reports/management#overdue\">1<span class=\"visually-hidden\"> overdue releases</span></a>");
-    let overdue = table(&page.body, "Overdue releases: the phase's due date or the planned end has passed");
+    let overdue = table(
+        &page.body,
+        "Overdue releases: the phase's due date or the planned end has passed",
+    );
     assert_eq!(overdue.len(), 1);
 }
 
@@ -580,45 +992,104 @@ async fn the_release_report_is_printable_and_holds_the_record_its_timeline_appro
     let app = TestApp::spawn().await;
     let c = app.signed_in("cora", &[Role::Coordinator]).await;
     let n = register_in(&c, 1, "Billing 4.2", "major", &[("model", "1")]).await;
-    diesel::update(relman::schema::tasks::table).set(relman::schema::tasks::status.eq("done")).execute(&mut app.conn()).unwrap();
-    take(&app, &c, &n, "Advance to Plan and Design", "").await.assert_status(303);
-    save(&app, &c, &n, &[("release_plan", "Plan\nin two steps"), ("deployment_plan", "Deploy"), ("test_criteria", "All green"), ("backout_plan", "Restore the snapshot")])
+    diesel::update(relman::schema::tasks::table)
+        .set(relman::schema::tasks::status.eq("done"))
+        .execute(&mut app.conn())
+        .unwrap();
+    take(&app, &c, &n, "Advance to Plan and Design", "")
         .await
         .assert_status(303);
+    save(
+        &app,
+        &c,
+        &n,
+        &[
+            ("release_plan", "Plan\nin two steps"),
+            ("deployment_plan", "Deploy"),
+            ("test_criteria", "All green"),
+            ("backout_plan", "Restore the snapshot"),
+        ],
+    )
+    .await
+    .assert_status(303);
     app.user("abe", &[Role::Approver], &["CAB"]);
     let abe = app.client();
-    abe.login("abe", crate::support::PASSWORD).await.assert_redirect_to("/");
-    crate::releases::vote(&app, &abe, &n, "deny", "Too risky").await.assert_status(303);
-    set_sql(&app, &format!("UPDATE releases SET phase_due_at = now() - interval '1 day' WHERE number = {}", number_of(&n)));
+    abe.login("abe", crate::support::PASSWORD)
+        .await
+        .assert_redirect_to("/");
+    crate::releases::vote(&app, &abe, &n, "deny", "Too risky")
+        .await
+        .assert_status(303);
+    set_sql(
+        &app,
+        &format!(
+            "UPDATE releases SET phase_due_at = now() - interval '1 day' WHERE number = {}",
+            number_of(&n)
+        ),
+    );
     set_sql(&app, "UPDATE release_phase_visits SET due_at = now() - interval '1 day' WHERE status = 'current'");
 
-    c.get(&format!("/releases/{n}")).await.assert_contains(&format!("<a class=\"button secondary\" href=\"/releases/{n}/report\">Print report</a>"));
+    c.get(&format!("/releases/{n}"))
+        .await
+        .assert_contains(&format!(
+            "<a class=\"button secondary\" href=\"/releases/{n}/report\">Print report</a>"
+        ));
     let page = c.get(&format!("/releases/{n}/report")).await;
     page.assert_status(200)
         .assert_lacks("<nav")
         .assert_contains("<link rel=\"stylesheet\" href=\"/static/print.css\">")
-        .assert_contains(&format!("<span class=\"record-number\">{n}</span> Billing 4.2"))
+        .assert_contains(&format!(
+            "<span class=\"record-number\">{n}</span> Billing 4.2"
+        ))
         .assert_contains("Release report")
         .assert_contains("printed ");
     let fields = table(&page.body, &format!("Fields of {n}"));
-    assert_eq!(fields.len(), relman::domain::fields::RELEASE_FIELDS.len(), "every field of the release");
+    assert_eq!(
+        fields.len(),
+        relman::domain::fields::RELEASE_FIELDS.len(),
+        "every field of the release"
+    );
     assert_eq!(cell(&fields, "Release plan", 1), "Plan in two steps");
     assert_eq!(cell(&fields, "Back-out plan", 1), "Restore the snapshot");
-    assert_eq!(cell(&fields, "Post-implementation evaluation", 1), "Not filled in");
-    let timeline = table(&page.body, &format!("Phases of {n} in the order it went through them"));
+    assert_eq!(
+        cell(&fields, "Post-implementation evaluation", 1),
+        "Not filled in"
+    );
+    let timeline = table(
+        &page.body,
+        &format!("Phases of {n} in the order it went through them"),
+    );
     assert_eq!(timeline.len(), 2);
     assert_eq!(timeline[0][0], "Assess");
     assert_eq!(timeline[0][1], "Left");
     assert_eq!(timeline[1][0], "Plan and Design");
-    assert!(timeline[1][6].starts_with("Overdue by 1 day"), "{timeline:?}");
+    assert!(
+        timeline[1][6].starts_with("Overdue by 1 day"),
+        "{timeline:?}"
+    );
     let tasks = table(&page.body, "Tasks in Assess");
     assert!(!tasks.is_empty());
     let history = table(&page.body, &format!("History of {n}, oldest first"));
-    assert!(history.iter().any(|r| r[2].contains("Advance to Plan and Design")), "{history:?}");
-    assert!(history.iter().any(|r| r[4].contains("Release plan")), "field changes are in the history: {history:?}");
-    page.assert_contains("<h3 id=\"approval-").assert_contains("CAB approval to leave Plan and Design");
-    let log = table(&page.body, "Log of the CAB approval to leave Plan and Design");
-    assert!(log.iter().any(|r| r[3] == "Denied" && r[4] == "Too risky"), "{log:?}");
+    assert!(
+        history
+            .iter()
+            .any(|r| r[2].contains("Advance to Plan and Design")),
+        "{history:?}"
+    );
+    assert!(
+        history.iter().any(|r| r[4].contains("Release plan")),
+        "field changes are in the history: {history:?}"
+    );
+    page.assert_contains("<h3 id=\"approval-")
+        .assert_contains("CAB approval to leave Plan and Design");
+    let log = table(
+        &page.body,
+        "Log of the CAB approval to leave Plan and Design",
+    );
+    assert!(
+        log.iter().any(|r| r[3] == "Denied" && r[4] == "Too risky"),
+        "{log:?}"
+    );
     for id in ["record", "timeline", "tasks", "approvals", "history"] {
         page.assert_contains(&format!("<section id=\"{id}\""));
     }

@@ -83,31 +83,62 @@ async fn kept_navigation_counts_follow_a_vote_on_pages_asked_for_at_once() {
     let app = TestApp::spawn().await;
     let cora = app.signed_in("cora", &[Role::Coordinator]).await;
     let n = register(&cora, "Counted", "minor", "low", "low").await;
-    crate::releases::take(&app, &cora, &n, "Advance to Plan and Design", "").await.assert_status(303);
+    crate::releases::take(&app, &cora, &n, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
     app.user("ann", &[Role::Approver], &["CAB"]);
-    let (_a, port) = start_relman(&app, &[("RELMAN_KEEP_SECS", "60"), ("RELMAN_MONITOR_INTERVAL_SECS", "3600")]).await;
-    let ann = Client { base: format!("http://127.0.0.1:{port}"), http: app.client().http };
+    let (_a, port) = start_relman(
+        &app,
+        &[
+            ("RELMAN_KEEP_SECS", "60"),
+            ("RELMAN_MONITOR_INTERVAL_SECS", "3600"),
+        ],
+    )
+    .await;
+    let ann = Client {
+        base: format!("http://127.0.0.1:{port}"),
+        http: app.client().http,
+    };
     ann.login("ann", PASSWORD).await.assert_redirect_to("/");
     let counted = "Approvals <span class=\"count\">1";
     let at_once = |paths: [&'static str; 8]| {
         let ann = &ann;
         futures_util::future::join_all(paths.map(|p| async move { ann.get(p).await }))
     };
-    let pages = ["/", "/releases", "/approvals", "/tasks", "/notifications", "/calendar", "/", "/releases"];
+    let pages = [
+        "/",
+        "/releases",
+        "/approvals",
+        "/tasks",
+        "/notifications",
+        "/calendar",
+        "/",
+        "/releases",
+    ];
     for page in at_once(pages).await {
         page.assert_status(200).assert_contains(counted);
     }
     let (id, cycle) = crate::releases::live_approval(&app, &n);
-    ann.post(&format!("/approvals/{id}/decision"), &[("decision", "approve"), ("cycle", &cycle.to_string()), ("return_to", "/approvals")])
-        .await
-        .assert_redirect_to("/approvals");
+    ann.post(
+        &format!("/approvals/{id}/decision"),
+        &[
+            ("decision", "approve"),
+            ("cycle", &cycle.to_string()),
+            ("return_to", "/approvals"),
+        ],
+    )
+    .await
+    .assert_redirect_to("/approvals");
     for page in at_once(pages).await {
-        page.assert_status(200).assert_lacks("Approvals <span class=\"count\">");
+        page.assert_status(200)
+            .assert_lacks("Approvals <span class=\"count\">");
     }
     // A new approval opened behind this instance's back (another instance's write moves the
     // counter): the next pages count it.
     let m = register(&cora, "Counted too", "minor", "low", "low").await;
-    crate::releases::take(&app, &cora, &m, "Advance to Plan and Design", "").await.assert_status(303);
+    crate::releases::take(&app, &cora, &m, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
     for page in at_once(pages).await {
         page.assert_status(200).assert_contains(counted);
     }

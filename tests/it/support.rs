@@ -35,17 +35,27 @@ fn cluster() -> &'static Cluster {
                 None => panic!("TEST_DATABASE_URL must end with /DBNAME"),
             },
             Err(_) => {
-                let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("test-pg");
-                let pg = EmbeddedPg::start(&dir, "postgres").unwrap_or_else(|e| panic!("test PostgreSQL: {e}"));
+                let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("target")
+                    .join("test-pg");
+                let pg = EmbeddedPg::start(&dir, "postgres")
+                    .unwrap_or_else(|e| panic!("test PostgreSQL: {e}"));
                 // Left running for the next test run; `.ci/run` stops it.
                 pg.url_for("RELMANTESTDB").replace("RELMANTESTDB", "{db}")
             }
         };
-        let c = Cluster { url_pattern, template: format!("relman_tpl_{}", std::process::id()) };
-        let mut admin = PgConnection::establish(&admin_url(&c)).expect("connect to the test server");
+        let c = Cluster {
+            url_pattern,
+            template: format!("relman_tpl_{}", std::process::id()),
+        };
+        let mut admin =
+            PgConnection::establish(&admin_url(&c)).expect("connect to the test server");
         drop_stale_databases(&mut admin);
-        diesel::sql_query(format!("CREATE DATABASE {}", c.template)).execute(&mut admin).expect("create template");
-        let mut tpl = PgConnection::establish(&c.url_pattern.replace("{db}", &c.template)).expect("connect to template");
+        diesel::sql_query(format!("CREATE DATABASE {}", c.template))
+            .execute(&mut admin)
+            .expect("create template");
+        let mut tpl = PgConnection::establish(&c.url_pattern.replace("{db}", &c.template))
+            .expect("connect to template");
         db::migrate(&mut tpl).expect("migrate template");
         c
     })
@@ -59,14 +69,19 @@ struct DbName {
 
 /// Databases left behind by test processes that no longer run (killed, crashed).
 fn drop_stale_databases(admin: &mut PgConnection) {
-    let names: Vec<DbName> = diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'relman\\_t%'")
-        .load(admin)
-        .unwrap_or_default();
+    let names: Vec<DbName> =
+        diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'relman\\_t%'")
+            .load(admin)
+            .unwrap_or_default();
     for n in names {
         let pid: Option<i32> = n.datname.split('_').nth(2).and_then(|p| p.parse().ok());
         let alive = pid.is_some_and(|p| unsafe { libc::kill(p, 0) } == 0);
         if !alive {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", n.datname)).execute(admin);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                n.datname
+            ))
+            .execute(admin);
         }
     }
 }
@@ -81,10 +96,19 @@ impl TestDb {
     pub fn new() -> TestDb {
         static N: AtomicUsize = AtomicUsize::new(0);
         let c = cluster();
-        let name = format!("relman_t_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "relman_t_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
         let mut admin = PgConnection::establish(&admin_url(c)).expect("connect");
-        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {}", c.template)).execute(&mut admin).expect("clone template");
-        TestDb { url: c.url_pattern.replace("{db}", &name), name }
+        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {}", c.template))
+            .execute(&mut admin)
+            .expect("clone template");
+        TestDb {
+            url: c.url_pattern.replace("{db}", &name),
+            name,
+        }
     }
 
     pub fn conn(&self) -> PgConnection {
@@ -95,7 +119,11 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Ok(mut admin) = PgConnection::establish(&admin_url(cluster())) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
         }
     }
 }
@@ -119,9 +147,14 @@ impl TestApp {
     }
 
     async fn spawn_with(mail: bool) -> TestApp {
-        let db = tokio::task::spawn_blocking(TestDb::new).await.expect("create db");
+        let db = tokio::task::spawn_blocking(TestDb::new)
+            .await
+            .expect("create db");
         let pool = db::pool(&db.url, 4, mail).expect("pool");
-        let settings = HttpSettings { session_key: actix_web::cookie::Key::generate(), cookie_secure: false };
+        let settings = HttpSettings {
+            session_key: actix_web::cookie::Key::generate(),
+            cookie_secure: false,
+        };
         let app = Application::build("127.0.0.1:0", pool.clone(), settings, Some(1)).expect("bind");
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.into_server());
@@ -138,7 +171,12 @@ impl TestApp {
         let all = relman::models::groups::all(&mut conn).unwrap();
         let ids: Vec<i64> = groups
             .iter()
-            .map(|g| all.iter().find(|x| x.name == *g).unwrap_or_else(|| panic!("no group {g}")).id)
+            .map(|g| {
+                all.iter()
+                    .find(|x| x.name == *g)
+                    .unwrap_or_else(|| panic!("no group {g}"))
+                    .id
+            })
             .collect();
         accounts::create_user(
             &mut conn,
@@ -193,26 +231,42 @@ pub struct Page {
 impl Page {
     #[track_caller]
     pub fn assert_status(&self, status: u16) -> &Page {
-        assert_eq!(self.status, status, "unexpected status; body:\n{}", self.body);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body:\n{}",
+            self.body
+        );
         self
     }
 
     #[track_caller]
     pub fn assert_redirect_to(&self, to: &str) -> &Page {
-        assert_eq!(self.status, 303, "expected a redirect to {to}; body:\n{}", self.body);
+        assert_eq!(
+            self.status, 303,
+            "expected a redirect to {to}; body:\n{}",
+            self.body
+        );
         assert_eq!(self.location.as_deref(), Some(to));
         self
     }
 
     #[track_caller]
     pub fn assert_contains(&self, text: &str) -> &Page {
-        assert!(self.body.contains(text), "page does not contain {text:?}:\n{}", self.body);
+        assert!(
+            self.body.contains(text),
+            "page does not contain {text:?}:\n{}",
+            self.body
+        );
         self
     }
 
     #[track_caller]
     pub fn assert_lacks(&self, text: &str) -> &Page {
-        assert!(!self.body.contains(text), "page should not contain {text:?}:\n{}", self.body);
+        assert!(
+            !self.body.contains(text),
+            "page should not contain {text:?}:\n{}",
+            self.body
+        );
         self
     }
 
@@ -228,11 +282,19 @@ impl Page {
 impl Client {
     /// Another handle on the same signed-in session.
     pub fn clone_session(&self) -> Client {
-        Client { base: self.base.clone(), http: self.http.clone() }
+        Client {
+            base: self.base.clone(),
+            http: self.http.clone(),
+        }
     }
 
     pub async fn get(&self, path: &str) -> Page {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await.expect("GET");
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
         to_page(r).await
     }
 
@@ -269,14 +331,34 @@ impl Client {
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Page {
-        let token = self.get("/login").await.csrf().expect("login form has a CSRF token");
-        self.post_raw("/login", &[("csrf_token", &token), ("username", username), ("password", password)]).await
+        let token = self
+            .get("/login")
+            .await
+            .csrf()
+            .expect("login form has a CSRF token");
+        self.post_raw(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
     }
 }
 
 async fn to_page(r: reqwest::Response) -> Page {
     let status = r.status().as_u16();
-    let location = r.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let body = r.text().await.unwrap_or_default();
-    Page { status, location, body }
+    Page {
+        status,
+        location,
+        body,
+    }
 }

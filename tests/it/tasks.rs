@@ -9,10 +9,20 @@ use crate::support::{Client, TestApp};
 
 fn model_id(app: &TestApp, name: &str) -> i64 {
     use relman::schema::release_models;
-    release_models::table.filter(release_models::name.eq(name)).select(release_models::id).first(&mut app.conn()).unwrap()
+    release_models::table
+        .filter(release_models::name.eq(name))
+        .select(release_models::id)
+        .first(&mut app.conn())
+        .unwrap()
 }
 
-async fn register_from_model(app: &TestApp, c: &Client, model: &str, manager: i64, impact: &str) -> String {
+async fn register_from_model(
+    app: &TestApp,
+    c: &Client,
+    model: &str,
+    manager: i64,
+    impact: &str,
+) -> String {
     let model = model_id(app, model).to_string();
     let manager = manager.to_string();
     let p = c
@@ -34,7 +44,10 @@ async fn register_from_model(app: &TestApp, c: &Client, model: &str, manager: i6
         )
         .await;
     assert_eq!(p.status, 303, "{}", p.body);
-    p.location.unwrap().trim_start_matches("/releases/").to_string()
+    p.location
+        .unwrap()
+        .trim_start_matches("/releases/")
+        .to_string()
 }
 
 /// (title, phase, status, has a due date) of every task, in creation order.
@@ -42,23 +55,41 @@ fn task_rows(app: &TestApp) -> Vec<(String, String, String, bool)> {
     tasks::table
         .inner_join(phases::table)
         .order(tasks::id)
-        .select((tasks::title, phases::name, tasks::status, tasks::due_at.is_not_null()))
+        .select((
+            tasks::title,
+            phases::name,
+            tasks::status,
+            tasks::due_at.is_not_null(),
+        ))
         .load(&mut app.conn())
         .unwrap()
 }
 
 fn task_id(app: &TestApp, title: &str) -> i64 {
-    tasks::table.filter(tasks::title.eq(title)).select(tasks::id).first(&mut app.conn()).unwrap()
+    tasks::table
+        .filter(tasks::title.eq(title))
+        .select(tasks::id)
+        .first(&mut app.conn())
+        .unwrap()
 }
 
 fn task_version(app: &TestApp, id: i64) -> String {
-    tasks::table.find(id).select(tasks::version).first::<i32>(&mut app.conn()).unwrap().to_string()
+    tasks::table
+        .find(id)
+        .select(tasks::version)
+        .first::<i32>(&mut app.conn())
+        .unwrap()
+        .to_string()
 }
 
 async fn act(app: &TestApp, c: &Client, title: &str, action: &str) -> crate::support::Page {
     let id = task_id(app, title);
     let v = task_version(app, id);
-    c.post(&format!("/tasks/{id}"), &[("action", action), ("version", &v), ("return_to", "/tasks")]).await
+    c.post(
+        &format!("/tasks/{id}"),
+        &[("action", action), ("version", &v), ("return_to", "/tasks")],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -68,28 +99,83 @@ async fn a_major_release_model_creates_its_plan_and_due_dates_appear_as_phases_a
     let mona = app.user("mona", &[Role::Manager], &[]);
     let n = register_from_model(&app, &c, "Major release", mona, "medium").await;
     let rows = task_rows(&app);
-    assert!(rows.contains(&("Confirm funding".into(), "Assess".into(), "open".into(), true)), "{rows:?}");
-    assert!(rows.contains(&("Create the release plan".into(), "Plan and Design".into(), "open".into(), false)), "{rows:?}");
-    assert!(rows.contains(&("Update system".into(), "Distribution and Rollout".into(), "open".into(), false)));
-    assert!(!rows.iter().any(|r| r.1 == "Back Out"), "back-out tasks wait for the back-out plan");
-    let release_model: Option<i64> = releases::table.select(releases::model_version_id).first(&mut app.conn()).unwrap();
+    assert!(
+        rows.contains(&(
+            "Confirm funding".into(),
+            "Assess".into(),
+            "open".into(),
+            true
+        )),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&(
+            "Create the release plan".into(),
+            "Plan and Design".into(),
+            "open".into(),
+            false
+        )),
+        "{rows:?}"
+    );
+    assert!(rows.contains(&(
+        "Update system".into(),
+        "Distribution and Rollout".into(),
+        "open".into(),
+        false
+    )));
+    assert!(
+        !rows.iter().any(|r| r.1 == "Back Out"),
+        "back-out tasks wait for the back-out plan"
+    );
+    let release_model: Option<i64> = releases::table
+        .select(releases::model_version_id)
+        .first(&mut app.conn())
+        .unwrap();
     assert!(release_model.is_some());
 
     let page = c.get(&format!("/releases/{n}")).await;
-    page.assert_contains("Risk and impact analysis").assert_contains("Assess <span class=\"muted\">(current phase)</span>").assert_contains("set when the phase starts");
-    page.assert_contains("with 11 planned tasks").assert_contains("3 open tasks in Assess.");
+    page.assert_contains("Risk and impact analysis")
+        .assert_contains("Assess <span class=\"muted\">(current phase)</span>")
+        .assert_contains("set when the phase starts");
+    page.assert_contains("with 11 planned tasks")
+        .assert_contains("3 open tasks in Assess.");
 
     // The manager's tasks went to the release's manager, the coordinator's to its coordinator.
-    let funding: Option<i64> = tasks::table.filter(tasks::title.eq("Confirm funding")).select(tasks::assignee_id).first(&mut app.conn()).unwrap();
+    let funding: Option<i64> = tasks::table
+        .filter(tasks::title.eq("Confirm funding"))
+        .select(tasks::assignee_id)
+        .first(&mut app.conn())
+        .unwrap();
     assert_eq!(funding, Some(mona));
 
-    for t in ["Risk and impact analysis", "Confirm funding", "Evaluate financial impact"] {
-        act(&app, &c, t, "complete").await.assert_redirect_to("/tasks");
+    for t in [
+        "Risk and impact analysis",
+        "Confirm funding",
+        "Evaluate financial impact",
+    ] {
+        act(&app, &c, t, "complete")
+            .await
+            .assert_redirect_to("/tasks");
     }
-    take(&app, &c, &n, "Advance to Plan and Design", "").await.assert_status(303);
+    take(&app, &c, &n, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
     let rows = task_rows(&app);
-    assert!(rows.contains(&("Create the release plan".into(), "Plan and Design".into(), "open".into(), true)), "due date set on entry: {rows:?}");
-    assert!(rows.contains(&("Verify test criteria".into(), "Build and Test".into(), "open".into(), false)));
+    assert!(
+        rows.contains(&(
+            "Create the release plan".into(),
+            "Plan and Design".into(),
+            "open".into(),
+            true
+        )),
+        "due date set on entry: {rows:?}"
+    );
+    assert!(rows.contains(&(
+        "Verify test criteria".into(),
+        "Build and Test".into(),
+        "open".into(),
+        false
+    )));
 }
 
 #[tokio::test]
@@ -99,20 +185,44 @@ async fn an_open_task_holds_the_phase_until_its_assignee_completes_it_from_my_ta
     let mona_id = app.user("mona", &[Role::Manager], &[]);
     let n = register_from_model(&app, &c, "Minor release", mona_id, "low").await;
     let refused = take(&app, &c, &n, "Advance to Plan and Design", "").await;
-    refused.assert_status(422).assert_contains("1 open task in Assess.");
+    refused
+        .assert_status(422)
+        .assert_contains("1 open task in Assess.");
     assert_eq!(phase_of(&app, &n), "Assess");
 
     let mine = c.get("/tasks").await;
-    mine.assert_status(200).assert_contains("Risk and impact analysis").assert_contains(&n);
-    act(&app, &c, "Risk and impact analysis", "start").await.assert_redirect_to("/tasks");
+    mine.assert_status(200)
+        .assert_contains("Risk and impact analysis")
+        .assert_contains(&n);
+    act(&app, &c, "Risk and impact analysis", "start")
+        .await
+        .assert_redirect_to("/tasks");
     c.get("/tasks").await.assert_contains("In progress");
-    act(&app, &c, "Risk and impact analysis", "complete").await.assert_redirect_to("/tasks");
-    c.get("/tasks").await.assert_contains("You have no open tasks");
-    take(&app, &c, &n, "Advance to Plan and Design", "").await.assert_status(303);
+    act(&app, &c, "Risk and impact analysis", "complete")
+        .await
+        .assert_redirect_to("/tasks");
+    c.get("/tasks")
+        .await
+        .assert_contains("You have no open tasks");
+    take(&app, &c, &n, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
 
-    let summaries: Vec<String> = history_events::table.filter(history_events::kind.eq("task")).select(history_events::summary).load(&mut app.conn()).unwrap();
-    assert_eq!(summaries, vec!["Started task “Risk and impact analysis”", "Completed task “Risk and impact analysis”"]);
-    c.get(&format!("/releases/{n}")).await.assert_contains("Completed task “Risk and impact analysis”");
+    let summaries: Vec<String> = history_events::table
+        .filter(history_events::kind.eq("task"))
+        .select(history_events::summary)
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(
+        summaries,
+        vec![
+            "Started task “Risk and impact analysis”",
+            "Completed task “Risk and impact analysis”"
+        ]
+    );
+    c.get(&format!("/releases/{n}"))
+        .await
+        .assert_contains("Completed task “Risk and impact analysis”");
 }
 
 #[tokio::test]
@@ -120,25 +230,57 @@ async fn only_the_assignee_group_coordinator_or_a_manager_may_complete_a_task() 
     let app = TestApp::spawn().await;
     let c = app.signed_in("cora", &[Role::Coordinator]).await;
     let n = crate::releases::register(&c, "Billing", "minor", "low", "low").await;
-    let cab = relman::models::groups::all(&mut app.conn()).unwrap().into_iter().find(|g| g.name == "CAB").unwrap().id.to_string();
-    c.post(&format!("/releases/{n}/tasks"), &[("title", "Check the CAB minutes"), ("group", &cab), ("due", "2026-12-05T12:00")]).await.assert_status(303);
+    let cab = relman::models::groups::all(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .find(|g| g.name == "CAB")
+        .unwrap()
+        .id
+        .to_string();
+    c.post(
+        &format!("/releases/{n}/tasks"),
+        &[
+            ("title", "Check the CAB minutes"),
+            ("group", &cab),
+            ("due", "2026-12-05T12:00"),
+        ],
+    )
+    .await
+    .assert_status(303);
     let stranger = app.signed_in("sam", &[Role::Approver]).await;
-    act(&app, &stranger, "Check the CAB minutes", "complete").await.assert_status(403);
+    act(&app, &stranger, "Check the CAB minutes", "complete")
+        .await
+        .assert_status(403);
     let other_coord = app.signed_in("otto", &[Role::Coordinator]).await;
-    act(&app, &other_coord, "Check the CAB minutes", "complete").await.assert_status(403);
-    let status: String = tasks::table.select(tasks::status).first(&mut app.conn()).unwrap();
+    act(&app, &other_coord, "Check the CAB minutes", "complete")
+        .await
+        .assert_status(403);
+    let status: String = tasks::table
+        .select(tasks::status)
+        .first(&mut app.conn())
+        .unwrap();
     assert_eq!(status, "open");
     // A member of the task's group may.
     app.user("gwen", &[Role::Approver], &["CAB"]);
     let gwen = app.client();
     gwen.login("gwen", crate::support::PASSWORD).await;
-    gwen.get("/tasks").await.assert_contains("Check the CAB minutes").assert_contains("for your group");
-    act(&app, &gwen, "Check the CAB minutes", "complete").await.assert_redirect_to("/tasks");
-    let (status, by): (String, Option<i64>) = tasks::table.select((tasks::status, tasks::completed_by)).first(&mut app.conn()).unwrap();
+    gwen.get("/tasks")
+        .await
+        .assert_contains("Check the CAB minutes")
+        .assert_contains("for your group");
+    act(&app, &gwen, "Check the CAB minutes", "complete")
+        .await
+        .assert_redirect_to("/tasks");
+    let (status, by): (String, Option<i64>) = tasks::table
+        .select((tasks::status, tasks::completed_by))
+        .first(&mut app.conn())
+        .unwrap();
     assert_eq!(status, "done");
     assert!(by.is_some());
     // A stranger cannot edit or cancel either.
-    act(&app, &stranger, "Check the CAB minutes", "reopen").await.assert_status(403);
+    act(&app, &stranger, "Check the CAB minutes", "reopen")
+        .await
+        .assert_status(403);
 }
 
 #[tokio::test]
@@ -146,49 +288,131 @@ async fn adding_and_editing_tasks_is_validated_and_kept_in_history() {
     let app = TestApp::spawn().await;
     let c = app.signed_in("cora", &[Role::Coordinator]).await;
     let n = crate::releases::register(&c, "Billing", "minor", "low", "low").await;
-    let bad = c.post(&format!("/releases/{n}/tasks"), &[("title", ""), ("due", "next tuesday"), ("description", "<b>keep me</b>")]).await;
-    bad.assert_status(422).assert_contains("Enter a title for the task.").assert_contains("like 2026-12-01 09:00").assert_contains("&#60;b&#62;keep me&#60;/b&#62;");
-    c.post(&format!("/releases/{n}/tasks"), &[("title", "Order licences"), ("due", "2026-12-05T12:00")]).await.assert_status(303);
+    let bad = c
+        .post(
+            &format!("/releases/{n}/tasks"),
+            &[
+                ("title", ""),
+                ("due", "next tuesday"),
+                ("description", "<b>keep me</b>"),
+            ],
+        )
+        .await;
+    bad.assert_status(422)
+        .assert_contains("Enter a title for the task.")
+        .assert_contains("like 2026-12-01 09:00")
+        .assert_contains("&#60;b&#62;keep me&#60;/b&#62;");
+    c.post(
+        &format!("/releases/{n}/tasks"),
+        &[("title", "Order licences"), ("due", "2026-12-05T12:00")],
+    )
+    .await
+    .assert_status(303);
     let id = task_id(&app, "Order licences");
     let v = task_version(&app, id);
-    c.post(&format!("/tasks/{id}"), &[("action", "edit"), ("version", &v), ("title", "Order licences (x20)"), ("due", "2026-12-06T12:00")]).await.assert_status(303);
+    c.post(
+        &format!("/tasks/{id}"),
+        &[
+            ("action", "edit"),
+            ("version", &v),
+            ("title", "Order licences (x20)"),
+            ("due", "2026-12-06T12:00"),
+        ],
+    )
+    .await
+    .assert_status(303);
     let page = c.get(&format!("/releases/{n}")).await;
-    page.assert_contains("Added task “Order licences”").assert_contains("Task title").assert_contains("Order licences (x20)").assert_contains("2026-12-06 12:00 UTC");
+    page.assert_contains("Added task “Order licences”")
+        .assert_contains("Task title")
+        .assert_contains("Order licences (x20)")
+        .assert_contains("2026-12-06 12:00 UTC");
     // A stale edit does nothing.
-    c.post(&format!("/tasks/{id}"), &[("action", "edit"), ("version", &v), ("title", "Old form")]).await.assert_status(303);
-    let title: String = tasks::table.find(id).select(tasks::title).first(&mut app.conn()).unwrap();
+    c.post(
+        &format!("/tasks/{id}"),
+        &[("action", "edit"), ("version", &v), ("title", "Old form")],
+    )
+    .await
+    .assert_status(303);
+    let title: String = tasks::table
+        .find(id)
+        .select(tasks::title)
+        .first(&mut app.conn())
+        .unwrap();
     assert_eq!(title, "Order licences (x20)");
 }
 
 #[tokio::test]
-async fn activating_the_back_out_plan_creates_the_models_back_out_tasks_and_skipped_phases_cancel_theirs() {
+async fn activating_the_back_out_plan_creates_the_models_back_out_tasks_and_skipped_phases_cancel_theirs(
+) {
     let app = TestApp::spawn().await;
     let c = app.signed_in("cora", &[Role::Coordinator]).await;
     let mona = app.user("mona", &[Role::Manager], &[]);
     let n = register_from_model(&app, &c, "Major release", mona, "medium").await;
     // Complete the plan phase by phase.
     let complete_open = |app: &TestApp| {
-        diesel::update(tasks::table.filter(tasks::status.eq("open")).filter(tasks::due_at.is_not_null()))
-            .set(tasks::status.eq("done"))
-            .execute(&mut app.conn())
-            .unwrap();
+        diesel::update(
+            tasks::table
+                .filter(tasks::status.eq("open"))
+                .filter(tasks::due_at.is_not_null()),
+        )
+        .set(tasks::status.eq("done"))
+        .execute(&mut app.conn())
+        .unwrap();
     };
     complete_open(&app);
-    take(&app, &c, &n, "Advance to Plan and Design", "").await.assert_status(303);
-    save(&app, &c, &n, &[("release_plan", "P"), ("deployment_plan", "D"), ("test_criteria", "T"), ("backout_plan", "B")]).await;
+    take(&app, &c, &n, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
+    save(
+        &app,
+        &c,
+        &n,
+        &[
+            ("release_plan", "P"),
+            ("deployment_plan", "D"),
+            ("test_criteria", "T"),
+            ("backout_plan", "B"),
+        ],
+    )
+    .await;
     complete_open(&app);
     crate::releases::cab_approves(&app, &n).await;
-    take(&app, &c, &n, "Advance to Build and Test", "").await.assert_status(303);
+    take(&app, &c, &n, "Advance to Build and Test", "")
+        .await
+        .assert_status(303);
     save(&app, &c, &n, &[("test_result", "Passed")]).await;
     complete_open(&app);
     crate::releases::cab_approves(&app, &n).await;
-    take(&app, &c, &n, "Advance to Training", "").await.assert_status(303);
+    take(&app, &c, &n, "Advance to Training", "")
+        .await
+        .assert_status(303);
     assert_eq!(phase_of(&app, &n), "Distribution and Rollout");
     let rows = task_rows(&app);
-    assert!(rows.contains(&("Build and deliver training".into(), "Training".into(), "cancelled".into(), false)), "{rows:?}");
+    assert!(
+        rows.contains(&(
+            "Build and deliver training".into(),
+            "Training".into(),
+            "cancelled".into(),
+            false
+        )),
+        "{rows:?}"
+    );
     save(&app, &c, &n, &[("actual_start", "2026-12-02T10:00")]).await;
-    take(&app, &c, &n, "Activate back-out plan", "Deployment failed").await.assert_status(303);
+    take(&app, &c, &n, "Activate back-out plan", "Deployment failed")
+        .await
+        .assert_status(303);
     let rows = task_rows(&app);
-    assert!(rows.contains(&("Restore the previous version".into(), "Back Out".into(), "open".into(), true)), "{rows:?}");
-    take(&app, &c, &n, "Advance to Verification", "").await.assert_status(422).assert_contains("2 open tasks in Back Out.");
+    assert!(
+        rows.contains(&(
+            "Restore the previous version".into(),
+            "Back Out".into(),
+            "open".into(),
+            true
+        )),
+        "{rows:?}"
+    );
+    take(&app, &c, &n, "Advance to Verification", "")
+        .await
+        .assert_status(422)
+        .assert_contains("2 open tasks in Back Out.");
 }

@@ -5,12 +5,19 @@
 use diesel::prelude::*;
 use relman::domain::fields::RELEASE_FIELDS;
 use relman::domain::roles::Role;
-use relman::schema::{categories, groups, phase_approvals, phase_field_rules, phases, releases, transitions, workflows};
+use relman::schema::{
+    categories, groups, phase_approvals, phase_field_rules, phases, releases, transitions,
+    workflows,
+};
 
 use crate::support::{Client, TestApp};
 
 fn workflow_id(app: &TestApp, name: &str) -> i64 {
-    workflows::table.filter(workflows::name.eq(name)).select(workflows::id).first(&mut app.conn()).expect("workflow")
+    workflows::table
+        .filter(workflows::name.eq(name))
+        .select(workflows::id)
+        .first(&mut app.conn())
+        .expect("workflow")
 }
 
 fn phase_id(app: &TestApp, wf: i64, name: &str) -> i64 {
@@ -23,21 +30,34 @@ fn phase_id(app: &TestApp, wf: i64, name: &str) -> i64 {
 }
 
 fn is_draft(app: &TestApp, wf: i64) -> bool {
-    workflows::table.find(wf).select(workflows::draft).first(&mut app.conn()).unwrap()
+    workflows::table
+        .find(wf)
+        .select(workflows::draft)
+        .first(&mut app.conn())
+        .unwrap()
 }
 
 /// (from, to, kind) of every transition of a workflow, by phase name.
 fn transition_rows(app: &TestApp, wf: i64) -> Vec<(String, Option<String>, String)> {
-    let names: Vec<(i64, String)> =
-        phases::table.filter(phases::workflow_id.eq(wf)).select((phases::id, phases::name)).load(&mut app.conn()).unwrap();
+    let names: Vec<(i64, String)> = phases::table
+        .filter(phases::workflow_id.eq(wf))
+        .select((phases::id, phases::name))
+        .load(&mut app.conn())
+        .unwrap();
     let name = |id: i64| names.iter().find(|(p, _)| *p == id).unwrap().1.clone();
     let rows: Vec<(i64, Option<i64>, String)> = transitions::table
         .filter(transitions::workflow_id.eq(wf))
         .order(transitions::id)
-        .select((transitions::from_phase_id, transitions::to_phase_id, transitions::kind))
+        .select((
+            transitions::from_phase_id,
+            transitions::to_phase_id,
+            transitions::kind,
+        ))
         .load(&mut app.conn())
         .unwrap();
-    rows.into_iter().map(|(f, t, k)| (name(f), t.map(name), k)).collect()
+    rows.into_iter()
+        .map(|(f, t, k)| (name(f), t.map(name), k))
+        .collect()
 }
 
 async fn add_phase(m: &Client, wf: i64, name: &str, days: &str) {
@@ -59,8 +79,18 @@ async fn add_phase(m: &Client, wf: i64, name: &str, days: &str) {
     .assert_redirect_to(&format!("/admin/workflows/{wf}"));
 }
 
-async fn add_transition(m: &Client, wf: i64, from: i64, to: Option<i64>, kind: &str, outcome: &str) -> crate::support::Page {
-    let (from, to) = (from.to_string(), to.map(|t| t.to_string()).unwrap_or_default());
+async fn add_transition(
+    m: &Client,
+    wf: i64,
+    from: i64,
+    to: Option<i64>,
+    kind: &str,
+    outcome: &str,
+) -> crate::support::Page {
+    let (from, to) = (
+        from.to_string(),
+        to.map(|t| t.to_string()).unwrap_or_default(),
+    );
     m.post(
         &format!("/admin/workflows/{wf}/transitions"),
         &[
@@ -80,12 +110,24 @@ async fn add_transition(m: &Client, wf: i64, from: i64, to: Option<i64>, kind: &
 /// close from Handover, rework from Test to Install; publish it. Returns its id.
 async fn build_hardware(app: &TestApp, m: &Client) -> i64 {
     let created = m
-        .post("/admin/workflows", &[("name", "Hardware release"), ("description", "Servers and network kit"), ("record_kind", "release")])
+        .post(
+            "/admin/workflows",
+            &[
+                ("name", "Hardware release"),
+                ("description", "Servers and network kit"),
+                ("record_kind", "release"),
+            ],
+        )
         .await;
     let wf = workflow_id(app, "Hardware release");
     created.assert_redirect_to(&format!("/admin/workflows/{wf}"));
     assert!(is_draft(app, wf), "a new workflow starts as a draft");
-    for (name, days) in [("Order", "10"), ("Install", "3"), ("Test", "2"), ("Handover", "1")] {
+    for (name, days) in [
+        ("Order", "10"),
+        ("Install", "3"),
+        ("Test", "2"),
+        ("Handover", "1"),
+    ] {
         add_phase(m, wf, name, days).await;
     }
     let page = m.get(&format!("/admin/workflows/{wf}")).await;
@@ -93,14 +135,23 @@ async fn build_hardware(app: &TestApp, m: &Client) -> i64 {
         .assert_contains("Draft")
         .assert_contains("Before it can be published")
         .assert_contains("Install cannot be reached from the first phase, Order.");
-    let [order, install, test, handover] = ["Order", "Install", "Test", "Handover"].map(|n| phase_id(app, wf, n));
+    let [order, install, test, handover] =
+        ["Order", "Install", "Test", "Handover"].map(|n| phase_id(app, wf, n));
     let back = format!("/admin/workflows/{wf}");
     for (from, to) in [(order, install), (install, test), (test, handover)] {
-        add_transition(m, wf, from, Some(to), "advance", "").await.assert_redirect_to(&back);
+        add_transition(m, wf, from, Some(to), "advance", "")
+            .await
+            .assert_redirect_to(&back);
     }
-    add_transition(m, wf, handover, None, "close", "successful").await.assert_redirect_to(&back);
-    add_transition(m, wf, test, Some(install), "rework", "").await.assert_redirect_to(&back);
-    m.post(&format!("/admin/workflows/{wf}/publish"), &[]).await.assert_redirect_to(&back);
+    add_transition(m, wf, handover, None, "close", "successful")
+        .await
+        .assert_redirect_to(&back);
+    add_transition(m, wf, test, Some(install), "rework", "")
+        .await
+        .assert_redirect_to(&back);
+    m.post(&format!("/admin/workflows/{wf}/publish"), &[])
+        .await
+        .assert_redirect_to(&back);
     wf
 }
 
@@ -108,17 +159,28 @@ async fn build_hardware(app: &TestApp, m: &Client) -> i64 {
 async fn a_manager_builds_publishes_and_uses_a_hardware_release_workflow() {
     let app = TestApp::spawn().await;
     let m = app.signed_in("mia", &[Role::Manager]).await;
-    m.get("/admin/workflows").await.assert_status(200).assert_contains("Release Management");
+    m.get("/admin/workflows")
+        .await
+        .assert_status(200)
+        .assert_contains("Release Management");
     let wf = build_hardware(&app, &m).await;
 
     assert!(!is_draft(&app, wf), "published");
     let page = m.get(&format!("/admin/workflows/{wf}")).await;
-    page.assert_status(200).assert_contains("Published").assert_lacks("Before it can be published");
+    page.assert_status(200)
+        .assert_contains("Published")
+        .assert_lacks("Before it can be published");
     let mut conn = app.conn();
     let rows: Vec<(String, i32, i32, i32, bool)> = phases::table
         .filter(phases::workflow_id.eq(wf))
         .order(phases::position)
-        .select((phases::name, phases::position, phases::duration_hours, phases::emergency_duration_hours, phases::retired))
+        .select((
+            phases::name,
+            phases::position,
+            phases::duration_hours,
+            phases::emergency_duration_hours,
+            phases::retired,
+        ))
         .load(&mut conn)
         .unwrap();
     assert_eq!(
@@ -144,10 +206,17 @@ async fn a_manager_builds_publishes_and_uses_a_hardware_release_workflow() {
     let (label, reason, outcome): (String, bool, Option<String>) = transitions::table
         .filter(transitions::workflow_id.eq(wf))
         .filter(transitions::kind.eq("close"))
-        .select((transitions::label, transitions::reason_required, transitions::outcome))
+        .select((
+            transitions::label,
+            transitions::reason_required,
+            transitions::outcome,
+        ))
         .first(&mut conn)
         .unwrap();
-    assert_eq!((label.as_str(), reason, outcome.as_deref()), ("Close as successful", false, Some("successful")));
+    assert_eq!(
+        (label.as_str(), reason, outcome.as_deref()),
+        ("Close as successful", false, Some("successful"))
+    );
     let rework_reason: bool = transitions::table
         .filter(transitions::workflow_id.eq(wf))
         .filter(transitions::kind.eq("rework"))
@@ -161,39 +230,75 @@ async fn a_manager_builds_publishes_and_uses_a_hardware_release_workflow() {
         .count()
         .get_result(&mut conn)
         .unwrap();
-    assert_eq!(rules, 4 * RELEASE_FIELDS.len() as i64, "every new phase has a rule for every field");
+    assert_eq!(
+        rules,
+        4 * RELEASE_FIELDS.len() as i64,
+        "every new phase has a rule for every field"
+    );
 
-    m.get("/admin/categories").await.assert_status(200).assert_contains("Hardware release (releases)");
+    m.get("/admin/categories")
+        .await
+        .assert_status(200)
+        .assert_contains("Hardware release (releases)");
     let wf_s = wf.to_string();
     m.post(
         "/admin/categories",
-        &[("name", "Hardware release"), ("description", "New and replaced hardware"), ("record_kind", "release"), ("workflow_id", &wf_s)],
+        &[
+            ("name", "Hardware release"),
+            ("description", "New and replaced hardware"),
+            ("record_kind", "release"),
+            ("workflow_id", &wf_s),
+        ],
     )
     .await
     .assert_redirect_to("/admin/categories");
     let (kind, workflow, retired): (String, i64, bool) = categories::table
         .filter(categories::name.eq("Hardware release"))
-        .select((categories::record_kind, categories::workflow_id, categories::retired))
+        .select((
+            categories::record_kind,
+            categories::workflow_id,
+            categories::retired,
+        ))
         .first(&mut conn)
         .unwrap();
     assert_eq!((kind.as_str(), workflow, retired), ("release", wf, false));
-    m.get("/admin/categories").await.assert_contains("Hardware release").assert_contains("Active");
-    m.get("/admin/workflows").await.assert_contains("Published").assert_contains("Hardware release");
+    m.get("/admin/categories")
+        .await
+        .assert_contains("Hardware release")
+        .assert_contains("Active");
+    m.get("/admin/workflows")
+        .await
+        .assert_contains("Published")
+        .assert_contains("Hardware release");
 }
 
 #[tokio::test]
 async fn publishing_a_workflow_with_an_unreachable_phase_is_refused_and_it_stays_a_draft() {
     let app = TestApp::spawn().await;
     let m = app.signed_in("mia", &[Role::Manager]).await;
-    m.post("/admin/workflows", &[("name", "Island hopping"), ("description", ""), ("record_kind", "release")]).await;
+    m.post(
+        "/admin/workflows",
+        &[
+            ("name", "Island hopping"),
+            ("description", ""),
+            ("record_kind", "release"),
+        ],
+    )
+    .await;
     let wf = workflow_id(&app, "Island hopping");
     for name in ["Start", "Finish", "Island"] {
         add_phase(&m, wf, name, "1").await;
     }
     let [start, finish, island] = ["Start", "Finish", "Island"].map(|n| phase_id(&app, wf, n));
-    add_transition(&m, wf, start, Some(finish), "advance", "").await.assert_status(303);
-    add_transition(&m, wf, finish, None, "close", "successful").await.assert_status(303);
-    add_transition(&m, wf, island, None, "close", "successful").await.assert_status(303);
+    add_transition(&m, wf, start, Some(finish), "advance", "")
+        .await
+        .assert_status(303);
+    add_transition(&m, wf, finish, None, "close", "successful")
+        .await
+        .assert_status(303);
+    add_transition(&m, wf, island, None, "close", "successful")
+        .await
+        .assert_status(303);
 
     let refused = m.post(&format!("/admin/workflows/{wf}/publish"), &[]).await;
     refused
@@ -204,11 +309,23 @@ async fn publishing_a_workflow_with_an_unreachable_phase_is_refused_and_it_stays
 
     // A draft cannot be chosen by a category.
     let wf_s = wf.to_string();
-    m.post("/admin/categories", &[("name", "Islands"), ("description", ""), ("record_kind", "release"), ("workflow_id", &wf_s)])
-        .await
-        .assert_status(422)
-        .assert_contains("Island hopping is a draft");
-    let n: i64 = categories::table.filter(categories::name.eq("Islands")).count().get_result(&mut app.conn()).unwrap();
+    m.post(
+        "/admin/categories",
+        &[
+            ("name", "Islands"),
+            ("description", ""),
+            ("record_kind", "release"),
+            ("workflow_id", &wf_s),
+        ],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("Island hopping is a draft");
+    let n: i64 = categories::table
+        .filter(categories::name.eq("Islands"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     assert_eq!(n, 0);
 }
 
@@ -225,20 +342,32 @@ async fn removing_the_only_way_into_a_phase_of_a_published_workflow_is_refused()
         .first(&mut app.conn())
         .unwrap();
     let path = format!("/admin/workflows/{wf}/transitions/{only_way}/remove");
-    m.get(&path).await.assert_status(200).assert_contains("Remove the transition");
+    m.get(&path)
+        .await
+        .assert_status(200)
+        .assert_contains("Remove the transition");
     m.post(&path, &[("action", "remove")])
         .await
         .assert_status(422)
         .assert_contains("Nothing was changed")
         .assert_contains("Install cannot be reached from the first phase, Order.");
-    let still: i64 = transitions::table.find(only_way).count().get_result(&mut app.conn()).unwrap();
+    let still: i64 = transitions::table
+        .find(only_way)
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     assert_eq!(still, 1, "the transition is still there");
     assert!(!is_draft(&app, wf));
 
     // Moving Handover first would strand the others: refused too, order unchanged.
     let handover = phase_id(&app, wf, "Handover");
     for _ in 0..3 {
-        let r = m.post(&format!("/admin/workflows/{wf}/phases/{handover}/move"), &[("direction", "up")]).await;
+        let r = m
+            .post(
+                &format!("/admin/workflows/{wf}/phases/{handover}/move"),
+                &[("direction", "up")],
+            )
+            .await;
         if r.status == 422 {
             r.assert_contains("cannot be reached from the first phase, Handover");
             break;
@@ -260,10 +389,20 @@ async fn removing_the_only_way_into_a_phase_of_a_published_workflow_is_refused()
         .select(transitions::id)
         .first(&mut app.conn())
         .unwrap();
-    m.post(&format!("/admin/workflows/{wf}/transitions/{rework}/remove"), &[("action", "remove")])
-        .await
-        .assert_redirect_to(&format!("/admin/workflows/{wf}"));
-    assert_eq!(transitions::table.find(rework).count().get_result::<i64>(&mut app.conn()).unwrap(), 0);
+    m.post(
+        &format!("/admin/workflows/{wf}/transitions/{rework}/remove"),
+        &[("action", "remove")],
+    )
+    .await
+    .assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    assert_eq!(
+        transitions::table
+            .find(rework)
+            .count()
+            .get_result::<i64>(&mut app.conn())
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -272,11 +411,22 @@ async fn a_phase_a_release_is_in_is_retired_not_deleted_and_the_release_stays() 
     let m = app.signed_in("mia", &[Role::Manager]).await;
     let wf = build_hardware(&app, &m).await;
     let wf_s = wf.to_string();
-    m.post("/admin/categories", &[("name", "Hardware release"), ("description", ""), ("record_kind", "release"), ("workflow_id", &wf_s)])
-        .await
-        .assert_redirect_to("/admin/categories");
-    let category: i64 =
-        categories::table.filter(categories::name.eq("Hardware release")).select(categories::id).first(&mut app.conn()).unwrap();
+    m.post(
+        "/admin/categories",
+        &[
+            ("name", "Hardware release"),
+            ("description", ""),
+            ("record_kind", "release"),
+            ("workflow_id", &wf_s),
+        ],
+    )
+    .await
+    .assert_redirect_to("/admin/categories");
+    let category: i64 = categories::table
+        .filter(categories::name.eq("Hardware release"))
+        .select(categories::id)
+        .first(&mut app.conn())
+        .unwrap();
     let [order, install, test] = ["Order", "Install", "Test"].map(|n| phase_id(&app, wf, n));
     let registrant = app.user("rita", &[Role::Coordinator], &[]);
     let release: i64 = diesel::insert_into(releases::table)
@@ -313,21 +463,43 @@ async fn a_phase_a_release_is_in_is_retired_not_deleted_and_the_release_stays() 
         .await
         .assert_status(422)
         .assert_contains("Order has no way out");
-    let retired: bool = phases::table.find(install).select(phases::retired).first(&mut app.conn()).unwrap();
+    let retired: bool = phases::table
+        .find(install)
+        .select(phases::retired)
+        .first(&mut app.conn())
+        .unwrap();
     assert!(!retired);
 
-    add_transition(&m, wf, order, Some(test), "advance", "").await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
-    m.post(&confirm, &[("action", "retire")]).await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
-    let retired: bool = phases::table.find(install).select(phases::retired).first(&mut app.conn()).unwrap();
+    add_transition(&m, wf, order, Some(test), "advance", "")
+        .await
+        .assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    m.post(&confirm, &[("action", "retire")])
+        .await
+        .assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    let retired: bool = phases::table
+        .find(install)
+        .select(phases::retired)
+        .first(&mut app.conn())
+        .unwrap();
     assert!(retired, "retired, and the row is still there");
-    let still_in: i64 = releases::table.find(release).select(releases::phase_id).first(&mut app.conn()).unwrap();
-    assert_eq!(still_in, install, "the release stays in the retired phase until it is moved");
+    let still_in: i64 = releases::table
+        .find(release)
+        .select(releases::phase_id)
+        .first(&mut app.conn())
+        .unwrap();
+    assert_eq!(
+        still_in, install,
+        "the release stays in the retired phase until it is moved"
+    );
     let out_of_install: i64 = transitions::table
         .filter(transitions::from_phase_id.eq(install))
         .count()
         .get_result(&mut app.conn())
         .unwrap();
-    assert_eq!(out_of_install, 1, "its way out stays so the release can leave");
+    assert_eq!(
+        out_of_install, 1,
+        "its way out stays so the release can leave"
+    );
     m.get(&format!("/admin/workflows/{wf}"))
         .await
         .assert_status(200)
@@ -337,10 +509,22 @@ async fn a_phase_a_release_is_in_is_retired_not_deleted_and_the_release_stays() 
 
     // A category that a release uses can be retired, not deleted.
     let cat_confirm = format!("/admin/categories/{category}/retire");
-    m.get(&cat_confirm).await.assert_status(200).assert_lacks("Delete Hardware release");
-    m.post(&cat_confirm, &[("action", "delete")]).await.assert_status(422).assert_contains("never deleted");
-    m.post(&cat_confirm, &[("action", "retire")]).await.assert_redirect_to("/admin/categories");
-    let retired: bool = categories::table.find(category).select(categories::retired).first(&mut app.conn()).unwrap();
+    m.get(&cat_confirm)
+        .await
+        .assert_status(200)
+        .assert_lacks("Delete Hardware release");
+    m.post(&cat_confirm, &[("action", "delete")])
+        .await
+        .assert_status(422)
+        .assert_contains("never deleted");
+    m.post(&cat_confirm, &[("action", "retire")])
+        .await
+        .assert_redirect_to("/admin/categories");
+    let retired: bool = categories::table
+        .find(category)
+        .select(categories::retired)
+        .first(&mut app.conn())
+        .unwrap();
     assert!(retired);
 }
 
@@ -368,21 +552,49 @@ async fn an_unused_phase_added_to_a_published_workflow_can_be_deleted() {
         .assert_status(422)
         .assert_contains("Audit cannot be reached from the first phase, Order.")
         .assert_contains("Check the asset register");
-    assert_eq!(phases::table.filter(phases::name.eq("Audit")).count().get_result::<i64>(&mut app.conn()).unwrap(), 0);
+    assert_eq!(
+        phases::table
+            .filter(phases::name.eq("Audit"))
+            .count()
+            .get_result::<i64>(&mut app.conn())
+            .unwrap(),
+        0
+    );
     fields[7] = ("phase_from", handover.as_str());
     fields[8] = ("phase_to", "close");
-    m.post(&path, &fields).await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    m.post(&path, &fields)
+        .await
+        .assert_redirect_to(&format!("/admin/workflows/{wf}"));
     let audit = phase_id(&app, wf, "Audit");
-    let (hours, condition): (i32, String) =
-        phases::table.find(audit).select((phases::duration_hours, phases::condition)).first(&mut app.conn()).unwrap();
+    let (hours, condition): (i32, String) = phases::table
+        .find(audit)
+        .select((phases::duration_hours, phases::condition))
+        .first(&mut app.conn())
+        .unwrap();
     assert_eq!((hours, condition.as_str()), (12, "impact_and_urgency_high"));
 
     let confirm = format!("/admin/workflows/{wf}/phases/{audit}/retire");
-    m.get(&confirm).await.assert_status(200).assert_contains("Delete Audit");
-    m.post(&confirm, &[("action", "delete")]).await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
-    assert_eq!(phases::table.find(audit).count().get_result::<i64>(&mut app.conn()).unwrap(), 0);
+    m.get(&confirm)
+        .await
+        .assert_status(200)
+        .assert_contains("Delete Audit");
+    m.post(&confirm, &[("action", "delete")])
+        .await
+        .assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    assert_eq!(
+        phases::table
+            .find(audit)
+            .count()
+            .get_result::<i64>(&mut app.conn())
+            .unwrap(),
+        0
+    );
     let touching: i64 = transitions::table
-        .filter(transitions::from_phase_id.eq(audit).or(transitions::to_phase_id.eq(audit)))
+        .filter(
+            transitions::from_phase_id
+                .eq(audit)
+                .or(transitions::to_phase_id.eq(audit)),
+        )
         .count()
         .get_result(&mut app.conn())
         .unwrap();
@@ -429,7 +641,9 @@ async fn the_field_rules_grid_saves_and_refuses_a_field_nobody_can_fill() {
     assert_eq!(rule(ids[2], "test_result"), "required");
     assert_eq!(rule(ids[3], "backout_plan"), "entry");
     assert_eq!(rule(ids[3], "title"), "readonly");
-    m.get(&path).await.assert_contains("The field rules were saved.");
+    m.get(&path)
+        .await
+        .assert_contains("The field rules were saved.");
 
     // Required to enter Order, but no phase leads into Order: nobody could ever fill it.
     let key = format!("rule_{}_test_criteria", ids[0]);
@@ -438,7 +652,10 @@ async fn the_field_rules_grid_saves_and_refuses_a_field_nobody_can_fill() {
         .assert_status(422)
         .assert_contains("Test criteria is required to enter Order but no phase before it lets anyone fill it in.");
     assert_eq!(rule(ids[0], "test_criteria"), "editable");
-    m.post(&path, &[(key.as_str(), "mandatory")]).await.assert_status(422).assert_contains("Choose a rule for Test criteria in Order.");
+    m.post(&path, &[(key.as_str(), "mandatory")])
+        .await
+        .assert_status(422)
+        .assert_contains("Choose a rule for Test criteria in Order.");
 }
 
 #[tokio::test]
@@ -447,22 +664,49 @@ async fn a_copy_starts_as_a_draft_with_the_phases_rules_and_transitions() {
     let m = app.signed_in("mia", &[Role::Manager]).await;
     let rm = workflow_id(&app, "Release Management");
     let rm_s = rm.to_string();
-    m.post("/admin/workflows/copy", &[("copy_source", rm_s.as_str()), ("copy_name", "")]).await.assert_status(303);
+    m.post(
+        "/admin/workflows/copy",
+        &[("copy_source", rm_s.as_str()), ("copy_name", "")],
+    )
+    .await
+    .assert_status(303);
     let copy = workflow_id(&app, "Copy of Release Management");
     assert!(is_draft(&app, copy));
-    let count_phases = |wf: i64| phases::table.filter(phases::workflow_id.eq(wf)).count().get_result::<i64>(&mut app.conn()).unwrap();
+    let count_phases = |wf: i64| {
+        phases::table
+            .filter(phases::workflow_id.eq(wf))
+            .count()
+            .get_result::<i64>(&mut app.conn())
+            .unwrap()
+    };
     let count_rules = |wf: i64| {
-        phase_field_rules::table.inner_join(phases::table).filter(phases::workflow_id.eq(wf)).count().get_result::<i64>(&mut app.conn()).unwrap()
+        phase_field_rules::table
+            .inner_join(phases::table)
+            .filter(phases::workflow_id.eq(wf))
+            .count()
+            .get_result::<i64>(&mut app.conn())
+            .unwrap()
     };
     assert_eq!(count_phases(copy), 7);
     assert_eq!(count_rules(copy), count_rules(rm));
     assert_eq!(transition_rows(&app, copy), transition_rows(&app, rm));
     let assess = phase_id(&app, copy, "Assess");
-    assert_ne!(assess, phase_id(&app, rm, "Assess"), "the copy has phases of its own");
-    m.post(&format!("/admin/workflows/{copy}/publish"), &[]).await.assert_redirect_to(&format!("/admin/workflows/{copy}"));
+    assert_ne!(
+        assess,
+        phase_id(&app, rm, "Assess"),
+        "the copy has phases of its own"
+    );
+    m.post(&format!("/admin/workflows/{copy}/publish"), &[])
+        .await
+        .assert_redirect_to(&format!("/admin/workflows/{copy}"));
     assert!(!is_draft(&app, copy));
     // A second copy gets a name of its own.
-    m.post("/admin/workflows/copy", &[("copy_source", rm_s.as_str()), ("copy_name", "")]).await.assert_status(303);
+    m.post(
+        "/admin/workflows/copy",
+        &[("copy_source", rm_s.as_str()), ("copy_name", "")],
+    )
+    .await
+    .assert_status(303);
     workflow_id(&app, "Copy of Release Management (2)");
 }
 
@@ -490,8 +734,13 @@ async fn the_transition_form_checks_targets_and_outcomes() {
         .assert_status(422)
         .assert_contains("Only a close transition has an outcome");
     assert_eq!(transition_rows(&app, wf).len(), before);
-    add_transition(&m, wf, test, None, "abandon", "").await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
-    m.get(&format!("/admin/workflows/{wf}")).await.assert_contains("Abandon").assert_contains("Ends the record");
+    add_transition(&m, wf, test, None, "abandon", "")
+        .await
+        .assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    m.get(&format!("/admin/workflows/{wf}"))
+        .await
+        .assert_contains("Abandon")
+        .assert_contains("Ends the record");
 }
 
 #[tokio::test]
@@ -499,14 +748,30 @@ async fn only_managers_reach_workflow_and_category_administration() {
     let app = TestApp::spawn().await;
     let rm = workflow_id(&app, "Release Management");
     let assess = phase_id(&app, rm, "Assess");
-    let category: i64 = categories::table.select(categories::id).first(&mut app.conn()).unwrap();
-    let t: i64 = transitions::table.filter(transitions::workflow_id.eq(rm)).select(transitions::id).first(&mut app.conn()).unwrap();
-    let workflows_before: i64 = workflows::table.count().get_result(&mut app.conn()).unwrap();
+    let category: i64 = categories::table
+        .select(categories::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let t: i64 = transitions::table
+        .filter(transitions::workflow_id.eq(rm))
+        .select(transitions::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let workflows_before: i64 = workflows::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     let active_categories = || -> i64 {
-        categories::table.filter(categories::retired.eq(false)).count().get_result(&mut app.conn()).unwrap()
+        categories::table
+            .filter(categories::retired.eq(false))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap()
     };
     let categories_before = active_categories();
-    let c = app.signed_in("cody", &[Role::Coordinator, Role::Approver, Role::Admin]).await;
+    let c = app
+        .signed_in("cody", &[Role::Coordinator, Role::Approver, Role::Admin])
+        .await;
     let gets = [
         "/admin/workflows".to_string(),
         format!("/admin/workflows/{rm}"),
@@ -524,30 +789,81 @@ async fn only_managers_reach_workflow_and_category_administration() {
     }
     let rm_s = rm.to_string();
     let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
-        ("/admin/workflows".into(), vec![("name", "Sneaky"), ("record_kind", "release")]),
-        ("/admin/workflows/copy".into(), vec![("copy_source", rm_s.as_str())]),
-        (format!("/admin/workflows/{rm}"), vec![("name", "Renamed"), ("description", "")]),
-        (format!("/admin/workflows/{rm}/retire"), vec![("action", "retire")]),
-        (format!("/admin/workflows/{rm}/phases"), vec![("phase_name", "Sneaky")]),
-        (format!("/admin/workflows/{rm}/phases/{assess}/move"), vec![("direction", "down")]),
-        (format!("/admin/workflows/{rm}/phases/{assess}/retire"), vec![("action", "retire")]),
+        (
+            "/admin/workflows".into(),
+            vec![("name", "Sneaky"), ("record_kind", "release")],
+        ),
+        (
+            "/admin/workflows/copy".into(),
+            vec![("copy_source", rm_s.as_str())],
+        ),
+        (
+            format!("/admin/workflows/{rm}"),
+            vec![("name", "Renamed"), ("description", "")],
+        ),
+        (
+            format!("/admin/workflows/{rm}/retire"),
+            vec![("action", "retire")],
+        ),
+        (
+            format!("/admin/workflows/{rm}/phases"),
+            vec![("phase_name", "Sneaky")],
+        ),
+        (
+            format!("/admin/workflows/{rm}/phases/{assess}/move"),
+            vec![("direction", "down")],
+        ),
+        (
+            format!("/admin/workflows/{rm}/phases/{assess}/retire"),
+            vec![("action", "retire")],
+        ),
         (format!("/admin/workflows/{rm}/fields"), vec![]),
-        (format!("/admin/workflows/{rm}/transitions/{t}/remove"), vec![("action", "remove")]),
-        ("/admin/categories".into(), vec![("name", "Sneaky"), ("record_kind", "release"), ("workflow_id", rm_s.as_str())]),
-        (format!("/admin/categories/{category}/retire"), vec![("action", "retire")]),
+        (
+            format!("/admin/workflows/{rm}/transitions/{t}/remove"),
+            vec![("action", "remove")],
+        ),
+        (
+            "/admin/categories".into(),
+            vec![
+                ("name", "Sneaky"),
+                ("record_kind", "release"),
+                ("workflow_id", rm_s.as_str()),
+            ],
+        ),
+        (
+            format!("/admin/categories/{category}/retire"),
+            vec![("action", "retire")],
+        ),
     ];
     for (path, fields) in &posts {
         c.post(path, fields).await.assert_status(403);
     }
     let mut conn = app.conn();
-    assert_eq!(workflows::table.count().get_result::<i64>(&mut conn).unwrap(), workflows_before);
+    assert_eq!(
+        workflows::table
+            .count()
+            .get_result::<i64>(&mut conn)
+            .unwrap(),
+        workflows_before
+    );
     assert_eq!(active_categories(), categories_before);
-    assert_eq!(transitions::table.find(t).count().get_result::<i64>(&mut conn).unwrap(), 1);
+    assert_eq!(
+        transitions::table
+            .find(t)
+            .count()
+            .get_result::<i64>(&mut conn)
+            .unwrap(),
+        1
+    );
     assert_eq!(workflow_id(&app, "Release Management"), rm);
 }
 
 fn group_id(app: &TestApp, name: &str) -> i64 {
-    groups::table.filter(groups::name.eq(name)).select(groups::id).first(&mut app.conn()).expect("group")
+    groups::table
+        .filter(groups::name.eq(name))
+        .select(groups::id)
+        .first(&mut app.conn())
+        .expect("group")
 }
 
 /// (phase name, group, rule, quorum, emergency group, emergency rule) of a workflow's approval
@@ -557,7 +873,10 @@ type RequirementRow = (String, String, String, Option<i32>, Option<String>, Stri
 type StoredRequirement = (String, i64, String, Option<i32>, Option<i64>, String);
 
 fn requirement_rows(app: &TestApp, wf: i64) -> Vec<RequirementRow> {
-    let names: Vec<(i64, String)> = groups::table.select((groups::id, groups::name)).load(&mut app.conn()).unwrap();
+    let names: Vec<(i64, String)> = groups::table
+        .select((groups::id, groups::name))
+        .load(&mut app.conn())
+        .unwrap();
     let name = |id: i64| names.iter().find(|(g, _)| *g == id).unwrap().1.clone();
     let rows: Vec<StoredRequirement> = phase_approvals::table
         .inner_join(phases::table.on(phases::id.eq(phase_approvals::phase_id)))
@@ -573,15 +892,27 @@ fn requirement_rows(app: &TestApp, wf: i64) -> Vec<RequirementRow> {
         ))
         .load(&mut app.conn())
         .unwrap();
-    rows.into_iter().map(|(p, g, r, q, e, er)| (p, name(g), r, q, e.map(name), er)).collect()
+    rows.into_iter()
+        .map(|(p, g, r, q, e, er)| (p, name(g), r, q, e.map(name), er))
+        .collect()
 }
 
 fn tasks_criterion(app: &TestApp, phase: i64) -> bool {
-    phases::table.find(phase).select(phases::require_tasks_done).first(&mut app.conn()).unwrap()
+    phases::table
+        .find(phase)
+        .select(phases::require_tasks_done)
+        .first(&mut app.conn())
+        .unwrap()
 }
 
 /// The phase page's form as a browser sends it: the phase's own fields, then `extra`.
-async fn save_phase<'a>(m: &Client, wf: i64, phase: i64, name: &'a str, extra: &[(&'a str, &'a str)]) -> crate::support::Page {
+async fn save_phase<'a>(
+    m: &Client,
+    wf: i64,
+    phase: i64,
+    name: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> crate::support::Page {
     let mut fields = vec![
         ("phase_name", name),
         ("phase_description", ""),
@@ -592,7 +923,8 @@ async fn save_phase<'a>(m: &Client, wf: i64, phase: i64, name: &'a str, extra: &
         ("phase_condition", "always"),
     ];
     fields.extend_from_slice(extra);
-    m.post(&format!("/admin/workflows/{wf}/phases/{phase}"), &fields).await
+    m.post(&format!("/admin/workflows/{wf}/phases/{phase}"), &fields)
+        .await
 }
 
 #[tokio::test]
@@ -601,7 +933,10 @@ async fn a_manager_sets_and_removes_what_leaving_a_phase_needs() {
     let m = app.signed_in("mia", &[Role::Manager]).await;
     let wf = build_hardware(&app, &m).await;
     let test = phase_id(&app, wf, "Test");
-    let (cab, ecab) = (group_id(&app, "CAB").to_string(), group_id(&app, "ECAB").to_string());
+    let (cab, ecab) = (
+        group_id(&app, "CAB").to_string(),
+        group_id(&app, "ECAB").to_string(),
+    );
     let page_path = format!("/admin/workflows/{wf}/phases/{test}");
     // Out of the box: tasks done, no approval; the form offers CAB and ECAB, ready to switch on.
     m.get(&page_path)
@@ -622,19 +957,35 @@ async fn a_manager_sets_and_removes_what_leaving_a_phase_needs() {
         ("phase_emergency_group", ecab.as_str()),
         ("phase_emergency_rule", "one"),
     ];
-    save_phase(&m, wf, test, "Test", &approval).await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    save_phase(&m, wf, test, "Test", &approval)
+        .await
+        .assert_redirect_to(&format!("/admin/workflows/{wf}"));
     assert!(!tasks_criterion(&app, test));
     let s = |x: &str| x.to_string();
-    assert_eq!(requirement_rows(&app, wf), vec![(s("Test"), s("CAB"), s("quorum"), Some(2), Some(s("ECAB")), s("one"))]);
+    assert_eq!(
+        requirement_rows(&app, wf),
+        vec![(
+            s("Test"),
+            s("CAB"),
+            s("quorum"),
+            Some(2),
+            Some(s("ECAB")),
+            s("one")
+        )]
+    );
     m.get(&format!("/admin/workflows/{wf}"))
         .await
         .assert_status(200)
         .assert_contains("<th scope=\"col\">Leaving needs</th>")
-        .assert_contains("<td>CAB approval (Quorum: 2 must approve; emergency: ECAB, One must approve)</td>")
+        .assert_contains(
+            "<td>CAB approval (Quorum: 2 must approve; emergency: ECAB, One must approve)</td>",
+        )
         .assert_contains("<td>all tasks done</td>");
     m.get(&page_path)
         .await
-        .assert_contains(r#"id="f-phase_needs_approval" name="phase_needs_approval" value="on" checked"#)
+        .assert_contains(
+            r#"id="f-phase_needs_approval" name="phase_needs_approval" value="on" checked"#,
+        )
         .assert_contains(r#"value="2""#)
         .assert_contains(r#"<option value="quorum" selected>"#)
         .assert_contains(&format!(r#"<option value="{ecab}" selected>ECAB</option>"#));
@@ -642,10 +993,14 @@ async fn a_manager_sets_and_removes_what_leaving_a_phase_needs() {
     // Tasks back on, approval unchecked: the requirement goes (the other fields are ignored).
     let mut off = approval.to_vec();
     off[0] = ("phase_require_tasks_done", "on");
-    save_phase(&m, wf, test, "Test", &off).await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    save_phase(&m, wf, test, "Test", &off)
+        .await
+        .assert_redirect_to(&format!("/admin/workflows/{wf}"));
     assert!(tasks_criterion(&app, test));
     assert_eq!(requirement_rows(&app, wf), vec![]);
-    m.get(&format!("/admin/workflows/{wf}")).await.assert_lacks("CAB approval");
+    m.get(&format!("/admin/workflows/{wf}"))
+        .await
+        .assert_lacks("CAB approval");
 
     // Neither: nothing is needed to leave it. "Same as above" for emergencies is NULL.
     let same_for_emergencies = [
@@ -659,14 +1014,23 @@ async fn a_manager_sets_and_removes_what_leaving_a_phase_needs() {
     save_phase(&m, wf, test, "Test", &same_for_emergencies)
         .await
         .assert_redirect_to(&format!("/admin/workflows/{wf}"));
-    assert_eq!(requirement_rows(&app, wf), vec![(s("Test"), s("CAB"), s("all"), None, None, s("one"))]);
+    assert_eq!(
+        requirement_rows(&app, wf),
+        vec![(s("Test"), s("CAB"), s("all"), None, None, s("one"))]
+    );
     m.get(&format!("/admin/workflows/{wf}"))
         .await
-        .assert_contains("<td>CAB approval (All must approve; emergency: same group and rule)</td>");
-    save_phase(&m, wf, test, "Test", &[]).await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
+        .assert_contains(
+            "<td>CAB approval (All must approve; emergency: same group and rule)</td>",
+        );
+    save_phase(&m, wf, test, "Test", &[])
+        .await
+        .assert_redirect_to(&format!("/admin/workflows/{wf}"));
     assert!(!tasks_criterion(&app, test));
     assert_eq!(requirement_rows(&app, wf), vec![]);
-    m.get(&format!("/admin/workflows/{wf}")).await.assert_contains(r#"<td><span class="muted">nothing</span></td>"#);
+    m.get(&format!("/admin/workflows/{wf}"))
+        .await
+        .assert_contains(r#"<td><span class="muted">nothing</span></td>"#);
 }
 
 #[tokio::test]
@@ -715,7 +1079,11 @@ async fn a_bad_quorum_or_group_is_refused_with_the_input_kept() {
         .assert_contains("Choose how the group decides.");
     assert_eq!(requirement_rows(&app, rm), before, "nothing changed");
     assert!(tasks_criterion(&app, build));
-    let name: String = phases::table.find(build).select(phases::name).first(&mut app.conn()).unwrap();
+    let name: String = phases::table
+        .find(build)
+        .select(phases::name)
+        .first(&mut app.conn())
+        .unwrap();
     assert_eq!(name, "Build and Test");
 }
 
@@ -726,9 +1094,30 @@ async fn release_management_needs_cab_approvals_out_of_the_box_and_a_copy_keeps_
     let rm = workflow_id(&app, "Release Management");
     let s = |x: &str| x.to_string();
     let out_of_box = vec![
-        (s("Plan and Design"), s("CAB"), s("all"), None, Some(s("ECAB")), s("one")),
-        (s("Build and Test"), s("CAB"), s("quorum"), None, Some(s("ECAB")), s("one")),
-        (s("Distribution and Rollout"), s("CAB"), s("one"), None, Some(s("ECAB")), s("one")),
+        (
+            s("Plan and Design"),
+            s("CAB"),
+            s("all"),
+            None,
+            Some(s("ECAB")),
+            s("one"),
+        ),
+        (
+            s("Build and Test"),
+            s("CAB"),
+            s("quorum"),
+            None,
+            Some(s("ECAB")),
+            s("one"),
+        ),
+        (
+            s("Distribution and Rollout"),
+            s("CAB"),
+            s("one"),
+            None,
+            Some(s("ECAB")),
+            s("one"),
+        ),
     ];
     assert_eq!(requirement_rows(&app, rm), out_of_box);
     m.get(&format!("/admin/workflows/{rm}"))
@@ -738,11 +1127,28 @@ async fn release_management_needs_cab_approvals_out_of_the_box_and_a_copy_keeps_
         .assert_contains("<td>all tasks done; CAB approval (One must approve; emergency: ECAB, One must approve)</td>");
 
     // One phase without the tasks criterion, one with a set quorum: the copy carries both.
-    let (assess, build) = (phase_id(&app, rm, "Assess"), phase_id(&app, rm, "Build and Test"));
-    diesel::update(phases::table.find(assess)).set(phases::require_tasks_done.eq(false)).execute(&mut app.conn()).unwrap();
-    diesel::update(phase_approvals::table.find(build)).set(phase_approvals::quorum_count.eq(Some(3))).execute(&mut app.conn()).unwrap();
+    let (assess, build) = (
+        phase_id(&app, rm, "Assess"),
+        phase_id(&app, rm, "Build and Test"),
+    );
+    diesel::update(phases::table.find(assess))
+        .set(phases::require_tasks_done.eq(false))
+        .execute(&mut app.conn())
+        .unwrap();
+    diesel::update(phase_approvals::table.find(build))
+        .set(phase_approvals::quorum_count.eq(Some(3)))
+        .execute(&mut app.conn())
+        .unwrap();
     let rm_s = rm.to_string();
-    m.post("/admin/workflows/copy", &[("copy_source", rm_s.as_str()), ("copy_name", "Release Management 2")]).await.assert_status(303);
+    m.post(
+        "/admin/workflows/copy",
+        &[
+            ("copy_source", rm_s.as_str()),
+            ("copy_name", "Release Management 2"),
+        ],
+    )
+    .await
+    .assert_status(303);
     let copy = workflow_id(&app, "Release Management 2");
     let criteria = |wf: i64| -> Vec<(String, bool)> {
         phases::table
@@ -764,7 +1170,10 @@ async fn release_management_needs_cab_approvals_out_of_the_box_and_a_copy_keeps_
         .count()
         .get_result(&mut app.conn())
         .unwrap();
-    assert_eq!(copied_phases, 3, "the copy's requirements point at its own phases");
+    assert_eq!(
+        copied_phases, 3,
+        "the copy's requirements point at its own phases"
+    );
     m.get(&format!("/admin/workflows/{copy}"))
         .await
         .assert_contains("<td>all tasks done; CAB approval (Quorum: 3 must approve; emergency: ECAB, One must approve)</td>");
@@ -783,10 +1192,15 @@ async fn an_edit_to_a_published_workflow_holds_the_very_next_transition() {
     let first = register(&c, "Billing", "minor", "low", "low").await;
     let second = register(&c, "Billing", "minor", "low", "low").await;
     // This move reads the configuration, and it is kept.
-    take(&app, &c, &first, "Advance to Plan and Design", "").await.assert_status(303);
+    take(&app, &c, &first, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
 
     // Leaving Assess now needs the CAB's approval (what the phase asked before is kept).
-    let (cab, ecab) = (group_id(&app, "CAB").to_string(), group_id(&app, "ECAB").to_string());
+    let (cab, ecab) = (
+        group_id(&app, "CAB").to_string(),
+        group_id(&app, "ECAB").to_string(),
+    );
     let mut fields = vec![
         ("phase_needs_approval", "on"),
         ("phase_approval_group", cab.as_str()),
@@ -797,13 +1211,26 @@ async fn an_edit_to_a_published_workflow_holds_the_very_next_transition() {
     if tasks_criterion(&app, assess) {
         fields.push(("phase_require_tasks_done", "on"));
     }
-    save_phase(&m, wf, assess, "Assess", &fields).await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    save_phase(&m, wf, assess, "Assess", &fields)
+        .await
+        .assert_redirect_to(&format!("/admin/workflows/{wf}"));
 
-    take(&app, &c, &second, "Advance to Plan and Design", "").await.assert_status(422).assert_contains("CAB");
+    take(&app, &c, &second, "Advance to Plan and Design", "")
+        .await
+        .assert_status(422)
+        .assert_contains("CAB");
     assert_eq!(phase_of(&app, &second), "Assess");
     // And the requirement taken off again frees it at once.
-    let off: Vec<(&str, &str)> = fields.iter().copied().filter(|(k, _)| *k == "phase_require_tasks_done").collect();
-    save_phase(&m, wf, assess, "Assess", &off).await.assert_redirect_to(&format!("/admin/workflows/{wf}"));
-    take(&app, &c, &second, "Advance to Plan and Design", "").await.assert_status(303);
+    let off: Vec<(&str, &str)> = fields
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k == "phase_require_tasks_done")
+        .collect();
+    save_phase(&m, wf, assess, "Assess", &off)
+        .await
+        .assert_redirect_to(&format!("/admin/workflows/{wf}"));
+    take(&app, &c, &second, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
     assert_eq!(phase_of(&app, &second), "Plan and Design");
 }

@@ -13,10 +13,24 @@ const BACK_OUT: i64 = 6;
 const VERIFY: i64 = 7;
 
 fn phase(id: i64, name: &str, condition: Condition) -> PhaseDef {
-    PhaseDef { id, name: name.into(), position: id as i32, condition, retired: false, duration_hours: 24 * id as i32, emergency_duration_hours: id as i32 }
+    PhaseDef {
+        id,
+        name: name.into(),
+        position: id as i32,
+        condition,
+        retired: false,
+        duration_hours: 24 * id as i32,
+        emergency_duration_hours: id as i32,
+    }
 }
 
-fn t(id: i64, from: i64, to: Option<i64>, kind: TransitionKind, outcome: Option<Outcome>) -> TransitionDef {
+fn t(
+    id: i64,
+    from: i64,
+    to: Option<i64>,
+    kind: TransitionKind,
+    outcome: Option<Outcome>,
+) -> TransitionDef {
     TransitionDef {
         id,
         from,
@@ -24,7 +38,10 @@ fn t(id: i64, from: i64, to: Option<i64>, kind: TransitionKind, outcome: Option<
         kind,
         label: format!("{kind:?} {from}→{to:?}"),
         roles: Roles::of(&[Role::Coordinator, Role::Manager]),
-        reason_required: matches!(kind, TransitionKind::Rework | TransitionKind::Abandon | TransitionKind::BackOut),
+        reason_required: matches!(
+            kind,
+            TransitionKind::Rework | TransitionKind::Abandon | TransitionKind::BackOut
+        ),
         outcome,
     }
 }
@@ -65,7 +82,10 @@ fn release_workflow() -> Workflow {
             }
         }
     }
-    Workflow { phases, transitions: ts }
+    Workflow {
+        phases,
+        transitions: ts,
+    }
 }
 
 fn situation(phase_id: i64, roles: &[Role]) -> Situation {
@@ -86,16 +106,31 @@ fn situation(phase_id: i64, roles: &[Role]) -> Situation {
 }
 
 fn first_of(wf: &Workflow, from: i64, kind: TransitionKind) -> TransitionDef {
-    wf.transitions_from(from).find(|t| t.kind == kind).cloned().unwrap_or_else(|| panic!("no {kind:?} from {from}"))
+    wf.transitions_from(from)
+        .find(|t| t.kind == kind)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {kind:?} from {from}"))
 }
 
 /// One transition of every kind, each from a phase it leaves, with a situation that allows it.
 fn every_kind(wf: &Workflow) -> Vec<(TransitionDef, Situation)> {
     let mut out = vec![
-        (first_of(wf, ASSESS, TransitionKind::Advance), situation(ASSESS, &[])),
-        (first_of(wf, PLAN, TransitionKind::Rework), situation(PLAN, &[])),
-        (first_of(wf, ASSESS, TransitionKind::Abandon), situation(ASSESS, &[])),
-        (first_of(wf, ROLLOUT, TransitionKind::BackOut), situation(ROLLOUT, &[])),
+        (
+            first_of(wf, ASSESS, TransitionKind::Advance),
+            situation(ASSESS, &[]),
+        ),
+        (
+            first_of(wf, PLAN, TransitionKind::Rework),
+            situation(PLAN, &[]),
+        ),
+        (
+            first_of(wf, ASSESS, TransitionKind::Abandon),
+            situation(ASSESS, &[]),
+        ),
+        (
+            first_of(wf, ROLLOUT, TransitionKind::BackOut),
+            situation(ROLLOUT, &[]),
+        ),
         (wf.transition(8).unwrap().clone(), situation(VERIFY, &[])),
     ];
     let mut backed_out = situation(VERIFY, &[]);
@@ -131,14 +166,23 @@ fn a_coordinator_who_may_not_work_the_record_is_told_so() {
     for (tr, mut s) in every_kind(&wf) {
         s.actor_roles = Roles::of(&[Role::Coordinator]);
         s.actor_may_work = false;
-        assert_eq!(blockers(&wf, &tr, &s), vec![Blocker::NotYourRecord], "{:?}", tr.kind);
+        assert_eq!(
+            blockers(&wf, &tr, &s),
+            vec![Blocker::NotYourRecord],
+            "{:?}",
+            tr.kind
+        );
     }
 }
 
 #[test]
 fn ended_records_refuse_every_transition() {
     let wf = release_workflow();
-    for state in [RecordState::ClosedSuccessful, RecordState::ClosedBackedOut, RecordState::Abandoned] {
+    for state in [
+        RecordState::ClosedSuccessful,
+        RecordState::ClosedBackedOut,
+        RecordState::Abandoned,
+    ] {
         for (tr, mut s) in every_kind(&wf) {
             s.actor_roles = Roles::of(&[Role::Manager]);
             s.state = state;
@@ -167,8 +211,16 @@ fn missing_required_fields_block_only_moves_that_complete_the_phase() {
         s.missing_to_leave = vec!["Test result".into()];
         let b = blockers(&wf, &tr, &s);
         if tr.kind.completes_phase() {
-            assert_eq!(b, vec![Blocker::MissingToLeave(vec!["Test result".into()])], "{:?}", tr.kind);
-            assert_eq!(b[0].to_string(), "Required to leave this phase: Test result.");
+            assert_eq!(
+                b,
+                vec![Blocker::MissingToLeave(vec!["Test result".into()])],
+                "{:?}",
+                tr.kind
+            );
+            assert_eq!(
+                b[0].to_string(),
+                "Required to leave this phase: Test result."
+            );
         } else {
             assert!(b.is_empty(), "{:?} is not held by fields: {b:?}", tr.kind);
         }
@@ -179,9 +231,18 @@ fn missing_required_fields_block_only_moves_that_complete_the_phase() {
 fn gates_block_only_moves_that_complete_the_phase() {
     let wf = release_workflow();
     let gates = [
-        Gate::OpenTasks { count: 3, phase: "Build and Test".into() },
-        Gate::Approval { group: "CAB".into(), status: "pending".into() },
-        Gate::RelatedRecords { reason: "Related changes not approved".into(), numbers: vec!["C-000001".into()] },
+        Gate::OpenTasks {
+            count: 3,
+            phase: "Build and Test".into(),
+        },
+        Gate::Approval {
+            group: "CAB".into(),
+            status: "pending".into(),
+        },
+        Gate::RelatedRecords {
+            reason: "Related changes not approved".into(),
+            numbers: vec!["C-000001".into()],
+        },
         Gate::Other("Waiting for the freeze to end.".into()),
     ];
     for gate in gates {
@@ -189,10 +250,18 @@ fn gates_block_only_moves_that_complete_the_phase() {
             s.actor_roles = Roles::of(&[Role::Manager]);
             s.gates = vec![gate.clone()];
             let b = blockers(&wf, &tr, &s);
-            assert_eq!(b.is_empty(), !tr.kind.completes_phase(), "{gate:?} on {:?}", tr.kind);
+            assert_eq!(
+                b.is_empty(),
+                !tr.kind.completes_phase(),
+                "{gate:?} on {:?}",
+                tr.kind
+            );
         }
     }
-    let open = Blocker::Gate(Gate::OpenTasks { count: 3, phase: "Build and Test".into() });
+    let open = Blocker::Gate(Gate::OpenTasks {
+        count: 3,
+        phase: "Build and Test".into(),
+    });
     assert_eq!(open.to_string(), "3 open tasks in Build and Test.");
 }
 
@@ -204,10 +273,23 @@ fn a_field_required_to_enter_the_target_blocks_moves_into_it() {
     // Advancing from Build and Test skips Training (impact and urgency are medium) into Rollout.
     let advance = first_of(&wf, BUILD, TransitionKind::Advance);
     let b = blockers(&wf, &advance, &s);
-    assert_eq!(b, vec![Blocker::MissingToEnter { phase: "Distribution and Rollout".into(), fields: vec!["Back-out plan".into()] }]);
-    assert_eq!(b[0].to_string(), "Required to enter Distribution and Rollout: Back-out plan.");
+    assert_eq!(
+        b,
+        vec![Blocker::MissingToEnter {
+            phase: "Distribution and Rollout".into(),
+            fields: vec!["Back-out plan".into()]
+        }]
+    );
+    assert_eq!(
+        b[0].to_string(),
+        "Required to enter Distribution and Rollout: Back-out plan."
+    );
     // Rework into Plan and Design is not held.
-    let rework = wf.transitions_from(BUILD).find(|t| t.kind == TransitionKind::Rework && t.to == Some(PLAN)).unwrap().clone();
+    let rework = wf
+        .transitions_from(BUILD)
+        .find(|t| t.kind == TransitionKind::Rework && t.to == Some(PLAN))
+        .unwrap()
+        .clone();
     assert!(blockers(&wf, &rework, &s).is_empty());
 }
 
@@ -215,19 +297,37 @@ fn a_field_required_to_enter_the_target_blocks_moves_into_it() {
 fn training_is_skipped_unless_impact_and_urgency_are_both_high() {
     let wf = release_workflow();
     let advance = first_of(&wf, BUILD, TransitionKind::Advance);
-    assert_eq!(wf.landing(&advance, Level::High, Level::Medium), Some((ROLLOUT, vec![TRAINING])));
-    assert_eq!(wf.landing(&advance, Level::Low, Level::High), Some((ROLLOUT, vec![TRAINING])));
-    assert_eq!(wf.landing(&advance, Level::High, Level::High), Some((TRAINING, vec![])));
+    assert_eq!(
+        wf.landing(&advance, Level::High, Level::Medium),
+        Some((ROLLOUT, vec![TRAINING]))
+    );
+    assert_eq!(
+        wf.landing(&advance, Level::Low, Level::High),
+        Some((ROLLOUT, vec![TRAINING]))
+    );
+    assert_eq!(
+        wf.landing(&advance, Level::High, Level::High),
+        Some((TRAINING, vec![]))
+    );
 }
 
 #[test]
 fn reworking_into_a_phase_that_does_not_apply_is_refused() {
     let mut wf = release_workflow();
     // A rework into Training, as a manager might configure it.
-    wf.transitions.push(t(999, ROLLOUT, Some(TRAINING), TransitionKind::Rework, None));
+    wf.transitions.push(t(
+        999,
+        ROLLOUT,
+        Some(TRAINING),
+        TransitionKind::Rework,
+        None,
+    ));
     let tr = wf.transition(999).unwrap().clone();
     let s = situation(ROLLOUT, &[Role::Manager]);
-    assert_eq!(blockers(&wf, &tr, &s), vec![Blocker::DoesNotApply("Training".into())]);
+    assert_eq!(
+        blockers(&wf, &tr, &s),
+        vec![Blocker::DoesNotApply("Training".into())]
+    );
 }
 
 #[test]
@@ -238,7 +338,10 @@ fn training_cannot_be_abandoned_or_backed_out() {
     assert!(!kinds.contains(&TransitionKind::BackOut));
     let abandon = first_of(&wf, ASSESS, TransitionKind::Abandon);
     let s = situation(TRAINING, &[Role::Manager]);
-    assert_eq!(blockers(&wf, &abandon, &s), vec![Blocker::NotFromCurrentPhase]);
+    assert_eq!(
+        blockers(&wf, &abandon, &s),
+        vec![Blocker::NotFromCurrentPhase]
+    );
 }
 
 #[test]
@@ -254,8 +357,14 @@ fn closing_must_match_whether_the_back_out_plan_was_activated() {
     assert!(blockers(&wf, &backed, &s).is_empty());
     assert_eq!(state_after(&ok), RecordState::ClosedSuccessful);
     assert_eq!(state_after(&backed), RecordState::ClosedBackedOut);
-    assert_eq!(state_after(&first_of(&wf, ASSESS, TransitionKind::Abandon)), RecordState::Abandoned);
-    assert_eq!(state_after(&first_of(&wf, ASSESS, TransitionKind::Advance)), RecordState::Active);
+    assert_eq!(
+        state_after(&first_of(&wf, ASSESS, TransitionKind::Abandon)),
+        RecordState::Abandoned
+    );
+    assert_eq!(
+        state_after(&first_of(&wf, ASSESS, TransitionKind::Advance)),
+        RecordState::Active
+    );
 }
 
 #[test]
@@ -264,7 +373,10 @@ fn a_retired_target_phase_is_refused() {
     wf.phases.iter_mut().find(|p| p.id == PLAN).unwrap().retired = true;
     let advance = first_of(&wf, ASSESS, TransitionKind::Advance);
     let s = situation(ASSESS, &[Role::Manager]);
-    assert_eq!(blockers(&wf, &advance, &s), vec![Blocker::TargetRetired("Plan and Design".into())]);
+    assert_eq!(
+        blockers(&wf, &advance, &s),
+        vec![Blocker::TargetRetired("Plan and Design".into())]
+    );
 }
 
 #[test]
@@ -273,7 +385,10 @@ fn several_reasons_are_all_reported() {
     let advance = first_of(&wf, ASSESS, TransitionKind::Advance);
     let mut s = situation(ASSESS, &[Role::Approver]);
     s.missing_to_leave = vec!["Title".into()];
-    s.gates = vec![Gate::OpenTasks { count: 1, phase: "Assess".into() }];
+    s.gates = vec![Gate::OpenTasks {
+        count: 1,
+        phase: "Assess".into(),
+    }];
     let b = blockers(&wf, &advance, &s);
     assert_eq!(b.len(), 3, "{b:?}");
     assert_eq!(b[2].to_string(), "1 open task in Assess.");
@@ -300,24 +415,40 @@ fn the_first_phase_is_the_first_that_applies() {
 #[test]
 fn close_gates_hold_only_closing_and_entry_gates_only_moves_into_their_phase() {
     let wf = release_workflow();
-    let held = Gate::RelatedRecords { reason: "Related changes not closed".into(), numbers: vec!["C-000002".into()] };
+    let held = Gate::RelatedRecords {
+        reason: "Related changes not closed".into(),
+        numbers: vec!["C-000002".into()],
+    };
     let mut s = situation(VERIFY, &[Role::Coordinator]);
     s.close_gates = vec![held.clone()];
     let close = wf.transition(8).unwrap().clone();
     assert_eq!(blockers(&wf, &close, &s), vec![Blocker::Gate(held.clone())]);
-    assert_eq!(Blocker::Gate(held).to_string(), "Related changes not closed: C-000002.");
+    assert_eq!(
+        Blocker::Gate(held).to_string(),
+        "Related changes not closed: C-000002."
+    );
     let rework = first_of(&wf, VERIFY, TransitionKind::Rework);
     assert!(blockers(&wf, &rework, &s).is_empty());
 
-    let unapproved = Gate::RelatedRecords { reason: "Related changes not approved".into(), numbers: vec!["C-000001".into()] };
+    let unapproved = Gate::RelatedRecords {
+        reason: "Related changes not approved".into(),
+        numbers: vec!["C-000001".into()],
+    };
     let mut s = situation(BUILD, &[Role::Coordinator]);
     s.entry_gates = vec![(ROLLOUT, unapproved.clone())];
     let advance = first_of(&wf, BUILD, TransitionKind::Advance);
-    assert_eq!(blockers(&wf, &advance, &s), vec![Blocker::Gate(unapproved.clone())]);
+    assert_eq!(
+        blockers(&wf, &advance, &s),
+        vec![Blocker::Gate(unapproved.clone())]
+    );
     // Rework into the held phase is not held at the door.
     let mut s = situation(VERIFY, &[Role::Coordinator]);
     s.entry_gates = vec![(ROLLOUT, unapproved)];
-    let back = wf.transitions_from(VERIFY).find(|t| t.kind == TransitionKind::Rework && t.to == Some(ROLLOUT)).unwrap().clone();
+    let back = wf
+        .transitions_from(VERIFY)
+        .find(|t| t.kind == TransitionKind::Rework && t.to == Some(ROLLOUT))
+        .unwrap()
+        .clone();
     assert!(blockers(&wf, &back, &s).is_empty());
 }
 
@@ -343,7 +474,17 @@ fn gates_a_transition_does_not_need_never_change_its_blockers() {
         if !needs.entry {
             only.entry_gates.clear();
         }
-        assert_eq!(blockers(&wf, &tr, &s), blockers(&wf, &tr, &only), "{:?}", tr.kind);
-        assert_eq!(needs.any(), !blockers(&wf, &tr, &s).is_empty(), "{:?}", tr.kind);
+        assert_eq!(
+            blockers(&wf, &tr, &s),
+            blockers(&wf, &tr, &only),
+            "{:?}",
+            tr.kind
+        );
+        assert_eq!(
+            needs.any(),
+            !blockers(&wf, &tr, &s).is_empty(),
+            "{:?}",
+            tr.kind
+        );
     }
 }

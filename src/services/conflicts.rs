@@ -93,18 +93,11 @@ pub fn warnings(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<Str
     )?
     .into_iter()
     .filter_map(|(s, text)| {
-        Some(Scheduled {
-            window: window(s.planned_start, s.planned_end)?,
-            slot: s,
-            services: services(&text),
-        })
+        let w = window(s.planned_start, s.planned_end)?;
+        Some(Scheduled::new(s, w, services(&text)))
     })
     .collect();
-    let me = Scheduled {
-        slot: slot_of(&r),
-        window: w,
-        services: mine,
-    };
+    let me = Scheduled::new(slot_of(&r), w, mine);
     // More candidates than are listed: some were not read, so the count is unknown.
     let unknown_more = others.len() > MAX_LISTED;
     let mut out = conflicts(&me, &blackouts, &others);
@@ -151,20 +144,13 @@ pub fn warnings_for_releases(
             .into_iter()
             .filter_map(|(s, text)| {
                 let w = window(s.planned_start, s.planned_end)?;
-                Some(Scheduled {
-                    slot: s,
-                    window: w,
-                    services: services(&text),
-                })
+                Some(Scheduled::new(s, w, services(&text)))
             })
             .collect();
     let mut out = HashMap::new();
     for (slot, w) in mine {
-        let me = Scheduled {
-            services: texts.get(&slot.id).map(|t| services(t)).unwrap_or_default(),
-            slot,
-            window: w,
-        };
+        let mine = texts.get(&slot.id).map(|t| services(t)).unwrap_or_default();
+        let me = Scheduled::new(slot, w, mine);
         let found = conflicts(&me, &blackouts, &others);
         if !found.is_empty() {
             out.insert(me.slot.id, found);
@@ -198,6 +184,21 @@ pub struct Scheduled {
     pub slot: Slot,
     pub window: Window,
     pub services: Vec<String>,
+    /// `services` lower-cased, once: a calendar month compares each release shown with
+    /// thousands of others, and lower-casing at every comparison was most of its time.
+    lower: Vec<String>,
+}
+
+impl Scheduled {
+    pub fn new(slot: Slot, window: Window, services: Vec<String>) -> Self {
+        let lower = services.iter().map(|s| s.to_lowercase()).collect();
+        Scheduled {
+            slot,
+            window,
+            services,
+            lower,
+        }
+    }
 }
 
 /// The warnings of `me`: each blackout of its category (or of all) it overlaps, then each
@@ -219,25 +220,22 @@ pub fn conflicts(me: &Scheduled, blackouts: &[Blackout], others: &[Scheduled]) -
             }
         ));
     }
+    let shares = |o: &Scheduled| me.lower.iter().any(|m| o.lower.contains(m));
     let mut others: Vec<&Scheduled> = others
         .iter()
-        .filter(|o| o.slot.id != me.slot.id && overlaps(me.window, o.window))
+        .filter(|o| o.slot.id != me.slot.id && shares(o) && overlaps(me.window, o.window))
         .collect();
     others.sort_by_key(|o| o.slot.number);
-    let mine: Vec<String> = me.services.iter().map(|s| s.to_lowercase()).collect();
     let mut listed = 0;
     let mut more = 0;
     for o in others {
         let shared: Vec<&str> = me
             .services
             .iter()
-            .zip(&mine)
-            .filter(|(_, m)| o.services.iter().any(|t| t.to_lowercase() == **m))
+            .zip(&me.lower)
+            .filter(|(_, m)| o.lower.contains(m))
             .map(|(s, _)| s.as_str())
             .collect();
-        if shared.is_empty() {
-            continue;
-        }
         if listed == MAX_LISTED {
             more += 1;
             continue;
@@ -331,8 +329,8 @@ mod tests {
     }
 
     fn sched(id: i64, w: Window, services_text: &str) -> Scheduled {
-        Scheduled {
-            slot: Slot {
+        Scheduled::new(
+            Slot {
                 id,
                 number: id,
                 title: format!("Release {id}"),
@@ -340,9 +338,9 @@ mod tests {
                 planned_start: Some(w.0),
                 planned_end: Some(w.1),
             },
-            window: w,
-            services: services(services_text),
-        }
+            w,
+            services(services_text),
+        )
     }
 
     #[test]

@@ -104,7 +104,7 @@ if r:
           f"{'ok  ' if ok else 'MISS'} >= 500 committed/s: {per_s:.0f}/s (runs: {each}){'  errors: ' + r['errs'] if r['errs'] else ''}")
     if base:
         # The only absolute target. The issue measured its baseline at 6,062 req/s; this
-        # machine's speed drifts (the same baseline: 7,559 to 2,776 req/s), so the rate is also
+        # machine's speed drifts (the same baseline: 7,559 to 2,438 req/s), so the rate is also
         # shown at the issue's speed, for reading: the verdict above stays on the absolute 500/s.
         print(f"{'':<12}{'':>45}   at the issue's baseline speed (6,062 req/s, {6062 / base['rps']:.2f}x this run's): "
               f"{per_s * 6062 / base['rps']:.0f}/s")

@@ -1,0 +1,1 @@
+DROP INDEX releases_active_window;

@@ -67,8 +67,9 @@ pub fn blackouts_overlapping(
 
 /// The conflict warnings of one release, as sentences for its page: none unless it is an
 /// active release (not a change) with a planned window.
-/// Only the first few other releases are read (`MAX_LISTED`, by number): at scale an active
-/// release can overlap thousands that share a service, and the page names a handful.
+/// Only a few other releases are read (`MAX_LISTED` and one more, whichever the index finds
+/// first; they are listed by number): at scale an active release can overlap thousands that
+/// share a service, and the page names a handful.
 pub fn warnings(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<String>> {
     let r = rel::find_by_id(conn, release_id)?;
     let Some(w) = window(r.planned_start, r.planned_end)

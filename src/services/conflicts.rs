@@ -82,23 +82,18 @@ pub fn warnings(conn: &mut PgConnection, release_id: i64) -> QueryResult<Vec<Str
         .pop()
         .map(|(_, t)| t)
         .unwrap_or_default();
-    let mine = services(&text);
-    let lower: Vec<String> = mine.iter().map(|s| s.to_lowercase()).collect();
+    let me = Scheduled::new(slot_of(&r), w, services(&text));
     let others: Vec<Scheduled> = blk::active_sharing_a_service(
         conn,
         Some(r.id),
         w.0,
         w.1,
-        &lower,
+        &me.lower,
         Some(MAX_LISTED as i64 + 1),
     )?
     .into_iter()
-    .filter_map(|(s, text)| {
-        let w = window(s.planned_start, s.planned_end)?;
-        Some(Scheduled::new(s, w, services(&text)))
-    })
+    .filter_map(Scheduled::of_slot)
     .collect();
-    let me = Scheduled::new(slot_of(&r), w, mine);
     // More candidates than are listed: some were not read, so the count is unknown.
     let unknown_more = others.len() > MAX_LISTED;
     let mut out = conflicts(&me, &blackouts, &others);
@@ -143,10 +138,7 @@ pub fn warnings_for_releases(
     let others: Vec<Scheduled> =
         blk::active_sharing_a_service(conn, None, hull.0, hull.1, &named, None)?
             .into_iter()
-            .filter_map(|(s, text)| {
-                let w = window(s.planned_start, s.planned_end)?;
-                Some(Scheduled::new(s, w, services(&text)))
-            })
+            .filter_map(Scheduled::of_slot)
             .collect();
     let mut out = HashMap::new();
     for (slot, w) in mine {
@@ -199,6 +191,12 @@ impl Scheduled {
             services,
             lower,
         }
+    }
+
+    /// A release as read with its affected-services text; none without a planned window.
+    fn of_slot((slot, text): (Slot, String)) -> Option<Self> {
+        let w = window(slot.planned_start, slot.planned_end)?;
+        Some(Scheduled::new(slot, w, services(&text)))
     }
 }
 

@@ -349,6 +349,9 @@ pub struct GateNeeds {
     pub close: bool,
     /// `Situation::entry_gates`: forward moves into a phase (rework goes back to fix things).
     pub entry: bool,
+    /// Only the entry gates of this phase, the one the move lands in (`landing_in`); `None`: every
+    /// phase's, for a page that shows every move.
+    pub entry_into: Option<i64>,
 }
 
 impl GateNeeds {
@@ -357,12 +360,14 @@ impl GateNeeds {
         phase: true,
         close: true,
         entry: true,
+        entry_into: None,
     };
     /// No gate, for a change that no gate holds (saving a phase's screen).
     pub const NONE: GateNeeds = GateNeeds {
         phase: false,
         close: false,
         entry: false,
+        entry_into: None,
     };
 
     pub fn of(t: &TransitionDef) -> GateNeeds {
@@ -370,7 +375,23 @@ impl GateNeeds {
             phase: t.kind.completes_phase(),
             close: t.kind == TransitionKind::Close,
             entry: t.to.is_some() && t.kind != TransitionKind::Rework,
+            entry_into: None,
         }
+    }
+
+    /// The same, knowing where the move lands (`Workflow::landing`): `blockers` consults the
+    /// entry gates of that phase only, and a move that lands nowhere is held without them.
+    pub fn landing_in(self, landing: Option<i64>) -> GateNeeds {
+        GateNeeds {
+            entry: self.entry && landing.is_some(),
+            entry_into: landing.filter(|_| self.entry),
+            ..self
+        }
+    }
+
+    /// Whether the entry gates of `phase` are wanted.
+    pub fn entry_of(self, phase: i64) -> bool {
+        self.entry && self.entry_into.is_none_or(|p| p == phase)
     }
 
     pub fn any(self) -> bool {

@@ -41,6 +41,17 @@ pub struct Release {
     pub package_id: Option<i64>,
 }
 
+impl Release {
+    /// Its impact and urgency, which decide the phases that apply to it (low when unreadable).
+    pub fn levels(&self) -> (crate::domain::risk::Level, crate::domain::risk::Level) {
+        use crate::domain::risk::Level;
+        (
+            self.impact.parse().unwrap_or(Level::Low),
+            self.urgency.parse().unwrap_or(Level::Low),
+        )
+    }
+}
+
 #[derive(Debug, Clone, Default, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = release_details)]
 pub struct ReleaseDetails {

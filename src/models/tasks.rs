@@ -83,6 +83,58 @@ pub fn open_in_phase(conn: &mut PgConnection, release_id: i64, phase_id: i64) ->
         .get_result(conn)
 }
 
+/// An open task of a phase and whom it is for: its assignee, or else every member of its group.
+pub struct OpenTask {
+    pub title: String,
+    pub due_at: Option<DateTime<Utc>>,
+    pub people: Vec<i64>,
+}
+
+/// The open tasks of a phase of a release, by id, with their people: one statement whatever
+/// the number of tasks (a move into the phase tells each of them).
+pub fn open_in_phase_with_people(
+    conn: &mut PgConnection,
+    release_id: i64,
+    phase_id: i64,
+) -> QueryResult<Vec<OpenTask>> {
+    // (task, title, due, assignee, a member of its group when it has no assignee)
+    type Row = (i64, String, Option<DateTime<Utc>>, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = tasks::table
+        .left_join(
+            group_members::table.on(tasks::assignee_id
+                .is_null()
+                .and(tasks::group_id.eq(group_members::group_id.nullable()))),
+        )
+        .filter(tasks::release_id.eq(release_id))
+        .filter(tasks::phase_id.eq(phase_id))
+        .filter(tasks::status.eq_any(["open", "in_progress"]))
+        .order((tasks::id, group_members::user_id))
+        .select((
+            tasks::id,
+            tasks::title,
+            tasks::due_at,
+            tasks::assignee_id,
+            group_members::user_id.nullable(),
+        ))
+        .load(conn)?;
+    let mut out: Vec<OpenTask> = Vec::new();
+    let mut last = None;
+    for (id, title, due_at, assignee, member) in rows {
+        if last != Some(id) {
+            last = Some(id);
+            out.push(OpenTask {
+                title,
+                due_at,
+                people: assignee.into_iter().collect(),
+            });
+        }
+        if let (Some(m), Some(t)) = (member, out.last_mut()) {
+            t.people.push(m);
+        }
+    }
+    Ok(out)
+}
+
 /// Cancel the open tasks of a phase (it was skipped); returns their titles.
 pub fn cancel_open_in_phase(
     conn: &mut PgConnection,

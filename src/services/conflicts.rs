@@ -269,11 +269,13 @@ fn and_list(items: &[&str]) -> String {
 }
 
 /// Entry gates from blackout windows: a release whose planned window overlaps a blackout may
-/// not enter a phase marked `blocked_by_blackouts`, unless it is an emergency.
+/// not enter a phase marked `blocked_by_blackouts`, unless it is an emergency (of the phases
+/// `needs` asks about).
 pub fn blackout_gates(
     conn: &mut diesel::PgConnection,
     r: &crate::models::releases::Release,
     config: &super::workflow_config::WorkflowConfig,
+    needs: crate::domain::workflow::GateNeeds,
 ) -> diesel::QueryResult<Vec<(i64, crate::domain::workflow::Gate)>> {
     if r.release_type == "emergency" {
         return Ok(Vec::new());
@@ -281,7 +283,7 @@ pub fn blackout_gates(
     let held: Vec<i64> = config
         .flags
         .iter()
-        .filter(|f| f.blocked_by_blackouts)
+        .filter(|f| f.blocked_by_blackouts && needs.entry_of(f.id))
         .map(|f| f.id)
         .collect();
     if held.is_empty() {

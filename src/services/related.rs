@@ -237,16 +237,12 @@ pub fn gates(
 ) -> QueryResult<(Vec<Gate>, Vec<(i64, Gate)>)> {
     let mut close = Vec::new();
     let mut entry = Vec::new();
-    let entry_phases: Vec<i64> = if needs.entry {
-        config
-            .flags
-            .iter()
-            .filter(|f| f.entry_requires_changes_approved)
-            .map(|f| f.id)
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let entry_phases: Vec<i64> = config
+        .flags
+        .iter()
+        .filter(|f| f.entry_requires_changes_approved && needs.entry_of(f.id))
+        .map(|f| f.id)
+        .collect();
     let close_here = needs.close
         && config
             .flags_of(r.phase_id)
@@ -298,7 +294,7 @@ pub fn gates(
     }
     if needs.entry {
         // Blackouts hold entering the phases they apply to, unless the release is an emergency.
-        entry.extend(super::conflicts::blackout_gates(conn, r, config)?);
+        entry.extend(super::conflicts::blackout_gates(conn, r, config, needs)?);
     }
     Ok((close, entry))
 }

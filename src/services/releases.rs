@@ -104,11 +104,12 @@ impl Loaded {
                 (p.id, missing)
             })
             .collect();
+        let (impact, urgency) = r.levels();
         Situation {
             state: self.state(),
             phase_id: r.phase_id,
-            impact: r.impact.parse().unwrap_or(Level::Low),
-            urgency: r.urgency.parse().unwrap_or(Level::Low),
+            impact,
+            urgency,
             backed_out: r.backed_out,
             actor_roles: actor.roles,
             actor_may_work: permissions::can_work(actor, self.parties()),
@@ -815,15 +816,12 @@ pub fn take_transition_kind(
                 kind.as_str()
             )));
         };
-        // Only the gates this transition is held by are read.
-        let loaded = load_record(
-            conn,
-            kind,
-            locked.clone(),
-            details,
-            config,
-            GateNeeds::of(&t),
-        )?;
+        // Only the gates this transition is held by are read, and of the entry gates only
+        // those of the phase it lands in.
+        let (impact, urgency) = locked.levels();
+        let lands_in = config.workflow.landing(&t, impact, urgency).map(|(p, _)| p);
+        let needs = GateNeeds::of(&t).landing_in(lands_in);
+        let loaded = load_record(conn, kind, locked.clone(), details, config, needs)?;
         let situation = loaded.situation(actor);
         let blockers = workflow::blockers(&loaded.workflow(), &t, &situation);
         if let Some(b) = blockers.iter().find(|b| {

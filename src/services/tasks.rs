@@ -116,14 +116,10 @@ pub fn on_phase_entered(
     phase_id: i64,
     out: &mut super::notify::Outbox,
 ) -> QueryResult<()> {
-    for t in tasks::of_release(conn, r.id)?
-        .iter()
-        .filter(|t| t.phase_id == phase_id && t.is_open())
-    {
-        let to = super::notify::task_people(conn, t.assignee_id, t.group_id)?;
+    for t in tasks::open_in_phase_with_people(conn, r.id, phase_id)? {
         let due = crate::views::opt_datetime(&t.due_at);
         out.add(
-            &to,
+            &t.people,
             None,
             super::notify::Note::about(
                 r,

@@ -44,7 +44,8 @@ fn raise_and_clear(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<R
     conn.transaction(|conn| {
         // A pass is a background sweep: at a million releases PostgreSQL would run its
         // statements with parallel workers, taking every core from the requests being served
-        // for most of a second (the deep list page's p99 tripled when a pass fell in its run).
+        // for most of a second (the deep list page's p99 rose from about 25 ms to 86-205 ms in
+        // the benchmark's runs a pass fell in).
         // One process leaves them the other core.
         diesel::sql_query("SET LOCAL max_parallel_workers_per_gather = 0").execute(conn)?;
         let cleared = clear_resolved(conn, now)?;

@@ -342,3 +342,49 @@ async fn per_state_counts_stay_equal_to_a_fresh_count() {
         .unwrap();
     assert_eq!(counts_kept(&mut conn), counts_now(&mut conn));
 }
+
+/// A move tells the people of the open tasks of the phase it enters from one statement,
+/// whatever the number of tasks: it runs as many statements with three group tasks waiting
+/// there as with one (before, one more for each task's group).
+#[tokio::test]
+async fn a_move_runs_as_many_statements_whatever_the_tasks_of_the_phase_it_enters() {
+    use crate::releases::{register, take};
+    use relman::domain::roles::Role;
+    use relman::schema::{phases, workflows};
+    install();
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let plan: i64 = phases::table
+        .inner_join(workflows::table)
+        .filter(workflows::name.eq("Release Management"))
+        .filter(phases::name.eq("Plan and Design"))
+        .select(phases::id)
+        .first(&mut app.db.conn())
+        .unwrap();
+    let group = relman::models::groups::all(&mut app.db.conn()).unwrap()[0].id;
+    let mut statements = Vec::new();
+    for tasks in [1, 3] {
+        let n = register(&c, "Billing", "minor", "low", "low").await;
+        for i in 0..tasks {
+            c.post(
+                &format!("/releases/{n}/tasks"),
+                &[
+                    ("title", format!("Prepare part {i}").as_str()),
+                    ("phase", &plan.to_string()),
+                    ("group", &group.to_string()),
+                ],
+            )
+            .await
+            .assert_status(303);
+        }
+        let before = count(&app.db.name);
+        take(&app, &c, &n, "Advance to Plan and Design", "")
+            .await
+            .assert_status(303);
+        statements.push(count(&app.db.name) - before);
+    }
+    assert_eq!(
+        statements[0], statements[1],
+        "a move into a phase with 1 group task, then with 3: {statements:?} statements"
+    );
+}

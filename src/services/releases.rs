@@ -816,11 +816,11 @@ pub fn take_transition_kind(
                 kind.as_str()
             )));
         };
-        // Only the gates this transition is held by are read, and of the entry gates only
-        // those of the phase it lands in.
+        // Where it lands (skipping the phases that do not apply): only the gates this
+        // transition is held by are read, and of the entry gates only those of that phase.
         let (impact, urgency) = locked.levels();
-        let lands_in = config.workflow.landing(&t, impact, urgency).map(|(p, _)| p);
-        let needs = GateNeeds::of(&t).landing_in(lands_in);
+        let landing = config.workflow.landing(&t, impact, urgency);
+        let needs = GateNeeds::of(&t).landing_in(landing.as_ref().map(|(p, _)| *p));
         let loaded = load_record(conn, kind, locked.clone(), details, config, needs)?;
         let situation = loaded.situation(actor);
         let blockers = workflow::blockers(&loaded.workflow(), &t, &situation);
@@ -845,9 +845,6 @@ pub fn take_transition_kind(
         let mut r = locked;
         let from = r.phase_id;
         let mut summary = t.label.clone();
-        let landing = loaded
-            .workflow()
-            .landing(&t, situation.impact, situation.urgency);
         if let Some((landing, skipped)) = &landing {
             for s in skipped {
                 rel::skip_visit(conn, r.id, *s, now)?;

@@ -436,3 +436,72 @@ async fn a_missed_phase_deadline_notifies_coordinator_and_manager_once() {
         pairs(&[("cora", "deadline_missed"), ("mona", "deadline_missed")])
     );
 }
+
+/// Notifications carry no foreign keys (migration 000031: they cost a move a tenth of its
+/// CPU); what they guarded holds otherwise: a note is written only for a user who exists and
+/// is active, a user who has notes cannot be deleted (only deactivated), and releases are
+/// never deleted.
+#[tokio::test]
+async fn notes_only_reach_existing_users_and_what_they_refer_to_is_never_deleted() {
+    let app = TestApp::spawn().await;
+    let mona_id = app.user("mona", &[Role::Manager], &[]);
+    let idle_id = app.user("idle", &[Role::Coordinator], &[]);
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let n = register(&c, "Billing", "minor", "low", "low").await;
+    let release_id: i64 = relman::schema::releases::table
+        .filter(
+            relman::schema::releases::number.eq(relman::paths::parse_release_number(&n).unwrap()),
+        )
+        .select(relman::schema::releases::id)
+        .first(&mut app.conn())
+        .unwrap();
+    clear(&app);
+
+    let written: i32 = diesel::sql_query(format!(
+        "SELECT notify_notes(ARRAY[{mona_id}, 987654321]::bigint[], ARRAY[1, 1], ARRAY[{release_id}]::bigint[], \
+         ARRAY['phase_entered'], ARRAY['s'], ARRAY['b'], ARRAY['/']) AS written"
+    ))
+    .get_result::<Written>(&mut app.conn())
+    .unwrap()
+    .written;
+    assert_eq!(written, 1, "the unknown user gets nothing");
+    assert_eq!(sent(&app), pairs(&[("mona", "phase_entered")]));
+
+    let refused = |sql: &str, says: &str| {
+        let e = diesel::sql_query(sql)
+            .execute(&mut app.conn())
+            .expect_err(sql);
+        assert!(
+            matches!(
+                e,
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _
+                )
+            ),
+            "{sql}: {e:?}"
+        );
+        assert!(e.to_string().contains(says), "{sql}: {e}");
+    };
+    refused(
+        &format!("DELETE FROM users WHERE id = {mona_id}"),
+        "deactivate the account",
+    );
+    refused(
+        &format!("DELETE FROM releases WHERE id = {release_id}"),
+        "never deleted",
+    );
+    // A user nobody ever notified can still be removed.
+    assert_eq!(
+        diesel::delete(users::table.find(idle_id))
+            .execute(&mut app.conn())
+            .unwrap(),
+        1
+    );
+}
+
+#[derive(diesel::QueryableByName)]
+struct Written {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    written: i32,
+}

@@ -144,6 +144,8 @@ pub struct Locked {
     /// The last hash of the record's history chain ("" before its first event).
     pub last_hash: String,
     pub watchers: Vec<i64>,
+    /// The open tasks of its current phase (the exit criterion "all tasks done").
+    pub open_tasks: i64,
 }
 
 diesel::define_sql_function! {
@@ -152,19 +154,25 @@ diesel::define_sql_function! {
 }
 
 diesel::define_sql_function! {
+    /// Migration 000032: the open tasks of a record's phase.
+    fn release_open_tasks(rec: diesel::sql_types::BigInt, phase: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
+}
+
+diesel::define_sql_function! {
     /// Migration 000026: the users watching a record.
     fn release_watchers(rec: diesel::sql_types::BigInt) -> diesel::sql_types::Array<diesel::sql_types::BigInt>;
 }
 
 /// `with_details`, both rows locked until the transaction ends, with the configuration stamp,
-/// the history chain's last hash and the watchers read in the same statement (every move and
-/// save needs them: two round trips fewer).
+/// the history chain's last hash, the watchers and the open tasks of its phase read in the
+/// same statement (every move and save needs the first three, an advance the last: three
+/// round trips fewer).
 pub fn with_details_for_update(
     conn: &mut PgConnection,
     kind: &str,
     number: i64,
 ) -> QueryResult<Locked> {
-    let (release, details, stamp, last_hash, watchers) = releases::table
+    let (release, details, stamp, last_hash, watchers, open_tasks) = releases::table
         .inner_join(release_details::table)
         .filter(releases::kind.eq(kind))
         .filter(releases::number.eq(number))
@@ -174,15 +182,24 @@ pub fn with_details_for_update(
             crate::services::workflow_config::stamp_columns(),
             history_last_hash(releases::id),
             release_watchers(releases::id),
+            release_open_tasks(releases::id, releases::phase_id),
         ))
         .for_update()
-        .first::<(Release, ReleaseDetails, (String, i64), String, Vec<i64>)>(conn)?;
+        .first::<(
+            Release,
+            ReleaseDetails,
+            (String, i64),
+            String,
+            Vec<i64>,
+            i64,
+        )>(conn)?;
     Ok(Locked {
         release,
         details,
         stamp,
         last_hash,
         watchers,
+        open_tasks,
     })
 }
 
@@ -322,7 +339,8 @@ pub fn record_moved(conn: &mut PgConnection, r: &Release, entered: bool) -> Quer
 }
 
 diesel::define_sql_function! {
-    /// Migration 000026: a transition's writes in one statement (see there).
+    /// Migrations 000026 and 000032: a transition's writes in one statement, returning the
+    /// open tasks of the phase entered with their people (see there).
     #[sql_name = "record_transition"]
     fn record_transition_sql(
         rec: diesel::sql_types::BigInt,
@@ -342,7 +360,7 @@ diesel::define_sql_function! {
         event_reason: diesel::sql_types::Nullable<diesel::sql_types::Text>,
         prev_hash: diesel::sql_types::Text,
         event_hash: diesel::sql_types::Text,
-    ) -> diesel::sql_types::Integer;
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
 /// A transition taken, as its history event tells it.
@@ -358,13 +376,15 @@ pub struct Transitioned<'a> {
 
 /// Store transition `t` that `r` has made in memory (as `record_moved`, `updated_at` the
 /// moment to the microsecond): the approval left undecided in the phase left is withdrawn, the
-/// move stored and its history event appended, in one statement.
+/// move stored and its history event appended, in one statement, which also returns the open
+/// tasks of the phase entered (none when it entered none) with their people, their due dates
+/// as the move set them.
 pub fn record_transition(
     conn: &mut PgConnection,
     r: &Release,
     entered: bool,
     t: &Transitioned,
-) -> QueryResult<()> {
+) -> QueryResult<Vec<crate::models::tasks::OpenTask>> {
     let event = crate::models::history::NewEvent {
         release_id: r.id,
         actor_id: Some(t.actor_id),
@@ -376,7 +396,7 @@ pub fn record_transition(
         reason: t.reason,
     };
     let hash = crate::models::history::seal(t.prev_hash, &event, r.updated_at, &[]);
-    let moved: i32 = diesel::select(record_transition_sql(
+    let tasks: Option<String> = diesel::select(record_transition_sql(
         r.id,
         r.updated_at,
         entered,
@@ -396,11 +416,9 @@ pub fn record_transition(
         &hash,
     ))
     .get_result(conn)?;
-    if moved == 1 {
-        Ok(())
-    } else {
-        Err(diesel::result::Error::NotFound)
-    }
+    let tasks = tasks.ok_or(diesel::result::Error::NotFound)?;
+    serde_json::from_str(&tasks)
+        .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))
 }
 
 /// Filters of the release list, as they appear in the URL.

@@ -83,7 +83,9 @@ pub fn open_in_phase(conn: &mut PgConnection, release_id: i64, phase_id: i64) ->
         .get_result(conn)
 }
 
-/// An open task of a phase and whom it is for: its assignee, or else every member of its group.
+/// An open task of a phase and whom it is for: its assignee, or else every member of its
+/// group (a move reads them with its writes: `models::releases::record_transition`).
+#[derive(Debug, serde::Deserialize)]
 pub struct OpenTask {
     pub title: String,
     pub due_at: Option<DateTime<Utc>>,
@@ -91,7 +93,8 @@ pub struct OpenTask {
 }
 
 /// The open tasks of a phase of a release, by id, with their people: one statement whatever
-/// the number of tasks (a move into the phase tells each of them).
+/// the number of tasks (a registration tells each of them; a move reads them with its writes,
+/// the same way, in `record_transition`).
 pub fn open_in_phase_with_people(
     conn: &mut PgConnection,
     release_id: i64,

@@ -146,11 +146,12 @@ pub fn load(conn: &mut PgConnection, number: i64) -> AppResult<Loaded> {
 pub fn load_kind(conn: &mut PgConnection, kind: RecordKind, number: i64) -> AppResult<Loaded> {
     let (release, details) = rel::with_details(conn, kind.as_str(), number)?;
     let config = super::workflow_config::of(conn, release.workflow_id)?;
-    load_record(conn, kind, release, details, config, GateNeeds::ALL)
+    load_record(conn, kind, release, details, config, GateNeeds::ALL, None)
 }
 
 /// What governs a record already read (and perhaps locked) by the caller, with the gates
-/// `needs` names evaluated (the others are left empty: see `GateNeeds`).
+/// `needs` names evaluated (the others are left empty: see `GateNeeds`); `open_tasks`, the
+/// open tasks of its phase when the caller read them with its lock.
 fn load_record(
     conn: &mut PgConnection,
     kind: RecordKind,
@@ -158,6 +159,7 @@ fn load_record(
     details: ReleaseDetails,
     config: Arc<WorkflowConfig>,
     needs: GateNeeds,
+    open_tasks: Option<i64>,
 ) -> AppResult<Loaded> {
     let category = match config.category(release.category_id) {
         Some(c) => c.clone(),
@@ -176,6 +178,7 @@ fn load_record(
                 &release,
                 &config.workflow,
                 require_tasks,
+                open_tasks,
             )?);
             gates.extend(super::approvals::gate(conn, &release, &config)?);
         }
@@ -512,7 +515,8 @@ pub fn register_kind(
         rel::record_moved(conn, &r, true)?;
         if planned > 0 {
             let mut out = Outbox::default();
-            super::tasks::on_phase_entered(conn, &r, first.id, &mut out)?;
+            let open = crate::models::tasks::open_in_phase_with_people(conn, r.id, first.id)?;
+            super::tasks::on_phase_entered(&r, &open, &mut out);
             out.send(conn)?;
         }
         history::record(
@@ -573,7 +577,7 @@ pub fn save_screen_kind(
         let rel::Locked { release: locked, details, stamp, last_hash, .. } = rel::with_details_for_update(conn, kind.as_str(), number)?;
         let config = super::workflow_config::at(conn, locked.workflow_id, stamp)?;
         // Saving a screen is held by field rules only, never by gates.
-        let loaded = load_record(conn, kind, locked.clone(), details, config, GateNeeds::NONE)?;
+        let loaded = load_record(conn, kind, locked.clone(), details, config, GateNeeds::NONE, None)?;
         if loaded.state() != RecordState::Active {
             return Err(AppError::Forbidden(format!("{} is {}: it can no longer be changed.", loaded.number(), loaded.state().label().to_lowercase())));
         }
@@ -805,6 +809,7 @@ pub fn take_transition_kind(
             stamp,
             last_hash,
             watchers,
+            open_tasks,
         } = rel::with_details_for_update(conn, kind.as_str(), number)?;
         if locked.version != version {
             return Ok(TakeOutcome::Stale);
@@ -821,7 +826,15 @@ pub fn take_transition_kind(
         let (impact, urgency) = locked.levels();
         let landing = config.workflow.landing(&t, impact, urgency);
         let needs = GateNeeds::of(&t).landing_in(landing.as_ref().map(|(p, _)| *p));
-        let loaded = load_record(conn, kind, locked.clone(), details, config, needs)?;
+        let loaded = load_record(
+            conn,
+            kind,
+            locked.clone(),
+            details,
+            config,
+            needs,
+            Some(open_tasks),
+        )?;
         let situation = loaded.situation(actor);
         let blockers = workflow::blockers(&loaded.workflow(), &t, &situation);
         if let Some(b) = blockers.iter().find(|b| {
@@ -891,12 +904,12 @@ pub fn take_transition_kind(
             reason: (!reason.is_empty()).then_some(reason),
             prev_hash: &last_hash,
         };
-        rel::record_transition(conn, &r, landing.is_some(), &taken)?;
+        let open_tasks = rel::record_transition(conn, &r, landing.is_some(), &taken)?;
         let to_phase = landing.map(|(p, _)| p);
         // Everyone this move concerns is told in one statement, once it is made.
         let mut out = Outbox::default();
         if let Some(landing) = to_phase {
-            super::tasks::on_phase_entered(conn, &r, landing, &mut out)?;
+            super::tasks::on_phase_entered(&r, &open_tasks, &mut out);
             super::approvals::open_as_configured(
                 conn,
                 &r,

@@ -109,14 +109,10 @@ pub fn before_entering(
 }
 
 /// A release entered a phase: planned tasks are assigned, in effect, when their phase starts,
-/// so their people are told (with the due dates the entry set).
-pub fn on_phase_entered(
-    conn: &mut PgConnection,
-    r: &Release,
-    phase_id: i64,
-    out: &mut super::notify::Outbox,
-) -> QueryResult<()> {
-    for t in tasks::open_in_phase_with_people(conn, r.id, phase_id)? {
+/// so the people of its open tasks (as the move returned them, with the due dates the entry
+/// set) are told.
+pub fn on_phase_entered(r: &Release, open: &[tasks::OpenTask], out: &mut super::notify::Outbox) {
+    for t in open {
         let due = crate::views::opt_datetime(&t.due_at);
         out.add(
             &t.people,
@@ -129,20 +125,25 @@ pub fn on_phase_entered(
             ),
         );
     }
-    Ok(())
 }
 
 /// The exit criterion "all tasks of this phase done or cancelled", when the phase has it.
+/// `counted`: the open tasks of its phase when the caller has read them already (with the
+/// record's lock).
 pub fn open_tasks_gate(
     conn: &mut PgConnection,
     r: &Release,
     wf: &Workflow,
     require: bool,
+    counted: Option<i64>,
 ) -> QueryResult<Option<Gate>> {
     if !require {
         return Ok(None);
     }
-    let open = tasks::open_in_phase(conn, r.id, r.phase_id)?;
+    let open = match counted {
+        Some(n) => n,
+        None => tasks::open_in_phase(conn, r.id, r.phase_id)?,
+    };
     Ok((open > 0).then(|| Gate::OpenTasks {
         count: open as usize,
         phase: wf.phase_name(r.phase_id).to_string(),

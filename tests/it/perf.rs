@@ -361,7 +361,10 @@ async fn a_move_runs_as_many_statements_whatever_the_tasks_of_the_phase_it_enter
         .select(phases::id)
         .first(&mut app.db.conn())
         .unwrap();
-    let group = relman::models::groups::all(&mut app.db.conn()).unwrap()[0].id;
+    let group = relman::models::groups::all(&mut app.db.conn()).unwrap()[0].clone();
+    app.user("gil", &[], &[&group.name]);
+    app.user("gus", &[], &[&group.name]);
+    let group = group.id;
     let mut statements = Vec::new();
     for tasks in [1, 3] {
         let n = register(&c, "Billing", "minor", "low", "low").await;
@@ -377,11 +380,33 @@ async fn a_move_runs_as_many_statements_whatever_the_tasks_of_the_phase_it_enter
             .await
             .assert_status(303);
         }
+        // Each member of the group is told of each task when the phase is entered.
+        use relman::schema::{group_members, notifications};
+        let members: i64 = group_members::table
+            .filter(group_members::group_id.eq(group))
+            .count()
+            .get_result(&mut app.db.conn())
+            .unwrap();
+        let task_notes = || -> i64 {
+            notifications::table
+                .filter(notifications::kind.eq("task_assigned"))
+                .count()
+                .get_result(&mut app.db.conn())
+                .unwrap()
+        };
+        let notes_before = task_notes();
         let before = count(&app.db.name);
         take(&app, &c, &n, "Advance to Plan and Design", "")
             .await
             .assert_status(303);
         statements.push(count(&app.db.name) - before);
+        let told = task_notes() - notes_before;
+        assert!(members > 0);
+        assert_eq!(
+            told,
+            members * tasks,
+            "{tasks} group tasks, {members} members"
+        );
     }
     assert_eq!(
         statements[0], statements[1],

@@ -176,6 +176,32 @@ async fn a_major_release_model_creates_its_plan_and_due_dates_appear_as_phases_a
         "open".into(),
         false
     )));
+    // The move told the people of each open task of Plan and Design, with the due date the
+    // entry set (the move's own statement returns them: models::releases::record_transition).
+    use relman::schema::notifications;
+    let planned: Vec<(String, Option<i64>, Option<chrono::DateTime<chrono::Utc>>)> = tasks::table
+        .inner_join(phases::table)
+        .filter(phases::name.eq("Plan and Design"))
+        .filter(tasks::status.eq("open"))
+        .select((tasks::title, tasks::assignee_id, tasks::due_at))
+        .load(&mut app.conn())
+        .unwrap();
+    assert!(planned.len() >= 2, "{planned:?}");
+    for (title, assignee, due) in planned {
+        let assignee = assignee.expect("the model's tasks have assignees");
+        let body = format!(
+            "The task “{title}” is yours, due {}.",
+            relman::views::opt_datetime(&due)
+        );
+        let told: i64 = notifications::table
+            .filter(notifications::user_id.eq(assignee))
+            .filter(notifications::kind.eq("task_assigned"))
+            .filter(notifications::body.eq(&body))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(told, 1, "{body}");
+    }
 }
 
 #[tokio::test]

@@ -413,7 +413,6 @@ diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(knowledge_articles -> categories (category_id));
 diesel::joinable!(alerts -> releases (release_id));
-diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(approvals -> releases (release_id));
 diesel::joinable!(phase_approvals -> phases (phase_id));
 diesel::joinable!(approvals -> groups (group_id));

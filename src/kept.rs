@@ -62,9 +62,24 @@ pub fn count_database_write(conn: &mut diesel::PgConnection) -> diesel::QueryRes
         .map(|_| ())
 }
 
-/// The generation now: read it before reading the database, pass it to `Kept::put` after.
-pub fn generation() -> u64 {
+/// The generation now (`reading` takes it before reading the database).
+fn generation() -> u64 {
     GENERATION.load(Ordering::Relaxed)
+}
+
+/// When a value was read: taken just before reading the database, passed to `Kept::put`.
+#[derive(Clone, Copy, Debug)]
+pub struct Reading {
+    generation: u64,
+    began: Instant,
+}
+
+/// A reading begins now.
+pub fn reading() -> Reading {
+    Reading {
+        generation: generation(),
+        began: Instant::now(),
+    }
 }
 
 /// Turns for reading a value afresh, by a hash of its key (a few keys may share one): while
@@ -97,6 +112,8 @@ impl Turns {
 struct Entry<V> {
     at: Instant,
     generation: u64,
+    /// When its reading of the database began.
+    began: Instant,
     value: V,
     /// When a caller set out to read it afresh after the time limit.
     refreshing: Option<Instant>,
@@ -144,13 +161,22 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
         }
     }
 
-    /// The value kept for `key` only if it was read in this generation within the time
-    /// limit (no value past the limit is handed out, and no refresh is claimed).
-    pub fn fresh(&self, key: &K) -> Option<V> {
+    /// For a caller that waited its turn to read: the value kept for `key` if it was read in
+    /// this generation within the time limit, or if its reading began after the caller
+    /// `arrived` (no value past the limit is handed out, and no refresh is claimed).
+    ///
+    /// The second case matters under load: a write landing while one request reads (the
+    /// deadline monitor's pass, another instance's write seen a moment later) made the value
+    /// stale before it was kept, and every request waiting behind it read the page again,
+    /// one after the other. A value read after a request arrived holds everything committed
+    /// before it was sent, which is all that request may expect.
+    pub fn fresh(&self, key: &K, arrived: Instant) -> Option<V> {
         let ttl = Duration::from_secs(TTL_SECS.load(Ordering::Relaxed));
         let map = self.map.lock().ok()?;
         let e = map.as_ref()?.get(key)?;
-        (!ttl.is_zero() && e.generation == generation() && e.at.elapsed() < ttl)
+        (!ttl.is_zero()
+            && e.at.elapsed() < ttl
+            && (e.generation == generation() || e.began > arrived))
             .then(|| e.value.clone())
     }
 
@@ -164,8 +190,9 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
             .map(|e| e.value.clone())
     }
 
-    /// Keep a value read in `generation` (a write since then makes it stale at once).
-    pub fn put(&self, key: K, generation: u64, value: V) {
+    /// Keep a value read from `reading` on (a write since then makes it stale at once for
+    /// new requests).
+    pub fn put(&self, key: K, reading: Reading, value: V) {
         if !enabled() {
             return;
         }
@@ -181,7 +208,8 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
             key,
             Entry {
                 at: Instant::now(),
-                generation,
+                generation: reading.generation,
+                began: reading.began,
                 value,
                 refreshing: None,
             },
@@ -201,10 +229,10 @@ mod tests {
         let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         let kept: Kept<i64, (usize, i64)> = Kept::new(10);
         set_ttl_secs(0);
-        kept.put(1, generation(), (3, 4));
+        kept.put(1, reading(), (3, 4));
         assert_eq!(kept.get(&1), None, "nothing is kept while the limit is 0");
         set_ttl_secs(60);
-        kept.put(1, generation(), (3, 4));
+        kept.put(1, reading(), (3, 4));
         assert_eq!(kept.get(&1), Some((3, 4)));
         assert_eq!(kept.get(&2), None);
         written();
@@ -215,18 +243,18 @@ mod tests {
             "but the last value is still there to show"
         );
         // Read before a write, kept after it: never served.
-        let before = generation();
+        let before = reading();
         written();
         kept.put(1, before, (5, 6));
         assert_eq!(kept.get(&1), None);
         for k in 0..25 {
-            kept.put(k, generation(), (0, 0));
+            kept.put(k, reading(), (0, 0));
         }
         assert!(kept.map.lock().unwrap().as_ref().unwrap().len() <= 10);
         // Another instance wrote: the database's count moved.
-        kept.put(1, generation(), (7, 8));
+        kept.put(1, reading(), (7, 8));
         saw_database_writes(41);
-        kept.put(1, generation(), (7, 8));
+        kept.put(1, reading(), (7, 8));
         saw_database_writes(41);
         assert_eq!(
             kept.get(&1),
@@ -258,6 +286,7 @@ mod tests {
                 Entry {
                     at: Instant::now() - Duration::from_secs(120),
                     generation: g,
+                    began: Instant::now() - Duration::from_secs(120),
                     value: 5,
                     refreshing: None,
                 },
@@ -269,8 +298,37 @@ mod tests {
             Some(5),
             "the others get the kept value meanwhile"
         );
-        kept.put(1, generation(), 6);
+        kept.put(1, reading(), 6);
         assert_eq!(kept.get(&1), Some(6));
+        set_ttl_secs(0);
+    }
+
+    #[test]
+    fn a_waiting_caller_takes_a_value_read_after_it_arrived_even_if_a_write_came_meanwhile() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        set_ttl_secs(60);
+        let kept: Kept<i64, i64> = Kept::new(10);
+        let early = Instant::now();
+        std::thread::sleep(Duration::from_millis(2));
+        let read = reading();
+        written();
+        kept.put(1, read, 7);
+        assert_eq!(
+            kept.get(&1),
+            None,
+            "a new request reads afresh after the write"
+        );
+        assert_eq!(
+            kept.fresh(&1, early),
+            Some(7),
+            "one that arrived before the reading began takes what it read"
+        );
+        let late = Instant::now();
+        assert_eq!(
+            kept.fresh(&1, late),
+            None,
+            "one that arrived after it began (and so may have written) does not"
+        );
         set_ttl_secs(0);
     }
 }

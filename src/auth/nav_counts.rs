@@ -29,17 +29,18 @@ static COUNTING: Turns = Turns::new();
 
 /// Count afresh (none kept for this generation), one request per user at a time.
 pub async fn read(pool: &DbPool, viewer: Actor) -> Result<(usize, i64), AppError> {
+    let arrived = std::time::Instant::now();
     let _turn = if kept::enabled() {
         let turn = COUNTING.take(&viewer.id).await;
         // Counted by the request that held the turn meanwhile?
-        if let Some(counts) = COUNTS.fresh(&viewer.id) {
+        if let Some(counts) = COUNTS.fresh(&viewer.id, arrived) {
             return Ok(counts);
         }
         Some(turn)
     } else {
         None
     };
-    let generation = kept::generation();
+    let reading = kept::reading();
     let counts = db::run(pool, move |conn| {
         Ok((
             crate::services::approvals::inbox_count(conn, viewer, 100)?,
@@ -47,6 +48,6 @@ pub async fn read(pool: &DbPool, viewer: Actor) -> Result<(usize, i64), AppError
         ))
     })
     .await?;
-    COUNTS.put(viewer.id, generation, counts);
+    COUNTS.put(viewer.id, reading, counts);
     Ok(counts)
 }

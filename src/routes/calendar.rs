@@ -359,19 +359,20 @@ async fn month(
     let data = match KEPT_MONTHS.get(&key) {
         Some(d) => d,
         None => {
+            let arrived = std::time::Instant::now();
             let _turn = MONTH_READER.lock().await;
-            match KEPT_MONTHS.fresh(&key) {
+            match KEPT_MONTHS.fresh(&key, arrived) {
                 Some(d) => d,
                 None => {
                     let days = month_days.clone();
-                    let generation = crate::kept::generation();
+                    let reading = crate::kept::reading();
                     let d = std::sync::Arc::new(
                         db::run(&pool, move |conn| {
                             Ok(month_data(conn, from, to, &days, release_type, category)?)
                         })
                         .await?,
                     );
-                    KEPT_MONTHS.put(key, generation, d.clone());
+                    KEPT_MONTHS.put(key, reading, d.clone());
                     d
                 }
             }

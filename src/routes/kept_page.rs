@@ -27,17 +27,18 @@ static PAGES: Kept<(String, String), Bytes> = Kept::new(MAX_PAGES);
 /// Turns for reading a page.
 static READING: kept::Turns = kept::Turns::new();
 
-/// Where a page about to be read would be kept, the generation it is read in, and the lock
-/// that makes the others asking for it wait.
+/// Where a page about to be read would be kept, when its reading began, and the lock that
+/// makes the others asking for it wait.
 pub struct Slot {
     key: Option<(String, String)>,
-    generation: u64,
+    reading: kept::Reading,
     _reading: Option<OwnedMutexGuard<()>>,
 }
 
 /// Before reading the database: the page kept for this session and address (`Ok`), or the
 /// slot to keep the page in once it is rendered (`Err`).
 pub async fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
+    let arrived = std::time::Instant::now();
     let key = match user.session.session_id() {
         Some(sid) if kept::enabled() && !user.address.is_empty() && !user.session.has_flash() => {
             (sid, user.address.clone())
@@ -45,7 +46,7 @@ pub async fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
         _ => {
             return Err(Slot {
                 key: None,
-                generation: kept::generation(),
+                reading: kept::reading(),
                 _reading: None,
             })
         }
@@ -55,12 +56,12 @@ pub async fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
     }
     let reading = READING.take(&key).await;
     // Read by the request that held the lock meanwhile?
-    if let Some(body) = PAGES.fresh(&key) {
+    if let Some(body) = PAGES.fresh(&key, arrived) {
         return Ok(html(body));
     }
     Err(Slot {
         key: Some(key),
-        generation: kept::generation(),
+        reading: kept::reading(),
         _reading: Some(reading),
     })
 }
@@ -69,7 +70,7 @@ pub async fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
 pub fn page<T: askama::Template>(slot: Slot, t: &T) -> Result<HttpResponse, AppError> {
     let body = Bytes::from(t.render()?);
     if let Some(key) = slot.key {
-        PAGES.put(key, slot.generation, body.clone());
+        PAGES.put(key, slot.reading, body.clone());
     }
     Ok(html(body))
 }

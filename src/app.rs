@@ -43,6 +43,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(note_writes))
                 .wrap(security_headers(settings.cookie_secure))
                 .wrap(session_middleware(&settings))
+                .wrap(actix_web::middleware::from_fn(log_slow_requests))
                 .app_data(pool.clone())
                 .app_data(web::PayloadConfig::new(256 * 1024))
                 .app_data(web::FormConfig::default().limit(256 * 1024))
@@ -71,6 +72,39 @@ impl Application {
     pub fn into_server(self) -> Server {
         self.server
     }
+}
+
+/// Requests slower than this many milliseconds are logged (0: none); set by `relman serve`.
+static SLOW_REQUEST_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn set_slow_request_ms(ms: u64) {
+    SLOW_REQUEST_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Log a warning for each request slower than `RELMAN_SLOW_REQUEST_MS`, with its method,
+/// path, status and time: what an engineer running Relman looks for first when people say
+/// it is slow (the handler's time, the session middleware's included; time spent queued
+/// before a worker picked the request up is not).
+async fn log_slow_requests(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let limit = SLOW_REQUEST_MS.load(std::sync::atomic::Ordering::Relaxed);
+    if limit == 0 {
+        return next.call(req).await;
+    }
+    let started = std::time::Instant::now();
+    let what = format!("{} {}", req.method(), req.path());
+    let res = next.call(req).await;
+    let ms = started.elapsed().as_millis();
+    if ms >= u128::from(limit) {
+        let status = match &res {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => e.as_response_error().status_code().as_u16(),
+        };
+        tracing::warn!(request = %what, status, ms = ms as u64, "slow request");
+    }
+    res
 }
 
 /// Record every successful administrative change (a POST under /admin answered with a

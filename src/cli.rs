@@ -206,6 +206,7 @@ fn limit_malloc_arenas() {
 fn serve(config: &Config, bind: &str) -> Result<(), String> {
     let session_key = session_key(config)?;
     crate::kept::set_ttl_secs(config.keep_secs);
+    crate::app::set_slow_request_ms(config.slow_request_ms);
     limit_malloc_arenas();
     with_database(config, |url| {
         let mut conn = connect(url)?;

@@ -26,6 +26,9 @@ pub struct Config {
     /// `RELMAN_KEEP_SECS` (default 5; 0 turns it off): how long values read from the database
     /// are kept when nothing is written meanwhile (see `kept`).
     pub keep_secs: u64,
+    /// `RELMAN_SLOW_REQUEST_MS` (default 1000; 0 turns it off): a request that takes longer
+    /// is logged as a warning with its path and time (`app::log_slow_requests`).
+    pub slow_request_ms: u64,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -58,6 +61,9 @@ impl Config {
             keep_secs: var("RELMAN_KEEP_SECS")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(5),
+            slow_request_ms: var("RELMAN_SLOW_REQUEST_MS")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1000),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The deadline monitor: finds phases, tasks and releases past their due time and raises an
 //! alert for each cause once — a partial unique index makes that true with any number of
-//! monitors running at once — notifies the coordinator and manager, and clears alerts whose
-//! cause is gone.
+//! monitors running at once — and notifies the coordinator and manager. The change that
+//! resolves a cause clears its alert (migration 000034's triggers); the monitor sweeps every
+//! open alert at its start and hourly, for changes made with triggers off.
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
@@ -25,9 +26,18 @@ pub struct Run {
     pub cleared: usize,
 }
 
-/// One pass of the monitor at `now`.
+/// How often the background monitor sweeps every open alert (`clear_resolved`).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// One whole pass of the monitor at `now`, the sweep of open alerts included.
 pub fn run_once(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Run> {
-    let run = raise_and_clear(conn, now)?;
+    run_pass(conn, now, true)
+}
+
+/// One pass at `now`: raise what is newly overdue, and with `sweep` clear every open alert
+/// whose cause is gone.
+fn run_pass(conn: &mut PgConnection, now: DateTime<Utc>, sweep: bool) -> QueryResult<Run> {
+    let run = raise_and_clear(conn, now, sweep)?;
     if run.raised + run.cleared > 0 {
         // Its alerts and notifications change what pages show: drop what is kept, here and
         // in the other instances.
@@ -40,7 +50,7 @@ pub fn run_once(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Run>
     Ok(run)
 }
 
-fn raise_and_clear(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Run> {
+fn raise_and_clear(conn: &mut PgConnection, now: DateTime<Utc>, sweep: bool) -> QueryResult<Run> {
     conn.transaction(|conn| {
         // A pass is a background sweep: at a million releases PostgreSQL would run its
         // statements with parallel workers, taking every core from the requests being served
@@ -50,7 +60,7 @@ fn raise_and_clear(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<R
         // statements are priced high at a million rows and would be compiled on every pass.
         diesel::sql_query("SET LOCAL max_parallel_workers_per_gather = 0").execute(conn)?;
         diesel::sql_query("SET LOCAL jit = off").execute(conn)?;
-        let cleared = clear_resolved(conn, now)?;
+        let cleared = if sweep { clear_resolved(conn, now)? } else { 0 };
         let mut raised: Vec<Raised> = Vec::new();
         // Each cause is skipped when its alert is already open (an index probe) before the
         // insert: a conflicting insert costs far more, and most causes are old ones. ON
@@ -119,7 +129,8 @@ fn raise_and_clear(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<R
 }
 
 /// Clear alerts whose cause is resolved: the release moved on or ended, the task was done,
-/// the due date moved.
+/// the due date moved. The changes themselves clear their alerts (migration 000034); this
+/// catches what was changed with triggers off (a bulk load, a restore).
 fn clear_resolved(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
     // Each open alert looks up its own release by key (the LATERAL with OFFSET 0 keeps it a
     // lookup): left to itself the planner hashes every release instead, 3.8 s at a million
@@ -158,22 +169,35 @@ pub fn open_alerts(
 pub fn spawn(pool: crate::db::DbPool, interval: std::time::Duration) {
     std::thread::Builder::new()
         .name("relman-monitor".into())
-        .spawn(move || loop {
-            match pool.get() {
-                Ok(mut conn) => match run_once(&mut conn, Utc::now()) {
-                    Ok(run) if run.raised + run.cleared > 0 => tracing::info!(
-                        raised = run.raised,
-                        cleared = run.cleared,
-                        "deadline monitor"
-                    ),
-                    Ok(_) => {}
+        .spawn(move || {
+            let mut last_sweep: Option<std::time::Instant> = None;
+            loop {
+                let sweep = last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
+                match pool.get() {
+                    Ok(mut conn) => match run_pass(&mut conn, Utc::now(), sweep) {
+                        Ok(run) => {
+                            if sweep {
+                                last_sweep = Some(std::time::Instant::now());
+                            }
+                            if run.raised + run.cleared > 0 {
+                                tracing::info!(
+                                    raised = run.raised,
+                                    cleared = run.cleared,
+                                    "deadline monitor"
+                                )
+                            }
+                        }
+                        Err(e) => tracing::warn!(
+                            error = %e,
+                            "deadline monitor failed; retrying next round"
+                        ),
+                    },
                     Err(e) => {
-                        tracing::warn!(error = %e, "deadline monitor failed; retrying next round")
+                        tracing::warn!(error = %e, "deadline monitor: no database connection")
                     }
-                },
-                Err(e) => tracing::warn!(error = %e, "deadline monitor: no database connection"),
+                }
+                std::thread::sleep(interval);
             }
-            std::thread::sleep(interval);
         })
         .expect("spawn the monitor thread");
 }

@@ -21,8 +21,13 @@ END $$;
 CREATE TRIGGER releases_clear_resolved_alerts
   AFTER UPDATE OF state, phase_id, phase_due_at, planned_end ON releases
   FOR EACH ROW
-  WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.phase_id IS DISTINCT FROM NEW.phase_id
-        OR OLD.phase_due_at IS DISTINCT FROM NEW.phase_due_at OR OLD.planned_end IS DISTINCT FROM NEW.planned_end)
+  -- Only where an alert can be open (the monitor raises one only for an active release whose
+  -- date has passed, and a passed date stays passed), so that most moves run no function.
+  WHEN (OLD.state = 'active' AND (
+          OLD.state IS DISTINCT FROM NEW.state
+       OR ((OLD.phase_id IS DISTINCT FROM NEW.phase_id OR OLD.phase_due_at IS DISTINCT FROM NEW.phase_due_at)
+           AND OLD.phase_due_at < now())
+       OR (OLD.planned_end IS DISTINCT FROM NEW.planned_end AND OLD.planned_end < now())))
   EXECUTE FUNCTION clear_resolved_release_alerts();
 
 CREATE FUNCTION clear_resolved_task_alerts() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -43,7 +48,9 @@ END $$;
 CREATE TRIGGER tasks_clear_resolved_alerts
   AFTER UPDATE OF status, due_at ON tasks
   FOR EACH ROW
-  WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.due_at IS DISTINCT FROM NEW.due_at)
+  -- Only a task that was open and late can have an alert (not the tasks a move dates).
+  WHEN (OLD.status IN ('open', 'in_progress') AND OLD.due_at < now()
+        AND (OLD.status IS DISTINCT FROM NEW.status OR OLD.due_at IS DISTINCT FROM NEW.due_at))
   EXECUTE FUNCTION clear_resolved_task_alerts();
 
 CREATE TRIGGER tasks_clear_alerts_when_deleted

@@ -94,7 +94,9 @@ async fn log_slow_requests(
         return next.call(req).await;
     }
     let started = std::time::Instant::now();
-    let what = format!("{} {}", req.method(), req.path());
+    // Cheap copies (the URI shares its bytes), formatted only when it was slow. Not a clone
+    // of the `HttpRequest`: middleware inside changes the request, which needs it unshared.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let res = next.call(req).await;
     let ms = started.elapsed().as_millis();
     if ms >= u128::from(limit) {
@@ -102,7 +104,12 @@ async fn log_slow_requests(
             Ok(r) => r.status().as_u16(),
             Err(e) => e.as_response_error().status_code().as_u16(),
         };
-        tracing::warn!(request = %what, status, ms = ms as u64, "slow request");
+        tracing::warn!(
+            request = %format_args!("{method} {}", uri.path()),
+            status,
+            ms = ms as u64,
+            "slow request"
+        );
     }
     res
 }

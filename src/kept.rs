@@ -84,7 +84,7 @@ pub fn reading() -> Reading {
 
 /// Turns for reading a value afresh, by a hash of its key (a few keys may share one): while
 /// one caller reads, the others asking for the same value wait for its turn to end and then
-/// take what it kept (`Kept::fresh`), instead of all reading at once after a write.
+/// take what it kept (`Kept::after_turn`), instead of all reading at once after a write.
 pub struct Turns(LazyLock<Vec<Arc<tokio::sync::Mutex<()>>>>);
 
 fn turn_locks() -> Vec<Arc<tokio::sync::Mutex<()>>> {
@@ -161,6 +161,22 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
         }
     }
 
+    /// Wait for `turn` (the lock that lets one caller at a time read `key` afresh), then: the
+    /// value the caller that held it meanwhile kept (`Ok`), or the turn, to read and `put`
+    /// the value now (`Err`).
+    pub async fn after_turn<G>(
+        &self,
+        key: &K,
+        turn: impl std::future::Future<Output = G>,
+    ) -> Result<V, G> {
+        let arrived = Instant::now();
+        let turn = turn.await;
+        match self.fresh(key, arrived) {
+            Some(v) => Ok(v),
+            None => Err(turn),
+        }
+    }
+
     /// For a caller that waited its turn to read: the value kept for `key` if it was read in
     /// this generation within the time limit, or if its reading began after the caller
     /// `arrived` (no value past the limit is handed out, and no refresh is claimed).
@@ -170,7 +186,7 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
     /// stale before it was kept, and every request waiting behind it read the page again,
     /// one after the other. A value read after a request arrived holds everything committed
     /// before it was sent, which is all that request may expect.
-    pub fn fresh(&self, key: &K, arrived: Instant) -> Option<V> {
+    fn fresh(&self, key: &K, arrived: Instant) -> Option<V> {
         let ttl = Duration::from_secs(TTL_SECS.load(Ordering::Relaxed));
         let map = self.map.lock().ok()?;
         let e = map.as_ref()?.get(key)?;

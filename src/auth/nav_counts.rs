@@ -29,14 +29,15 @@ static COUNTING: Turns = Turns::new();
 
 /// Count afresh (none kept for this generation), one request per user at a time.
 pub async fn read(pool: &DbPool, viewer: Actor) -> Result<(usize, i64), AppError> {
-    let arrived = std::time::Instant::now();
     let _turn = if kept::enabled() {
-        let turn = COUNTING.take(&viewer.id).await;
         // Counted by the request that held the turn meanwhile?
-        if let Some(counts) = COUNTS.fresh(&viewer.id, arrived) {
-            return Ok(counts);
+        match COUNTS
+            .after_turn(&viewer.id, COUNTING.take(&viewer.id))
+            .await
+        {
+            Ok(counts) => return Ok(counts),
+            Err(turn) => Some(turn),
         }
-        Some(turn)
     } else {
         None
     };

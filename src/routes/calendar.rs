@@ -358,25 +358,21 @@ async fn month(
     let key = (first, release_type.map(|t| t.as_str()), category);
     let data = match KEPT_MONTHS.get(&key) {
         Some(d) => d,
-        None => {
-            let arrived = std::time::Instant::now();
-            let _turn = MONTH_READER.lock().await;
-            match KEPT_MONTHS.fresh(&key, arrived) {
-                Some(d) => d,
-                None => {
-                    let days = month_days.clone();
-                    let reading = crate::kept::reading();
-                    let d = std::sync::Arc::new(
-                        db::run(&pool, move |conn| {
-                            Ok(month_data(conn, from, to, &days, release_type, category)?)
-                        })
-                        .await?,
-                    );
-                    KEPT_MONTHS.put(key, reading, d.clone());
-                    d
-                }
+        None => match KEPT_MONTHS.after_turn(&key, MONTH_READER.lock()).await {
+            Ok(d) => d,
+            Err(_turn) => {
+                let days = month_days.clone();
+                let reading = crate::kept::reading();
+                let d = std::sync::Arc::new(
+                    db::run(&pool, move |conn| {
+                        Ok(month_data(conn, from, to, &days, release_type, category)?)
+                    })
+                    .await?,
+                );
+                KEPT_MONTHS.put(key, reading, d.clone());
+                d
             }
-        }
+        },
     };
     let MonthData {
         total,

@@ -38,7 +38,6 @@ pub struct Slot {
 /// Before reading the database: the page kept for this session and address (`Ok`), or the
 /// slot to keep the page in once it is rendered (`Err`).
 pub async fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
-    let arrived = std::time::Instant::now();
     let key = match user.session.session_id() {
         Some(sid) if kept::enabled() && !user.address.is_empty() && !user.session.has_flash() => {
             (sid, user.address.clone())
@@ -54,11 +53,11 @@ pub async fn lookup(user: &CurrentUser) -> Result<HttpResponse, Slot> {
     if let Some(body) = PAGES.get(&key) {
         return Ok(html(body));
     }
-    let reading = READING.take(&key).await;
     // Read by the request that held the lock meanwhile?
-    if let Some(body) = PAGES.fresh(&key, arrived) {
-        return Ok(html(body));
-    }
+    let reading = match PAGES.after_turn(&key, READING.take(&key)).await {
+        Ok(body) => return Ok(html(body)),
+        Err(turn) => turn,
+    };
     Err(Slot {
         key: Some(key),
         reading: kept::reading(),

@@ -165,6 +165,34 @@ pub fn open_alerts(
         .load(conn)
 }
 
+/// One pass of the background monitor; whether it ran (a failure is logged, and the next
+/// round tries again).
+fn background_pass(pool: &crate::db::DbPool, sweep: bool) -> bool {
+    let mut conn = match pool.get() {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::warn!(error = %e, "deadline monitor: no database connection");
+            return false;
+        }
+    };
+    match run_pass(&mut conn, Utc::now(), sweep) {
+        Ok(run) => {
+            if run.raised + run.cleared > 0 {
+                tracing::info!(
+                    raised = run.raised,
+                    cleared = run.cleared,
+                    "deadline monitor"
+                );
+            }
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "deadline monitor failed; retrying next round");
+            false
+        }
+    }
+}
+
 /// Run the monitor every `interval` on its own thread, for as long as the process lives.
 pub fn spawn(pool: crate::db::DbPool, interval: std::time::Duration) {
     std::thread::Builder::new()
@@ -173,28 +201,8 @@ pub fn spawn(pool: crate::db::DbPool, interval: std::time::Duration) {
             let mut last_sweep: Option<std::time::Instant> = None;
             loop {
                 let sweep = last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
-                match pool.get() {
-                    Ok(mut conn) => match run_pass(&mut conn, Utc::now(), sweep) {
-                        Ok(run) => {
-                            if sweep {
-                                last_sweep = Some(std::time::Instant::now());
-                            }
-                            if run.raised + run.cleared > 0 {
-                                tracing::info!(
-                                    raised = run.raised,
-                                    cleared = run.cleared,
-                                    "deadline monitor"
-                                )
-                            }
-                        }
-                        Err(e) => tracing::warn!(
-                            error = %e,
-                            "deadline monitor failed; retrying next round"
-                        ),
-                    },
-                    Err(e) => {
-                        tracing::warn!(error = %e, "deadline monitor: no database connection")
-                    }
+                if background_pass(&pool, sweep) && sweep {
+                    last_sweep = Some(std::time::Instant::now());
                 }
                 std::thread::sleep(interval);
             }

@@ -461,11 +461,22 @@ async fn moving_the_planned_end_clears_its_alert_at_once_and_the_sweep_catches_t
 
     // Late again: raised again. Then moved with triggers off: the sweep clears it.
     set_planned_end("now() - interval '1 day'", true);
-    assert_eq!(monitor::run_once(&mut app.conn(), Utc::now()).unwrap().raised, 1);
+    assert_eq!(
+        monitor::run_once(&mut app.conn(), Utc::now())
+            .unwrap()
+            .raised,
+        1
+    );
     set_planned_end("now() + interval '7 days'", false);
     assert_eq!(open(), ["release_overdue"], "nothing cleared it yet");
     let run = monitor::run_once(&mut app.conn(), Utc::now()).unwrap();
-    assert_eq!(run, monitor::Run { raised: 0, cleared: 1 });
+    assert_eq!(
+        run,
+        monitor::Run {
+            raised: 0,
+            cleared: 1
+        }
+    );
     assert!(open().is_empty());
 }
 

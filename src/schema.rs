@@ -254,6 +254,7 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        started_by -> Nullable<Int8>,
     }
 }
 
@@ -265,6 +266,7 @@ diesel::table! {
         quorum_count -> Nullable<Int4>,
         emergency_group_id -> Nullable<Int8>,
         emergency_rule -> Text,
+        own_group_may_approve -> Bool,
     }
 }
 
@@ -280,6 +282,7 @@ diesel::table! {
         status -> Text,
         opened_at -> Timestamptz,
         decided_at -> Nullable<Timestamptz>,
+        own_group_may_approve -> Bool,
     }
 }
 
@@ -293,6 +296,8 @@ diesel::table! {
         decision -> Text,
         comment -> Text,
         at -> Timestamptz,
+        voter_parts -> Array<Text>,
+        void_part -> Nullable<Text>,
     }
 }
 

@@ -399,6 +399,19 @@ impl GateNeeds {
     }
 }
 
+/// Whether the user may take transition `t` at all, whatever the record's state: their roles
+/// and whether they may work the record. Asked before anything about the record's state (its
+/// version included) is told to them.
+pub fn refusal(t: &TransitionDef, actor_roles: Roles, actor_may_work: bool) -> Option<Blocker> {
+    if !t.roles.iter().any(|r| actor_roles.has(r)) {
+        Some(Blocker::Role(t.roles.iter().collect()))
+    } else if !actor_may_work {
+        Some(Blocker::NotYourRecord)
+    } else {
+        None
+    }
+}
+
 /// May this user take this transition on this record now — and if not, every reason why not.
 /// An empty list means yes.
 pub fn blockers(wf: &Workflow, t: &TransitionDef, s: &Situation) -> Vec<Blocker> {
@@ -411,11 +424,7 @@ pub fn blockers(wf: &Workflow, t: &TransitionDef, s: &Situation) -> Vec<Blocker>
         out.push(Blocker::NotFromCurrentPhase);
         return out;
     }
-    if !t.roles.iter().any(|r| s.actor_roles.has(r)) {
-        out.push(Blocker::Role(t.roles.iter().collect()));
-    } else if !s.actor_may_work {
-        out.push(Blocker::NotYourRecord);
-    }
+    out.extend(refusal(t, s.actor_roles, s.actor_may_work));
     match t.outcome {
         Some(Outcome::Successful) if s.backed_out => out.push(Blocker::WasBackedOut),
         Some(Outcome::BackedOut) if !s.backed_out => out.push(Blocker::NotBackedOut),

@@ -15,6 +15,8 @@ pub struct Requirement {
     pub quorum_count: Option<i32>,
     pub emergency_group_id: Option<i64>,
     pub emergency_rule: String,
+    /// The members of a group a task is assigned to may approve (their group's own work).
+    pub own_group_may_approve: bool,
 }
 
 pub fn requirement(conn: &mut PgConnection, phase_id: i64) -> QueryResult<Option<Requirement>> {
@@ -48,11 +50,13 @@ pub struct Approval {
     pub status: String,
     pub opened_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// Copied from the requirement when it was opened.
+    pub own_group_may_approve: bool,
 }
 
 diesel::define_sql_function! {
-    /// Migration 000027: an approval opened with its log entry, and the people its voters are
-    /// chosen from.
+    /// Migration 000035: an approval opened with its log entry, and the approvers its voters
+    /// are chosen from.
     #[sql_name = "open_approval"]
     fn open_approval_sql(
         rec: diesel::sql_types::BigInt,
@@ -61,11 +65,12 @@ diesel::define_sql_function! {
         approval_rule: diesel::sql_types::Text,
         quorum: diesel::sql_types::Nullable<diesel::sql_types::Integer>,
         actor: diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
-    ) -> diesel::sql_types::Record<(diesel::sql_types::BigInt, diesel::sql_types::Array<diesel::sql_types::BigInt>, diesel::sql_types::Array<diesel::sql_types::BigInt>)>;
+        own_group: diesel::sql_types::Bool,
+    ) -> diesel::sql_types::Record<(diesel::sql_types::BigInt, diesel::sql_types::Array<diesel::sql_types::BigInt>)>;
 }
 
 /// Open an approval of `release_id` in `phase_id` (cycle 1, logged as requested by `actor`):
-/// its id, the active approvers of its group (by name) and the record's task assignees.
+/// its id and the active approvers of its group (by name).
 pub fn open(
     conn: &mut PgConnection,
     release_id: i64,
@@ -74,9 +79,16 @@ pub fn open(
     rule: &str,
     quorum: Option<i32>,
     actor: Option<i64>,
-) -> QueryResult<(i64, Vec<i64>, Vec<i64>)> {
+    own_group_may_approve: bool,
+) -> QueryResult<(i64, Vec<i64>)> {
     diesel::select(open_approval_sql(
-        release_id, phase_id, group_id, rule, quorum, actor,
+        release_id,
+        phase_id,
+        group_id,
+        rule,
+        quorum,
+        actor,
+        own_group_may_approve,
     ))
     .get_result(conn)
 }
@@ -169,6 +181,10 @@ pub struct Vote {
     pub decision: String,
     pub comment: String,
     pub at: DateTime<Utc>,
+    /// The parts its voter played in the record when it was cast (`domain::approval::Part`).
+    pub voter_parts: Vec<String>,
+    /// Set when the vote was found void later in its round: the part its voter took.
+    pub void_part: Option<String>,
 }
 
 /// Record a vote; `false` when this voter already voted in this cycle (nothing counted twice).
@@ -180,6 +196,7 @@ pub fn insert_vote(
     cast_by: i64,
     decision: &str,
     comment: &str,
+    voter_parts: &[&str],
 ) -> QueryResult<bool> {
     let n = diesel::insert_into(approval_votes::table)
         .values((
@@ -189,10 +206,22 @@ pub fn insert_vote(
             approval_votes::cast_by.eq(cast_by),
             approval_votes::decision.eq(decision),
             approval_votes::comment.eq(comment),
+            approval_votes::voter_parts.eq(voter_parts),
         ))
         .on_conflict_do_nothing()
         .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Mark a vote void for the rest of its round: its voter took `part` in the record.
+pub fn void_vote(conn: &mut PgConnection, vote_id: i64, part: &str) -> QueryResult<usize> {
+    diesel::update(
+        approval_votes::table
+            .find(vote_id)
+            .filter(approval_votes::void_part.is_null()),
+    )
+    .set(approval_votes::void_part.eq(part))
+    .execute(conn)
 }
 
 pub fn votes(conn: &mut PgConnection, approval_ids: &[i64]) -> QueryResult<Vec<Vote>> {
@@ -356,6 +385,7 @@ pub fn set_requirement(conn: &mut PgConnection, r: &Requirement) -> QueryResult<
             phase_approvals::quorum_count.eq(r.quorum_count),
             phase_approvals::emergency_group_id.eq(r.emergency_group_id),
             phase_approvals::emergency_rule.eq(&r.emergency_rule),
+            phase_approvals::own_group_may_approve.eq(r.own_group_may_approve),
         ))
         .on_conflict(phase_approvals::phase_id)
         .do_update()
@@ -365,6 +395,8 @@ pub fn set_requirement(conn: &mut PgConnection, r: &Requirement) -> QueryResult<
             phase_approvals::quorum_count.eq(excluded(phase_approvals::quorum_count)),
             phase_approvals::emergency_group_id.eq(excluded(phase_approvals::emergency_group_id)),
             phase_approvals::emergency_rule.eq(excluded(phase_approvals::emergency_rule)),
+            phase_approvals::own_group_may_approve
+                .eq(excluded(phase_approvals::own_group_may_approve)),
         ))
         .execute(conn)
 }

@@ -29,19 +29,20 @@ pub fn record(conn: &mut PgConnection, e: &NewEvent, changes: &[FieldChange]) ->
     record_locked(conn, e, changes)
 }
 
+diesel::define_sql_function! {
+    /// Migration 000026: the last hash of a record's history chain, "" when it has none. Every
+    /// append reads it with this, in a statement run after the record's row lock is held
+    /// (`record_locked`, `models::releases::with_details_for_update`).
+    fn history_last_hash(rec: diesel::sql_types::BigInt) -> diesel::sql_types::Text;
+}
+
 /// `record` for a caller that holds the record's row lock already (taken in this transaction).
 pub fn record_locked(
     conn: &mut PgConnection,
     e: &NewEvent,
     changes: &[FieldChange],
 ) -> QueryResult<i64> {
-    let prev: String = history_events::table
-        .filter(history_events::release_id.eq(e.release_id))
-        .order(history_events::id.desc())
-        .select(history_events::hash)
-        .first(conn)
-        .optional()?
-        .unwrap_or_default();
+    let prev: String = diesel::select(history_last_hash(e.release_id)).get_result(conn)?;
     record_after(conn, &prev, e, changes)
 }
 

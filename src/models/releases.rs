@@ -149,11 +149,6 @@ pub struct Locked {
 }
 
 diesel::define_sql_function! {
-    /// Migration 000026: the last hash of a record's history chain, "" when it has none.
-    fn history_last_hash(rec: diesel::sql_types::BigInt) -> diesel::sql_types::Text;
-}
-
-diesel::define_sql_function! {
     /// Migration 000032: the open tasks of a record's phase.
     fn release_open_tasks(rec: diesel::sql_types::BigInt, phase: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
 }
@@ -164,15 +159,16 @@ diesel::define_sql_function! {
 }
 
 /// `with_details`, both rows locked until the transaction ends, with the configuration stamp,
-/// the history chain's last hash, the watchers and the open tasks of its phase read in the
-/// same statement (every move and save needs the first three, an advance the last: three
-/// round trips fewer).
+/// then what the change appends to: the history chain's last hash, the watchers and the open
+/// tasks of its phase. Those are read by a second statement, once the lock is held: read in
+/// the locking statement they would come from its snapshot, taken before it waited for the
+/// lock, and miss what the previous holder committed (a forked chain, an uncounted task).
 pub fn with_details_for_update(
     conn: &mut PgConnection,
     kind: &str,
     number: i64,
 ) -> QueryResult<Locked> {
-    let (release, details, stamp, last_hash, watchers, open_tasks) = releases::table
+    let (release, details, stamp) = releases::table
         .inner_join(release_details::table)
         .filter(releases::kind.eq(kind))
         .filter(releases::number.eq(number))
@@ -180,19 +176,15 @@ pub fn with_details_for_update(
             Release::as_select(),
             ReleaseDetails::as_select(),
             crate::services::workflow_config::stamp_columns(),
-            history_last_hash(releases::id),
-            release_watchers(releases::id),
-            release_open_tasks(releases::id, releases::phase_id),
         ))
         .for_update()
-        .first::<(
-            Release,
-            ReleaseDetails,
-            (String, i64),
-            String,
-            Vec<i64>,
-            i64,
-        )>(conn)?;
+        .first::<(Release, ReleaseDetails, (String, i64))>(conn)?;
+    let (last_hash, watchers, open_tasks) = diesel::select((
+        crate::models::history::history_last_hash(release.id),
+        release_watchers(release.id),
+        release_open_tasks(release.id, release.phase_id),
+    ))
+    .get_result::<(String, Vec<i64>, i64)>(conn)?;
     Ok(Locked {
         release,
         details,

@@ -22,6 +22,8 @@ pub struct Task {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Who started it (kept when it is reopened: they worked on it).
+    pub started_by: Option<i64>,
 }
 
 impl Task {
@@ -230,6 +232,7 @@ pub struct TaskEdit {
     pub status: String,
     pub completed_by: Option<i64>,
     pub completed_at: Option<DateTime<Utc>>,
+    pub started_by: Option<i64>,
     pub version: i32,
     pub updated_at: DateTime<Utc>,
 }

@@ -8,8 +8,8 @@ use diesel::prelude::*;
 
 use super::notify::Outbox;
 use super::workflow_config::WorkflowConfig;
-use crate::domain::approval::{self as rules, Outcome, Rule, Tally};
-use crate::domain::permissions::Actor;
+use crate::domain::approval::{self as rules, Involvement, Outcome, Part, Reading, Rule};
+use crate::domain::permissions::{Actor, Parties};
 use crate::domain::roles::Role;
 use crate::domain::workflow::{Gate, RecordState, ReleaseType};
 use crate::error::{AppError, AppResult};
@@ -59,14 +59,24 @@ pub fn open_as_configured(
     let Some((group, rule, quorum)) = chosen(config.requirement(phase_id), is_emergency(r)) else {
         return Ok(None);
     };
-    // The approval, its log entry and the people its voters are chosen from, in one statement.
-    let (id, approvers, assignees) =
-        am::open(conn, r.id, phase_id, group, rule.key(), quorum, actor)?;
+    let own_group = config
+        .requirement(phase_id)
+        .is_some_and(|q| q.own_group_may_approve);
+    // The approval, its log entry and the approvers its voters are chosen from, in one statement.
+    let (id, approvers) = am::open(
+        conn,
+        r.id,
+        phase_id,
+        group,
+        rule.key(),
+        quorum,
+        actor,
+        own_group,
+    )?;
+    let inv = involvement(conn, r, own_group)?;
     let voters: Vec<i64> = approvers
         .into_iter()
-        .filter(|v| {
-            rules::ineligibility(*v, r.registered_by, r.coordinator_id, &assignees).is_none()
-        })
+        .filter(|v| inv.ineligibility(*v).is_none())
         .collect();
     let group_name = config.group_name(conn, group)?;
     let note = super::notify::Note::about(
@@ -85,48 +95,149 @@ pub fn open_as_configured(
 // A record leaving a phase withdraws its undecided approval there, with a log entry: the
 // transition's own statement does it (`models::releases::record_transition`, migration 000026).
 
-/// People excluded from voting on a record: registrant, coordinator, task assignees.
-fn excluded(conn: &mut PgConnection, r: &Release) -> QueryResult<(i64, Option<i64>, Vec<i64>)> {
-    use crate::schema::tasks;
-    let assignees: Vec<i64> = tasks::table
-        .filter(tasks::release_id.eq(r.id))
-        .filter(tasks::assignee_id.is_not_null())
-        .select(tasks::assignee_id.assume_not_null())
-        .load(conn)?;
-    Ok((r.registered_by, r.coordinator_id, assignees))
-}
-
-/// Eligible voters of an approval: approvers of its group, minus separation of duties.
-pub fn eligible(
+/// Everyone separation of duties looks at on record `r`: its registrant, coordinator and
+/// manager, and of its tasks (whatever their status) the assignees, whoever started or
+/// completed one, and the members of the groups they are assigned to. Two statements.
+pub fn involvement(
     conn: &mut PgConnection,
-    a: &Approval,
     r: &Release,
-) -> QueryResult<Vec<(i64, String)>> {
-    let (reg, coord, assignees) = excluded(conn, r)?;
-    Ok(am::group_approvers(conn, a.group_id)?
-        .into_iter()
-        .filter(|(id, _)| rules::ineligibility(*id, reg, coord, &assignees).is_none())
-        .collect())
+    own_group_may_approve: bool,
+) -> QueryResult<Involvement> {
+    let parties = Parties {
+        registered_by: r.registered_by,
+        coordinator_id: r.coordinator_id,
+        manager_id: r.manager_id,
+    };
+    Ok(
+        involvements(conn, &[(r.id, parties, own_group_may_approve)])?
+            .remove(&r.id)
+            .unwrap_or_default(),
+    )
 }
 
-/// The tally of the current cycle, counting eligible voters only.
-fn tally(a: &Approval, eligible: &[(i64, String)], votes: &[am::Vote]) -> Tally {
-    let current: Vec<_> = votes
+/// `involvement` of several records at once, each (id, its parties, whether its approval lets
+/// task groups approve their own work): two statements whatever their number.
+fn involvements(
+    conn: &mut PgConnection,
+    records: &[(i64, Parties, bool)],
+) -> QueryResult<HashMap<i64, Involvement>> {
+    use crate::schema::{group_members as gm, tasks};
+    let ids: Vec<i64> = records.iter().map(|r| r.0).collect();
+    let rows: Vec<(i64, Option<i64>, Option<i64>, Option<i64>, Option<i64>)> = tasks::table
+        .filter(tasks::release_id.eq_any(&ids))
+        .select((
+            tasks::release_id,
+            tasks::assignee_id,
+            tasks::started_by,
+            tasks::completed_by,
+            tasks::group_id,
+        ))
+        .load(conn)?;
+    let mut task_groups: Vec<i64> = rows.iter().filter_map(|t| t.4).collect();
+    task_groups.sort_unstable();
+    task_groups.dedup();
+    let members: Vec<(i64, i64)> = if task_groups.is_empty() {
+        Vec::new()
+    } else {
+        gm::table
+            .filter(gm::group_id.eq_any(&task_groups))
+            .select((gm::group_id, gm::user_id))
+            .load(conn)?
+    };
+    let mut out = HashMap::new();
+    for (id, parties, own_group_may_approve) in records {
+        let mine = rows.iter().filter(|t| t.0 == *id);
+        let groups: Vec<i64> = mine.clone().filter_map(|t| t.4).collect();
+        out.insert(
+            *id,
+            Involvement {
+                registered_by: parties.registered_by,
+                coordinator: parties.coordinator_id,
+                manager: parties.manager_id,
+                assignees: mine.clone().filter_map(|t| t.1).collect(),
+                workers: mine.flat_map(|t| [t.2, t.3]).flatten().collect(),
+                group_members: members
+                    .iter()
+                    .filter(|(g, _)| groups.contains(g))
+                    .map(|(_, u)| *u)
+                    .collect(),
+                own_group_may_approve: *own_group_may_approve,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The votes of an approval's current round, as the rule reads them.
+fn ballots(a: &Approval, votes: &[am::Vote]) -> Vec<rules::Ballot> {
+    votes
         .iter()
-        .filter(|v| {
-            v.approval_id == a.id
-                && v.cycle == a.cycle
-                && eligible.iter().any(|(e, _)| *e == v.voter_id)
+        .filter(|v| v.approval_id == a.id && v.cycle == a.cycle)
+        .map(|v| rules::Ballot {
+            voter: v.voter_id,
+            approve: v.decision == "approve",
+            held_then: v
+                .voter_parts
+                .iter()
+                .filter_map(|p| Part::from_key(p))
+                .collect(),
+            voided: v.void_part.as_deref().and_then(Part::from_key),
         })
-        .collect();
-    Tally {
-        eligible: eligible.len(),
-        approvals: current.iter().filter(|v| v.decision == "approve").count(),
-        denials: current.iter().filter(|v| v.decision == "deny").count(),
+        .collect()
+}
+
+fn rule_of(a: &Approval) -> Rule {
+    Rule::from_parts(&a.rule, a.quorum_count).unwrap_or(Rule::All)
+}
+
+/// An approval's current round read afresh from the votes and who is who on the record now.
+pub struct RoundNow {
+    pub reading: Reading,
+    /// Active approvers of the approval's group: (id, display name), by name.
+    pub approvers: Vec<(i64, String)>,
+    pub involvement: Involvement,
+    /// Every vote of the approval (all rounds).
+    pub votes: Vec<am::Vote>,
+}
+
+impl RoundNow {
+    /// The eligible voters with their names, in the order of the group's approvers.
+    pub fn eligible(&self) -> Vec<(i64, String)> {
+        self.approvers
+            .iter()
+            .filter(|(id, _)| self.reading.eligible.contains(id))
+            .cloned()
+            .collect()
     }
 }
 
-/// The exit criterion an approval puts on the current phase, if it is not approved yet.
+/// Read approval `a` of record `r` now (`domain::approval::read_round`): three statements.
+pub fn read_now(conn: &mut PgConnection, a: &Approval, r: &Release) -> QueryResult<RoundNow> {
+    let approvers = am::group_approvers(conn, a.group_id)?;
+    let involvement = involvement(conn, r, a.own_group_may_approve)?;
+    let votes = am::votes(conn, &[a.id])?;
+    let ids: Vec<i64> = approvers.iter().map(|(id, _)| *id).collect();
+    let reading = rules::read_round(rule_of(a), &ids, &involvement, &ballots(a, &votes));
+    Ok(RoundNow {
+        reading,
+        approvers,
+        involvement,
+        votes,
+    })
+}
+
+/// The approval of a record's current phase whose round can still change what the record may
+/// do: pending, denied, or approved while the record is still in that phase.
+fn current(conn: &mut PgConnection, r: &Release) -> QueryResult<Option<Approval>> {
+    if r.state != RecordState::Active.as_str() {
+        return Ok(None);
+    }
+    Ok(am::latest(conn, r.id, r.phase_id)?
+        .filter(|a| matches!(a.status.as_str(), "pending" | "approved" | "denied")))
+}
+
+/// The exit criterion an approval puts on the current phase, if it is not approved now. The
+/// stored status is not trusted: the round is read afresh from its votes.
 pub fn gate(
     conn: &mut PgConnection,
     r: &Release,
@@ -135,44 +246,131 @@ pub fn gate(
     let Some((group, _, _)) = chosen(config.requirement(r.phase_id), is_emergency(r)) else {
         return Ok(None);
     };
-    let latest = am::latest(conn, r.id, r.phase_id)?;
-    let group_name = |conn: &mut PgConnection, id: i64| config.group_name(conn, id);
-    Ok(match latest {
-        Some(a) if a.status == "approved" => None,
-        Some(a) if a.status == "pending" || a.status == "denied" => {
-            let el = eligible(conn, &a, r)?;
-            let votes = am::votes(conn, &[a.id])?;
-            let t = tally(&a, &el, &votes);
-            let status = if a.status == "denied" {
-                "denied".to_string()
-            } else {
-                pending_text(&a, t)
-            };
-            Some(Gate::Approval {
-                group: group_name(conn, a.group_id)?,
-                status,
-            })
-        }
-        _ => Some(Gate::Approval {
-            group: group_name(conn, group)?,
+    let Some(a) = current(conn, r)? else {
+        return Ok(Some(Gate::Approval {
+            group: config.group_name(conn, group)?,
             status: "not requested yet".into(),
+        }));
+    };
+    let now = read_now(conn, &a, r)?;
+    Ok(match now.reading.outcome {
+        Outcome::Approved => None,
+        _ => Some(Gate::Approval {
+            group: config.group_name(conn, a.group_id)?,
+            status: rules::describe(&now.reading),
         }),
     })
 }
 
-fn pending_text(a: &Approval, t: Tally) -> String {
-    let rule = Rule::from_parts(&a.rule, a.quorum_count).unwrap_or(Rule::All);
-    match rules::outcome(rule, t) {
-        Outcome::Pending { more_needed } if t.eligible == 0 => {
-            format!("pending: the group has no eligible approvers ({more_needed} approval needed)")
-        }
-        Outcome::Pending { more_needed } => format!(
-            "pending: {} of {} eligible approved so far, {more_needed} more needed",
-            t.approvals, t.eligible
-        ),
-        Outcome::Approved => "approved".into(),
-        Outcome::Denied => "denied".into(),
+/// Read the current round of record `r` again after a change of who is who on it (its
+/// coordinator or manager, a task's assignee, group or worker): a vote whose voter took a part
+/// in the record is void for the rest of the round, logged, and its voter, the coordinator and
+/// the manager are told; a changed outcome is stored and logged. `actor` made the change.
+pub fn reevaluate(conn: &mut PgConnection, r: &Release, actor: i64) -> QueryResult<()> {
+    let Some(a) = current(conn, r)? else {
+        return Ok(());
+    };
+    let now = read_now(conn, &a, r)?;
+    let status = now.reading.outcome.status().as_str();
+    let newly_void: Vec<(&rules::Void, &am::Vote)> = now
+        .reading
+        .void
+        .iter()
+        .filter_map(|void| {
+            now.votes
+                .iter()
+                .find(|v| v.cycle == a.cycle && v.voter_id == void.voter && v.void_part.is_none())
+                .map(|vote| (void, vote))
+        })
+        .collect();
+    if newly_void.is_empty() && status == a.status {
+        return Ok(());
     }
+    let group = groups::find(conn, a.group_id)?.name;
+    let mut told: Vec<String> = Vec::new();
+    for (void, vote) in newly_void {
+        let name = crate::models::users::find(conn, void.voter)?.display_name;
+        am::void_vote(conn, vote.id, void.part.key())?;
+        let what = if vote.decision == "approve" {
+            "approval"
+        } else {
+            "denial"
+        };
+        let line = format!(
+            "{name}'s {what} for the {group} approval no longer counts: {}",
+            void.reason()
+        );
+        am::log(
+            conn,
+            a.id,
+            a.cycle,
+            None,
+            Some(void.voter),
+            "void",
+            &format!("This {what} no longer counts: {}.", void.reason()),
+        )?;
+        let mut to = vec![void.voter];
+        to.extend(r.coordinator_id);
+        to.extend(r.manager_id);
+        let note = super::notify::Note::about(
+            r,
+            "approval_void",
+            &format!("a vote on the {group} approval no longer counts"),
+            format!("{line}."),
+        );
+        super::notify::send(conn, &to, None, &note)?;
+        told.push(line);
+    }
+    if status != a.status {
+        let decided = (status != "pending").then(Utc::now);
+        am::set_status(conn, a.id, status, decided)?;
+        am::log(
+            conn,
+            a.id,
+            a.cycle,
+            None,
+            None,
+            if status == "pending" {
+                "reopened"
+            } else {
+                status
+            },
+            "",
+        )?;
+        let line = format!("the {group} approval is {}", rules::describe(&now.reading));
+        let mut to: Vec<i64> = r.coordinator_id.into_iter().collect();
+        to.extend(r.manager_id);
+        let note = super::notify::Note::about(
+            r,
+            "approval_decided",
+            &format!("the {group} approval is {status}"),
+            format!("Read again after a change to who works on the release: {line}."),
+        );
+        super::notify::send(conn, &to, None, &note)?;
+        told.push(line);
+    }
+    if told.is_empty() {
+        return Ok(());
+    }
+    let mut summary = told.join("; ");
+    if let Some(first) = summary.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    history::record(
+        conn,
+        &NewEvent {
+            release_id: r.id,
+            actor_id: Some(actor),
+            record_version: r.version,
+            kind: "approval",
+            summary: &summary,
+            from_phase_id: None,
+            to_phase_id: None,
+            reason: None,
+        },
+        &[],
+    )?;
+    Ok(())
 }
 
 /// Open the approval of the current phase when it was never requested (a requirement added
@@ -269,16 +467,19 @@ pub fn decide(
                 d
             }
         };
-        let (reg, coord, assignees) = excluded(conn, &r)?;
+        let round = read_now(conn, &a, &r)?;
         // Delegation never lets anyone vote on a release they are excluded from.
         for who in [actor.id, voter] {
-            if let Some(why) = rules::ineligibility(who, reg, coord, &assignees) {
-                let whose = if who == actor.id { "You are" } else { "The approver you vote for is" };
+            if let Some(part) = round.involvement.ineligibility(who) {
+                let whose = if who == actor.id { "You are".to_string() } else { "The approver you vote for is".to_string() };
+                let why = if who == actor.id { part.you().to_string() } else { format!("they are {}", part.became()) };
                 return Err(AppError::Forbidden(format!("{whose} not eligible to vote on this release: {why}.")));
             }
         }
-        let el = eligible(conn, &a, &r)?;
-        if !el.iter().any(|(id, _)| *id == voter) {
+        if let Some(void) = round.reading.void.iter().find(|v| v.voter == voter) {
+            return Err(AppError::Forbidden(format!("Not eligible in this round: a vote of this round no longer counts ({}).", void.reason())));
+        }
+        if !round.reading.eligible.contains(&voter) {
             return Err(AppError::Forbidden("Not eligible: only approvers of the group this approval was requested from may vote.".into()));
         }
         let group = groups::find(conn, a.group_id)?.name;
@@ -290,8 +491,7 @@ pub fn decide(
         };
         let (action, summary) = match decision {
             Decision::Retract => {
-                let votes = am::votes(conn, &[a.id])?;
-                if !votes.iter().any(|v| v.cycle == a.cycle && v.voter_id == voter) {
+                if !round.votes.iter().any(|v| v.cycle == a.cycle && v.voter_id == voter) {
                     return Ok(VoteOutcome::Nothing("There is no decision of yours in this round to retract.".into()));
                 }
                 am::new_cycle(conn, a.id, a.cycle + 1)?;
@@ -306,7 +506,8 @@ pub fn decide(
                     )));
                 }
                 let key = if matches!(decision, Decision::Approve) { "approve" } else { "deny" };
-                if !am::insert_vote(conn, a.id, a.cycle, voter, actor.id, key, comment)? {
+                let parts: Vec<&str> = round.involvement.parts_of(voter).iter().map(|p| p.key()).collect();
+                if !am::insert_vote(conn, a.id, a.cycle, voter, actor.id, key, comment, &parts)? {
                     return Ok(VoteOutcome::Nothing("That vote was already counted.".into()));
                 }
                 am::log(conn, a.id, a.cycle, Some(actor.id), (voter != actor.id).then_some(voter), key, comment)?;
@@ -317,8 +518,9 @@ pub fn decide(
         let mut summary = summary;
         if action != "retract" {
             let votes = am::votes(conn, &[a.id])?;
-            let rule = Rule::from_parts(&a.rule, a.quorum_count).unwrap_or(Rule::All);
-            let decided = match rules::outcome(rule, tally(&a, &el, &votes)) {
+            let ids: Vec<i64> = round.approvers.iter().map(|(id, _)| *id).collect();
+            let reading = rules::read_round(rule_of(&a), &ids, &round.involvement, &ballots(&a, &votes));
+            let decided = match reading.outcome {
                 Outcome::Approved => Some("approved"),
                 Outcome::Denied => Some("denied"),
                 Outcome::Pending { .. } => None,
@@ -360,6 +562,8 @@ pub struct ApprovalView {
     pub not_eligible: String,
     /// The current user has a decision in this round they may retract (as themselves or a delegator).
     pub may_retract_as: Vec<(i64, String)>,
+    /// Votes of the current round that no longer count, and why.
+    pub void_votes: Vec<String>,
 }
 
 pub struct LogView {
@@ -379,6 +583,8 @@ fn action_label(a: &str) -> &'static str {
         "approved" => "Outcome: approved",
         "denied" => "Outcome: denied",
         "withdrawn" => "Withdrawn",
+        "void" => "A vote no longer counts",
+        "reopened" => "Outcome: pending again",
         _ => "Other",
     }
 }
@@ -402,7 +608,6 @@ pub fn views_for_release(
         .into_iter()
         .map(|g| (g.id, g.name))
         .collect();
-    let (reg, coord, assignees) = excluded(conn, r)?;
     let delegators = am::delegators_of(conn, viewer.id, Utc::now().date_naive())?;
     let name = |id: i64| {
         names
@@ -412,32 +617,56 @@ pub fn views_for_release(
     };
     let mut out = Vec::new();
     for a in &list {
-        let live = (a.status == "pending" || a.status == "denied")
-            && a.phase_id == r.phase_id
-            && r.state == RecordState::Active.as_str();
-        let el = if live {
-            eligible(conn, a, r)?
+        // The round of the current phase is read afresh: its status is what its votes make now.
+        let round = if a.phase_id == r.phase_id
+            && r.state == RecordState::Active.as_str()
+            && matches!(a.status.as_str(), "pending" | "approved" | "denied")
+        {
+            Some(read_now(conn, a, r)?)
         } else {
-            Vec::new()
+            None
         };
-        let t = tally(a, &el, &votes);
+        let status = match &round {
+            Some(now) => now.reading.outcome.status().as_str().to_string(),
+            None => a.status.clone(),
+        };
+        let live = round.is_some() && status != "approved";
+        let el = match &round {
+            Some(now) if live => now.eligible(),
+            _ => Vec::new(),
+        };
         let voted_now: Vec<i64> = votes
             .iter()
             .filter(|v| v.approval_id == a.id && v.cycle == a.cycle)
             .map(|v| v.voter_id)
             .collect();
-        let rule = Rule::from_parts(&a.rule, a.quorum_count).unwrap_or(Rule::All);
+        let void_votes: Vec<String> = round
+            .iter()
+            .flat_map(|now| now.reading.void.iter())
+            .map(|v| {
+                let approved = votes.iter().any(|x| {
+                    x.approval_id == a.id
+                        && x.cycle == a.cycle
+                        && x.voter_id == v.voter
+                        && x.decision == "approve"
+                });
+                let what = if approved { "approval" } else { "denial" };
+                format!(
+                    "{}: this {what} no longer counts: {}.",
+                    name(v.voter),
+                    v.reason()
+                )
+            })
+            .collect();
+        let rule = rule_of(a);
         let mut vote_as = Vec::new();
         let mut may_retract_as = Vec::new();
         let mut not_eligible = String::new();
-        if live && viewer.roles.has(Role::Approver) {
-            let me_excluded = rules::ineligibility(viewer.id, reg, coord, &assignees);
-            let in_group = am::group_approvers(conn, a.group_id)?
-                .iter()
-                .any(|(id, _)| *id == viewer.id);
-            if let Some(why) = me_excluded {
+        if let (true, Some(now)) = (live && viewer.roles.has(Role::Approver), &round) {
+            let in_group = now.approvers.iter().any(|(id, _)| *id == viewer.id);
+            if let Some(part) = now.involvement.ineligibility(viewer.id) {
                 if in_group || delegators.iter().any(|d| el.iter().any(|(e, _)| e == d)) {
-                    not_eligible = format!("Not eligible: {why}.");
+                    not_eligible = format!("Not eligible: {}.", part.you());
                 }
             } else {
                 for (who, label) in std::iter::once((viewer.id, "yourself".to_string())).chain(
@@ -450,7 +679,7 @@ pub fn views_for_release(
                     }
                     if voted_now.contains(&who) {
                         may_retract_as.push((who, label));
-                    } else if a.status == "pending" {
+                    } else if status == "pending" {
                         vote_as.push((who, label));
                     }
                 }
@@ -462,13 +691,13 @@ pub fn views_for_release(
             phase: wf.phase_name(a.phase_id).to_string(),
             group: group_names.get(&a.group_id).cloned().unwrap_or_default(),
             rule: rule.label(),
-            status: a.status.clone(),
-            live,
-            waiting_for: if live && a.status == "pending" {
-                pending_text(a, t)
-            } else {
-                String::new()
+            waiting_for: match &round {
+                Some(now) if live && status == "pending" => rules::describe(&now.reading),
+                _ => String::new(),
             },
+            status,
+            live,
+            void_votes,
             not_voted: el
                 .iter()
                 .filter(|(id, _)| !voted_now.contains(id))
@@ -546,21 +775,32 @@ pub fn inbox_count(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryR
              -- approver asked for it at once after a write).
              SELECT c.* FROM (SELECT DISTINCT group_id FROM mem) g
              CROSS JOIN LATERAL (
-                 SELECT a.id, a.cycle, a.group_id, a.opened_at, r.id AS rid, r.registered_by, r.coordinator_id
-                 FROM (SELECT p.id, p.cycle, p.group_id, p.opened_at, p.release_id, p.phase_id FROM approvals p
+                 SELECT a.id, a.cycle, a.group_id, a.opened_at, a.own_group_may_approve, r.id AS rid,
+                        r.registered_by, r.coordinator_id, r.manager_id
+                 FROM (SELECT p.id, p.cycle, p.group_id, p.opened_at, p.release_id, p.phase_id, p.own_group_may_approve FROM approvals p
                        WHERE p.status = 'pending' AND p.group_id = g.group_id
                        ORDER BY p.opened_at LIMIT $3 * 4) a
                  JOIN releases r ON r.id = a.release_id AND r.phase_id = a.phase_id
                  WHERE r.state = 'active'
                  ORDER BY a.opened_at LIMIT $3) c
-             ORDER BY c.opened_at LIMIT $3)
+             ORDER BY c.opened_at LIMIT $3),
+         -- Separation of duties as domain::approval::Involvement has it: the registrant, the
+         -- coordinator, the manager, and of the record's tasks the assignees, whoever started or
+         -- completed one and (unless the approval lets them) the members of their groups.
+         barred AS (
+             SELECT c.id, p.user_id FROM cand c
+             CROSS JOIN LATERAL (SELECT id AS user_id FROM voters) p
+             WHERE p.user_id IN (c.registered_by, c.coordinator_id, c.manager_id)
+                OR EXISTS (SELECT 1 FROM tasks t WHERE t.release_id = c.rid
+                           AND (p.user_id IN (t.assignee_id, t.started_by, t.completed_by)
+                                OR (NOT c.own_group_may_approve AND EXISTS (
+                                    SELECT 1 FROM group_members tg WHERE tg.group_id = t.group_id AND tg.user_id = p.user_id)))))
          SELECT count(*) AS n FROM cand c
-         WHERE c.registered_by <> $1 AND c.coordinator_id IS DISTINCT FROM $1
-           AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.release_id = c.rid AND t.assignee_id = $1)
+         WHERE NOT EXISTS (SELECT 1 FROM barred b WHERE b.id = c.id AND b.user_id = $1)
            AND EXISTS (
                SELECT 1 FROM mem m
-               WHERE m.group_id = c.group_id AND m.user_id <> c.registered_by AND m.user_id IS DISTINCT FROM c.coordinator_id
-                 AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.release_id = c.rid AND t.assignee_id = m.user_id)
+               WHERE m.group_id = c.group_id
+                 AND NOT EXISTS (SELECT 1 FROM barred b WHERE b.id = c.id AND b.user_id = m.user_id)
                  AND NOT EXISTS (SELECT 1 FROM approval_votes v WHERE v.approval_id = c.id AND v.cycle = c.cycle AND v.voter_id = m.user_id))",
     )
     .bind::<BigInt, _>(viewer.id)
@@ -613,6 +853,8 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
         String,
         Option<i32>,
         chrono::DateTime<Utc>,
+        Option<i64>,
+        bool,
     );
     // One query per group (by the (group, opened_at) index, stopping at the limit: with
     // `group_id = ANY(…)` PostgreSQL would join and sort every pending approval first), then
@@ -655,21 +897,27 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
                     ap::rule,
                     ap::quorum_count,
                     ap::opened_at,
+                    r::manager_id,
+                    ap::own_group_may_approve,
                 ))
                 .load::<Row>(conn)?,
         );
     }
     rows.sort_by_key(|x| x.16);
     rows.truncate(limit.max(0) as usize);
-    let release_ids: Vec<i64> = rows.iter().map(|x| x.2).collect();
     let approval_ids: Vec<i64> = rows.iter().map(|x| x.0).collect();
-    let assignees: Vec<(i64, Option<i64>)> = crate::schema::tasks::table
-        .filter(crate::schema::tasks::release_id.eq_any(&release_ids))
-        .select((
-            crate::schema::tasks::release_id,
-            crate::schema::tasks::assignee_id,
-        ))
-        .load(conn)?;
+    let records: Vec<(i64, Parties, bool)> = rows
+        .iter()
+        .map(|x| {
+            let parties = Parties {
+                registered_by: x.10,
+                coordinator_id: x.11,
+                manager_id: x.17,
+            };
+            (x.2, parties, x.18)
+        })
+        .collect();
+    let involved = involvements(conn, &records)?;
     let voted: Vec<(i64, i32, i64)> = v::table
         .filter(v::approval_id.eq_any(&approval_ids))
         .select((v::approval_id, v::cycle, v::voter_id))
@@ -696,27 +944,27 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
         risk,
         ps,
         pe,
-        reg,
-        coord,
+        _reg,
+        _coord,
         phase,
         group,
         rule,
         quorum,
         _opened,
+        _manager,
+        _own_group,
     ) in rows
     {
-        let task_people: Vec<i64> = assignees
-            .iter()
-            .filter(|(r, _)| *r == rid)
-            .filter_map(|(_, a)| *a)
-            .collect();
-        if rules::ineligibility(viewer.id, reg, coord, &task_people).is_some() {
+        let Some(inv) = involved.get(&rid) else {
+            continue;
+        };
+        if inv.ineligibility(viewer.id).is_some() {
             continue;
         }
         let vote_as: Vec<(i64, String)> = voters
             .iter()
             .filter(|who| memberships.contains(&(**who, group)))
-            .filter(|who| rules::ineligibility(**who, reg, coord, &task_people).is_none())
+            .filter(|who| inv.ineligibility(**who).is_none())
             .filter(|who| !voted.contains(&(aid, cycle, **who)))
             .map(|who| {
                 (

@@ -514,10 +514,7 @@ fn vote_all(conn: &mut PgConnection, cast: &Cast, l: &rs::Loaded, approve: bool)
     if a.status != "pending" {
         return Ok(());
     }
-    let eligible: Vec<i64> = ap::eligible(conn, &a, r)?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let eligible = ap::read_now(conn, &a, r)?.reading.eligible;
     for v in cast.approvers.iter().filter(|v| eligible.contains(&v.id)) {
         let decision = if approve {
             Decision::Approve

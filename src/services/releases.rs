@@ -654,6 +654,10 @@ pub fn save_screen_kind(
             &NewEvent { release_id: next.release.id, actor_id: Some(actor.id), record_version: next.release.version, kind: "edit", summary: &summary, from_phase_id: None, to_phase_id: None, reason: None },
             &changes,
         )?;
+        let before = &loaded.record.release;
+        if (before.coordinator_id, before.manager_id) != (next.release.coordinator_id, next.release.manager_id) {
+            super::approvals::reevaluate(conn, &next.release, actor.id)?;
+        }
         Ok(SaveOutcome::Saved { changed: changes.len() })
     })
 }
@@ -811,9 +815,6 @@ pub fn take_transition_kind(
             watchers,
             open_tasks,
         } = rel::with_details_for_update(conn, kind.as_str(), number)?;
-        if locked.version != version {
-            return Ok(TakeOutcome::Stale);
-        }
         let config = super::workflow_config::at(conn, locked.workflow_id, stamp)?;
         let Some(t) = config.workflow.transition(transition_id).cloned() else {
             return Err(AppError::BadRequest(format!(
@@ -821,6 +822,18 @@ pub fn take_transition_kind(
                 kind.as_str()
             )));
         };
+        // Who may not move it learns nothing of its state, not even that it changed.
+        let parties = Parties {
+            registered_by: locked.registered_by,
+            coordinator_id: locked.coordinator_id,
+            manager_id: locked.manager_id,
+        };
+        if let Some(b) = workflow::refusal(&t, actor.roles, permissions::can_work(actor, parties)) {
+            return Err(AppError::Forbidden(b.to_string()));
+        }
+        if locked.version != version {
+            return Ok(TakeOutcome::Stale);
+        }
         // Where it lands (skipping the phases that do not apply): only the gates this
         // transition is held by are read, and of the entry gates only those of that phase.
         let (impact, urgency) = locked.levels();

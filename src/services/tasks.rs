@@ -332,6 +332,8 @@ pub fn add(
             &format!("Added task “{}” in {}", t.title, wf.phase_name(t.phase_id)),
             &[],
         )?;
+        // Its assignee or group may no longer approve the record.
+        super::approvals::reevaluate(conn, &r, actor.id)?;
         let to = super::notify::task_people(conn, t.assignee_id, t.group_id)?;
         let due = crate::views::opt_datetime(&t.due_at);
         super::notify::send(
@@ -406,6 +408,7 @@ pub fn act(
             status: t.status.clone(),
             completed_by: t.completed_by,
             completed_at: t.completed_at,
+            started_by: t.started_by,
             version: t.version + 1,
             updated_at: now,
         };
@@ -414,6 +417,7 @@ pub fn act(
         let summary = match action {
             TaskAction::Start if t.status == "open" => {
                 edit.status = "in_progress".into();
+                edit.started_by = Some(actor.id);
                 format!("Started task “{}”", t.title)
             }
             TaskAction::Complete if t.is_open() => {
@@ -467,6 +471,8 @@ pub fn act(
         };
         tasks::update(conn, t.id, &edit)?;
         record(conn, &r, actor, &summary, &changes)?;
+        // Who worked it, or its new assignee or group, may no longer approve the record.
+        super::approvals::reevaluate(conn, &r, actor.id)?;
         if (edit.assignee_id, edit.group_id) != (t.assignee_id, t.group_id) && edit.status != "cancelled" {
             let to = super::notify::task_people(conn, edit.assignee_id, edit.group_id)?;
             let due = crate::views::opt_datetime(&edit.due_at);

@@ -489,6 +489,9 @@ pub struct PhaseInput {
     pub phase_emergency_group: String,
     #[serde(default)]
     pub phase_emergency_rule: String,
+    /// Checkbox: members of a group a task is assigned to may approve their group's work.
+    #[serde(default)]
+    pub phase_own_group_may_approve: Option<String>,
 }
 
 impl Default for PhaseInput {
@@ -510,6 +513,7 @@ impl Default for PhaseInput {
             phase_quorum_count: String::new(),
             phase_emergency_group: String::new(),
             phase_emergency_rule: "one".into(),
+            phase_own_group_may_approve: None,
         }
     }
 }
@@ -551,6 +555,7 @@ impl PhaseInput {
                 phase_quorum_count: r.quorum_count.map(|q| q.to_string()).unwrap_or_default(),
                 phase_emergency_group: id(r.emergency_group_id),
                 phase_emergency_rule: r.emergency_rule.clone(),
+                phase_own_group_may_approve: r.own_group_may_approve.then(|| "on".into()),
                 ..base
             },
             None => PhaseInput {
@@ -824,6 +829,7 @@ fn check_approval(
         },
         emergency_group_id: emergency_group,
         emergency_rule: emergency_rule.to_string(),
+        own_group_may_approve: input.phase_own_group_may_approve.is_some(),
     })
 }
 

@@ -4,7 +4,9 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use relman::domain::roles::Role;
 
-use crate::releases::{cab_approves, live_approval, register, save, take, transition_id, version};
+use crate::releases::{
+    cab_approves, live_approval, phase_of, register, save, take, transition_id, version, vote,
+};
 use crate::support::{Client, Page, TestApp, PASSWORD};
 
 #[derive(QueryableByName)]
@@ -354,4 +356,240 @@ async fn direct_posts_that_try_to_skip_the_process_change_nothing() {
         post_transition(&app, &c, &other, rework, "again"),
     )
     .await;
+}
+
+/// The plan fields leaving Plan and Design needs.
+const PLAN: [(&str, &str); 4] = [
+    ("release_plan", "Plan"),
+    ("deployment_plan", "Deploy"),
+    ("test_criteria", "All green"),
+    ("backout_plan", "Restore the snapshot"),
+];
+
+fn notes_of(app: &TestApp, user: i64, kind: &str) -> Vec<String> {
+    use relman::schema::notifications as n;
+    n::table
+        .filter(n::user_id.eq(user))
+        .filter(n::kind.eq(kind))
+        .select(n::body)
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_coordinator_who_steps_aside_to_approve_her_own_release_cannot_advance_it() {
+    let app = TestApp::spawn().await;
+    let mara = app.signed_in("mara", &[Role::Manager]).await;
+    let cora_id = app.user("cora", &[Role::Coordinator, Role::Approver], &["ECAB"]);
+    let cora = app.client();
+    cora.login("cora", PASSWORD).await;
+    let cora_id = cora_id.to_string();
+    let n = register(&mara, "Hotfix", "emergency", "medium", "medium").await;
+    save(&app, &cora, &n, &[("coordinator", &cora_id)])
+        .await
+        .assert_status(303);
+    take(&app, &cora, &n, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
+    save(&app, &cora, &n, &PLAN).await.assert_status(303);
+
+    // She clears the coordinator field (any coordinator may work a release nobody
+    // coordinates), approves the ECAB approval ("one must approve"), and takes the field back.
+    save(&app, &cora, &n, &[("coordinator", "")])
+        .await
+        .assert_status(303);
+    vote(&app, &cora, &n, "approve", "")
+        .await
+        .assert_status(303);
+    save(&app, &cora, &n, &[("coordinator", &cora_id)])
+        .await
+        .assert_status(303);
+
+    // Her vote no longer counts: the advance is refused, and the page says why.
+    let page = refused(
+        &app,
+        "advance on one's own approval",
+        422,
+        take(&app, &cora, &n, "Advance to Build and Test", ""),
+    )
+    .await;
+    page.assert_contains("pending: the group has no eligible approvers");
+    assert_eq!(phase_of(&app, &n), "Plan and Design");
+    cora.get(&format!("/releases/{n}"))
+        .await
+        .assert_status(200)
+        .assert_contains("this approval no longer counts: its voter became the coordinator")
+        .assert_contains("Not eligible: you coordinate this release.")
+        .assert_lacks("Vote as yourself");
+    let told = notes_of(&app, cora_id.parse().unwrap(), "approval_void");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].contains("no longer counts: its voter became the coordinator"),
+        "{told:?}"
+    );
+
+    // Another ECAB member's approval lets it go on.
+    cab_approves(&app, &n).await;
+    take(&app, &cora, &n, "Advance to Build and Test", "")
+        .await
+        .assert_status(303);
+}
+
+#[tokio::test]
+async fn the_named_release_manager_does_not_approve_the_release() {
+    let app = TestApp::spawn().await;
+    let colin = app.signed_in("colin", &[Role::Coordinator]).await;
+    let max = app.user("max", &[Role::Manager, Role::Approver], &["CAB", "ECAB"]);
+    let max_c = app.client();
+    max_c.login("max", PASSWORD).await;
+    let n = register(&colin, "Hotfix", "emergency", "medium", "medium").await;
+    save(&app, &colin, &n, &[("manager", &max.to_string())])
+        .await
+        .assert_status(303);
+    take(&app, &colin, &n, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
+    max_c
+        .get(&format!("/releases/{n}"))
+        .await
+        .assert_contains("Not eligible: you are this release&#39;s manager.");
+    refused(
+        &app,
+        "the manager votes",
+        403,
+        vote(&app, &max_c, &n, "approve", ""),
+    )
+    .await;
+
+    // A manager named after voting: the vote stops counting, and the manager is told.
+    let n2 = register(&colin, "Hotfix 2", "emergency", "medium", "medium").await;
+    take(&app, &colin, &n2, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
+    vote(&app, &max_c, &n2, "approve", "")
+        .await
+        .assert_status(303);
+    save(&app, &colin, &n2, &[("manager", &max.to_string())])
+        .await
+        .assert_status(303);
+    colin
+        .get(&format!("/releases/{n2}"))
+        .await
+        .assert_contains("this approval no longer counts: its voter became the release manager");
+    assert_eq!(notes_of(&app, max, "approval_void").len(), 1);
+}
+
+#[tokio::test]
+async fn whoever_worked_a_task_or_shares_its_group_does_not_approve_the_release() {
+    let app = TestApp::spawn().await;
+    let colin = app.signed_in("colin", &[Role::Coordinator]).await;
+    app.user("ada", &[Role::Approver], &["ECAB"]);
+    app.user("eve", &[Role::Approver], &["ECAB"]);
+    let ada = app.client();
+    ada.login("ada", PASSWORD).await;
+    let eve = app.client();
+    eve.login("eve", PASSWORD).await;
+    let ecab = relman::models::groups::all(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .find(|g| g.name == "ECAB")
+        .unwrap()
+        .id
+        .to_string();
+
+    // An emergency release with a task for the ECAB group, which ada works.
+    let with_group_task = |title: &'static str| {
+        let (app, colin, ada, ecab) = (&app, &colin, &ada, ecab.clone());
+        async move {
+            let n = register(colin, title, "emergency", "medium", "medium").await;
+            colin
+                .post(
+                    &format!("/releases/{n}/tasks"),
+                    &[("title", "ECAB review"), ("group", &ecab)],
+                )
+                .await
+                .assert_status(303);
+            let task: i64 = {
+                use relman::schema::tasks;
+                tasks::table
+                    .order(tasks::id.desc())
+                    .select(tasks::id)
+                    .first(&mut app.conn())
+                    .unwrap()
+            };
+            for (action, v) in [("start", "1"), ("complete", "2")] {
+                ada.post(
+                    &format!("/tasks/{task}"),
+                    &[("action", action), ("version", v)],
+                )
+                .await
+                .assert_status(303);
+            }
+            take(app, colin, &n, "Advance to Plan and Design", "")
+                .await
+                .assert_status(303);
+            n
+        }
+    };
+    let n = with_group_task("Hotfix").await;
+    let page = refused(
+        &app,
+        "approve after working its task",
+        403,
+        vote(&app, &ada, &n, "approve", ""),
+    )
+    .await;
+    page.assert_contains("you worked on a task of this release");
+    let page = refused(
+        &app,
+        "approve the own group's task",
+        403,
+        vote(&app, &eve, &n, "approve", ""),
+    )
+    .await;
+    page.assert_contains("you are in a group a task of this release is assigned to");
+    eve.get("/approvals")
+        .await
+        .assert_lacks(&n)
+        .assert_lacks("Approvals <span class=\"count\">");
+
+    // A workflow whose rule lets the group approve its own work: its members may, the one who
+    // worked the task still may not.
+    diesel::sql_query("UPDATE phase_approvals SET own_group_may_approve = true")
+        .execute(&mut app.conn())
+        .unwrap();
+    let n = with_group_task("Hotfix 2").await;
+    refused(
+        &app,
+        "approve after working its task",
+        403,
+        vote(&app, &ada, &n, "approve", ""),
+    )
+    .await;
+    vote(&app, &eve, &n, "approve", "").await.assert_status(303);
+    save(&app, &colin, &n, &PLAN).await.assert_status(303);
+    take(&app, &colin, &n, "Advance to Build and Test", "")
+        .await
+        .assert_status(303);
+}
+
+#[tokio::test]
+async fn a_refused_transition_says_refused_even_from_a_stale_form() {
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let n = register(&c, "Billing", "minor", "low", "low").await;
+    let stranger = app.signed_in("sam", &[Role::Approver]).await;
+    let t = transition_id(&app, &n, "Advance to Plan and Design").to_string();
+    let stale = (version(&app, &n) - 1).to_string();
+    let page = refused(
+        &app,
+        "a stranger's move from an old form",
+        403,
+        stranger.post(
+            &format!("/releases/{n}/transitions"),
+            &[("transition", &t), ("version", &stale), ("reason", "")],
+        ),
+    )
+    .await;
+    page.assert_lacks("changed");
 }

@@ -17,7 +17,7 @@ fn category(app: &TestApp, name: &str) -> String {
 }
 
 /// Register a change through the form; returns its number (`C-…`).
-async fn new_change(app: &TestApp, c: &Client, title: &str, kind: &str) -> String {
+pub async fn new_change(app: &TestApp, c: &Client, title: &str, kind: &str) -> String {
     let (cat, ty) = match kind {
         "standard" => ("Standard change", "standard"),
         _ => ("Normal change", "normal"),

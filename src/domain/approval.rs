@@ -4,14 +4,16 @@ use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
-    /// Every eligible voter approves. Denied once everyone has voted and someone denied.
+    /// Every eligible voter approves: a denial ends the round as denied, since all can no
+    /// longer approve.
     All,
     /// One approval is enough. Denied when every eligible voter denied.
     One,
     /// A number of approvals (`Some(n)`), or more than half of the eligible voters (`None`).
     /// Denied as soon as the quorum can no longer be reached.
     Quorum(Option<u32>),
-    /// Every eligible voter approves; the first denial ends the cycle.
+    /// Every eligible voter approves; the first denial ends the cycle. Decides as `All` does
+    /// (kept for the workflows configured with it).
     AllImmediateDenial,
 }
 
@@ -132,14 +134,12 @@ pub fn outcome(rule: Rule, t: Tally) -> Outcome {
             more_needed: needed.max(1),
         };
     }
-    let voted = t.approvals + t.denials;
     match rule {
-        Rule::AllImmediateDenial if t.denials > 0 => Outcome::Denied,
         Rule::All | Rule::AllImmediateDenial => {
-            if t.approvals >= t.eligible {
-                Outcome::Approved
-            } else if voted >= t.eligible && t.denials > 0 {
+            if t.denials > 0 {
                 Outcome::Denied
+            } else if t.approvals >= t.eligible {
+                Outcome::Approved
             } else {
                 pending
             }
@@ -416,11 +416,7 @@ mod tests {
         assert_eq!(outcome(r, t(1, 0, 1)), Denied);
         // 2 voters
         assert_eq!(outcome(r, t(2, 1, 0)), Pending { more_needed: 1 });
-        assert_eq!(
-            outcome(r, t(2, 0, 1)),
-            Pending { more_needed: 2 },
-            "waits for everyone"
-        );
+        assert_eq!(outcome(r, t(2, 0, 1)), Denied, "all can no longer approve");
         assert_eq!(outcome(r, t(2, 1, 1)), Denied);
         assert_eq!(outcome(r, t(2, 2, 0)), Approved);
         // 3 voters
@@ -429,7 +425,7 @@ mod tests {
         assert_eq!(outcome(r, t(3, 3, 0)), Approved);
         // 5 voters
         assert_eq!(outcome(r, t(5, 4, 0)), Pending { more_needed: 1 });
-        assert_eq!(outcome(r, t(5, 3, 1)), Pending { more_needed: 2 });
+        assert_eq!(outcome(r, t(5, 3, 1)), Denied);
         assert_eq!(outcome(r, t(5, 4, 1)), Denied);
         assert_eq!(outcome(r, t(5, 5, 0)), Approved);
     }
@@ -693,6 +689,89 @@ mod tests {
             read_round(Rule::One, &[1, 2], &inv, &[held]).outcome,
             Outcome::Approved
         );
+    }
+
+    /// The words and the outcome of a round come from one reading: after a first approval,
+    /// after a first denial, and after a retraction (a new round with no votes).
+    #[test]
+    fn every_rule_reads_the_same_in_words_and_outcome_after_approve_deny_and_retract() {
+        let nobody = Involvement {
+            registered_by: 100,
+            ..Default::default()
+        };
+        let rules = [
+            Rule::All,
+            Rule::AllImmediateDenial,
+            Rule::One,
+            Rule::Quorum(None),
+            Rule::Quorum(Some(2)),
+        ];
+        for rule in rules {
+            for n in [1usize, 2, 3, 5] {
+                let approvers: Vec<i64> = (1..=n as i64).collect();
+                let needed = rule.needed(n);
+                let read = |ballots: &[Ballot]| read_round(rule, &approvers, &nobody, ballots);
+                let fresh = read(&[]);
+                assert_eq!(
+                    fresh.outcome,
+                    Outcome::Pending {
+                        more_needed: needed
+                    }
+                );
+                assert_eq!(
+                    describe(&fresh),
+                    format!("pending: 0 of {n} eligible approved so far, {needed} more needed"),
+                    "{rule:?} {n}"
+                );
+
+                let approved = read(&[ballot(1, true)]);
+                if needed <= 1 {
+                    assert_eq!(approved.outcome, Outcome::Approved, "{rule:?} {n}");
+                    assert_eq!(describe(&approved), "approved");
+                } else {
+                    assert_eq!(
+                        approved.outcome,
+                        Outcome::Pending {
+                            more_needed: needed - 1
+                        },
+                        "{rule:?} {n}"
+                    );
+                    assert_eq!(
+                        describe(&approved),
+                        format!(
+                            "pending: 1 of {n} eligible approved so far, {} more needed",
+                            needed - 1
+                        )
+                    );
+                }
+
+                let denied = read(&[ballot(1, false)]);
+                let expect_denied = match rule {
+                    Rule::All | Rule::AllImmediateDenial => true,
+                    Rule::One => n == 1,
+                    Rule::Quorum(_) => n - 1 < needed,
+                };
+                if expect_denied {
+                    assert_eq!(denied.outcome, Outcome::Denied, "{rule:?} {n}");
+                    assert_eq!(describe(&denied), "denied");
+                } else {
+                    assert_eq!(
+                        denied.outcome,
+                        Outcome::Pending {
+                            more_needed: needed
+                        },
+                        "{rule:?} {n}"
+                    );
+                    assert_eq!(
+                        describe(&denied),
+                        format!("pending: 0 of {n} eligible approved so far, {needed} more needed")
+                    );
+                }
+
+                // A retraction starts a new round: no votes, as fresh.
+                assert_eq!(read(&[]), fresh);
+            }
+        }
     }
 
     #[test]

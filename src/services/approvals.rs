@@ -397,10 +397,31 @@ pub fn request(
                     .into(),
             ));
         }
-        if am::live(conn, r.id, r.phase_id)?.is_some() {
-            return Ok(false);
+        match am::live(conn, r.id, r.phase_id)? {
+            // Denied: the coordinator stays in the phase and asks again, in a new round.
+            Some(a) if a.status == "denied" => {
+                am::new_cycle(conn, a.id, a.cycle + 1)?;
+                am::log(conn, a.id, a.cycle + 1, Some(actor.id), None, "requested", "Requested again after a denial.")?;
+                let now = read_now(conn, &Approval { cycle: a.cycle + 1, ..a.clone() }, &r)?;
+                let group = groups::find(conn, a.group_id)?.name;
+                let note = super::notify::Note::about(
+                    &r,
+                    "approval_requested",
+                    "your approval is requested again",
+                    format!("The {group} is asked again to approve ({}), after a denial. Vote in your approvals inbox.", rule_of(&a).label()),
+                );
+                super::notify::send(conn, &now.reading.eligible, Some(actor.id), &note)?;
+                let summary = format!("Requested the {group} approval again after a denial: a new round of votes starts");
+                history::record(
+                    conn,
+                    &NewEvent { release_id: r.id, actor_id: Some(actor.id), record_version: r.version, kind: "approval", summary: &summary, from_phase_id: None, to_phase_id: None, reason: None },
+                    &[],
+                )?;
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            None => Ok(open_on_entry(conn, &r, r.phase_id, Some(actor.id))?.is_some()),
         }
-        Ok(open_on_entry(conn, &r, r.phase_id, Some(actor.id))?.is_some())
     })
 }
 
@@ -529,8 +550,17 @@ pub fn decide(
                 am::set_status(conn, a.id, status, Some(Utc::now()))?;
                 am::log(conn, a.id, a.cycle, None, None, status, "")?;
                 summary.push_str(&format!("; the {group} approval is now {status}"));
-                let to: Vec<i64> = r.coordinator_id.into_iter().collect();
-                let note = super::notify::Note::about(&r, "approval_decided", &format!("the {group} approval is {status}"), format!("{summary}."));
+                let by = voter_name.clone().unwrap_or(crate::models::users::find(conn, actor.id)?.display_name);
+                let mut body = format!("{summary} (decided by {by}).");
+                if !comment.is_empty() {
+                    body.push_str(&format!(" Reason: {comment}"));
+                }
+                if status == "denied" {
+                    body.push_str(" The release stays in its phase: a voter may retract their decision, the approval may be requested again, or the release sent back for rework.");
+                }
+                let mut to: Vec<i64> = r.coordinator_id.into_iter().collect();
+                to.extend(r.manager_id);
+                let note = super::notify::Note::about(&r, "approval_decided", &format!("the {group} approval is {status}"), body);
                 super::notify::send(conn, &to, Some(actor.id), &note)?;
             }
         }
@@ -564,6 +594,8 @@ pub struct ApprovalView {
     pub may_retract_as: Vec<(i64, String)>,
     /// Votes of the current round that no longer count, and why.
     pub void_votes: Vec<String>,
+    /// The denials that count in the current round: (who, their reason).
+    pub denied_by: Vec<(String, String)>,
 }
 
 pub struct LogView {
@@ -658,6 +690,15 @@ pub fn views_for_release(
                 )
             })
             .collect();
+        let denied_by: Vec<(String, String)> = match &round {
+            Some(now) => votes
+                .iter()
+                .filter(|v| v.approval_id == a.id && v.cycle == a.cycle && v.decision == "deny")
+                .filter(|v| now.reading.eligible.contains(&v.voter_id))
+                .map(|v| (name(v.voter_id), v.comment.clone()))
+                .collect(),
+            None => Vec::new(),
+        };
         let rule = rule_of(a);
         let mut vote_as = Vec::new();
         let mut may_retract_as = Vec::new();
@@ -698,6 +739,7 @@ pub fn views_for_release(
             status,
             live,
             void_votes,
+            denied_by,
             not_voted: el
                 .iter()
                 .filter(|(id, _)| !voted_now.contains(id))

@@ -96,6 +96,64 @@ async fn all_must_approve_needs_every_eligible_voter() {
 }
 
 #[tokio::test]
+async fn a_denial_under_all_must_approve_ends_the_round_and_tells_the_coordinator_and_manager() {
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let mara = app.user("mara", &[Role::Manager], &[]);
+    let cab = approvers(&app, &["ann", "ben", "cat"], "CAB").await;
+    set_plan_rule(&app, "all", None);
+    let n = in_plan_and_design(&app, &c, "minor").await;
+    save(&app, &c, &n, &[("manager", &mara.to_string())])
+        .await
+        .assert_status(303);
+    vote(&app, &cab[0], &n, "approve", "")
+        .await
+        .assert_status(303);
+    vote(&app, &cab[1], &n, "deny", "The back-out plan is missing")
+        .await
+        .assert_status(303);
+    assert_eq!(status(&app), "denied");
+    let page = c.get(&format!("/releases/{n}")).await;
+    page.assert_contains("Approval by CAB is denied.")
+        .assert_contains("<strong>Denied by ben (test)</strong>: The back-out plan is missing")
+        .assert_lacks("more needed")
+        .assert_contains("Request the approval again");
+    // The third voter has nothing left to vote on in this round.
+    cab[2]
+        .get(&format!("/releases/{n}"))
+        .await
+        .assert_lacks("Vote as yourself");
+    for who in ["cora", "mara"] {
+        use relman::schema::{notifications as no, users};
+        let bodies: Vec<String> = no::table
+            .inner_join(users::table.on(users::id.eq(no::user_id)))
+            .filter(users::username.eq(who))
+            .filter(no::kind.eq("approval_decided"))
+            .select(no::body)
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(bodies.len(), 1, "{who}: {bodies:?}");
+        assert!(bodies[0].contains("decided by ben (test)"), "{bodies:?}");
+        assert!(
+            bodies[0].contains("Reason: The back-out plan is missing"),
+            "{bodies:?}"
+        );
+    }
+
+    // The workflow lets the coordinator stay and ask again: a new round.
+    c.post(&format!("/releases/{n}/approvals"), &[])
+        .await
+        .assert_status(303);
+    assert_eq!(status(&app), "pending");
+    let page = c.get(&format!("/releases/{n}")).await;
+    page.assert_contains("pending: 0 of 3 eligible approved so far, 3 more needed");
+    for v in &cab {
+        vote(&app, v, &n, "approve", "").await.assert_status(303);
+    }
+    assert_eq!(advance_status(&app, &c, &n).await, 303);
+}
+
+#[tokio::test]
 async fn one_must_approve_is_decided_by_the_first_approval() {
     let app = TestApp::spawn().await;
     let c = app.signed_in("cora", &[Role::Coordinator]).await;
@@ -213,6 +271,8 @@ async fn deny_needs_a_reason_and_deny_then_retract_starts_a_new_round_kept_in_th
     vote(&app, &cab[0], &n, "deny", "Test criteria are vague")
         .await
         .assert_status(303);
+    assert_eq!(status(&app), "denied", "all can no longer approve");
+    // A vote after the denial counts for nothing in this round.
     vote(&app, &cab[1], &n, "approve", "")
         .await
         .assert_status(303);
@@ -243,7 +303,6 @@ async fn deny_needs_a_reason_and_deny_then_retract_starts_a_new_round_kept_in_th
         [
             "1:requested",
             "1:deny",
-            "1:approve",
             "1:denied",
             "1:retract",
             "2:approve",

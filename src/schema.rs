@@ -255,6 +255,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         started_by -> Nullable<Int8>,
+        cancel_reason -> Text,
     }
 }
 

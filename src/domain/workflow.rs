@@ -486,5 +486,33 @@ pub fn state_after(t: &TransitionDef) -> RecordState {
     }
 }
 
+/// The open work a transition settles: which tasks it cancels and the reason they carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settling {
+    /// Only the tasks of this phase (the phase a back-out leaves); `None`: every open task.
+    pub phase: Option<i64>,
+    pub reason: String,
+}
+
+/// Ending a record (abandon, close) cancels all its open work, saying why; a back-out cancels
+/// the unfinished work of the phase it leaves. `noun` names the record ("release", "change").
+pub fn settling(t: &TransitionDef, noun: &str) -> Option<Settling> {
+    match t.kind {
+        TransitionKind::Abandon => Some(Settling {
+            phase: None,
+            reason: format!("{noun} abandoned"),
+        }),
+        TransitionKind::Close => Some(Settling {
+            phase: None,
+            reason: format!("{noun} closed"),
+        }),
+        TransitionKind::BackOut => Some(Settling {
+            phase: Some(t.from),
+            reason: "backed out".into(),
+        }),
+        TransitionKind::Advance | TransitionKind::Rework => None,
+    }
+}
+
 #[cfg(test)]
 mod tests;

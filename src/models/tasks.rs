@@ -24,6 +24,8 @@ pub struct Task {
     pub updated_at: DateTime<Utc>,
     /// Who started it (kept when it is reopened: they worked on it).
     pub started_by: Option<i64>,
+    /// Why the record's move cancelled it ("release abandoned"); empty otherwise.
+    pub cancel_reason: String,
 }
 
 impl Task {
@@ -161,6 +163,40 @@ pub fn cancel_open_in_phase(
     .get_results(conn)
 }
 
+/// A task a record's move settled: (id, title, assignee, group).
+pub type Settled = (i64, String, Option<i64>, Option<i64>);
+
+/// Cancel the open tasks of a record (of one phase when `phase_id` is given) because of its
+/// move, saying why.
+pub fn settle_open(
+    conn: &mut PgConnection,
+    release_id: i64,
+    phase_id: Option<i64>,
+    reason: &str,
+) -> QueryResult<Vec<Settled>> {
+    let mut q = tasks::table
+        .filter(tasks::release_id.eq(release_id))
+        .filter(tasks::status.eq_any(["open", "in_progress"]))
+        .select(tasks::id)
+        .into_boxed();
+    if let Some(p) = phase_id {
+        q = q.filter(tasks::phase_id.eq(p));
+    }
+    let ids: Vec<i64> = q.order(tasks::id).load(conn)?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(tasks::table.filter(tasks::id.eq_any(&ids)))
+        .set((
+            tasks::status.eq("cancelled"),
+            tasks::cancel_reason.eq(reason),
+            tasks::updated_at.eq(Utc::now()),
+            tasks::version.eq(tasks::version + 1),
+        ))
+        .returning((tasks::id, tasks::title, tasks::assignee_id, tasks::group_id))
+        .get_results(conn)
+}
+
 /// A row of "My tasks": the task with its release's number, title and current phase.
 #[derive(Debug, Clone, Queryable)]
 pub struct MyTask {
@@ -233,6 +269,7 @@ pub struct TaskEdit {
     pub completed_by: Option<i64>,
     pub completed_at: Option<DateTime<Utc>>,
     pub started_by: Option<i64>,
+    pub cancel_reason: String,
     pub version: i32,
     pub updated_at: DateTime<Utc>,
 }

@@ -583,7 +583,7 @@ pub struct TaskView {
     pub id: i64,
     pub title: String,
     pub assignee: String,
-    pub status: &'static str,
+    pub status: String,
     pub is_open: bool,
     pub can_start: bool,
     pub can_act: bool,
@@ -1006,7 +1006,7 @@ fn task_groups(d: &PageData, actor: crate::domain::permissions::Actor) -> Vec<Ta
                         id: t.id,
                         title: t.title.clone(),
                         assignee: who,
-                        status: super::tasks::status_label(&t.status),
+                        status: super::tasks::status_text(t),
                         is_open: t.is_open(),
                         can_start: t.status == "open",
                         can_act: active

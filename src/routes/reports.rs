@@ -506,7 +506,7 @@ struct VisitRow {
 struct TaskRow {
     title: String,
     assignee: String,
-    status: &'static str,
+    status: String,
     due: String,
     completed: String,
 }
@@ -725,7 +725,7 @@ async fn release_report(
                         (None, Some(g)) => format!("{} (group)", names.group(g)),
                         _ => "Nobody".into(),
                     },
-                    status: super::tasks::status_label(&t.status),
+                    status: super::tasks::status_text(t),
                     due: if t.is_overdue(now) {
                         format!("{} (overdue)", views::opt_datetime(&t.due_at))
                     } else {

@@ -113,6 +113,14 @@ pub fn status_label(s: &str) -> &'static str {
     }
 }
 
+/// A task's status as people read it, with why the record's move cancelled it.
+pub fn status_text(t: &crate::models::tasks::Task) -> String {
+    match (t.status.as_str(), t.cancel_reason.as_str()) {
+        ("cancelled", why) if !why.is_empty() => format!("Cancelled: {why}"),
+        (s, _) => status_label(s).to_string(),
+    }
+}
+
 async fn task_page(
     user: &CurrentUser,
     pool: &DbPool,
@@ -168,7 +176,7 @@ async fn task_page(
             .map(|i| names.user(i))
             .unwrap_or_else(|| "nobody".into()),
         group: t.group_id.map(|i| names.group(i)).unwrap_or_default(),
-        status: status_label(&t.status).into(),
+        status: status_text(&t),
         is_open: t.is_open(),
         due: views::opt_datetime(&t.due_at),
         overdue: t.is_overdue(now),

@@ -896,6 +896,23 @@ pub fn take_transition_kind(
             r.phase_entered_at = now;
             r.phase_due_at = Some(phase.due_at(now, loaded.is_emergency()));
         }
+        // Ending it settles its open work; a back-out, the unfinished work of the phase left.
+        let settled = match workflow::settling(&t, kind.as_str()) {
+            Some(s) => {
+                let done = crate::models::tasks::settle_open(conn, r.id, s.phase, &s.reason)?;
+                if !done.is_empty() {
+                    let titles: Vec<&str> =
+                        done.iter().map(|(_, title, _, _)| title.as_str()).collect();
+                    summary.push_str(&format!(
+                        " (open tasks cancelled, {}: {})",
+                        s.reason,
+                        titles.join(", ")
+                    ));
+                }
+                done.into_iter().map(|d| (d, s.reason.clone())).collect()
+            }
+            None => Vec::new(),
+        };
         if t.kind == TransitionKind::BackOut {
             r.backed_out = true;
         }
@@ -931,6 +948,19 @@ pub fn take_transition_kind(
                 &loaded.config,
                 &mut out,
             )?;
+        }
+        for ((_, title, assignee, group), why) in &settled {
+            let to = super::notify::task_people(conn, *assignee, *group)?;
+            out.add(
+                &to,
+                Some(actor.id),
+                Note::about(
+                    &r,
+                    "task_cancelled",
+                    &format!("task “{title}” cancelled"),
+                    format!("The task “{title}” was cancelled: {why}."),
+                ),
+            );
         }
         notify_transition(
             conn,

@@ -409,6 +409,7 @@ pub fn act(
             completed_by: t.completed_by,
             completed_at: t.completed_at,
             started_by: t.started_by,
+            cancel_reason: t.cancel_reason.clone(),
             version: t.version + 1,
             updated_at: now,
         };
@@ -432,6 +433,7 @@ pub fn act(
             }
             TaskAction::Reopen if !t.is_open() => {
                 edit.status = "open".into();
+                edit.cancel_reason = String::new();
                 edit.completed_by = None;
                 edit.completed_at = None;
                 format!("Reopened task “{}”", t.title)

@@ -442,3 +442,129 @@ async fn activating_the_back_out_plan_creates_the_models_back_out_tasks_and_skip
         .assert_status(422)
         .assert_contains("2 open tasks in Back Out.");
 }
+
+fn task_by_title(app: &TestApp, title: &str) -> (i64, String, String) {
+    tasks::table
+        .filter(tasks::title.eq(title))
+        .select((tasks::id, tasks::status, tasks::cancel_reason))
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+fn release_phase_id(app: &TestApp, name: &str) -> String {
+    phases::table
+        .filter(phases::name.eq(name))
+        .order(phases::id)
+        .select(phases::id)
+        .first::<i64>(&mut app.conn())
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn ending_a_release_or_backing_it_out_settles_its_open_work_and_says_why() {
+    use crate::releases::{register, to_distribution};
+    use relman::schema::notifications;
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let bob = app.user("bob", &[Role::Coordinator], &[]);
+    let bob_s = bob.to_string();
+
+    // Abandoning: every open task is cancelled, shown and recorded as such, its people told.
+    let a = register(&c, "Billing", "minor", "low", "low").await;
+    c.post(
+        &format!("/releases/{a}/tasks"),
+        &[("title", "Check the invoices"), ("assignee", &bob_s)],
+    )
+    .await
+    .assert_status(303);
+    take(&app, &c, &a, "Abandon release", "Not needed")
+        .await
+        .assert_status(303);
+    let (id, status, why) = task_by_title(&app, "Check the invoices");
+    assert_eq!(
+        (status.as_str(), why.as_str()),
+        ("cancelled", "release abandoned")
+    );
+    c.get(&format!("/releases/{a}"))
+        .await
+        .assert_contains("Cancelled: release abandoned")
+        .assert_contains("open tasks cancelled, release abandoned: Check the invoices");
+    c.get(&format!("/tasks/{id}"))
+        .await
+        .assert_contains("Cancelled: release abandoned");
+    let told: i64 = notifications::table
+        .filter(notifications::user_id.eq(bob))
+        .filter(notifications::kind.eq("task_cancelled"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(told, 1);
+
+    // Backing out: the rollout's unfinished work is cancelled; closing, what is left.
+    let b = register(&c, "Portal", "minor", "low", "low").await;
+    to_distribution(&app, &c, &b).await;
+    let rollout = release_phase_id(&app, "Distribution and Rollout");
+    c.post(
+        &format!("/releases/{b}/tasks"),
+        &[("title", "Update system"), ("phase", &rollout)],
+    )
+    .await
+    .assert_status(303);
+    let (task, _, _) = task_by_title(&app, "Update system");
+    c.post(
+        &format!("/tasks/{task}"),
+        &[("action", "start"), ("version", "1")],
+    )
+    .await
+    .assert_status(303);
+    let plan = release_phase_id(&app, "Plan and Design");
+    c.post(
+        &format!("/releases/{b}/tasks"),
+        &[("title", "Archive the plan"), ("phase", &plan)],
+    )
+    .await
+    .assert_status(303);
+    save(&app, &c, &b, &[("actual_start", "2026-12-02T10:00")])
+        .await
+        .assert_status(303);
+    take(&app, &c, &b, "Activate back-out plan", "Payments failing")
+        .await
+        .assert_status(303);
+    assert_eq!(task_by_title(&app, "Update system").1, "cancelled");
+    assert_eq!(task_by_title(&app, "Update system").2, "backed out");
+    assert_eq!(
+        task_by_title(&app, "Archive the plan").1,
+        "open",
+        "another phase's work stays"
+    );
+    take(&app, &c, &b, "Advance to Verification", "")
+        .await
+        .assert_status(303);
+    save(
+        &app,
+        &c,
+        &b,
+        &[
+            ("actual_end", "2026-12-03T10:00"),
+            ("verification", "Old version back"),
+            ("evaluation", "Thin test data"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    take(&app, &c, &b, "Close as backed out", "")
+        .await
+        .assert_status(303);
+    let (_, status, why) = task_by_title(&app, "Archive the plan");
+    assert_eq!(
+        (status.as_str(), why.as_str()),
+        ("cancelled", "release closed")
+    );
+    let open: i64 = tasks::table
+        .filter(tasks::status.eq_any(["open", "in_progress"]))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(open, 0, "an ended release leaves no work open");
+}

@@ -492,3 +492,32 @@ fn gates_a_transition_does_not_need_never_change_its_blockers() {
         );
     }
 }
+
+#[test]
+fn ending_settles_all_open_work_and_a_back_out_the_phase_it_leaves() {
+    use TransitionKind::*;
+    let wf = release_workflow();
+    let abandon = first_of(&wf, PLAN, Abandon);
+    assert_eq!(
+        settling(&abandon, "release"),
+        Some(Settling {
+            phase: None,
+            reason: "release abandoned".into()
+        })
+    );
+    let close = first_of(&wf, VERIFY, Close);
+    assert_eq!(
+        settling(&close, "change").map(|s| s.reason),
+        Some("change closed".into())
+    );
+    let back_out = first_of(&wf, ROLLOUT, BackOut);
+    assert_eq!(
+        settling(&back_out, "release"),
+        Some(Settling {
+            phase: Some(ROLLOUT),
+            reason: "backed out".into()
+        })
+    );
+    assert_eq!(settling(&first_of(&wf, PLAN, Advance), "release"), None);
+    assert_eq!(settling(&first_of(&wf, PLAN, Rework), "release"), None);
+}

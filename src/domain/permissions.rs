@@ -46,16 +46,24 @@ pub fn can_work(actor: Actor, parties: Parties) -> bool {
         }
 }
 
-/// Starting and completing a task: its assignee, a member of its group, or whoever may work
-/// the release it belongs to.
+/// Starting and completing a task: its assignee, a member of its group, the record's named
+/// coordinator or its named manager; nobody else (another coordinator or manager edits the
+/// task's assignee first, which leaves a trace).
 pub fn can_work_task(
     actor: Actor,
     release: Parties,
     assignee_id: Option<i64>,
     in_task_group: bool,
 ) -> bool {
-    assignee_id == Some(actor.id) || in_task_group || can_work(actor, release)
+    assignee_id == Some(actor.id)
+        || in_task_group
+        || release.coordinator_id == Some(actor.id)
+        || release.manager_id == Some(actor.id)
 }
+
+/// Who may start and complete a task, in words: the rule of `can_work_task`.
+pub const TASK_WORKERS: &str =
+    "its assignee, a member of its group, or the release's coordinator or manager";
 
 /// Why an administrator may not make this change to an account, if they may not.
 ///
@@ -167,8 +175,20 @@ mod tests {
             "the release's coordinator"
         );
         assert!(
-            can_work_task(actor(7, &[Role::Manager]), PARTIES, Some(8), false),
-            "a manager"
+            can_work_task(actor(3, &[Role::Manager]), PARTIES, Some(8), false),
+            "the release's manager"
+        );
+        assert!(
+            !can_work_task(actor(7, &[Role::Manager]), PARTIES, Some(8), false),
+            "another manager"
+        );
+        let unassigned = Parties {
+            coordinator_id: None,
+            ..PARTIES
+        };
+        assert!(
+            !can_work_task(actor(7, &[Role::Coordinator]), unassigned, Some(8), false),
+            "a coordinator of a release nobody coordinates, on someone's task"
         );
         assert!(
             !can_work_task(actor(7, &[Role::Coordinator]), PARTIES, Some(8), false),

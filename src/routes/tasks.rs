@@ -80,6 +80,8 @@ pub(crate) async fn add_kind(
 struct TaskPage {
     ctx: Ctx,
     id: i64,
+    /// Who may start and complete it, named.
+    workers: String,
     version: i32,
     title: String,
     description: String,
@@ -161,9 +163,28 @@ async fn task_page(
         group: t.group_id.map(|i| i.to_string()).unwrap_or_default(),
         due: views::datetime_input(&t.due_at),
     });
+    let mut workers: Vec<String> = Vec::new();
+    workers.extend(
+        t.assignee_id
+            .map(|i| format!("its assignee {}", names.user(i))),
+    );
+    workers.extend(t.group_id.map(|g| format!("members of {}", names.group(g))));
+    workers.extend(
+        r.coordinator_id
+            .map(|i| format!("the coordinator {}", names.user(i))),
+    );
+    workers.extend(
+        r.manager_id
+            .map(|i| format!("the release manager {}", names.user(i))),
+    );
     Ok(TaskPage {
         ctx: user.ctx(),
         id: t.id,
+        workers: if workers.is_empty() {
+            format!("nobody yet: {}", permissions::TASK_WORKERS)
+        } else {
+            workers.join(", ")
+        },
         version: t.version,
         title: t.title.clone(),
         description: t.description.clone(),

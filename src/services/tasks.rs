@@ -388,11 +388,17 @@ pub fn act(
         };
         let manages = permissions::can_work(actor, parties(&r));
         let may = match action {
-            TaskAction::Start | TaskAction::Complete => permissions::can_work_task(actor, parties(&r), t.assignee_id, in_group),
+            TaskAction::Start | TaskAction::Complete => {
+                permissions::can_work_task(actor, parties(&r), t.assignee_id, in_group)
+            }
             _ => manages,
         };
         if !may {
-            return Err(AppError::Forbidden("Only the task's assignee, a member of its group, the release's coordinator or a release manager may do this.".into()));
+            let who = match action {
+                TaskAction::Start | TaskAction::Complete => permissions::TASK_WORKERS,
+                _ => "the release's coordinator, its registrant or a release manager",
+            };
+            return Err(AppError::Forbidden(format!("Only {who} may do this.")));
         }
         if t.version != version {
             return Ok(TaskOutcome::Stale);
@@ -444,17 +450,35 @@ pub fn act(
                     Err(e) => return Ok(TaskOutcome::Invalid(e)),
                 };
                 let names = super::releases::name_book(conn)?;
-                let who = |u: Option<i64>| u.map(|id| release_fields::Names::user(&names, id)).unwrap_or_default();
-                let grp = |g: Option<i64>| g.map(|id| release_fields::Names::group(&names, id)).unwrap_or_default();
+                let who = |u: Option<i64>| {
+                    u.map(|id| release_fields::Names::user(&names, id))
+                        .unwrap_or_default()
+                };
+                let grp = |g: Option<i64>| {
+                    g.map(|id| release_fields::Names::group(&names, id))
+                        .unwrap_or_default()
+                };
                 let when = |d: Option<DateTime<Utc>>| crate::views::opt_datetime(&d);
                 let mut diff = |label: &str, old: String, new: String| {
                     if old != new {
                         changes.push((label.to_string(), old, new));
                     }
                 };
-                diff("Task title", t.title.clone(), input.title.trim().to_string());
-                diff("Task description", t.description.clone(), input.description.clone());
-                diff("Task phase", wf.phase_name(t.phase_id).to_string(), wf.phase_name(c.phase_id).to_string());
+                diff(
+                    "Task title",
+                    t.title.clone(),
+                    input.title.trim().to_string(),
+                );
+                diff(
+                    "Task description",
+                    t.description.clone(),
+                    input.description.clone(),
+                );
+                diff(
+                    "Task phase",
+                    wf.phase_name(t.phase_id).to_string(),
+                    wf.phase_name(c.phase_id).to_string(),
+                );
                 diff("Task assignee", who(t.assignee_id), who(c.assignee_id));
                 diff("Task group", grp(t.group_id), grp(c.group_id));
                 diff("Task due", when(t.due_at), when(c.due_at));
@@ -475,10 +499,22 @@ pub fn act(
         record(conn, &r, actor, &summary, &changes)?;
         // Who worked it, or its new assignee or group, may no longer approve the record.
         super::approvals::reevaluate(conn, &r, actor.id)?;
-        if (edit.assignee_id, edit.group_id) != (t.assignee_id, t.group_id) && edit.status != "cancelled" {
+        if (edit.assignee_id, edit.group_id) != (t.assignee_id, t.group_id)
+            && edit.status != "cancelled"
+        {
             let to = super::notify::task_people(conn, edit.assignee_id, edit.group_id)?;
             let due = crate::views::opt_datetime(&edit.due_at);
-            super::notify::send(conn, &to, Some(actor.id), &super::notify::Note::about(&r, "task_assigned", &format!("task “{}”", edit.title), format!("The task “{}” is yours, due {due}.", edit.title)))?;
+            super::notify::send(
+                conn,
+                &to,
+                Some(actor.id),
+                &super::notify::Note::about(
+                    &r,
+                    "task_assigned",
+                    &format!("task “{}”", edit.title),
+                    format!("The task “{}” is yours, due {due}.", edit.title),
+                ),
+            )?;
         }
         Ok(TaskOutcome::Done(summary))
     })

@@ -607,6 +607,16 @@ pub async fn fixture(app: &TestApp) -> (Vec<Client>, Ids) {
     c.post(&format!("/releases/{n}/tasks"), &[("title", "Check")])
         .await
         .assert_status(303);
+    // The manager is named on it: the release's coordinator and manager work its tasks.
+    let manager_id = users::table
+        .filter(users::username.eq("manager"))
+        .select(users::id)
+        .first::<i64>(&mut app.conn())
+        .unwrap()
+        .to_string();
+    crate::releases::save(app, c, &n, &[("manager", &manager_id)])
+        .await
+        .assert_status(303);
     c.post(
         "/changes/new",
         &[

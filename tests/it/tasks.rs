@@ -568,3 +568,50 @@ async fn ending_a_release_or_backing_it_out_settles_its_open_work_and_says_why()
         .unwrap();
     assert_eq!(open, 0, "an ended release leaves no work open");
 }
+
+#[tokio::test]
+async fn only_the_assignee_its_group_and_the_releases_coordinator_and_manager_work_a_task() {
+    use crate::releases::register;
+    let app = TestApp::spawn().await;
+    let cora = app.signed_in("cora", &[Role::Coordinator]).await;
+    let mara = app.user("mara", &[Role::Manager], &[]);
+    let mara_c = app.client();
+    mara_c.login("mara", crate::support::PASSWORD).await;
+    let other_manager = app.signed_in("max", &[Role::Manager]).await;
+    let other_coordinator = app.signed_in("colin", &[Role::Coordinator]).await;
+    let n = register(&cora, "Billing", "minor", "low", "low").await;
+    save(&app, &cora, &n, &[("manager", &mara.to_string())])
+        .await
+        .assert_status(303);
+    let mara_s = mara.to_string();
+    cora.post(
+        &format!("/releases/{n}/tasks"),
+        &[("title", "Confirm funding"), ("assignee", &mara_s)],
+    )
+    .await
+    .assert_status(303);
+    let (task, _, _) = task_by_title(&app, "Confirm funding");
+    let path = format!("/tasks/{task}");
+    cora.get(&path).await.assert_contains(
+        "Who may start and complete it</dt><dd>its assignee mara (test), the coordinator cora (test), the release manager mara (test)",
+    );
+    for (who, c) in [
+        ("another manager", &other_manager),
+        ("another coordinator", &other_coordinator),
+    ] {
+        let p = c
+            .post(&path, &[("action", "complete"), ("version", "1")])
+            .await;
+        assert_eq!(p.status, 403, "{who}");
+        p.assert_contains("Only its assignee, a member of its group, or the release&#39;s coordinator or manager may do this.");
+    }
+    assert_eq!(task_by_title(&app, "Confirm funding").1, "open");
+    mara_c
+        .post(&path, &[("action", "start"), ("version", "1")])
+        .await
+        .assert_status(303);
+    cora.post(&path, &[("action", "complete"), ("version", "2")])
+        .await
+        .assert_status(303);
+    assert_eq!(task_by_title(&app, "Confirm funding").1, "done");
+}

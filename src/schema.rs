@@ -71,6 +71,7 @@ diesel::table! {
         entry_requires_changes_approved -> Bool,
         close_requires_changes_closed -> Bool,
         blocked_by_blackouts -> Bool,
+        record_types -> Array<Text>,
     }
 }
 

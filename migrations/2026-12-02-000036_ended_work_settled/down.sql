@@ -1,1 +1,2 @@
 ALTER TABLE tasks DROP COLUMN cancel_reason;
+ALTER TABLE phases DROP COLUMN record_types;

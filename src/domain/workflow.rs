@@ -131,9 +131,25 @@ pub struct PhaseDef {
     pub retired: bool,
     pub duration_hours: i32,
     pub emergency_duration_hours: i32,
+    /// The record types ("major", "emergency", …) it applies to; empty: every type.
+    pub record_types: Vec<String>,
+}
+
+/// What a phase's condition looks at in a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fit {
+    pub impact: Level,
+    pub urgency: Level,
+    pub record_type: String,
 }
 
 impl PhaseDef {
+    /// Whether the phase applies to a record: its condition, and its record types if it names any.
+    pub fn applies(&self, fit: &Fit) -> bool {
+        self.condition.applies(fit.impact, fit.urgency)
+            && (self.record_types.is_empty() || self.record_types.contains(&fit.record_type))
+    }
+
     /// When a record entering this phase at `entered` is due to leave it.
     pub fn due_at(&self, entered: DateTime<Utc>, emergency: bool) -> DateTime<Utc> {
         let hours = if emergency {
@@ -176,12 +192,10 @@ impl Workflow {
     }
 
     /// The phase a new record starts in: the first phase that is not retired and applies.
-    pub fn first_phase(&self, impact: Level, urgency: Level) -> Option<&PhaseDef> {
+    pub fn first_phase(&self, fit: &Fit) -> Option<&PhaseDef> {
         let mut phases: Vec<_> = self.phases.iter().filter(|p| !p.retired).collect();
         phases.sort_by_key(|p| p.position);
-        phases
-            .into_iter()
-            .find(|p| p.condition.applies(impact, urgency))
+        phases.into_iter().find(|p| p.applies(fit))
     }
 
     pub fn transitions_from(&self, phase_id: i64) -> impl Iterator<Item = &TransitionDef> {
@@ -192,16 +206,10 @@ impl Workflow {
         self.transitions.iter().find(|t| t.id == id)
     }
 
-    /// Where a transition really lands for a record with this impact and urgency: a target
-    /// phase whose condition does not apply is skipped by following its advance transition.
-    /// Returns the landing phase and the phases skipped on the way, or `None` when no
-    /// applicable phase can be reached.
-    pub fn landing(
-        &self,
-        t: &TransitionDef,
-        impact: Level,
-        urgency: Level,
-    ) -> Option<(i64, Vec<i64>)> {
+    /// Where a transition really lands for a record: a target phase that does not apply to it
+    /// is skipped by following its advance transition. Returns the landing phase and the
+    /// phases skipped on the way, or `None` when no applicable phase can be reached.
+    pub fn landing(&self, t: &TransitionDef, fit: &Fit) -> Option<(i64, Vec<i64>)> {
         let mut target = t.to?;
         let mut skipped = Vec::new();
         if t.kind != TransitionKind::Advance {
@@ -210,7 +218,7 @@ impl Workflow {
         }
         loop {
             let phase = self.phase(target)?;
-            if phase.condition.applies(impact, urgency) {
+            if phase.applies(fit) {
                 return Some((target, skipped));
             }
             if skipped.contains(&target) || skipped.len() > self.phases.len() {
@@ -232,6 +240,8 @@ pub struct Situation {
     pub phase_id: i64,
     pub impact: Level,
     pub urgency: Level,
+    /// The record's type ("major", "emergency", "normal", …).
+    pub record_type: String,
     pub backed_out: bool,
     pub actor_roles: Roles,
     /// The user may work this record at all (its coordinator, registrant or a manager).
@@ -247,6 +257,17 @@ pub struct Situation {
     pub close_gates: Vec<Gate>,
     /// Gates on entering a phase (related changes not approved, a blackout), by phase.
     pub entry_gates: Vec<(i64, Gate)>,
+}
+
+impl Situation {
+    /// What the phases' conditions look at.
+    pub fn fit(&self) -> Fit {
+        Fit {
+            impact: self.impact,
+            urgency: self.urgency,
+            record_type: self.record_type.clone(),
+        }
+    }
 }
 
 /// An exit criterion of the current phase that is not met yet.
@@ -441,7 +462,7 @@ pub fn blockers(wf: &Workflow, t: &TransitionDef, s: &Situation) -> Vec<Blocker>
         out.extend(s.close_gates.iter().cloned().map(Blocker::Gate));
     }
     if t.to.is_some() {
-        match wf.landing(t, s.impact, s.urgency) {
+        match wf.landing(t, &s.fit()) {
             None => out.push(Blocker::NoLanding),
             Some((landing, _)) => {
                 let phase = wf.phase(landing);
@@ -449,7 +470,7 @@ pub fn blockers(wf: &Workflow, t: &TransitionDef, s: &Situation) -> Vec<Blocker>
                 if phase.is_some_and(|p| p.retired) {
                     out.push(Blocker::TargetRetired(name.clone()));
                 }
-                if phase.is_some_and(|p| !p.condition.applies(s.impact, s.urgency)) {
+                if phase.is_some_and(|p| !p.applies(&s.fit())) {
                     out.push(Blocker::DoesNotApply(name.clone()));
                 }
                 if let Some((_, fields)) = s

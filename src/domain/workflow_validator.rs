@@ -129,6 +129,7 @@ mod tests {
             retired: false,
             duration_hours: 24,
             emergency_duration_hours: 2,
+            record_types: Vec::new(),
         }
     }
 

@@ -43,6 +43,16 @@ pub struct Release {
 
 impl Release {
     /// Its impact and urgency, which decide the phases that apply to it (low when unreadable).
+    /// What the workflow's phase conditions look at.
+    pub fn fit(&self) -> crate::domain::workflow::Fit {
+        let (impact, urgency) = self.levels();
+        crate::domain::workflow::Fit {
+            impact,
+            urgency,
+            record_type: self.release_type.clone(),
+        }
+    }
+
     pub fn levels(&self) -> (crate::domain::risk::Level, crate::domain::risk::Level) {
         use crate::domain::risk::Level;
         (

@@ -34,6 +34,8 @@ pub struct PhaseRow {
     pub condition: String,
     pub retired: bool,
     pub require_tasks_done: bool,
+    /// The record types it applies to (empty: every type).
+    pub record_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -72,6 +74,7 @@ impl PhaseRow {
             retired: self.retired,
             duration_hours: self.duration_hours,
             emergency_duration_hours: self.emergency_duration_hours,
+            record_types: self.record_types.clone(),
         }
     }
 }
@@ -445,6 +448,17 @@ pub fn set_phase_require_tasks_done(
 ) -> QueryResult<usize> {
     diesel::update(phases::table.find(id))
         .set(phases::require_tasks_done.eq(on))
+        .execute(conn)
+}
+
+/// The record types a phase applies to (empty: every type).
+pub fn set_phase_record_types(
+    conn: &mut PgConnection,
+    id: i64,
+    types: &[String],
+) -> QueryResult<usize> {
+    diesel::update(phases::table.find(id))
+        .set(phases::record_types.eq(types))
         .execute(conn)
 }
 

@@ -306,7 +306,7 @@ struct PhaseItem {
     number: usize,
     duration: String,
     emergency: String,
-    condition: &'static str,
+    condition: String,
     /// What leaving the phase needs, in words; empty when nothing.
     leaving: String,
     href: String,
@@ -451,11 +451,18 @@ fn phase_item(
         number,
         duration: duration_hours(p.duration_hours),
         emergency: duration_hours(p.emergency_duration_hours),
-        condition: p
-            .condition
-            .parse::<Condition>()
-            .map(|c| c.label())
-            .unwrap_or("Always"),
+        condition: {
+            let c = p
+                .condition
+                .parse::<Condition>()
+                .map(|c| c.label())
+                .unwrap_or("Always");
+            if p.record_types.is_empty() {
+                c.to_string()
+            } else {
+                format!("{c}; for {} only", p.record_types.join(", "))
+            }
+        },
         leaving,
         href: paths::admin_workflow_phase(wf_id, p.id),
         move_href: paths::admin_workflow_phase_move(wf_id, p.id),

@@ -730,10 +730,7 @@ pub(crate) fn history_views_of(
 /// The phase progress bar: every phase in order, what happened in each.
 fn steps(loaded: &Loaded, visits: &[rel::Visit]) -> Vec<Step> {
     let r = &loaded.record.release;
-    let (impact, urgency) = (
-        r.impact.parse().unwrap_or(Level::Low),
-        r.urgency.parse().unwrap_or(Level::Low),
-    );
+    let fit = r.fit();
     let mut phases: Vec<_> = loaded
         .workflow()
         .phases
@@ -764,9 +761,7 @@ fn steps(loaded: &Loaded, visits: &[rel::Visit]) -> Vec<Step> {
                     ),
                 ),
                 None if p.retired => ("retired", "retired".to_string()),
-                None if !p.condition.applies(impact, urgency) => {
-                    ("skipped", "does not apply".to_string())
-                }
+                None if !p.applies(&fit) => ("skipped", "does not apply".to_string()),
                 None => ("upcoming", "not reached".to_string()),
             };
             Step {
@@ -879,10 +874,11 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
         .filter(|_| !ended)
         .map(|t| {
             let blockers = workflow::blockers(&l.workflow(), t, &situation);
-            let note = match l.workflow().landing(t, situation.impact, situation.urgency) {
+            let landing = l.workflow().landing(t, &situation.fit());
+            let note = match &landing {
                 Some((landing, skipped)) if !skipped.is_empty() => format!(
                     "Goes to {}: {} does not apply to this release and is skipped.",
-                    l.workflow().phase_name(landing),
+                    l.workflow().phase_name(*landing),
                     skipped
                         .iter()
                         .map(|s| l.workflow().phase_name(*s))
@@ -891,9 +887,24 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
                 ),
                 _ => String::new(),
             };
+            // An advance into a phase that does not apply is named for where it really goes.
+            let label = match &landing {
+                Some((to, skipped)) if t.kind == TransitionKind::Advance && !skipped.is_empty() => {
+                    format!(
+                        "Advance to {} ({} does not apply)",
+                        l.workflow().phase_name(*to),
+                        skipped
+                            .iter()
+                            .map(|s| l.workflow().phase_name(*s))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+                _ => t.label.clone(),
+            };
             TransitionView {
                 id: t.id,
-                label: t.label.clone(),
+                label,
                 kind: t.kind.as_str(),
                 reason_required: t.reason_required,
                 blockers: blockers.iter().map(|b| b.to_string()).collect(),

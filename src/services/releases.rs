@@ -110,6 +110,7 @@ impl Loaded {
             phase_id: r.phase_id,
             impact,
             urgency,
+            record_type: r.release_type.clone(),
             backed_out: r.backed_out,
             actor_roles: actor.roles,
             actor_may_work: permissions::can_work(actor, self.parties()),
@@ -433,7 +434,12 @@ pub fn register_kind(
     );
     let _ = ChangeType::ALL;
     let wf = wfm::load(conn, category.workflow_id)?;
-    let Some(first) = wf.first_phase(impact, urgency).cloned() else {
+    let fit = workflow::Fit {
+        impact,
+        urgency,
+        record_type: release_type.to_string(),
+    };
+    let Some(first) = wf.first_phase(&fit).cloned() else {
         errors.add(
             "category",
             "This category's workflow has no phase a release can start in.",
@@ -836,8 +842,7 @@ pub fn take_transition_kind(
         }
         // Where it lands (skipping the phases that do not apply): only the gates this
         // transition is held by are read, and of the entry gates only those of that phase.
-        let (impact, urgency) = locked.levels();
-        let landing = config.workflow.landing(&t, impact, urgency);
+        let landing = config.workflow.landing(&t, &locked.fit());
         let needs = GateNeeds::of(&t).landing_in(landing.as_ref().map(|(p, _)| *p));
         let loaded = load_record(
             conn,

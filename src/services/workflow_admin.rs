@@ -268,6 +268,7 @@ pub fn copy(conn: &mut PgConnection, input: &CopyInput) -> Checked<i64> {
             position += 1;
             let id = wfm::insert_phase(conn, new_id, position, &values_of(&p))?;
             wfm::set_phase_require_tasks_done(conn, id, p.require_tasks_done)?;
+            wfm::set_phase_record_types(conn, id, &p.record_types)?;
             map.insert(p.id, id);
         }
         let sources: Vec<i64> = map.keys().copied().collect();

@@ -906,3 +906,60 @@ async fn the_database_refuses_rows_that_break_the_rules_of_releases_tasks_and_ap
     .unwrap();
     assert_eq!(tasks, 1);
 }
+
+#[tokio::test]
+async fn an_emergency_of_high_impact_and_urgency_skips_training_and_its_button_says_where_it_goes()
+{
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let n = register(&c, "Hotfix", "emergency", "high", "high").await;
+    take(&app, &c, &n, "Advance to Plan and Design", "")
+        .await
+        .assert_status(303);
+    save(
+        &app,
+        &c,
+        &n,
+        &[
+            ("release_plan", "Plan"),
+            ("deployment_plan", "Deploy"),
+            ("test_criteria", "Green"),
+            ("backout_plan", "Restore"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    cab_approves(&app, &n).await;
+    take(&app, &c, &n, "Advance to Build and Test", "")
+        .await
+        .assert_status(303);
+    save(&app, &c, &n, &[("test_result", "Passed")])
+        .await
+        .assert_status(303);
+    cab_approves(&app, &n).await;
+    c.get(&format!("/releases/{n}"))
+        .await
+        .assert_contains("Advance to Distribution and Rollout (Training does not apply)")
+        .assert_lacks("Required to leave Training");
+    take(&app, &c, &n, "Advance to Training", "")
+        .await
+        .assert_status(303);
+    assert_eq!(phase_of(&app, &n), "Distribution and Rollout");
+
+    // A major release of high impact and urgency still goes through Training.
+    let m = register(&c, "Billing 5", "major", "high", "high").await;
+    to_distribution(&app, &c, &m).await;
+    assert!(
+        history_events::table
+            .filter(
+                history_events::to_phase_id.eq(phases::table
+                    .filter(phases::name.eq("Training"))
+                    .select(phases::id)
+                    .single_value())
+            )
+            .count()
+            .get_result::<i64>(&mut app.conn())
+            .unwrap()
+            == 1
+    );
+}

@@ -21,6 +21,11 @@ fn phase(id: i64, name: &str, condition: Condition) -> PhaseDef {
         retired: false,
         duration_hours: 24 * id as i32,
         emergency_duration_hours: id as i32,
+        record_types: if name == "Training" {
+            vec!["major".into(), "minor".into()]
+        } else {
+            vec![]
+        },
     }
 }
 
@@ -88,12 +93,21 @@ fn release_workflow() -> Workflow {
     }
 }
 
+fn fit(impact: Level, urgency: Level, record_type: &str) -> Fit {
+    Fit {
+        impact,
+        urgency,
+        record_type: record_type.into(),
+    }
+}
+
 fn situation(phase_id: i64, roles: &[Role]) -> Situation {
     Situation {
         state: RecordState::Active,
         phase_id,
         impact: Level::Medium,
         urgency: Level::Medium,
+        record_type: "major".into(),
         backed_out: false,
         actor_roles: Roles::of(roles),
         actor_may_work: true,
@@ -298,15 +312,15 @@ fn training_is_skipped_unless_impact_and_urgency_are_both_high() {
     let wf = release_workflow();
     let advance = first_of(&wf, BUILD, TransitionKind::Advance);
     assert_eq!(
-        wf.landing(&advance, Level::High, Level::Medium),
+        wf.landing(&advance, &fit(Level::High, Level::Medium, "major")),
         Some((ROLLOUT, vec![TRAINING]))
     );
     assert_eq!(
-        wf.landing(&advance, Level::Low, Level::High),
+        wf.landing(&advance, &fit(Level::Low, Level::High, "major")),
         Some((ROLLOUT, vec![TRAINING]))
     );
     assert_eq!(
-        wf.landing(&advance, Level::High, Level::High),
+        wf.landing(&advance, &fit(Level::High, Level::High, "major")),
         Some((TRAINING, vec![]))
     );
 }
@@ -406,10 +420,25 @@ fn due_dates_use_days_or_emergency_hours() {
 #[test]
 fn the_first_phase_is_the_first_that_applies() {
     let mut wf = release_workflow();
-    assert_eq!(wf.first_phase(Level::Low, Level::Low).unwrap().id, ASSESS);
+    assert_eq!(
+        wf.first_phase(&fit(Level::Low, Level::Low, "major"))
+            .unwrap()
+            .id,
+        ASSESS
+    );
     wf.phases[0].condition = Condition::ImpactAndUrgencyHigh;
-    assert_eq!(wf.first_phase(Level::Low, Level::Low).unwrap().id, PLAN);
-    assert_eq!(wf.first_phase(Level::High, Level::High).unwrap().id, ASSESS);
+    assert_eq!(
+        wf.first_phase(&fit(Level::Low, Level::Low, "major"))
+            .unwrap()
+            .id,
+        PLAN
+    );
+    assert_eq!(
+        wf.first_phase(&fit(Level::High, Level::High, "major"))
+            .unwrap()
+            .id,
+        ASSESS
+    );
 }
 
 #[test]
@@ -465,7 +494,7 @@ fn gates_a_transition_does_not_need_never_change_its_blockers() {
         s.entry_gates = wf.phases.iter().map(|p| (p.id, gate("entry"))).collect();
         let needs = GateNeeds::of(&tr);
         // Taking it, only the phase it lands in is asked for its entry gates.
-        let landing = wf.landing(&tr, s.impact, s.urgency).map(|(p, _)| p);
+        let landing = wf.landing(&tr, &s.fit()).map(|(p, _)| p);
         let taking = needs.landing_in(landing);
         let mut only = s.clone();
         if !taking.phase {
@@ -520,4 +549,22 @@ fn ending_settles_all_open_work_and_a_back_out_the_phase_it_leaves() {
     );
     assert_eq!(settling(&first_of(&wf, PLAN, Advance), "release"), None);
     assert_eq!(settling(&first_of(&wf, PLAN, Rework), "release"), None);
+}
+
+#[test]
+fn training_applies_to_major_and_minor_releases_of_high_impact_and_urgency_only() {
+    let wf = release_workflow();
+    let advance = first_of(&wf, BUILD, TransitionKind::Advance);
+    let high = |t: &str| wf.landing(&advance, &fit(Level::High, Level::High, t));
+    assert_eq!(high("major"), Some((TRAINING, vec![])));
+    assert_eq!(high("minor"), Some((TRAINING, vec![])));
+    assert_eq!(
+        high("emergency"),
+        Some((ROLLOUT, vec![TRAINING])),
+        "an emergency skips Training"
+    );
+    assert_eq!(
+        wf.landing(&advance, &fit(Level::High, Level::Low, "major")),
+        Some((ROLLOUT, vec![TRAINING]))
+    );
 }

@@ -72,6 +72,7 @@ diesel::table! {
         close_requires_changes_closed -> Bool,
         blocked_by_blackouts -> Bool,
         record_types -> Array<Text>,
+        entry_requires_members_reached -> Bool,
     }
 }
 

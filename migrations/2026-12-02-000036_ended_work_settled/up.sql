@@ -8,3 +8,10 @@ ALTER TABLE tasks ADD COLUMN cancel_reason text NOT NULL DEFAULT '' CHECK (lengt
 ALTER TABLE phases ADD COLUMN record_types text[] NOT NULL DEFAULT '{}';
 UPDATE phases SET record_types = ARRAY['major', 'minor']
 WHERE name = 'Training' AND workflow_id = (SELECT id FROM workflows WHERE name = 'Release Management');
+
+-- A package may enter a phase only once its active members have reached it (issue 23): an
+-- entry gate, on for the forward phases of the out-of-box release workflow.
+ALTER TABLE phases ADD COLUMN entry_requires_members_reached boolean NOT NULL DEFAULT false;
+UPDATE phases SET entry_requires_members_reached = true
+WHERE name IN ('Plan and Design', 'Build and Test', 'Training', 'Distribution and Rollout', 'Verification')
+  AND workflow_id = (SELECT id FROM workflows WHERE name = 'Release Management');

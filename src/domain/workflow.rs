@@ -507,6 +507,27 @@ pub fn state_after(t: &TransitionDef) -> RecordState {
     }
 }
 
+/// A member of a package, as the package's entry gate compares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberAt {
+    pub number: String,
+    pub active: bool,
+    /// The position of its current phase in its workflow.
+    pub position: i32,
+    /// The position, in its workflow, of the phase the package would enter (`None`: its
+    /// workflow has no such phase, so it cannot be behind it).
+    pub target_position: Option<i32>,
+}
+
+/// The active members of a package that have not yet reached the phase it would enter.
+pub fn members_behind(members: &[MemberAt]) -> Vec<String> {
+    members
+        .iter()
+        .filter(|m| m.active && m.target_position.is_some_and(|t| m.position < t))
+        .map(|m| m.number.clone())
+        .collect()
+}
+
 /// The open work a transition settles: which tasks it cancels and the reason they carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settling {

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::workflow_config::WorkflowConfig;
 use crate::domain::permissions::{self, Actor, Parties};
-use crate::domain::workflow::{Gate, GateNeeds, RecordState};
+use crate::domain::workflow::{members_behind, Gate, GateNeeds, MemberAt, RecordState};
 use crate::error::{AppError, AppResult};
 use crate::models::history::{self, NewEvent};
 use crate::models::releases::{self as rel, Release};
@@ -292,11 +292,77 @@ pub fn gates(
             });
         }
     }
+    let members_phases: Vec<i64> = config
+        .flags
+        .iter()
+        .filter(|f| f.entry_requires_members_reached && needs.entry_of(f.id))
+        .map(|f| f.id)
+        .collect();
+    if !members_phases.is_empty() {
+        entry.extend(members_gates(conn, r, config, &members_phases)?);
+    }
     if needs.entry {
         // Blackouts hold entering the phases they apply to, unless the release is an emergency.
         entry.extend(super::conflicts::blackout_gates(conn, r, config, needs)?);
     }
     Ok((close, entry))
+}
+
+/// The entry gates a package's members put on `phases`: members still behind the phase.
+fn members_gates(
+    conn: &mut PgConnection,
+    r: &Release,
+    config: &WorkflowConfig,
+    phase_ids: &[i64],
+) -> QueryResult<Vec<(i64, Gate)>> {
+    let members = member_heads(conn, r.id)?;
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let workflows: Vec<i64> = members.iter().map(|m| m.3).collect();
+    // Every phase of the members' workflows: (id, workflow, name, position).
+    let known: Vec<(i64, i64, String, i32)> = phases::table
+        .filter(phases::workflow_id.eq_any(&workflows))
+        .select((
+            phases::id,
+            phases::workflow_id,
+            phases::name,
+            phases::position,
+        ))
+        .load(conn)?;
+    let mut out = Vec::new();
+    for target in phase_ids {
+        let Some(t) = config.workflow.phase(*target) else {
+            continue;
+        };
+        let at: Vec<MemberAt> = members
+            .iter()
+            .map(|m| MemberAt {
+                number: paths::release_number(m.1),
+                active: m.5 == RecordState::Active.as_str(),
+                position: known
+                    .iter()
+                    .find(|k| k.0 == m.4)
+                    .map(|k| k.3)
+                    .unwrap_or(i32::MAX),
+                target_position: known
+                    .iter()
+                    .find(|k| k.1 == m.3 && (k.0 == t.id || k.2 == t.name))
+                    .map(|k| k.3),
+            })
+            .collect();
+        let behind = members_behind(&at);
+        if !behind.is_empty() {
+            out.push((
+                *target,
+                Gate::RelatedRecords {
+                    reason: format!("Bundled releases not yet in {}", t.name),
+                    numbers: behind,
+                },
+            ));
+        }
+    }
+    Ok(out)
 }
 
 fn parties(r: &Release) -> Parties {
@@ -415,6 +481,10 @@ pub fn bundle(
         }
         if m.package_id == Some(p.id) {
             return Ok(Err(format!("{mnum} is already in {pn}.")));
+        }
+        if m.state != RecordState::Active.as_str() {
+            let state = m.state.parse::<RecordState>().map(|s| s.label().to_lowercase()).unwrap_or_default();
+            return Ok(Err(format!("{mnum} is {state}: only an active release can be bundled into a package.")));
         }
         if let Some(other) = m.package_id {
             let o = rel::find_by_id(conn, other)?;

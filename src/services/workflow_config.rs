@@ -23,6 +23,8 @@ pub struct PhaseFlags {
     pub entry_requires_changes_approved: bool,
     pub close_requires_changes_closed: bool,
     pub blocked_by_blackouts: bool,
+    /// A package enters it only once its active members have reached it.
+    pub entry_requires_members_reached: bool,
 }
 
 /// A workflow's configuration as read at `generation`.
@@ -134,6 +136,7 @@ fn read(conn: &mut PgConnection, workflow_id: i64, generation: i64) -> QueryResu
             phases::entry_requires_changes_approved,
             phases::close_requires_changes_closed,
             phases::blocked_by_blackouts,
+            phases::entry_requires_members_reached,
         ))
         .load(conn)?;
     let requirements = phase_approvals::table

@@ -593,3 +593,27 @@ async fn a_refused_transition_says_refused_even_from_a_stale_form() {
     .await;
     page.assert_lacks("changed");
 }
+
+#[tokio::test]
+async fn an_ended_release_cannot_be_bundled_into_a_package() {
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let pkg = register(&c, "Package", "minor", "low", "low").await;
+    let ended = register(&c, "Old", "minor", "low", "low").await;
+    take(&app, &c, &ended, "Abandon release", "Not needed")
+        .await
+        .assert_status(303);
+    let page = refused(
+        &app,
+        "bundle an abandoned release",
+        422,
+        c.post(
+            &format!("/releases/{pkg}/bundle"),
+            &[("number", &ended), ("action", "add")],
+        ),
+    )
+    .await;
+    page.assert_contains(&format!(
+        "{ended} is abandoned: only an active release can be bundled into a package."
+    ));
+}

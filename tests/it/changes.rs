@@ -410,12 +410,21 @@ async fn a_package_with_an_active_member_cannot_close() {
     )
     .await
     .assert_status(303);
-    to_distribution(&app, &c, &pkg).await;
-    save(&app, &c, &pkg, &[("actual_start", "2026-12-02T10:00")]).await;
-    cab_approves(&app, &pkg).await;
-    take(&app, &c, &pkg, "Advance to Verification", "")
+    // A package does not run ahead of its members.
+    take(&app, &c, &pkg, "Advance to Plan and Design", "")
         .await
-        .assert_status(303);
+        .assert_status(422)
+        .assert_contains(&format!(
+            "Bundled releases not yet in Plan and Design: {member}."
+        ));
+    for r in [&member, &pkg] {
+        to_distribution(&app, &c, r).await;
+        save(&app, &c, r, &[("actual_start", "2026-12-02T10:00")]).await;
+        cab_approves(&app, r).await;
+        take(&app, &c, r, "Advance to Verification", "")
+            .await
+            .assert_status(303);
+    }
     save(
         &app,
         &c,

@@ -568,3 +568,21 @@ fn training_applies_to_major_and_minor_releases_of_high_impact_and_urgency_only(
         Some((ROLLOUT, vec![TRAINING]))
     );
 }
+
+#[test]
+fn a_package_waits_for_members_behind_the_phase_it_enters() {
+    let m = |n: &str, active, position, target| MemberAt {
+        number: n.into(),
+        active,
+        position,
+        target_position: target,
+    };
+    let members = [
+        m("RL-1", true, 1, Some(5)),
+        m("RL-2", true, 5, Some(5)),
+        m("RL-3", false, 1, Some(5)),
+        m("RL-4", true, 6, Some(5)),
+        m("RL-5", true, 1, None),
+    ];
+    assert_eq!(members_behind(&members), vec!["RL-1".to_string()]);
+}

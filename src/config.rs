@@ -17,7 +17,8 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// `RELMAN_POOL_SIZE` (default 10).
     pub pool_size: u32,
-    /// `RELMAN_BASE_URL`: how people reach Relman, for links in e-mail.
+    /// `RELMAN_BASE_URL`: how people reach Relman; the only source of absolute links (e-mail,
+    /// the calendar feed).
     pub base_url: String,
     /// `RELMAN_MAIL_FROM`: the sender of notification e-mail.
     pub mail_from: String,

@@ -146,17 +146,30 @@ impl TestApp {
         TestApp::spawn_with(false).await
     }
 
+    /// An instance whose `RELMAN_BASE_URL` is `base_url` instead of its own address.
+    pub async fn spawn_with_base_url(base_url: &str) -> TestApp {
+        TestApp::spawn_configured(true, Some(base_url)).await
+    }
+
     async fn spawn_with(mail: bool) -> TestApp {
+        TestApp::spawn_configured(mail, None).await
+    }
+
+    async fn spawn_configured(mail: bool, base_url: Option<&str>) -> TestApp {
         let db = tokio::task::spawn_blocking(TestDb::new)
             .await
             .expect("create db");
         let pool = db::pool(&db.url, 4, mail).expect("pool");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let settings = HttpSettings {
             session_key: actix_web::cookie::Key::generate(),
             cookie_secure: false,
+            // By default the address it serves on, as a deployment configures it.
+            base_url: relman::app::BaseUrl::new(base_url.unwrap_or(&base)),
         };
-        let app = Application::build("127.0.0.1:0", pool.clone(), settings, Some(1)).expect("bind");
-        let base = format!("http://127.0.0.1:{}", app.port());
+        let app = Application::from_listener(listener, pool.clone(), settings, Some(1))
+            .expect("serve");
         tokio::spawn(app.into_server());
         TestApp { base, db, pool }
     }

@@ -221,6 +221,21 @@ impl TestApp {
         }
     }
 
+    /// A fresh browser-like client connecting from another loopback address (`127.0.0.2`…), as
+    /// someone elsewhere on the network would.
+    pub fn client_from(&self, ip: &str) -> Client {
+        Client {
+            base: self.base.clone(),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .local_address(ip.parse::<std::net::IpAddr>().expect("an IP address"))
+                .build()
+                .unwrap(),
+        }
+    }
+
     /// A client signed in as a new user with these roles.
     pub async fn signed_in(&self, username: &str, roles: &[Role]) -> Client {
         self.user(username, roles, &[]);
@@ -319,6 +334,20 @@ impl Client {
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
+            .send()
+            .await
+            .expect("POST");
+        to_page(r).await
+    }
+
+    /// POST a body exactly as encoded here (`title=%%0000`), after the session's CSRF token.
+    pub async fn post_encoded(&self, path: &str, encoded: &str) -> Page {
+        let token = self.csrf().await;
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf_token={token}&{encoded}"))
             .send()
             .await
             .expect("POST");

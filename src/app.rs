@@ -220,7 +220,11 @@ pub fn query_has_nul(query: &str) -> bool {
     // Only a `%` can turn into a NUL once decoded (a raw NUL cannot reach a request line).
     query.contains('%')
         && serde_html_form::from_str::<Vec<(String, String)>>(query)
-            .map(|pairs| pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')))
+            .map(|pairs| {
+                pairs
+                    .iter()
+                    .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+            })
             .unwrap_or(false)
 }
 
@@ -326,4 +330,92 @@ fn security_headers(secure: bool) -> DefaultHeaders {
 /// The stylesheet and other static files, compiled into the binary so it runs from anywhere.
 fn actix_files_static() -> actix_web::Resource {
     web::resource("/static/{file}").route(web::get().to(crate::routes::static_file))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::middleware::from_fn;
+    use actix_web::{test, web, App, HttpResponse};
+
+    use crate::error::AppError;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Fails after the handler, as the session middleware does when it cannot write its cookie.
+    async fn failing_store(
+        req: actix_web::dev::ServiceRequest,
+        next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+    ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error>
+    {
+        let fail = req.path() == "/middleware";
+        let res = next.call(req).await?;
+        if fail {
+            return Err(actix_web::error::InternalError::from_response(
+                "the session state is too large for a cookie",
+                HttpResponse::InternalServerError().finish(),
+            )
+            .into());
+        }
+        Ok(res)
+    }
+
+    #[actix_web::test]
+    async fn every_server_error_is_logged_with_its_cause() {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(failing_store))
+                .wrap(from_fn(super::log_server_errors))
+                .route(
+                    "/handler",
+                    web::get().to(|| async {
+                        Err::<HttpResponse, _>(AppError::Internal("the handler's cause".into()))
+                    }),
+                )
+                .route("/middleware", web::get().to(HttpResponse::SeeOther))
+                .route(
+                    "/missing",
+                    web::get().to(|| async { Err::<HttpResponse, _>(AppError::NotFound) }),
+                ),
+        )
+        .await;
+        for (path, status) in [("/handler", 500), ("/middleware", 500), ("/missing", 404)] {
+            let req = test::TestRequest::get().uri(path).to_request();
+            let answered = match test::try_call_service(&app, req).await {
+                Ok(res) => res.status(),
+                // The server turns a middleware's error into an (empty) response.
+                Err(e) => e.as_response_error().status_code(),
+            };
+            assert_eq!(answered.as_u16(), status, "{path}");
+        }
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.contains("GET /handler") && text.contains("the handler's cause"),
+            "{text}"
+        );
+        assert!(
+            text.contains("GET /middleware") && text.contains("too large for a cookie"),
+            "{text}"
+        );
+        assert!(!text.contains("/missing"), "{text}");
+    }
 }

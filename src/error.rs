@@ -222,7 +222,9 @@ mod tests {
         assert_eq!(e.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
         let body = e.error_response().into_body();
         let bytes = actix_web::body::to_bytes(body);
-        let text = futures_util::FutureExt::now_or_never(bytes).unwrap().unwrap();
+        let text = futures_util::FutureExt::now_or_never(bytes)
+            .unwrap()
+            .unwrap();
         assert!(String::from_utf8_lossy(&text).contains("contains a NUL character"));
     }
 }

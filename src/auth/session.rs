@@ -188,7 +188,10 @@ mod tests {
         }
         assert_eq!(all.len(), FLASH_MAX_MESSAGES);
         assert_eq!(all.last().unwrap().1, "Saved change 99.");
-        assert_eq!(all[0].1, format!("Saved change {}.", 100 - FLASH_MAX_MESSAGES));
+        assert_eq!(
+            all[0].1,
+            format!("Saved change {}.", 100 - FLASH_MAX_MESSAGES)
+        );
     }
 
     #[test]
@@ -198,7 +201,9 @@ mod tests {
             // Quotes and non-ASCII grow as JSON (and as JSON inside the session's JSON).
             all = with_flash(all, "error", &"\"ü\u{1f600}".repeat(2_000));
         }
-        assert!(all.iter().all(|(_, m)| m.chars().count() <= FLASH_MAX_CHARS));
+        assert!(all
+            .iter()
+            .all(|(_, m)| m.chars().count() <= FLASH_MAX_CHARS));
         assert!(all[0].1.ends_with('…'));
         let stored = serde_json::to_string(&serde_json::to_string(&all).unwrap()).unwrap();
         assert!(stored.len() <= FLASH_MAX_BYTES, "{}", stored.len());

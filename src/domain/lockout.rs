@@ -38,7 +38,9 @@ pub fn delay(failures: &[DateTime<Utc>], now: DateTime<Utc>) -> std::time::Durat
     if recent < MAX_FAILURES {
         return std::time::Duration::ZERO;
     }
-    let doublings = u32::try_from(recent - MAX_FAILURES).unwrap_or(u32::MAX).min(8);
+    let doublings = u32::try_from(recent - MAX_FAILURES)
+        .unwrap_or(u32::MAX)
+        .min(8);
     std::time::Duration::from_secs((1u64 << doublings).min(MAX_DELAY_SECS))
 }
 
@@ -125,7 +127,10 @@ mod tests {
         assert_eq!(&waits[..4], &[secs(1), secs(2), secs(4), secs(4)]);
         assert!(waits.iter().all(|w| *w <= secs(MAX_DELAY_SECS)));
         // However many failures, the owner's right password is answered within seconds.
-        assert_eq!(delay(&ago(now, &vec![0; 10_000]), now), secs(MAX_DELAY_SECS));
+        assert_eq!(
+            delay(&ago(now, &vec![0; 10_000]), now),
+            secs(MAX_DELAY_SECS)
+        );
     }
 
     #[test]

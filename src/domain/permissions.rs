@@ -150,7 +150,10 @@ mod tests {
         let change = own_access_change(
             admin,
             1,
-            (Roles::of(&[Role::Admin]), Roles::of(&[Role::Admin, Role::Approver])),
+            (
+                Roles::of(&[Role::Admin]),
+                Roles::of(&[Role::Admin, Role::Approver]),
+            ),
             (&[], &["CAB"]),
         )
         .expect("flagged");
@@ -161,12 +164,19 @@ mod tests {
         let gave_up = own_access_change(
             admin,
             1,
-            (Roles::of(&[Role::Admin, Role::Manager]), Roles::of(&[Role::Admin])),
+            (
+                Roles::of(&[Role::Admin, Role::Manager]),
+                Roles::of(&[Role::Admin]),
+            ),
             (&["CAB", "ECAB"], &["CAB"]),
         )
         .unwrap();
         assert!(gave_up.granted.is_empty());
-        assert!(gave_up.describe().starts_with("Gave up: "), "{}", gave_up.describe());
+        assert!(
+            gave_up.describe().starts_with("Gave up: "),
+            "{}",
+            gave_up.describe()
+        );
     }
 
     #[test]

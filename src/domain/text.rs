@@ -56,7 +56,14 @@ mod tests {
 
     #[test]
     fn ordinary_text_tabs_and_unicode_pass_everywhere() {
-        for v in ["", "Billing update", "a\tb", "Ünïcödé ✓ 😀", "\u{202e}rtl", "100%"] {
+        for v in [
+            "",
+            "Billing update",
+            "a\tb",
+            "Ünïcödé ✓ 😀",
+            "\u{202e}rtl",
+            "100%",
+        ] {
             assert_eq!(control_character_problem("title", v), None, "{v:?}");
             assert_eq!(control_character_problem("description", v), None, "{v:?}");
         }
@@ -64,29 +71,65 @@ mod tests {
 
     #[test]
     fn line_breaks_pass_only_in_text_areas_and_only_as_lf_or_crlf() {
-        for key in ["description", "body", "reason", "phase_description", "t3_description", "backout_plan"] {
+        for key in [
+            "description",
+            "body",
+            "reason",
+            "phase_description",
+            "t3_description",
+            "backout_plan",
+        ] {
             assert_eq!(control_character_problem(key, "one\ntwo"), None, "{key}");
-            assert_eq!(control_character_problem(key, "one\r\ntwo\r\n"), None, "{key}");
+            assert_eq!(
+                control_character_problem(key, "one\r\ntwo\r\n"),
+                None,
+                "{key}"
+            );
             let bare = control_character_problem(key, "one\rtwo").expect(key);
             assert!(bare.contains("carriage return"), "{bare}");
             assert!(control_character_problem(key, "ends\r").is_some(), "{key}");
         }
-        for key in ["title", "name", "display_name", "t0_title", "risk_reason", "comment"] {
-            assert!(control_character_problem(key, "one\ntwo").is_some(), "{key}");
-            assert!(control_character_problem(key, "one\r\ntwo").is_some(), "{key}");
-            assert!(control_character_problem(key, "one\rtwo").is_some(), "{key}");
+        for key in [
+            "title",
+            "name",
+            "display_name",
+            "t0_title",
+            "risk_reason",
+            "comment",
+        ] {
+            assert!(
+                control_character_problem(key, "one\ntwo").is_some(),
+                "{key}"
+            );
+            assert!(
+                control_character_problem(key, "one\r\ntwo").is_some(),
+                "{key}"
+            );
+            assert!(
+                control_character_problem(key, "one\rtwo").is_some(),
+                "{key}"
+            );
         }
     }
 
     #[test]
     fn nul_escape_and_other_control_characters_are_refused_everywhere() {
         for key in ["title", "description", "password"] {
-            for v in ["a\0b", "\u{1b}[31mred\u{1b}[0m", "bell\u{7}", "del\u{7f}", "c1\u{9b}31m"] {
+            for v in [
+                "a\0b",
+                "\u{1b}[31mred\u{1b}[0m",
+                "bell\u{7}",
+                "del\u{7f}",
+                "c1\u{9b}31m",
+            ] {
                 assert!(control_character_problem(key, v).is_some(), "{key} {v:?}");
             }
         }
         let m = control_character_problem("name", "\u{1b}[2J").unwrap();
-        assert!(m.contains("“name”") && m.contains("escape character"), "{m}");
+        assert!(
+            m.contains("“name”") && m.contains("escape character"),
+            "{m}"
+        );
         let m = control_character_problem("title", "x\0").unwrap();
         assert!(m.contains("NUL"), "{m}");
     }

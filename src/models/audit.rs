@@ -36,7 +36,11 @@ pub struct Entry {
 
 /// The newest entries; only those that changed their actor's own roles or groups when
 /// `own_access_only`.
-pub fn latest(conn: &mut PgConnection, limit: i64, own_access_only: bool) -> QueryResult<Vec<Entry>> {
+pub fn latest(
+    conn: &mut PgConnection,
+    limit: i64,
+    own_access_only: bool,
+) -> QueryResult<Vec<Entry>> {
     let mut q = admin_audit::table
         .left_join(users::table.on(users::id.nullable().eq(admin_audit::actor_id)))
         .select((

@@ -33,9 +33,11 @@ fn last_reset(
         .into_boxed();
     q = match address {
         Some(a) => q.filter(
-            login_events::outcome.eq("unlocked").or(login_events::outcome
-                .eq("success")
-                .and(login_events::address.eq(a.to_string()))),
+            login_events::outcome
+                .eq("unlocked")
+                .or(login_events::outcome
+                    .eq("success")
+                    .and(login_events::address.eq(a.to_string()))),
         ),
         None => q.filter(login_events::outcome.eq_any(["success", "unlocked"])),
     };

@@ -234,7 +234,10 @@ async fn add_member(
     match outcome {
         Ok((member, group, own)) => {
             user.flash("success", format!("{member} is a member of {}.", group?));
-            Ok(with_own_access_change(see_other(paths::admin_group(id)), own))
+            Ok(with_own_access_change(
+                see_other(paths::admin_group(id)),
+                own,
+            ))
         }
         Err(errors) => invalid(&group_page(&user, &pool, id, form_errors(errors), chosen).await?),
     }

@@ -137,15 +137,13 @@ const ATTACK_ROWS: i64 = 200;
 fn attack_rows(summary: Vec<login_events::FailureSummary>) -> Vec<AttackRow> {
     summary
         .into_iter()
-        .map(|f| {
-            AttackRow {
-                name_failures: f.name_failures,
-                known: f.known,
-                username: f.username,
-                address: f.address,
-                failures: f.failures,
-                last_at: views::datetime(&f.last_at),
-            }
+        .map(|f| AttackRow {
+            name_failures: f.name_failures,
+            known: f.known,
+            username: f.username,
+            address: f.address,
+            failures: f.failures,
+            last_at: views::datetime(&f.last_at),
         })
         .collect()
 }

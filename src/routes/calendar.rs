@@ -741,7 +741,10 @@ mod tests {
             feed_text("RL-1 Fix\rEND:VEVENT\r\nBEGIN:VEVENT"),
             "RL-1 Fix\nEND:VEVENT\nBEGIN:VEVENT"
         );
-        assert_eq!(feed_text("a\u{1b}[31mb\u{0}c\td"), "a\u{fffd}[31mb\u{fffd}c\td");
+        assert_eq!(
+            feed_text("a\u{1b}[31mb\u{0}c\td"),
+            "a\u{fffd}[31mb\u{fffd}c\td"
+        );
         assert_eq!(feed_text("plain, text; as is"), "plain, text; as is");
     }
 }

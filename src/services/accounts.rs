@@ -199,7 +199,8 @@ pub fn create_user(conn: &mut PgConnection, new: &NewAccount) -> Result<users::U
         return Err(CreateError::Invalid(p.into()));
     }
     // The command line's `--display-name` too, not only the forms (`forms::Form`).
-    if let Some(p) = crate::domain::text::control_character_problem("display_name", new.display_name)
+    if let Some(p) =
+        crate::domain::text::control_character_problem("display_name", new.display_name)
     {
         return Err(CreateError::Invalid(p));
     }
@@ -284,6 +285,9 @@ pub fn ensure_first_admin(
     Ok(generated.then_some(pw))
 }
 
+/// The new session epoch, or the field and message of a refused password change.
+pub type PasswordChange = Result<i32, (&'static str, String)>;
+
 /// Change one's own password after checking the current one. Returns the new session epoch
 /// (or the field and message of the refusal), and how long to wait before answering. A wrong
 /// current password counts as a failed sign-in for the account from this address, and is
@@ -295,7 +299,7 @@ pub fn change_password(
     current: &str,
     new: &str,
     address: &str,
-) -> AppResult<(Result<i32, (&'static str, String)>, std::time::Duration)> {
+) -> AppResult<(PasswordChange, std::time::Duration)> {
     let user = users::find(conn, user_id)?;
     let now = chrono::Utc::now();
     let Throttle { delay, locked } = throttle(conn, &user.username, address, now)?;
@@ -498,8 +502,7 @@ fn own_change(
 ) -> Option<String> {
     let before: Vec<&str> = before.iter().map(String::as_str).collect();
     let after: Vec<&str> = after.iter().map(String::as_str).collect();
-    permissions::own_access_change(actor, target, roles, (&before, &after))
-        .map(|c| c.describe())
+    permissions::own_access_change(actor, target, roles, (&before, &after)).map(|c| c.describe())
 }
 
 /// An administrator edits an account's display name, e-mail, roles and groups. Refuses to let
@@ -653,7 +656,15 @@ pub fn admin_add_member(
     let added = groups::add_member(conn, group_id, user.id)? > 0;
     let roles = (user.role_set(), user.role_set());
     let own = added
-        .then(|| own_change(actor, user.id, roles, &[], std::slice::from_ref(&group.name)))
+        .then(|| {
+            own_change(
+                actor,
+                user.id,
+                roles,
+                &[],
+                std::slice::from_ref(&group.name),
+            )
+        })
         .flatten();
     Ok(Ok((user, own)))
 }
@@ -670,7 +681,15 @@ pub fn admin_remove_member(
     let removed = groups::remove_member(conn, group_id, user_id)? > 0;
     let roles = (user.role_set(), user.role_set());
     let own = removed
-        .then(|| own_change(actor, user.id, roles, std::slice::from_ref(&group.name), &[]))
+        .then(|| {
+            own_change(
+                actor,
+                user.id,
+                roles,
+                std::slice::from_ref(&group.name),
+                &[],
+            )
+        })
         .flatten();
     Ok((group, user, removed, own))
 }

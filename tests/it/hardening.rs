@@ -84,7 +84,10 @@ async fn nul_characters_in_filters_are_refused_with_400_never_stripped_or_a_500(
         .await
         .assert_status(400);
     // A literal percent sign is no NUL: the filter still works.
-    c.get("/releases?q=Bill").await.assert_status(200).assert_contains(&number);
+    c.get("/releases?q=Bill")
+        .await
+        .assert_status(200)
+        .assert_contains(&number);
     c.get("/releases?q=100%25").await.assert_status(200);
 }
 
@@ -103,10 +106,13 @@ async fn nul_characters_in_forms_are_refused_with_422_and_nothing_is_saved() {
             .await
             .assert_status(422)
             .assert_contains("NUL character");
-        c.post_encoded(&format!("/releases/{number}/tasks"), &format!("title={nul}"))
-            .await
-            .assert_status(422)
-            .assert_contains("NUL character");
+        c.post_encoded(
+            &format!("/releases/{number}/tasks"),
+            &format!("title={nul}"),
+        )
+        .await
+        .assert_status(422)
+        .assert_contains("NUL character");
         admin
             .post_encoded("/admin/groups", &format!("name=Ops{nul}&description="))
             .await
@@ -131,7 +137,11 @@ async fn nul_characters_in_forms_are_refused_with_422_and_nothing_is_saved() {
         .select(releases::title)
         .load(&mut conn)
         .unwrap();
-    assert_eq!(titles, vec!["Billing update"], "nothing saved, nothing stripped");
+    assert_eq!(
+        titles,
+        vec!["Billing update"],
+        "nothing saved, nothing stripped"
+    );
     let tasks: i64 = relman::schema::tasks::table
         .count()
         .get_result(&mut conn)
@@ -374,7 +384,11 @@ async fn relman_user_unlock_clears_an_accounts_failed_sign_ins() {
     };
     let out = unlock("Uma");
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(said.contains("Unlocked uma"), "{said}");
     // Her failures no longer count (so nothing slows her down), and she is not locked out.
     let failures = relman::models::login_events::recent_failures(&mut app.conn(), "uma").unwrap();
@@ -391,9 +405,15 @@ async fn administrators_see_the_accounts_being_attacked_and_nobody_else_does() {
     app.user("vera", &[Role::Approver], &[]);
     let attacker = app.client_from("127.0.0.3");
     for _ in 0..3 {
-        attacker.login("vera", "a wrong guess").await.assert_status(422);
+        attacker
+            .login("vera", "a wrong guess")
+            .await
+            .assert_status(422);
     }
-    attacker.login("nosuchname", "a wrong guess").await.assert_status(422);
+    attacker
+        .login("nosuchname", "a wrong guess")
+        .await
+        .assert_status(422);
     let admin = app.signed_in("ada", &[Role::Admin]).await;
     admin
         .get("/admin/users")
@@ -408,13 +428,19 @@ async fn administrators_see_the_accounts_being_attacked_and_nobody_else_does() {
         .assert_contains("nosuchname <span class=\"muted\">(no such account)</span>")
         .assert_contains("relman user unlock NAME");
     // Once the owner signs in, her earlier failures no longer count.
-    app.client().login("vera", PASSWORD).await.assert_redirect_to("/");
+    app.client()
+        .login("vera", PASSWORD)
+        .await
+        .assert_redirect_to("/");
     admin
         .get("/admin/users/sign-ins")
         .await
         .assert_lacks("<td>vera</td><td>3</td>");
     let manager = app.signed_in("max", &[Role::Manager, Role::Approver]).await;
-    manager.get("/admin/users/sign-ins").await.assert_status(403);
+    manager
+        .get("/admin/users/sign-ins")
+        .await
+        .assert_status(403);
 }
 
 // ---- Items 6 and 10: control characters ----
@@ -443,10 +469,13 @@ async fn control_characters_are_refused_in_every_kind_of_text_field() {
         .await
         .assert_status(422)
         .assert_contains(what);
-        c.post_encoded(&format!("/releases/{number}/tasks"), &format!("title=Check{bad}"))
-            .await
-            .assert_status(422)
-            .assert_contains("not allowed");
+        c.post_encoded(
+            &format!("/releases/{number}/tasks"),
+            &format!("title=Check{bad}"),
+        )
+        .await
+        .assert_status(422)
+        .assert_contains("not allowed");
         admin
             .post_encoded("/admin/groups", &format!("name=Ops{bad}&description="))
             .await
@@ -518,8 +547,15 @@ async fn a_carriage_return_already_stored_in_a_title_does_not_reach_the_calendar
     // One event, its title one (escaped) value: no line of the feed begins where the title's
     // CRs were.
     let lines: Vec<&str> = feed.split("\r\n").collect();
-    assert_eq!(lines.iter().filter(|l| **l == "BEGIN:VEVENT").count(), 1, "{feed}");
-    assert!(!lines.iter().any(|l| l.starts_with("SUMMARY:Injected")), "{feed}");
+    assert_eq!(
+        lines.iter().filter(|l| **l == "BEGIN:VEVENT").count(),
+        1,
+        "{feed}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("SUMMARY:Injected")),
+        "{feed}"
+    );
     assert!(feed.contains("Fix\\nEND:VEVENT\\nBEGIN:VEVENT"), "{feed}");
 }
 
@@ -545,10 +581,16 @@ async fn a_hundred_posts_without_a_page_view_keep_the_cookie_small_and_never_fai
             largest = largest.max(v.len());
         }
     }
-    assert!(largest > 0 && largest < 4096, "the cookie grew to {largest} bytes");
+    assert!(
+        largest > 0 && largest < 4096,
+        "the cookie grew to {largest} bytes"
+    );
     let page = c.get("/account/calendar").await;
     page.assert_status(200);
-    let shown = page.body.matches("Your calendar feed has a new address").count();
+    let shown = page
+        .body
+        .matches("Your calendar feed has a new address")
+        .count();
     assert!((1..=5).contains(&shown), "{shown} messages shown");
 }
 
@@ -652,9 +694,12 @@ async fn an_administrator_granting_themself_approver_and_cab_is_flagged_on_the_a
     audit
         .assert_status(200)
         .assert_contains("Administrators' changes to their own access")
-        .assert_contains("Self-granted</span> Self-granted: the Release Approver role, membership of CAB")
+        .assert_contains(
+            "Self-granted</span> Self-granted: the Release Approver role, membership of CAB",
+        )
         .assert_contains("Self-granted</span> Self-granted: membership of ECAB");
-    let own = &audit.body[audit.body.find("own-title").unwrap()..audit.body.find("actions-title").unwrap()];
+    let own = &audit.body
+        [audit.body.find("own-title").unwrap()..audit.body.find("actions-title").unwrap()];
     assert_eq!(own.matches("<tr><td>").count(), 2, "{own}");
     assert!(!own.contains(&format!("/admin/users/{carl}")), "{own}");
     assert!(own.contains("<td>ivan</td>"), "{own}");

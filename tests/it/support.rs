@@ -168,8 +168,8 @@ impl TestApp {
             // By default the address it serves on, as a deployment configures it.
             base_url: relman::app::BaseUrl::new(base_url.unwrap_or(&base)),
         };
-        let app = Application::from_listener(listener, pool.clone(), settings, Some(1))
-            .expect("serve");
+        let app =
+            Application::from_listener(listener, pool.clone(), settings, Some(1)).expect("serve");
         tokio::spawn(app.into_server());
         TestApp { base, db, pool }
     }

@@ -21,6 +21,8 @@ pub struct HttpSettings {
     /// `RELMAN_BASE_URL`: the only source of absolute links (the calendar feed's); never the
     /// request's `Host` or `X-Forwarded-Host`, which a client chooses.
     pub base_url: BaseUrl,
+    /// `RELMAN_TRUSTED_PROXIES`: whose `X-Forwarded-For` names the client (`auth::address`).
+    pub trusted_proxies: crate::auth::TrustedProxies,
 }
 
 /// How people reach Relman (`https://relman.example.com`, no trailing slash), from the
@@ -65,6 +67,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let pool = web::Data::new(pool);
         let base_url = web::Data::new(settings.base_url.clone());
+        let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(audit_admin_actions))
@@ -76,6 +79,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(log_server_errors))
                 .app_data(pool.clone())
                 .app_data(base_url.clone())
+                .app_data(trusted_proxies.clone())
                 .app_data(web::PayloadConfig::new(256 * 1024))
                 .app_data(web::FormConfig::default().limit(256 * 1024))
                 .configure(routes::configure)
@@ -158,10 +162,7 @@ async fn audit_admin_actions(
     let context = audited.then(|| {
         let uid: Option<i64> = req.get_session().get("uid").ok().flatten();
         let action = format!("POST {}", req.path());
-        let address = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
+        let address = crate::auth::client_address(req.request());
         (
             uid,
             action,

@@ -212,6 +212,7 @@ fn limit_malloc_arenas() {
 
 fn serve(config: &Config, bind: &str) -> Result<(), String> {
     let session_key = session_key(config)?;
+    let trusted_proxies = crate::auth::TrustedProxies::parse(&config.trusted_proxies)?;
     crate::kept::set_ttl_secs(config.keep_secs);
     crate::app::set_slow_request_ms(config.slow_request_ms);
     limit_malloc_arenas();
@@ -248,6 +249,7 @@ fn serve(config: &Config, bind: &str) -> Result<(), String> {
             session_key,
             cookie_secure: config.cookie_secure,
             base_url: crate::app::BaseUrl::new(&config.base_url),
+            trusted_proxies,
         };
         let rt = actix_web::rt::System::new();
         rt.block_on(async move {

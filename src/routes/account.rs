@@ -68,10 +68,7 @@ async fn login(
 ) -> AppResult<HttpResponse> {
     let f = form.into_inner();
     let next = paths::safe_next(f.next.as_deref());
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let address = crate::auth::client_address(&req);
     let (username, password) = (f.username.clone(), f.password);
     let attempt = db::run(&pool, move |conn| {
         accounts::sign_in(conn, &username, &password, &address)
@@ -175,10 +172,7 @@ async fn change_password(
     }
     let uid = user.id;
     let sid = user.session.session_id().unwrap_or_default();
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let address = crate::auth::client_address(&req);
     let (result, delay) = db::run(&pool, move |conn| {
         let (changed, delay) =
             accounts::change_password(conn, uid, &f.current, &f.new_password, &address)?;

@@ -704,3 +704,55 @@ async fn an_administrator_granting_themself_approver_and_cab_is_flagged_on_the_a
     assert!(!own.contains(&format!("/admin/users/{carl}")), "{own}");
     assert!(own.contains("<td>ivan</td>"), "{own}");
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_throttled_not_the_proxys() {
+    let app = TestApp::spawn().await;
+    app.user("walt", &[Role::Manager], &[]);
+    // A sign-in attempt with this X-Forwarded-For: (status, page).
+    let login_as = |c: crate::support::Client, forwarded_for: &'static str, pw: &'static str| async move {
+        let token = c.get("/login").await.csrf().unwrap();
+        let form = [
+            ("csrf_token", token.as_str()),
+            ("username", "walt"),
+            ("password", pw),
+        ];
+        let r = c
+            .http
+            .post(format!("{}/login", c.base))
+            .header("x-forwarded-for", forwarded_for)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_html_form::to_string(form).unwrap())
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    // Through the proxy (127.0.0.1 is trusted in the tests): the client is the address the
+    // proxy appended, whatever the client wrote before it.
+    for _ in 0..5 {
+        let (status, _) =
+            login_as(app.client(), "198.51.100.1, 203.0.113.9", "a wrong guess").await;
+        assert_eq!(status, 422);
+    }
+    let (status, body) = login_as(app.client(), "203.0.113.9", PASSWORD).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("locked"), "{body}");
+    // Someone else behind the same proxy signs in.
+    assert_eq!(
+        login_as(app.client(), "198.51.100.7", PASSWORD).await.0,
+        303
+    );
+    // From an address that is no proxy, the header is the client's own: ignored.
+    let direct = app.client_from("127.0.0.4");
+    assert_eq!(login_as(direct, "192.0.2.1", "a wrong guess").await.0, 422);
+    let addresses: Vec<String> = relman::schema::login_events::table
+        .order(relman::schema::login_events::id)
+        .select(relman::schema::login_events::address)
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(
+        addresses,
+        [vec!["203.0.113.9"; 6], vec!["198.51.100.7", "127.0.0.4"]].concat()
+    );
+}

@@ -167,6 +167,7 @@ impl TestApp {
             cookie_secure: false,
             // By default the address it serves on, as a deployment configures it.
             base_url: relman::app::BaseUrl::new(base_url.unwrap_or(&base)),
+            trusted_proxies: relman::auth::TrustedProxies::parse("127.0.0.1").unwrap(),
         };
         let app =
             Application::from_listener(listener, pool.clone(), settings, Some(1)).expect("serve");

@@ -18,6 +18,27 @@ use crate::routes;
 pub struct HttpSettings {
     pub session_key: Key,
     pub cookie_secure: bool,
+    /// `RELMAN_BASE_URL`: the only source of absolute links (the calendar feed's); never the
+    /// request's `Host` or `X-Forwarded-Host`, which a client chooses.
+    pub base_url: BaseUrl,
+    /// `RELMAN_TRUSTED_PROXIES`: whose `X-Forwarded-For` names the client (`auth::address`).
+    pub trusted_proxies: crate::auth::TrustedProxies,
+}
+
+/// How people reach Relman (`https://relman.example.com`, no trailing slash), from the
+/// configuration; handed to handlers as `web::Data<BaseUrl>`.
+#[derive(Clone, Debug)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    pub fn new(url: &str) -> BaseUrl {
+        BaseUrl(url.trim().trim_end_matches('/').to_string())
+    }
+
+    /// The absolute URL of a path of Relman's (`path` starts with `/`).
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
 }
 
 pub struct Application {
@@ -33,18 +54,32 @@ impl Application {
         settings: HttpSettings,
         workers: Option<usize>,
     ) -> std::io::Result<Application> {
-        let listener = TcpListener::bind(addr)?;
+        Application::from_listener(TcpListener::bind(addr)?, pool, settings, workers)
+    }
+
+    /// Serve on a socket already bound (tests bind first to know the address beforehand).
+    pub fn from_listener(
+        listener: TcpListener,
+        pool: DbPool,
+        settings: HttpSettings,
+        workers: Option<usize>,
+    ) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
         let pool = web::Data::new(pool);
+        let base_url = web::Data::new(settings.base_url.clone());
+        let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(audit_admin_actions))
-                .wrap(actix_web::middleware::from_fn(drop_nul_from_query))
+                .wrap(actix_web::middleware::from_fn(refuse_nul_in_query))
                 .wrap(actix_web::middleware::from_fn(note_writes))
                 .wrap(security_headers(settings.cookie_secure))
                 .wrap(session_middleware(&settings))
                 .wrap(actix_web::middleware::from_fn(log_slow_requests))
+                .wrap(actix_web::middleware::from_fn(log_server_errors))
                 .app_data(pool.clone())
+                .app_data(base_url.clone())
+                .app_data(trusted_proxies.clone())
                 .app_data(web::PayloadConfig::new(256 * 1024))
                 .app_data(web::FormConfig::default().limit(256 * 1024))
                 .configure(routes::configure)
@@ -115,7 +150,8 @@ async fn log_slow_requests(
 }
 
 /// Record every successful administrative change (a POST under /admin answered with a
-/// redirect) with who made it, from where and when.
+/// redirect) with who made it, from where and when; marked when it changed the
+/// administrator's own roles or groups (`routes::OwnAccessChange`).
 async fn audit_admin_actions(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
@@ -126,10 +162,7 @@ async fn audit_admin_actions(
     let context = audited.then(|| {
         let uid: Option<i64> = req.get_session().get("uid").ok().flatten();
         let action = format!("POST {}", req.path());
-        let address = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
+        let address = crate::auth::client_address(req.request());
         (
             uid,
             action,
@@ -140,8 +173,20 @@ async fn audit_admin_actions(
     let res = next.call(req).await?;
     if let Some((Some(uid), action, address, Some(pool))) = context {
         if res.status() == actix_web::http::StatusCode::SEE_OTHER {
+            // A change to one's own roles or groups, as the handler described it: flagged.
+            let own = res
+                .response()
+                .extensions()
+                .get::<crate::routes::OwnAccessChange>()
+                .map(|c| c.0.clone());
             let saved = crate::db::run(&pool, move |conn| {
-                Ok(crate::models::audit::record(conn, uid, &action, &address)?)
+                Ok(crate::models::audit::record(
+                    conn,
+                    uid,
+                    &action,
+                    &address,
+                    own.as_deref(),
+                )?)
             })
             .await;
             if let Err(e) = saved {
@@ -152,28 +197,60 @@ async fn audit_admin_actions(
     Ok(res)
 }
 
-/// A NUL character can be typed into no form and PostgreSQL cannot store one in text: an
-/// encoded NUL (`%00`) is dropped from the query string before any handler reads it, so a
-/// filter such as `?q=%00` lists like an empty one instead of failing. (`%00` in an encoded
-/// query is always a NUL: a literal `%` arrives as `%25`.) Form bodies get the same treatment
-/// in `forms::Form`.
-async fn drop_nul_from_query(
-    mut req: actix_web::dev::ServiceRequest,
+/// A NUL character can be typed into no form and PostgreSQL cannot store one in text, so a
+/// query string holding one is refused (400) before any handler reads it. It is decoded first
+/// and then checked: taking `%00` out of the raw string would turn `%%0000` into a new `%00`.
+/// Forms get the same treatment (422) in `forms::Form`.
+async fn refuse_nul_in_query(
+    req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    if req.query_string().contains("%00") {
-        let head = req.head_mut();
-        let cleaned = format!(
-            "{}?{}",
-            head.uri.path(),
-            head.uri.query().unwrap_or("").replace("%00", "")
-        );
-        // Only the query changes: the path, which routing has read, stays as it was.
-        if let Ok(uri) = cleaned.parse() {
-            head.uri = uri;
-        }
+    if query_has_nul(req.query_string()) {
+        return Err(crate::error::AppError::BadRequest(
+            "The address contains a NUL character (an encoded %00), which no page accepts. \
+             Remove it and try again."
+                .into(),
+        )
+        .into());
     }
     next.call(req).await
+}
+
+/// Whether a raw query string holds a NUL once decoded as handlers decode it (`%XX` and `+`).
+pub fn query_has_nul(query: &str) -> bool {
+    // Only a `%` can turn into a NUL once decoded (a raw NUL cannot reach a request line).
+    query.contains('%')
+        && serde_html_form::from_str::<Vec<(String, String)>>(query)
+            .map(|pairs| {
+                pairs
+                    .iter()
+                    .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+            })
+            .unwrap_or(false)
+}
+
+/// Log every answer of 500 or above with its cause: the `AppError` a handler returned, or an
+/// error from the middleware around it (the session store failing to write its cookie answers
+/// an empty 500 that nothing else would log).
+async fn log_server_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    let res = next.call(req).await;
+    let (status, cause) = match &res {
+        Ok(r) => (r.status(), r.response().error().map(|e| e.to_string())),
+        Err(e) => (e.as_response_error().status_code(), Some(e.to_string())),
+    };
+    if status.is_server_error() {
+        tracing::error!(
+            request = %format_args!("{method} {}", uri.path()),
+            status = status.as_u16(),
+            error = cause.as_deref().unwrap_or("(no error recorded)"),
+            "request failed"
+        );
+    }
+    res
 }
 
 /// After any request that may have written (not GET or HEAD), what is kept from the database
@@ -254,4 +331,92 @@ fn security_headers(secure: bool) -> DefaultHeaders {
 /// The stylesheet and other static files, compiled into the binary so it runs from anywhere.
 fn actix_files_static() -> actix_web::Resource {
     web::resource("/static/{file}").route(web::get().to(crate::routes::static_file))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::middleware::from_fn;
+    use actix_web::{test, web, App, HttpResponse};
+
+    use crate::error::AppError;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Fails after the handler, as the session middleware does when it cannot write its cookie.
+    async fn failing_store(
+        req: actix_web::dev::ServiceRequest,
+        next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+    ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error>
+    {
+        let fail = req.path() == "/middleware";
+        let res = next.call(req).await?;
+        if fail {
+            return Err(actix_web::error::InternalError::from_response(
+                "the session state is too large for a cookie",
+                HttpResponse::InternalServerError().finish(),
+            )
+            .into());
+        }
+        Ok(res)
+    }
+
+    #[actix_web::test]
+    async fn every_server_error_is_logged_with_its_cause() {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(failing_store))
+                .wrap(from_fn(super::log_server_errors))
+                .route(
+                    "/handler",
+                    web::get().to(|| async {
+                        Err::<HttpResponse, _>(AppError::Internal("the handler's cause".into()))
+                    }),
+                )
+                .route("/middleware", web::get().to(HttpResponse::SeeOther))
+                .route(
+                    "/missing",
+                    web::get().to(|| async { Err::<HttpResponse, _>(AppError::NotFound) }),
+                ),
+        )
+        .await;
+        for (path, status) in [("/handler", 500), ("/middleware", 500), ("/missing", 404)] {
+            let req = test::TestRequest::get().uri(path).to_request();
+            let answered = match test::try_call_service(&app, req).await {
+                Ok(res) => res.status(),
+                // The server turns a middleware's error into an (empty) response.
+                Err(e) => e.as_response_error().status_code(),
+            };
+            assert_eq!(answered.as_u16(), status, "{path}");
+        }
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.contains("GET /handler") && text.contains("the handler's cause"),
+            "{text}"
+        );
+        assert!(
+            text.contains("GET /middleware") && text.contains("too large for a cookie"),
+            "{text}"
+        );
+        assert!(!text.contains("/missing"), "{text}");
+    }
 }

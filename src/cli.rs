@@ -1,4 +1,5 @@
-//! The command line: `relman [serve]`, `migrate`, `user add`, `demo`, `verify`, `seed`.
+//! The command line: `relman [serve]`, `migrate`, `user add`, `user unlock`, `demo`, `verify`,
+//! `seed`.
 use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
@@ -68,6 +69,9 @@ enum UserCommand {
         #[arg(long = "group")]
         groups: Vec<String>,
     },
+    /// Clear an account's failed sign-ins: its sign-ins are no longer slowed down and no
+    /// address stays locked out of it (an address locked for every name keeps its lock).
+    Unlock { name: String },
 }
 
 pub fn main() -> ExitCode {
@@ -141,6 +145,9 @@ pub fn main() -> ExitCode {
                 &groups,
             )
         }),
+        Command::User {
+            command: UserCommand::Unlock { name },
+        } => with_database(&config, |url| unlock_user(url, &name)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -205,6 +212,7 @@ fn limit_malloc_arenas() {
 
 fn serve(config: &Config, bind: &str) -> Result<(), String> {
     let session_key = session_key(config)?;
+    let trusted_proxies = crate::auth::TrustedProxies::parse(&config.trusted_proxies)?;
     crate::kept::set_ttl_secs(config.keep_secs);
     crate::app::set_slow_request_ms(config.slow_request_ms);
     limit_malloc_arenas();
@@ -240,6 +248,8 @@ fn serve(config: &Config, bind: &str) -> Result<(), String> {
         let settings = HttpSettings {
             session_key,
             cookie_secure: config.cookie_secure,
+            base_url: crate::app::BaseUrl::new(&config.base_url),
+            trusted_proxies,
         };
         let rt = actix_web::rt::System::new();
         rt.block_on(async move {
@@ -384,4 +394,20 @@ fn add_user(
         user.roles.join(", ")
     );
     Ok(())
+}
+
+fn unlock_user(url: &str, name: &str) -> Result<(), String> {
+    let mut conn = connect(url)?;
+    db::migrate(&mut conn)?;
+    match accounts::unlock(&mut conn, name) {
+        Ok(done) => {
+            println!(
+                "Unlocked {}: {} recent failed sign-in(s) no longer count.",
+                done.username, done.failures_cleared
+            );
+            Ok(())
+        }
+        Err(crate::error::AppError::NotFound) => Err(format!("no user named {name:?}")),
+        Err(e) => Err(format!("unlocking {name}: {e}")),
+    }
 }

@@ -17,8 +17,13 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// `RELMAN_POOL_SIZE` (default 10).
     pub pool_size: u32,
-    /// `RELMAN_BASE_URL`: how people reach Relman, for links in e-mail.
+    /// `RELMAN_BASE_URL`: how people reach Relman; the only source of absolute links (e-mail,
+    /// the calendar feed).
     pub base_url: String,
+    /// `RELMAN_TRUSTED_PROXIES` (default `127.0.0.1,::1`, a reverse proxy on the same host;
+    /// `none` for none): connections from these addresses are a reverse proxy's, and the
+    /// client is the address it appends to `X-Forwarded-For`.
+    pub trusted_proxies: String,
     /// `RELMAN_MAIL_FROM`: the sender of notification e-mail.
     pub mail_from: String,
     /// `RELMAN_MONITOR_INTERVAL_SECS` (default 60): how often the deadline monitor runs.
@@ -52,6 +57,8 @@ impl Config {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(10),
             base_url: var("RELMAN_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+            trusted_proxies: var("RELMAN_TRUSTED_PROXIES")
+                .unwrap_or_else(|| "127.0.0.1,::1".into()),
             mail_from: var("RELMAN_MAIL_FROM")
                 .unwrap_or_else(|| "Relman <relman@localhost>".into()),
             monitor_interval_secs: var("RELMAN_MONITOR_INTERVAL_SECS")

@@ -1,6 +1,8 @@
 //! `Form<T>`: a form post whose CSRF token has been checked against the session before the
 //! handler runs. Every POST handler takes its input through it, so none can forget the check.
-//! Repeated fields (`role=a&role=b`) deserialize into `Vec`s.
+//! Repeated fields (`role=a&role=b`) deserialize into `Vec`s. Every field is decoded and
+//! checked for control characters (`domain::text`) before the handler sees it,
+//! so no form can store one.
 use std::future::Future;
 use std::pin::Pin;
 
@@ -11,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::auth::TypedSession;
+use crate::domain::text;
 use crate::error::AppError;
 
 pub struct Form<T>(pub T);
@@ -54,31 +57,26 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
             if std::str::from_utf8(&body).is_err() {
                 return Err(AppError::BadRequest("The form is not valid UTF-8.".into()));
             }
-            let body = without_nul(body);
             let token = serde_html_form::from_bytes::<CsrfField>(&body)
                 .ok()
                 .and_then(|f| f.csrf_token);
             if !token.is_some_and(|t| session.csrf_matches(&t)) {
                 return Err(AppError::Csrf);
             }
+            // Decoded first, then checked: `%%0000` is a NUL once decoded, whatever it looks
+            // like before. Nothing is taken out silently.
+            if let Ok(fields) = serde_html_form::from_bytes::<Vec<(String, String)>>(&body) {
+                for (key, value) in &fields {
+                    if let Some(why) = text::control_character_problem(key, value) {
+                        return Err(AppError::Unprocessable(why));
+                    }
+                }
+            }
             serde_html_form::from_bytes::<T>(&body)
                 .map(Form)
                 .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))
         })
     }
-}
-
-/// The body with every NUL character taken out, encoded (`%00`; a literal `%` is `%25`, so
-/// this is exact) or raw. Nobody can type one, PostgreSQL cannot store one in text, and
-/// dropping it lets the form be validated and shown again like any other.
-fn without_nul(body: Bytes) -> Bytes {
-    if !body.contains(&0) && !body.windows(3).any(|w| w == b"%00") {
-        return body;
-    }
-    let text = String::from_utf8_lossy(&body)
-        .replace("%00", "")
-        .replace('\0', "");
-    Bytes::from(text)
 }
 
 /// Messages of a failed form: one per field, shown in a summary at the top (linking to the

@@ -398,6 +398,7 @@ diesel::table! {
         action -> Text,
         address -> Text,
         at -> Timestamptz,
+        own_access_change -> Nullable<Text>,
     }
 }
 

@@ -16,6 +16,17 @@ const CSRF: &str = "csrf";
 const SEEN: &str = "seen";
 const FLASH: &str = "flash";
 
+/// At most this many flash messages wait in the session (the newest are kept): the session
+/// lives in a cookie, and a client that posts again and again without viewing a page (a
+/// script, a retrying client) would otherwise grow it past what a cookie can hold.
+pub const FLASH_MAX_MESSAGES: usize = 5;
+/// A flash message longer than this many characters is cut (with "…").
+pub const FLASH_MAX_CHARS: usize = 300;
+/// The flash messages together stay under this many bytes as the session stores them (JSON
+/// inside the session's JSON): with the rest of the session (about 250 bytes), encryption
+/// and base64 (4/3) the cookie stays near 3 KB, under the 4 KB a browser keeps.
+pub const FLASH_MAX_BYTES: usize = 2_000;
+
 /// Sessions end after this long without a request.
 pub const IDLE_LIMIT_SECS: i64 = 8 * 3600;
 
@@ -99,9 +110,8 @@ impl TypedSession {
     }
 
     pub fn flash(&self, kind: &str, message: impl Into<String>) {
-        let mut all: Vec<(String, String)> = self.0.get(FLASH).ok().flatten().unwrap_or_default();
-        all.push((kind.to_string(), message.into()));
-        let _ = self.0.insert(FLASH, all);
+        let all: Vec<(String, String)> = self.0.get(FLASH).ok().flatten().unwrap_or_default();
+        let _ = self.0.insert(FLASH, with_flash(all, kind, &message.into()));
     }
 
     /// Whether a message waits to be shown on the next page.
@@ -125,6 +135,29 @@ impl TypedSession {
     }
 }
 
+/// The waiting messages with one more: the newest [`FLASH_MAX_MESSAGES`], each cut to
+/// [`FLASH_MAX_CHARS`], together under [`FLASH_MAX_BYTES`].
+fn with_flash(mut all: Vec<(String, String)>, kind: &str, message: &str) -> Vec<(String, String)> {
+    let message = if message.chars().count() > FLASH_MAX_CHARS {
+        let cut: String = message.chars().take(FLASH_MAX_CHARS - 1).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        message.to_string()
+    };
+    all.push((kind.chars().take(20).collect(), message));
+    let excess = all.len().saturating_sub(FLASH_MAX_MESSAGES);
+    all.drain(..excess);
+    let size = |all: &[(String, String)]| {
+        serde_json::to_string(all)
+            .and_then(|inner| serde_json::to_string(&inner))
+            .map_or(0, |j| j.len())
+    };
+    while all.len() > 1 && size(&all) > FLASH_MAX_BYTES {
+        all.remove(0);
+    }
+    all
+}
+
 fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -140,5 +173,40 @@ impl FromRequest for TypedSession {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(Ok(TypedSession(req.get_session())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_newest_few_messages_wait() {
+        let mut all = Vec::new();
+        for i in 0..100 {
+            all = with_flash(all, "success", &format!("Saved change {i}."));
+        }
+        assert_eq!(all.len(), FLASH_MAX_MESSAGES);
+        assert_eq!(all.last().unwrap().1, "Saved change 99.");
+        assert_eq!(
+            all[0].1,
+            format!("Saved change {}.", 100 - FLASH_MAX_MESSAGES)
+        );
+    }
+
+    #[test]
+    fn long_messages_are_cut_and_the_total_stays_small() {
+        let mut all = Vec::new();
+        for _ in 0..10 {
+            // Quotes and non-ASCII grow as JSON (and as JSON inside the session's JSON).
+            all = with_flash(all, "error", &"\"ü\u{1f600}".repeat(2_000));
+        }
+        assert!(all
+            .iter()
+            .all(|(_, m)| m.chars().count() <= FLASH_MAX_CHARS));
+        assert!(all[0].1.ends_with('…'));
+        let stored = serde_json::to_string(&serde_json::to_string(&all).unwrap()).unwrap();
+        assert!(stored.len() <= FLASH_MAX_BYTES, "{}", stored.len());
+        assert!(!all.is_empty());
     }
 }

@@ -1,5 +1,6 @@
 //! Pure types and rules: roles and permissions, sign-in throttling, the risk matrix,
-//! the field catalog, the workflow state machine. No Diesel, no actix: unit-tested here.
+//! the field catalog and what text a field accepts, the workflow state machine. No Diesel, no
+//! actix: unit-tested here.
 pub mod approval;
 pub mod chain;
 pub mod fields;
@@ -8,5 +9,6 @@ pub mod lockout;
 pub mod permissions;
 pub mod risk;
 pub mod roles;
+pub mod text;
 pub mod workflow;
 pub mod workflow_validator;

@@ -86,9 +86,120 @@ pub fn admin_self_edit_refusal(
     None
 }
 
+/// What an administrator changed about their own access, for the audit to flag: roles and
+/// groups gained (self-granted) and given up. Allowed — a team may have one administrator who
+/// also approves — but never unseen. `None` for someone else's account, or when neither the
+/// roles nor the groups changed. Groups are given by name.
+pub fn own_access_change(
+    actor: Actor,
+    target_id: i64,
+    roles: (Roles, Roles),
+    groups: (&[&str], &[&str]),
+) -> Option<OwnAccessChange> {
+    if actor.id != target_id {
+        return None;
+    }
+    let (roles_before, roles_after) = roles;
+    let (groups_before, groups_after) = groups;
+    let mut granted: Vec<String> = roles_after
+        .iter()
+        .filter(|r| !roles_before.has(*r))
+        .map(|r| format!("the {} role", r.label()))
+        .collect();
+    granted.extend(
+        groups_after
+            .iter()
+            .filter(|g| !groups_before.contains(g))
+            .map(|g| format!("membership of {g}")),
+    );
+    let mut given_up: Vec<String> = roles_before
+        .iter()
+        .filter(|r| !roles_after.has(*r))
+        .map(|r| format!("the {} role", r.label()))
+        .collect();
+    given_up.extend(
+        groups_before
+            .iter()
+            .filter(|g| !groups_after.contains(g))
+            .map(|g| format!("membership of {g}")),
+    );
+    (!granted.is_empty() || !given_up.is_empty()).then_some(OwnAccessChange { granted, given_up })
+}
+
+/// An administrator's change to their own roles or groups (`own_access_change`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnAccessChange {
+    pub granted: Vec<String>,
+    pub given_up: Vec<String>,
+}
+
+impl OwnAccessChange {
+    /// As the audit records it: "Self-granted: the Approver role, membership of CAB" and/or
+    /// "Gave up: …". An entry starting "Self-granted" is the one to look at.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.granted.is_empty() {
+            parts.push(format!("Self-granted: {}", self.granted.join(", ")));
+        }
+        if !self.given_up.is_empty() {
+            parts.push(format!("Gave up: {}", self.given_up.join(", ")));
+        }
+        parts.join("; ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_administrator_granting_themself_approver_and_cab_is_flagged() {
+        let admin = actor(1, &[Role::Admin]);
+        let change = own_access_change(
+            admin,
+            1,
+            (
+                Roles::of(&[Role::Admin]),
+                Roles::of(&[Role::Admin, Role::Approver]),
+            ),
+            (&[], &["CAB"]),
+        )
+        .expect("flagged");
+        assert_eq!(
+            change.describe(),
+            "Self-granted: the Release Approver role, membership of CAB"
+        );
+        let gave_up = own_access_change(
+            admin,
+            1,
+            (
+                Roles::of(&[Role::Admin, Role::Manager]),
+                Roles::of(&[Role::Admin]),
+            ),
+            (&["CAB", "ECAB"], &["CAB"]),
+        )
+        .unwrap();
+        assert!(gave_up.granted.is_empty());
+        assert!(
+            gave_up.describe().starts_with("Gave up: "),
+            "{}",
+            gave_up.describe()
+        );
+    }
+
+    #[test]
+    fn others_accounts_and_unchanged_access_are_not_flagged() {
+        let admin = actor(1, &[Role::Admin]);
+        let both = Roles::of(&[Role::Admin, Role::Approver]);
+        assert_eq!(
+            own_access_change(admin, 2, (Roles::default(), both), (&[], &["CAB"])),
+            None
+        );
+        assert_eq!(
+            own_access_change(admin, 1, (both, both), (&["CAB"], &["CAB"])),
+            None
+        );
+    }
 
     fn actor(id: i64, roles: &[Role]) -> Actor {
         Actor {

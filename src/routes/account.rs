@@ -68,29 +68,32 @@ async fn login(
 ) -> AppResult<HttpResponse> {
     let f = form.into_inner();
     let next = paths::safe_next(f.next.as_deref());
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let address = crate::auth::client_address(&req);
     let (username, password) = (f.username.clone(), f.password);
-    let outcome = db::run(&pool, move |conn| {
+    let attempt = db::run(&pool, move |conn| {
         accounts::sign_in(conn, &username, &password, &address)
     })
     .await?;
-    let error = match outcome {
+    // The name's slowdown, slept here on the async side: no worker or pool thread is held.
+    if !attempt.delay.is_zero() {
+        actix_web::rt::time::sleep(attempt.delay).await;
+    }
+    let minutes = |n: i64| format!("{n} minute{}", if n == 1 { "" } else { "s" });
+    let error = match attempt.outcome {
         SignIn::Ok { user_id, epoch, session_id } => {
             session.sign_in(user_id, epoch, &session_id)?;
             return Ok(see_other(next));
         }
         SignIn::Refused => "The user name or password is not correct.".to_string(),
-        SignIn::Locked { minutes_left } => format!(
-            "Too many failed sign-ins for this account. It is locked: try again in {minutes_left} minute{}.",
-            if minutes_left == 1 { "" } else { "s" }
+        // Only from here: the account's owner, elsewhere, still signs in.
+        SignIn::AddressLockedForName { minutes_left } => format!(
+            "Too many failed sign-ins for this account from your network address. Signing in to it from here is locked: try again in {}.",
+            minutes(minutes_left)
         ),
         // Not the account's fault: say so, or its owner would think someone is after them.
         SignIn::AddressLocked { minutes_left } => format!(
-            "Too many failed sign-ins from your network address, for any account. Try again in {minutes_left} minute{}.",
-            if minutes_left == 1 { "" } else { "s" }
+            "Too many failed sign-ins from your network address, for any account. Try again in {}.",
+            minutes(minutes_left)
         ),
     };
     let ctx = Ctx::anonymous(session.csrf_token(), Vec::new());
@@ -169,18 +172,19 @@ async fn change_password(
     }
     let uid = user.id;
     let sid = user.session.session_id().unwrap_or_default();
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let result = db::run(&pool, move |conn| {
-        let changed = accounts::change_password(conn, uid, &f.current, &f.new_password, &address)?;
+    let address = crate::auth::client_address(&req);
+    let (result, delay) = db::run(&pool, move |conn| {
+        let (changed, delay) =
+            accounts::change_password(conn, uid, &f.current, &f.new_password, &address)?;
         if changed.is_ok() {
             crate::models::sessions::close_others(conn, uid, &sid)?;
         }
-        Ok(changed)
+        Ok((changed, delay))
     })
     .await?;
+    if !delay.is_zero() {
+        actix_web::rt::time::sleep(delay).await;
+    }
     match result {
         Ok(epoch) => {
             // Other sessions of this user end; this one carries on.

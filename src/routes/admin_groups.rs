@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::admin_users::{form_errors, require_admin, ConfirmPage};
-use super::{invalid, page, see_other};
+use super::{invalid, page, see_other, with_own_access_change};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::error::{AppError, AppResult};
@@ -225,15 +225,19 @@ async fn add_member(
     let id = id.into_inner();
     let chosen = form.into_inner().user_id;
     let typed = chosen.clone();
+    let actor = user.actor();
     let outcome = db::run(&pool, move |conn| {
-        Ok(accounts::admin_add_member(conn, id, &typed)?
-            .map(|u| (u.display_name, groups::find(conn, id).map(|g| g.name))))
+        Ok(accounts::admin_add_member(conn, actor, id, &typed)?
+            .map(|(u, own)| (u.display_name, groups::find(conn, id).map(|g| g.name), own)))
     })
     .await?;
     match outcome {
-        Ok((member, group)) => {
+        Ok((member, group, own)) => {
             user.flash("success", format!("{member} is a member of {}.", group?));
-            Ok(see_other(paths::admin_group(id)))
+            Ok(with_own_access_change(
+                see_other(paths::admin_group(id)),
+                own,
+            ))
         }
         Err(errors) => invalid(&group_page(&user, &pool, id, form_errors(errors), chosen).await?),
     }
@@ -290,18 +294,20 @@ async fn remove_member(
 ) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let (group_id, user_id) = ids.into_inner();
-    let (g, u, removed) = db::run(&pool, move |conn| {
-        let (g, u) = (groups::find(conn, group_id)?, users::find(conn, user_id)?);
-        let removed = groups::remove_member(conn, group_id, user_id)?;
-        Ok((g, u, removed))
+    let actor = user.actor();
+    let (g, u, removed, own) = db::run(&pool, move |conn| {
+        accounts::admin_remove_member(conn, actor, group_id, user_id)
     })
     .await?;
     // Submitting twice removes once; the second answer says so rather than failing.
-    let message = if removed > 0 {
+    let message = if removed {
         format!("{} was removed from {}.", u.display_name, g.name)
     } else {
         format!("{} is not a member of {}.", u.display_name, g.name)
     };
     user.flash("success", message);
-    Ok(see_other(paths::admin_group(group_id)))
+    Ok(with_own_access_change(
+        see_other(paths::admin_group(group_id)),
+        own,
+    ))
 }

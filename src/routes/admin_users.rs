@@ -6,7 +6,7 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{invalid, page, see_other};
+use super::{invalid, page, see_other, with_own_access_change};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::permissions;
@@ -88,7 +88,8 @@ fn sign_in_rows(events: Vec<login_events::LoginEvent>) -> Vec<SignInRow> {
             outcome: match e.outcome.as_str() {
                 "success" => "Signed in",
                 "failure" => "Failed: wrong name or password",
-                "locked" => "Refused: account locked",
+                "locked" => "Refused: too many failures from this address",
+                "unlocked" => "Unlocked (relman user unlock)",
                 _ => "Other",
             },
             username: e.username,
@@ -111,6 +112,48 @@ struct UsersPage {
     ctx: Ctx,
     rows: Vec<UserRow>,
     sign_ins: Vec<SignInRow>,
+    /// How many names had failed sign-ins lately (the sign-in page lists them).
+    attacked: usize,
+    sign_ins_href: &'static str,
+}
+
+/// A name with failed sign-ins lately, from one address: a row of "Accounts being attacked".
+struct AttackRow {
+    username: String,
+    /// Whether an account has this name.
+    known: bool,
+    /// The name's failures from every address.
+    name_failures: i64,
+    address: String,
+    failures: i64,
+    last_at: String,
+}
+
+/// How far back the list of accounts being attacked looks.
+const ATTACKS_HOURS: i64 = 24;
+/// At most this many (name, address) rows.
+const ATTACK_ROWS: i64 = 200;
+
+fn attack_rows(summary: Vec<login_events::FailureSummary>) -> Vec<AttackRow> {
+    summary
+        .into_iter()
+        .map(|f| AttackRow {
+            name_failures: f.name_failures,
+            known: f.known,
+            username: f.username,
+            address: f.address,
+            failures: f.failures,
+            last_at: views::datetime(&f.last_at),
+        })
+        .collect()
+}
+
+/// The failed sign-ins of the last [`ATTACKS_HOURS`] that still count, by name and address.
+fn recent_attacks(
+    conn: &mut diesel::PgConnection,
+) -> diesel::QueryResult<Vec<login_events::FailureSummary>> {
+    let since = chrono::Utc::now() - chrono::Duration::hours(ATTACKS_HOURS);
+    login_events::failures_by_name_and_address(conn, since, ATTACK_ROWS)
 }
 
 /// How many sign-in events the user list shows; the sign-in page shows more.
@@ -122,7 +165,12 @@ const SIGN_INS_ON_LOG: i64 = 200;
 async fn list(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let me = user.id;
-    let (rows, events) = db::run(&pool, move |conn| {
+    let (rows, events, attacked) = db::run(&pool, move |conn| {
+        let attacked = recent_attacks(conn)?
+            .into_iter()
+            .map(|f| f.username)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         let all = users::all(conn)?;
         let group_names = groups::all(conn)?;
         let memberships = groups::memberships(conn)?;
@@ -151,13 +199,15 @@ async fn list(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpRespo
                 }
             })
             .collect::<Vec<_>>();
-        Ok((rows, events))
+        Ok((rows, events, attacked))
     })
     .await?;
     page(&UsersPage {
         ctx: user.ctx(),
         rows,
         sign_ins: sign_in_rows(events),
+        attacked,
+        sign_ins_href: paths::ADMIN_SIGN_INS,
     })
 }
 
@@ -165,20 +215,28 @@ async fn list(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpRespo
 #[template(path = "admin/users_sign_ins.html")]
 struct SignInsPage {
     ctx: Ctx,
+    attacks: Vec<AttackRow>,
+    attacks_hours: i64,
     sign_ins: Vec<SignInRow>,
     limit: i64,
 }
 
-/// GET /admin/users/sign-ins
+/// GET /admin/users/sign-ins: the accounts being attacked (failed sign-ins per name and
+/// address that still count), then the sign-in log.
 #[get("/admin/users/sign-ins")]
 async fn sign_ins(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
     require_admin(&user)?;
-    let events = db::run(&pool, move |conn| {
-        Ok(login_events::latest(conn, SIGN_INS_ON_LOG)?)
+    let (attacks, events) = db::run(&pool, move |conn| {
+        Ok((
+            recent_attacks(conn)?,
+            login_events::latest(conn, SIGN_INS_ON_LOG)?,
+        ))
     })
     .await?;
     page(&SignInsPage {
         ctx: user.ctx(),
+        attacks: attack_rows(attacks),
+        attacks_hours: ATTACKS_HOURS,
         sign_ins: sign_in_rows(events),
         limit: SIGN_INS_ON_LOG,
     })
@@ -464,12 +522,12 @@ async fn update(
     })
     .await?;
     match outcome {
-        Ok(()) => {
+        Ok(own) => {
             user.flash(
                 "success",
                 format!("The changes to {} were saved.", u.username),
             );
-            Ok(see_other(paths::ADMIN_USERS))
+            Ok(with_own_access_change(see_other(paths::ADMIN_USERS), own))
         }
         Err(errors) => {
             let form = AccountForm::new(

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 
 use actix_web::http::header;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 use icalendar::{Calendar, Component, EventLike, EventStatus};
 use serde::Deserialize;
 
 use super::{page, see_other};
+use crate::app::BaseUrl;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::workflow::{RecordState, ReleaseType};
@@ -554,10 +555,21 @@ const FEED_DAYS_AHEAD: u64 = 366;
 /// months hold hundreds of thousands): the active ones first, then those nearest today.
 pub const FEED_MAX_EVENTS: i64 = 2_000;
 
-/// `https://relman.example.com`, from the request (calendar apps need absolute links).
-fn base_url(req: &HttpRequest) -> String {
-    let ci = req.connection_info();
-    format!("{}://{}", ci.scheme(), ci.host())
+/// Text as an iCalendar TEXT value may hold it. The `icalendar` crate escapes LF (as `\n`)
+/// but writes a CR as it is, and a client that ends lines at a bare CR would read what follows
+/// as a new property or event: every line break (CR-LF, CR or LF) becomes one LF, and any other
+/// control character but a tab (which forms no longer accept, but older data may hold) is shown
+/// as U+FFFD.
+fn feed_text(s: &str) -> String {
+    s.replace("\r\n", "\n")
+        .chars()
+        .map(|c| match c {
+            '\r' => '\n',
+            '\n' | '\t' => c,
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        })
+        .collect()
 }
 
 /// GET /calendar.ics?token=…: the planned windows of releases from three months back to a
@@ -565,7 +577,7 @@ fn base_url(req: &HttpRequest) -> String {
 /// in): a wrong one, or a deactivated user's, is a 404.
 #[get("/calendar.ics")]
 async fn feed(
-    req: HttpRequest,
+    base: web::Data<BaseUrl>,
     pool: web::Data<DbPool>,
     q: web::Query<FeedQuery>,
 ) -> AppResult<HttpResponse> {
@@ -608,7 +620,6 @@ async fn feed(
     let Some((releases, phases, categories, warnings)) = found else {
         return Err(AppError::NotFound);
     };
-    let base = base_url(&req);
     let mut cal = Calendar::empty();
     cal.append_property(("VERSION", "2.0"))
         .append_property(("PRODID", "-//Relman//Release calendar//EN"))
@@ -650,10 +661,10 @@ async fn feed(
             .last_modified(r.updated_at)
             .created(r.created_at)
             .sequence(u32::try_from(r.version).unwrap_or(0))
-            .summary(&format!("{number} {}", r.title))
-            .description(&description.join("\n"))
+            .summary(&feed_text(&format!("{number} {}", r.title)))
+            .description(&feed_text(&description.join("\n")))
             .categories([type_label(r)])
-            .url(&format!("{base}{}", paths::release(r.number)))
+            .url(&base.join(&paths::release(r.number)))
             .status(if r.state == RecordState::Abandoned.as_str() {
                 EventStatus::Cancelled
             } else {
@@ -688,13 +699,13 @@ struct AccountCalendarPage {
 /// GET /account/calendar: the feed's address (the token is made on the first visit).
 #[get("/account/calendar")]
 async fn account_calendar(
-    req: HttpRequest,
+    base: web::Data<BaseUrl>,
     user: CurrentUser,
     pool: web::Data<DbPool>,
 ) -> AppResult<HttpResponse> {
     let uid = user.id;
     let token = db::run(&pool, move |conn| Ok(blk::calendar_token(conn, uid)?)).await?;
-    let feed_url = format!("{}{}?token={token}", base_url(&req), paths::CALENDAR_FEED);
+    let feed_url = base.join(&format!("{}?token={token}", paths::CALENDAR_FEED));
     page(&AccountCalendarPage {
         ctx: user.ctx(),
         feed_url,
@@ -718,4 +729,22 @@ async fn regenerate_token(
     .await?;
     user.flash("success", "Your calendar feed has a new address. The old address no longer works: update your calendar app.");
     Ok(see_other(paths::ACCOUNT_CALENDAR))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::feed_text;
+
+    #[test]
+    fn no_carriage_return_or_control_character_reaches_the_feed() {
+        assert_eq!(
+            feed_text("RL-1 Fix\rEND:VEVENT\r\nBEGIN:VEVENT"),
+            "RL-1 Fix\nEND:VEVENT\nBEGIN:VEVENT"
+        );
+        assert_eq!(
+            feed_text("a\u{1b}[31mb\u{0}c\td"),
+            "a\u{fffd}[31mb\u{fffd}c\td"
+        );
+        assert_eq!(feed_text("plain, text; as is"), "plain, text; as is");
+    }
 }

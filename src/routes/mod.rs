@@ -52,6 +52,19 @@ pub fn see_other(to: impl Into<String>) -> HttpResponse {
         .finish()
 }
 
+/// What the administrative audit (`app::audit_admin_actions`) marks an entry with: the
+/// handler's change was to the administrator's own roles or groups, and this is what changed.
+#[derive(Debug, Clone)]
+pub struct OwnAccessChange(pub String);
+
+/// `resp`, carrying `change` (when there is one) to the audit.
+pub fn with_own_access_change(mut resp: HttpResponse, change: Option<String>) -> HttpResponse {
+    if let Some(c) = change {
+        resp.extensions_mut().insert(OwnAccessChange(c));
+    }
+    resp
+}
+
 /// Render a page with 200.
 pub fn page<T: askama::Template>(t: &T) -> Result<HttpResponse, crate::error::AppError> {
     Ok(HttpResponse::Ok()

@@ -17,41 +17,73 @@ pub enum SignIn {
     },
     /// Unknown name or wrong password: the same answer for both.
     Refused,
-    /// Too many failures: try again after the lock ends.
-    Locked { minutes_left: i64 },
+    /// Too many failures for this name from this address: not from here, for a while.
+    AddressLockedForName { minutes_left: i64 },
     /// Too many failures from this address, whatever the names: try again later.
     AddressLocked { minutes_left: i64 },
 }
 
-/// Check a user name and password, throttled by name, recording the attempt.
-/// Runs argon2: call inside `db::run`.
+/// The answer to a sign-in attempt, and how long to wait before giving it (the name's
+/// slowdown, `lockout::delay`): the caller sleeps off the async threads' blocking pool.
+pub struct Attempt {
+    pub outcome: SignIn,
+    pub delay: std::time::Duration,
+}
+
+/// How sign-ins for a name from an address are held back right now.
+struct Throttle {
+    delay: std::time::Duration,
+    /// This address is locked out: of this name (`false`) or of every name (`true`).
+    locked: Option<(bool, i64)>,
+}
+
+fn throttle(
+    conn: &mut PgConnection,
+    name: &str,
+    address: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> QueryResult<Throttle> {
+    let delay = lockout::delay(&login_events::recent_failures(conn, name)?, now);
+    // Many names tried from one place (password spraying): the address, for every name.
+    if login_events::failures_from(conn, address, now - lockout::window())?
+        >= lockout::MAX_FAILURES_PER_ADDRESS
+    {
+        let minutes = lockout::window().num_minutes();
+        return Ok(Throttle {
+            delay,
+            locked: Some((true, minutes)),
+        });
+    }
+    let here = login_events::recent_failures_from(conn, name, address)?;
+    Ok(Throttle {
+        delay,
+        locked: lockout::locked_until(&here, now)
+            .map(|until| (false, lockout::minutes_left(until, now))),
+    })
+}
+
+/// Check a user name and password, throttled by name (a slowdown) and by address (a lock),
+/// recording the attempt. Runs argon2, and the same hashing work whatever the outcome, so the
+/// time taken reveals neither the name nor the lock: call inside `db::run`.
 pub fn sign_in(
     conn: &mut PgConnection,
     username: &str,
     password_typed: &str,
     address: &str,
-) -> AppResult<SignIn> {
+) -> AppResult<Attempt> {
     let name = username.trim().to_lowercase();
     let now = chrono::Utc::now();
-    let failures = login_events::recent_failures(conn, &name)?;
     let user = users::find_by_username(conn, &name)?;
     let user_id = user.as_ref().map(|u| u.id);
-    // Per address too: many names tried from one place (password spraying) slow it down.
-    if login_events::failures_from(conn, address, now - lockout::window())?
-        >= lockout::MAX_FAILURES_PER_ADDRESS
-    {
+    let Throttle { delay, locked } = throttle(conn, &name, address, now)?;
+    let refused = |outcome| Ok(Attempt { outcome, delay });
+    if let Some((every_name, minutes_left)) = locked {
         password::verify_dummy(password_typed);
         login_events::record(conn, &name, user_id, "locked", address)?;
-        return Ok(SignIn::AddressLocked {
-            minutes_left: lockout::window().num_minutes(),
-        });
-    }
-    if let Some(until) = lockout::locked_until(&failures, now) {
-        // Still do the hashing work so a locked name answers as slowly as any other.
-        password::verify_dummy(password_typed);
-        login_events::record(conn, &name, user_id, "locked", address)?;
-        return Ok(SignIn::Locked {
-            minutes_left: ((until - now).num_seconds() + 59) / 60,
+        return refused(if every_name {
+            SignIn::AddressLocked { minutes_left }
+        } else {
+            SignIn::AddressLockedForName { minutes_left }
         });
     }
     let ok = match &user {
@@ -66,21 +98,46 @@ pub fn sign_in(
         let u = user.expect("ok implies a user");
         let session_id = crate::auth::TypedSession::new_id();
         crate::models::sessions::open(conn, u.id, &session_id)?;
-        return Ok(SignIn::Ok {
-            user_id: u.id,
-            epoch: u.session_epoch,
-            session_id,
+        return Ok(Attempt {
+            outcome: SignIn::Ok {
+                user_id: u.id,
+                epoch: u.session_epoch,
+                session_id,
+            },
+            delay,
         });
     }
     login_events::record(conn, &name, user_id, "failure", address)?;
-    let mut failures = failures;
-    failures.insert(0, now);
-    if let Some(until) = lockout::locked_until(&failures, now) {
-        return Ok(SignIn::Locked {
-            minutes_left: ((until - now).num_seconds() + 59) / 60,
+    // This failure may be the one that locks the address out of the name: say so now.
+    let here = login_events::recent_failures_from(conn, &name, address)?;
+    if let Some(until) = lockout::locked_until(&here, now) {
+        return refused(SignIn::AddressLockedForName {
+            minutes_left: lockout::minutes_left(until, now),
         });
     }
-    Ok(SignIn::Refused)
+    refused(SignIn::Refused)
+}
+
+/// What `relman user unlock NAME` did.
+pub struct Unlocked {
+    pub username: String,
+    /// The name's failed sign-ins that counted until now (at most ten are looked at).
+    pub failures_cleared: usize,
+}
+
+/// `relman user unlock NAME`: the account's failed sign-ins stop counting (they stay in the
+/// log, followed by an "unlocked" event), so its sign-ins are no longer slowed and no address
+/// is locked out of it any more. An address locked out of every name (thirty failures over
+/// many names) stays locked until its own lock ends. A name without an account is `NotFound`.
+pub fn unlock(conn: &mut PgConnection, username: &str) -> AppResult<Unlocked> {
+    let name = username.trim().to_lowercase();
+    let user = users::find_by_username(conn, &name)?.ok_or(AppError::NotFound)?;
+    let failures_cleared = login_events::recent_failures(conn, &name)?.len();
+    login_events::record(conn, &name, Some(user.id), "unlocked", "command line")?;
+    Ok(Unlocked {
+        username: name,
+        failures_cleared,
+    })
 }
 
 /// Why a user name is refused, if it is.
@@ -140,6 +197,12 @@ pub fn create_user(conn: &mut PgConnection, new: &NewAccount) -> Result<users::U
     }
     if let Some(p) = new.email.and_then(email_problem) {
         return Err(CreateError::Invalid(p.into()));
+    }
+    // The command line's `--display-name` too, not only the forms (`forms::Form`).
+    if let Some(p) =
+        crate::domain::text::control_character_problem("display_name", new.display_name)
+    {
+        return Err(CreateError::Invalid(p));
     }
     let hash = password::hash(new.password);
     conn.transaction(|conn| {
@@ -222,40 +285,41 @@ pub fn ensure_first_admin(
     Ok(generated.then_some(pw))
 }
 
-/// Change one's own password after checking the current one. Returns the new session epoch.
-/// A wrong current password counts as a failed sign-in for the account (and its address), so
-/// someone holding a stolen session cannot guess the password here faster than at sign-in.
+/// The new session epoch, or the field and message of a refused password change.
+pub type PasswordChange = Result<i32, (&'static str, String)>;
+
+/// Change one's own password after checking the current one. Returns the new session epoch
+/// (or the field and message of the refusal), and how long to wait before answering. A wrong
+/// current password counts as a failed sign-in for the account from this address, and is
+/// throttled the same way, so someone holding a stolen session cannot guess the password here
+/// faster than at sign-in.
 pub fn change_password(
     conn: &mut PgConnection,
     user_id: i64,
     current: &str,
     new: &str,
     address: &str,
-) -> AppResult<Result<i32, (&'static str, String)>> {
+) -> AppResult<(PasswordChange, std::time::Duration)> {
     let user = users::find(conn, user_id)?;
     let now = chrono::Utc::now();
-    if let Some(until) =
-        lockout::locked_until(&login_events::recent_failures(conn, &user.username)?, now)
-    {
+    let Throttle { delay, locked } = throttle(conn, &user.username, address, now)?;
+    if let Some((_, minutes)) = locked {
         password::verify_dummy(current);
-        let minutes = ((until - now).num_seconds() + 59) / 60;
-        return Ok(Err((
-            "current",
-            format!("Too many wrong passwords. Try again in {minutes} minute(s)."),
-        )));
+        let refused = format!("Too many wrong passwords. Try again in {minutes} minute(s).");
+        return Ok((Err(("current", refused)), delay));
     }
     if !password::verify(&user.password_hash, current) {
         login_events::record(conn, &user.username, Some(user.id), "failure", address)?;
-        return Ok(Err((
-            "current",
-            "The current password is not correct.".into(),
-        )));
+        return Ok((
+            Err(("current", "The current password is not correct.".into())),
+            delay,
+        ));
     }
     if let Some(p) = password::weakness_for(new, &user.username) {
-        return Ok(Err(("new_password", p)));
+        return Ok((Err(("new_password", p)), delay));
     }
     let epoch = users::set_password(conn, user_id, &password::hash(new)).map_err(AppError::from)?;
-    Ok(Ok(epoch))
+    Ok((Ok(epoch), delay))
 }
 
 // ---- Administration: accounts and groups as an administrator edits them. ----
@@ -420,14 +484,37 @@ pub fn admin_create_user(
     }
 }
 
+/// Names of groups by id, in `ids`' order (ids without a group are left out).
+fn group_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<String>> {
+    let all = groups::all(conn)?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| all.iter().find(|g| g.id == *id).map(|g| g.name.clone()))
+        .collect())
+}
+
+fn own_change(
+    actor: Actor,
+    target: i64,
+    roles: (Roles, Roles),
+    before: &[String],
+    after: &[String],
+) -> Option<String> {
+    let before: Vec<&str> = before.iter().map(String::as_str).collect();
+    let after: Vec<&str> = after.iter().map(String::as_str).collect();
+    permissions::own_access_change(actor, target, roles, (&before, &after)).map(|c| c.describe())
+}
+
 /// An administrator edits an account's display name, e-mail, roles and groups. Refuses to let
-/// administrators remove their own admin role. A missing account is `NotFound`.
+/// administrators remove their own admin role. A missing account is `NotFound`. When the
+/// account is the administrator's own and its roles or groups changed, returns what changed,
+/// for the audit to flag (`permissions::own_access_change`).
 pub fn admin_update_user(
     conn: &mut PgConnection,
     actor: Actor,
     user_id: i64,
     d: &AccountDetails,
-) -> AppResult<Result<(), FieldErrors>> {
+) -> AppResult<Result<Option<String>, FieldErrors>> {
     conn.transaction(|conn| {
         let user = users::find(conn, user_id)?;
         let mut errors = FieldErrors::new();
@@ -445,6 +532,14 @@ pub fn admin_update_user(
         if !errors.is_empty() {
             return Ok(Err(sorted(errors)));
         }
+        let own = if actor.id == user_id {
+            let member_of = groups::of_user(conn, user_id)?;
+            let before = group_names(conn, &member_of)?;
+            let after = group_names(conn, &c.groups)?;
+            own_change(actor, user_id, (user.role_set(), c.roles), &before, &after)
+        } else {
+            None
+        };
         let display = c.display_name.as_deref().unwrap_or(&user.username);
         users::update_details(
             conn,
@@ -454,7 +549,7 @@ pub fn admin_update_user(
             c.roles.to_strings(),
         )?;
         groups::set_user_groups(conn, user_id, &c.groups)?;
-        Ok(Ok(()))
+        Ok(Ok(own))
     })
 }
 
@@ -529,14 +624,16 @@ pub fn admin_create_group(
     }
 }
 
-/// Add an active user to a group (adding a member twice changes nothing). Returns the user.
-/// A missing group is `NotFound`; a bad choice of user is a message for the `user_id` field.
+/// Add an active user to a group (adding a member twice changes nothing). Returns the user, and
+/// when administrators added themselves, what the audit flags (`own_access_change`). A missing
+/// group is `NotFound`; a bad choice of user is a message for the `user_id` field.
 pub fn admin_add_member(
     conn: &mut PgConnection,
+    actor: Actor,
     group_id: i64,
     user_id: &str,
-) -> AppResult<Result<users::User, FieldErrors>> {
-    groups::find(conn, group_id)?;
+) -> AppResult<Result<(users::User, Option<String>), FieldErrors>> {
+    let group = groups::find(conn, group_id)?;
     let user = match user_id.trim().parse::<i64>() {
         Ok(id) => users::find(conn, id).optional()?,
         Err(_) => None,
@@ -556,6 +653,43 @@ pub fn admin_add_member(
             ),
         )]));
     }
-    groups::add_member(conn, group_id, user.id)?;
-    Ok(Ok(user))
+    let added = groups::add_member(conn, group_id, user.id)? > 0;
+    let roles = (user.role_set(), user.role_set());
+    let own = added
+        .then(|| {
+            own_change(
+                actor,
+                user.id,
+                roles,
+                &[],
+                std::slice::from_ref(&group.name),
+            )
+        })
+        .flatten();
+    Ok(Ok((user, own)))
+}
+
+/// Take a user out of a group (taking them out twice changes nothing). Returns whether they
+/// were a member, and when administrators took themselves out, what the audit flags.
+pub fn admin_remove_member(
+    conn: &mut PgConnection,
+    actor: Actor,
+    group_id: i64,
+    user_id: i64,
+) -> AppResult<(groups::Group, users::User, bool, Option<String>)> {
+    let (group, user) = (groups::find(conn, group_id)?, users::find(conn, user_id)?);
+    let removed = groups::remove_member(conn, group_id, user_id)? > 0;
+    let roles = (user.role_set(), user.role_set());
+    let own = removed
+        .then(|| {
+            own_change(
+                actor,
+                user.id,
+                roles,
+                std::slice::from_ref(&group.name),
+                &[],
+            )
+        })
+        .flatten();
+    Ok((group, user, removed, own))
 }

@@ -108,7 +108,9 @@ async fn sign_in_returns_to_the_page_asked_for_but_never_off_site() {
 }
 
 #[tokio::test]
-async fn five_wrong_passwords_lock_the_account_and_the_right_one_is_refused_meanwhile() {
+async fn five_wrong_passwords_lock_this_address_out_of_the_account_and_the_right_one_is_refused_here(
+) {
+    // (From other addresses the account still opens, after a short wait: `hardening`.)
     let app = TestApp::spawn().await;
     app.user("eve", &[Role::Approver], &[]);
     let c = app.client();

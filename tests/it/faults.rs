@@ -54,6 +54,8 @@ async fn while_the_database_is_down_pages_answer_503_and_serve_again_when_it_is_
         HttpSettings {
             session_key: actix_web::cookie::Key::generate(),
             cookie_secure: false,
+            base_url: relman::app::BaseUrl::new("http://127.0.0.1:8080"),
+            trusted_proxies: Default::default(),
         },
         Some(1),
     )

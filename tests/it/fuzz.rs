@@ -1,5 +1,6 @@
-//! Bad input: hand-made hostile bodies on every POST route, then 10,000 random forms; nothing
-//! may answer 5xx, and hostile text is shown escaped.
+//! Bad input: hand-made hostile bodies on every POST route, hostile query strings on every GET
+//! route, then 10,000 random forms (some with fields as raw wire bytes: NUL encoded twice over,
+//! raw CR); nothing may answer 5xx, and hostile text is shown escaped.
 use rand::{Rng, SeedableRng};
 
 use crate::authz::{fixture, matrix};
@@ -66,8 +67,23 @@ const FIELDS: &[&str] = &[
     "open",
 ];
 
+/// Bytes as they go on the wire, not encoded again: NUL encoded twice over (`%%0000` is a NUL
+/// once decoded, and a filter that takes `%00` out of the raw text makes a new one), a raw and
+/// an encoded CR (iCalendar injection), ESC (ANSI escapes), CR-LF in a text area.
+const RAW: &[&str] = &[
+    "%%0000",
+    "%0%000",
+    "a%%0000b",
+    "%00",
+    "Fix\rEND:VEVENT",
+    "Fix%0DEND:VEVENT%0DBEGIN:VEVENT",
+    "%1B%5B31mred",
+    "one%0D%0Atwo",
+    "%0A",
+];
+
 fn value(rng: &mut rand::rngs::StdRng) -> String {
-    match rng.gen_range(0..14) {
+    match rng.gen_range(0..17) {
         0 => String::new(),
         1 => "x".repeat(rng.gen_range(1..25_000)),
         2 => "<script>alert('x')</script>".into(),
@@ -79,6 +95,9 @@ fn value(rng: &mut rand::rngs::StdRng) -> String {
         8 => "RL-000001".into(),
         9 => "\u{0}\u{202e}\u{1f600}ÿ".into(),
         10 => "%00%ff".into(),
+        14 => "Title\rDTSTART:19700101T000000Z".into(),
+        15 => "\u{1b}[2J\u{7}".into(),
+        16 => "\r\n\r".into(),
         11 => rng.gen_range(-5i64..50).to_string(),
         12 => [
             "approve", "deny", "retract", "edit", "complete", "start", "add", "remove", "watch",
@@ -133,6 +152,16 @@ async fn hostile_bodies_on_every_post_route_get_a_4xx_never_a_5xx() {
                 .concat(),
             ),
             ("not a form", b"{\"title\": \"json\"}".to_vec()),
+            (
+                "NUL encoded twice over",
+                format!("csrf_token={token}&title=%%0000&name=%0%000&description=a%%0000b&username=%%0000&body=%0%000")
+                    .into_bytes(),
+            ),
+            (
+                "raw and encoded CR",
+                format!("csrf_token={token}&title=Fix\rEND:VEVENT&name=a%0Db&description=x%0Dy&display_name=%1B%5B31m")
+                    .into_bytes(),
+            ),
         ];
         for (what, body) in bodies {
             let ct = if what == "not a form" {
@@ -155,6 +184,34 @@ async fn hostile_bodies_on_every_post_route_get_a_4xx_never_a_5xx() {
         }
     }
     let _ = http;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn hostile_query_strings_on_every_get_route_get_a_4xx_never_a_5xx() {
+    let app = TestApp::spawn().await;
+    let (clients, ids) = fixture(&app).await;
+    let mut failures = Vec::new();
+    for r in matrix(&ids).iter().filter(|r| r.method == "GET") {
+        let c = if r.path.starts_with("/admin/users") || r.path.starts_with("/admin/groups") {
+            &clients[3]
+        } else {
+            &clients[0]
+        };
+        for query in [
+            "q=%%0000",
+            "q=%0%000&type=%%0000",
+            "q=a%00b&state=%0%000&status=%%0000",
+            "q=Fix%0DEND:VEVENT&next=%0D%0A",
+            "q=%1B%5B31m&token=%%0000",
+        ] {
+            let sep = if r.path.contains('?') { '&' } else { '?' };
+            let p = c.get(&format!("{}{sep}{query}", r.path)).await;
+            if p.status >= 500 {
+                failures.push(format!("GET {}{sep}{query}: {}", r.path, p.status));
+            }
+        }
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -190,20 +247,26 @@ async fn ten_thousand_random_forms_never_get_a_5xx() {
                 value(&mut rng),
             ));
         }
-        jobs.push((who, path, form));
+        let mut body = serde_html_form::to_string(&form).unwrap();
+        // One form in four also carries a field as raw wire bytes (`RAW`).
+        if rng.gen_range(0..4) == 0 {
+            let field = FIELDS[rng.gen_range(0..FIELDS.len())];
+            body.push_str(&format!("&{field}={}", RAW[rng.gen_range(0..RAW.len())]));
+            form.push((field.to_string(), "(raw)".into()));
+        }
+        jobs.push((who, path, form, body));
     }
     let mut failures = Vec::new();
     for chunk in jobs.chunks(16) {
-        let sends = chunk.iter().map(|(who, path, form)| {
+        let sends = chunk.iter().map(|(who, path, _, body)| {
             let c = &clients[*who];
-            let body = serde_html_form::to_string(form).unwrap();
             c.http
                 .post(format!("{}{}", c.base, path))
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
+                .body(body.clone())
                 .send()
         });
-        for (res, (_, path, form)) in futures_util::future::join_all(sends)
+        for (res, (_, path, form, _)) in futures_util::future::join_all(sends)
             .await
             .into_iter()
             .zip(chunk)

@@ -33,6 +33,25 @@ pub async fn pages(app: &TestApp) -> Vec<(String, Option<&'static str>)> {
         ..Default::default()
     };
     let n = svc::register(&mut conn, actor, &input).unwrap().unwrap();
+    {
+        // Failed sign-ins (accounts being attacked) and an administrator's change to their own
+        // access (flagged on the audit page), so those tables are checked too.
+        use diesel::prelude::*;
+        diesel::sql_query(
+            "INSERT INTO login_events (username, outcome, address) VALUES \
+             ('coordinator', 'failure', '203.0.113.9'), ('nosuchname', 'failure', '203.0.113.9')",
+        )
+        .execute(&mut conn)
+        .unwrap();
+        diesel::sql_query(
+            "INSERT INTO admin_audit (actor_id, action, address, own_access_change) \
+             SELECT id, 'POST /admin/users/' || id, '127.0.0.1', \
+                    'Self-granted: the Release Approver role, membership of CAB' \
+             FROM users WHERE username = 'admin'",
+        )
+        .execute(&mut conn)
+        .unwrap();
+    }
     let release = relman::paths::release(n);
     // A second release from a model, in Plan and Design, so it has tasks and a pending approval.
     let planned = RegisterInput {

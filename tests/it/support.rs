@@ -146,17 +146,31 @@ impl TestApp {
         TestApp::spawn_with(false).await
     }
 
+    /// An instance whose `RELMAN_BASE_URL` is `base_url` instead of its own address.
+    pub async fn spawn_with_base_url(base_url: &str) -> TestApp {
+        TestApp::spawn_configured(true, Some(base_url)).await
+    }
+
     async fn spawn_with(mail: bool) -> TestApp {
+        TestApp::spawn_configured(mail, None).await
+    }
+
+    async fn spawn_configured(mail: bool, base_url: Option<&str>) -> TestApp {
         let db = tokio::task::spawn_blocking(TestDb::new)
             .await
             .expect("create db");
         let pool = db::pool(&db.url, 4, mail).expect("pool");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let settings = HttpSettings {
             session_key: actix_web::cookie::Key::generate(),
             cookie_secure: false,
+            // By default the address it serves on, as a deployment configures it.
+            base_url: relman::app::BaseUrl::new(base_url.unwrap_or(&base)),
+            trusted_proxies: relman::auth::TrustedProxies::parse("127.0.0.1").unwrap(),
         };
-        let app = Application::build("127.0.0.1:0", pool.clone(), settings, Some(1)).expect("bind");
-        let base = format!("http://127.0.0.1:{}", app.port());
+        let app =
+            Application::from_listener(listener, pool.clone(), settings, Some(1)).expect("serve");
         tokio::spawn(app.into_server());
         TestApp { base, db, pool }
     }
@@ -203,6 +217,21 @@ impl TestApp {
                 // Shorter than the server's keep-alive (5 s): a connection left idle while a
                 // test loads data is not reused just as the server closes it.
                 .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// A fresh browser-like client connecting from another loopback address (`127.0.0.2`…), as
+    /// someone elsewhere on the network would.
+    pub fn client_from(&self, ip: &str) -> Client {
+        Client {
+            base: self.base.clone(),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .local_address(ip.parse::<std::net::IpAddr>().expect("an IP address"))
                 .build()
                 .unwrap(),
         }
@@ -306,6 +335,20 @@ impl Client {
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
+            .send()
+            .await
+            .expect("POST");
+        to_page(r).await
+    }
+
+    /// POST a body exactly as encoded here (`title=%%0000`), after the session's CSRF token.
+    pub async fn post_encoded(&self, path: &str, encoded: &str) -> Page {
+        let token = self.csrf().await;
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf_token={token}&{encoded}"))
             .send()
             .await
             .expect("POST");

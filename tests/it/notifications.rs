@@ -112,7 +112,7 @@ async fn each_key_point_tells_the_right_people_and_nobody_else() {
         .unwrap();
     clear(&app);
 
-    // Approval decided: the coordinator. (Ann is now excluded as a task assignee; the CAB chair votes.)
+    // Approval decided: the coordinator and the named manager. (Ann is now excluded as a task assignee; the CAB chair votes.)
     save(
         &app,
         &c,
@@ -129,7 +129,10 @@ async fn each_key_point_tells_the_right_people_and_nobody_else() {
     .await;
     clear(&app);
     cab_approves(&app, &n).await;
-    assert_eq!(sent(&app), pairs(&[("cora", "approval_decided")]));
+    assert_eq!(
+        sent(&app),
+        pairs(&[("cora", "approval_decided"), ("mona", "approval_decided")])
+    );
     clear(&app);
 
     // Back-out activated: the managers; abandoned: everyone involved.

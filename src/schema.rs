@@ -240,6 +240,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    submissions (key) {
+        key -> Text,
+        user_id -> Int8,
+        created_path -> Text,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     tasks (id) {
         id -> Int8,
         release_id -> Int8,
@@ -456,6 +465,7 @@ diesel::table! {
 diesel::joinable!(blackouts -> categories (category_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    submissions,
     users,
     user_sessions,
     record_state_counts,

@@ -23,6 +23,7 @@ use crate::services::release_fields::Names;
 use crate::services::releases::{
     self as svc, Loaded, NameBook, RegisterInput, SaveOutcome, TakeOutcome,
 };
+use crate::services::submissions::{self, Once};
 use crate::services::tasks::TaskInput;
 use crate::views::{self, Ctx};
 
@@ -310,6 +311,10 @@ async fn new_page_kind(
     input: RegisterInput,
     errors: FormErrors,
 ) -> AppResult<NewPage> {
+    let mut input = input;
+    if input.submission_key.is_empty() {
+        input.submission_key = crate::services::submissions::new_key();
+    }
     let (categories, coordinators, managers, models) = db::run(pool, move |conn| {
         Ok((
             wfm::active_categories(conn, kind.as_str())?,
@@ -425,11 +430,25 @@ pub(crate) async fn register_kind(
     )?;
     let (actor, i2) = (user.actor(), input.clone());
     match db::run(&pool, move |conn| {
-        svc::register_kind(conn, kind, actor, &i2)
+        submissions::once(
+            conn,
+            &i2.submission_key,
+            actor.id,
+            |conn| svc::register_kind(conn, kind, actor, &i2),
+            |n| paths::record(kind.as_str(), *n),
+        )
     })
     .await?
     {
-        Ok(number) => {
+        Once::Repeat(path) => {
+            user.flash(
+                "info",
+                "That form was already sent: this is what it registered.",
+            );
+            Ok(see_other(path))
+        }
+        Once::Invalid(errors) => invalid(&new_page_kind(&user, &pool, kind, input, errors).await?),
+        Once::Created(number) => {
             user.flash(
                 "success",
                 format!(
@@ -439,7 +458,6 @@ pub(crate) async fn register_kind(
             );
             Ok(see_other(paths::record(kind.as_str(), number)))
         }
-        Err(errors) => invalid(&new_page_kind(&user, &pool, kind, input, errors).await?),
     }
 }
 
@@ -979,7 +997,11 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
         task_groups: task_groups(&d, actor),
         approval_missing: active
             && l.gates.iter().any(|g| matches!(g, workflow::Gate::Approval { status, .. } if status == "not requested yet")),
-        task_input: x.task_input.unwrap_or_else(|| TaskInput { phase: r.phase_id.to_string(), ..Default::default() }),
+        task_input: x.task_input.unwrap_or_else(|| TaskInput {
+            phase: r.phase_id.to_string(),
+            submission_key: crate::services::submissions::new_key(),
+            ..Default::default()
+        }),
         task_errors: x.task_errors,
         people: d.people.iter().map(|(i, n)| (i.to_string(), n.clone())).collect(),
         group_options: d.groups.iter().map(|(i, n)| (i.to_string(), n.clone())).collect(),

@@ -16,6 +16,7 @@ use crate::models::{groups, releases as rel, users, workflows as wfm};
 use crate::paths;
 use crate::services::release_fields::Names;
 use crate::services::releases as rsvc;
+use crate::services::submissions::{self, Once};
 use crate::services::tasks::{self as svc, TaskAction, TaskInput, TaskOutcome};
 use crate::views::{self, Ctx};
 
@@ -57,18 +58,31 @@ pub(crate) async fn add_kind(
     let outcome = db::run(&pool, move |conn| {
         let r = rel::by_kind_number(conn, kind.as_str(), number)?;
         let wf = wfm::load(conn, r.workflow_id)?;
-        svc::add(conn, actor, kind, number, &wf, &i2)
+        submissions::once(
+            conn,
+            &i2.submission_key,
+            actor.id,
+            |conn| svc::add(conn, actor, kind, number, &wf, &i2),
+            |_| format!("{}#tasks", paths::record(kind.as_str(), number)),
+        )
     })
     .await?;
     match outcome {
-        Ok(t) => {
+        Once::Repeat(path) => {
+            user.flash(
+                "info",
+                "That form was already sent: the task was added once.",
+            );
+            Ok(see_other(path))
+        }
+        Once::Created(t) => {
             user.flash("success", format!("Task “{}” was added.", t.title));
             Ok(see_other(format!(
                 "{}#tasks",
                 paths::record(kind.as_str(), number)
             )))
         }
-        Err(errors) => {
+        Once::Invalid(errors) => {
             super::releases::render_with_task_errors(&user, &pool, kind, number, input, errors)
                 .await
         }
@@ -162,6 +176,7 @@ async fn task_page(
         assignee: t.assignee_id.map(|i| i.to_string()).unwrap_or_default(),
         group: t.group_id.map(|i| i.to_string()).unwrap_or_default(),
         due: views::datetime_input(&t.due_at),
+        submission_key: String::new(),
     });
     let mut workers: Vec<String> = Vec::new();
     workers.extend(

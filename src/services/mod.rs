@@ -13,6 +13,7 @@ pub mod release_fields;
 pub mod releases;
 pub mod reports;
 pub mod seed;
+pub mod submissions;
 pub mod tasks;
 pub mod workflow_admin;
 pub mod workflow_config;

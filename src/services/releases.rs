@@ -236,6 +236,9 @@ pub fn name_book(conn: &mut PgConnection) -> QueryResult<NameBook> {
 /// What the new-release form sends (all text: validated here, kept on failure).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct RegisterInput {
+    /// The form's one-time key (`services::submissions`).
+    #[serde(default)]
+    pub submission_key: String,
     #[serde(default)]
     pub category: String,
     #[serde(default, rename = "type")]

@@ -153,6 +153,9 @@ pub fn open_tasks_gate(
 /// What the task forms send (all text, validated here).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct TaskInput {
+    /// The add form's one-time key (`services::submissions`).
+    #[serde(default)]
+    pub submission_key: String,
     #[serde(default)]
     pub title: String,
     #[serde(default)]

@@ -617,3 +617,99 @@ async fn an_ended_release_cannot_be_bundled_into_a_package() {
         "{ended} is abandoned: only an active release can be bundled into a package."
     ));
 }
+
+/// The value of a hidden field of a form on `page`.
+fn hidden(page: &Page, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = page
+        .body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field"))
+        + marker.len();
+    page.body[at..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_form_that_creates_a_record_creates_it_once_however_often_it_is_sent() {
+    use relman::schema::{releases, tasks};
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let key = hidden(&c.get("/releases/new").await, "submission_key");
+    assert_eq!(key.len(), 32);
+    let form = [
+        ("submission_key", key.as_str()),
+        ("category", "1"),
+        ("type", "minor"),
+        ("title", "Billing"),
+        ("description", "Quarterly update"),
+        ("reason", "business_requirement"),
+        ("impact", "low"),
+        ("urgency", "low"),
+        ("planned_start", "2026-12-01T09:00"),
+        ("planned_end", "2026-12-20T17:00"),
+    ];
+    // Twice at once, then once more: one release, and every answer leads to it.
+    let token = c.csrf().await;
+    let mut all = vec![("csrf_token", token.as_str())];
+    all.extend_from_slice(&form);
+    let body = serde_html_form::to_string(&all).unwrap();
+    let send = || {
+        c.http
+            .post(format!("{}/releases/new", c.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+    };
+    let (a, b) = tokio::join!(send(), send());
+    let c3 = send().await.unwrap();
+    let places: Vec<String> = [a.unwrap(), b.unwrap(), c3]
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status().as_u16(), 303);
+            r.headers()["location"].to_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(places, vec!["/releases/RL-000001".to_string(); 3]);
+    let count: i64 = releases::table.count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(count, 1);
+
+    // A refused form keeps its key for the corrected one, which then creates once.
+    let page = c
+        .post(
+            "/releases/new",
+            &[
+                ("submission_key", "00112233445566778899aabbccddeeff"),
+                ("title", ""),
+            ],
+        )
+        .await;
+    page.assert_status(422);
+    assert_eq!(
+        hidden(&page, "submission_key"),
+        "00112233445566778899aabbccddeeff"
+    );
+
+    // Add task, twice: one task.
+    let release = c.get("/releases/RL-000001").await;
+    let key = hidden(&release, "submission_key");
+    for _ in 0..2 {
+        c.post(
+            "/releases/RL-000001/tasks",
+            &[("submission_key", &key), ("title", "Check")],
+        )
+        .await
+        .assert_redirect_to("/releases/RL-000001#tasks");
+    }
+    let count: i64 = tasks::table.count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(count, 1);
+    // A fresh form is a new submission.
+    let key = hidden(&c.get("/releases/RL-000001").await, "submission_key");
+    c.post(
+        "/releases/RL-000001/tasks",
+        &[("submission_key", &key), ("title", "Check again")],
+    )
+    .await
+    .assert_status(303);
+    let count: i64 = tasks::table.count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(count, 2);
+}

@@ -53,6 +53,7 @@ diesel::table! {
         draft -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        pre_approved -> Bool,
     }
 }
 
@@ -107,6 +108,7 @@ diesel::table! {
         workflow_id -> Int8,
         retired -> Bool,
         created_at -> Timestamptz,
+        record_types -> Array<Text>,
     }
 }
 

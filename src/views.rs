@@ -113,6 +113,14 @@ fn nav_for(roles: Roles, path: &str) -> Vec<NavItem> {
 }
 
 /// `2026-11-26 14:05 UTC`.
+/// "a" or "an" before a word, as it is spoken: "an Emergency release", "a Minor release".
+pub fn article(word: &str) -> &'static str {
+    match word.chars().next().map(|c| c.to_ascii_lowercase()) {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    }
+}
+
 pub fn datetime(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }

@@ -507,6 +507,21 @@ pub fn state_after(t: &TransitionDef) -> RecordState {
     }
 }
 
+/// Whether a category that names `accepted` types (none: every type) takes a record of this type.
+pub fn category_accepts(accepted: &[String], record_type: &str) -> bool {
+    accepted.is_empty() || accepted.iter().any(|t| t == record_type)
+}
+
+/// A change is pre-approved only when it is a standard change whose workflow asks for no
+/// approval and a manager marked that workflow as pre-approved.
+pub fn pre_approved(
+    record_type: &str,
+    workflow_marked: bool,
+    workflow_has_approvals: bool,
+) -> bool {
+    record_type == ChangeType::Standard.as_str() && workflow_marked && !workflow_has_approvals
+}
+
 /// A member of a package, as the package's entry gate compares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberAt {

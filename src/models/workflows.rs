@@ -62,6 +62,15 @@ pub struct CategoryRow {
     pub workflow_id: i64,
     pub retired: bool,
     pub created_at: DateTime<Utc>,
+    /// The record types it accepts (empty: every type of its kind).
+    pub record_types: Vec<String>,
+}
+
+impl CategoryRow {
+    /// Whether a record of this type may be filed under the category.
+    pub fn accepts(&self, record_type: &str) -> bool {
+        crate::domain::workflow::category_accepts(&self.record_types, record_type)
+    }
 }
 
 impl PhaseRow {

@@ -330,7 +330,21 @@ async fn new_page_kind(
         errors,
         categories: categories
             .into_iter()
-            .map(|c| (c.id.to_string(), c.name))
+            .map(|c| {
+                // A category that takes some types only says which, next to its name.
+                let only: Vec<&str> = kind
+                    .types()
+                    .into_iter()
+                    .filter(|(k, _)| !c.record_types.is_empty() && c.accepts(k))
+                    .map(|(_, l)| l)
+                    .collect();
+                let label = if only.is_empty() {
+                    c.name
+                } else {
+                    format!("{} ({} only)", c.name, only.join(", ").to_lowercase())
+                };
+                (c.id.to_string(), label)
+            })
             .collect(),
         kind: kind.as_str(),
         types: kind

@@ -44,6 +44,7 @@ type Head = (
     String,
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
+    String,
 );
 
 fn heads(
@@ -64,6 +65,7 @@ fn heads(
             releases::state,
             releases::planned_start,
             releases::planned_end,
+            releases::release_type,
         ))
         .load(conn)
 }
@@ -84,6 +86,11 @@ fn approval_status(conn: &mut PgConnection, changes: &[Head]) -> QueryResult<Vec
         .select(phases::workflow_id)
         .distinct()
         .load(conn)?;
+    let marked: Vec<i64> = crate::schema::workflows::table
+        .filter(crate::schema::workflows::id.eq_any(&wf_ids))
+        .filter(crate::schema::workflows::pre_approved.eq(true))
+        .select(crate::schema::workflows::id)
+        .load(conn)?;
     Ok(changes
         .iter()
         .map(|c| {
@@ -94,7 +101,11 @@ fn approval_status(conn: &mut PgConnection, changes: &[Head]) -> QueryResult<Vec
                 .collect();
             let status = if mine.iter().any(|s| *s == "approved") {
                 "approved"
-            } else if !with_approvals.contains(&c.3) {
+            } else if crate::domain::workflow::pre_approved(
+                &c.8,
+                marked.contains(&c.3),
+                with_approvals.contains(&c.3),
+            ) {
                 "pre-approved"
             } else {
                 match mine.iter().rev().find(|s| **s != "withdrawn") {

@@ -327,6 +327,29 @@ pub fn register_kind(
             format!("Choose the {} type: {}.", kind.as_str(), names.join(", ")),
         );
     }
+    // The category decides which types it takes (so the workflow a type follows is its own).
+    if let (Some(c), Some(t)) = (&category, release_type) {
+        if !c.accepts(t) {
+            let takes: Vec<&str> = kind
+                .types()
+                .into_iter()
+                .filter(|(k, _)| c.accepts(k))
+                .map(|(_, l)| l)
+                .collect();
+            errors.add(
+                "type",
+                format!(
+                    "The category {} takes {} {}s only: choose that type, or the category for {} {} {}.",
+                    c.name,
+                    takes.join(" or ").to_lowercase(),
+                    kind.as_str(),
+                    crate::views::article(kind.type_label(t)),
+                    kind.type_label(t).to_lowercase(),
+                    kind.as_str()
+                ),
+            );
+        }
+    }
     let keys: &[&str] = match kind {
         RecordKind::Release => &[
             "title",
@@ -505,7 +528,8 @@ pub fn register_kind(
         )?;
         super::approvals::open_on_entry(conn, &r, first.id, Some(actor.id))?;
         let mut summary = format!(
-            "Registered as a {} {} in {}",
+            "Registered as {} {} {} in {}",
+            crate::views::article(kind.type_label(release_type)),
             kind.type_label(release_type),
             kind.as_str(),
             first.name

@@ -453,3 +453,56 @@ async fn a_package_with_an_active_member_cannot_close() {
         .await
         .assert_status(303);
 }
+
+#[tokio::test]
+async fn a_change_type_must_fit_its_category_and_only_a_standard_change_is_pre_approved() {
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let standard = category(&app, "Standard change");
+    let form = |ty: &'static str| {
+        vec![
+            ("category", standard.clone()),
+            ("type", ty.to_string()),
+            ("title", "Restart the queue".to_string()),
+            ("description", "Weekly restart".to_string()),
+            ("impact", "low".to_string()),
+            ("urgency", "low".to_string()),
+        ]
+    };
+    c.get("/changes/new")
+        .await
+        .assert_contains("Standard change (standard only)");
+    let fields = form("emergency");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = c.post("/changes/new", &fields).await;
+    page.assert_status(422).assert_contains(
+        "The category Standard change takes standard changes only: choose that type, or the category for an emergency change.",
+    );
+    let n: i64 = releases::table
+        .filter(releases::kind.eq("change"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(n, 0, "nothing was registered");
+
+    // A standard change under its category is pre-approved on the release it belongs to.
+    let ch = new_change(&app, &c, "Restart the queue", "standard").await;
+    let r = crate::releases::register(&c, "Billing", "minor", "low", "low").await;
+    c.post(
+        &format!("/releases/{r}/changes"),
+        &[("number", &ch), ("action", "add")],
+    )
+    .await
+    .assert_status(303);
+    c.get(&format!("/releases/{r}"))
+        .await
+        .assert_contains("pre-approved");
+
+    // Unmarked, its workflow pre-approves nothing: the release waits for an approval.
+    diesel::sql_query("UPDATE workflows SET pre_approved = false")
+        .execute(&mut app.conn())
+        .unwrap();
+    c.get(&format!("/releases/{r}"))
+        .await
+        .assert_lacks("pre-approved");
+}

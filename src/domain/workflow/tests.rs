@@ -586,3 +586,27 @@ fn a_package_waits_for_members_behind_the_phase_it_enters() {
     ];
     assert_eq!(members_behind(&members), vec!["RL-1".to_string()]);
 }
+
+#[test]
+fn a_category_takes_the_types_it_names_and_only_a_marked_standard_workflow_pre_approves() {
+    let standard = vec!["standard".to_string()];
+    assert!(category_accepts(&standard, "standard"));
+    assert!(!category_accepts(&standard, "emergency"));
+    assert!(
+        category_accepts(&[], "emergency"),
+        "a category naming no type takes every type"
+    );
+    assert!(pre_approved("standard", true, false));
+    assert!(
+        !pre_approved("emergency", true, false),
+        "an emergency is never pre-approved"
+    );
+    assert!(
+        !pre_approved("standard", false, false),
+        "the workflow must be marked"
+    );
+    assert!(
+        !pre_approved("standard", true, true),
+        "a workflow with approvals is not pre-approved"
+    );
+}

@@ -18,6 +18,8 @@ use crate::paths;
 use crate::services::approvals::{self as svc, ApprovalView, Decision, InboxItem, VoteOutcome};
 use crate::views::{self, Ctx};
 
+use super::releases::Problem;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(inbox)
         .service(show)
@@ -87,10 +89,27 @@ struct ApprovalPage {
     a: ApprovalView,
     release: String,
     release_href: String,
-    error: String,
+    /// The refused decision's message (empty: none), linking to the box it is about.
+    problems: Vec<Problem>,
+    problems_title: String,
     comment: String,
     chosen: String,
     return_to: String,
+}
+
+/// The box a refused decision is about: the comment or reason box of the vote form for
+/// `who`, when the page still offers it; else the approval's heading.
+fn decision_target(a: &ApprovalView, decision: &str, who: i64) -> String {
+    let offered = match decision {
+        "approve" | "deny" => a.vote_as.iter().any(|(w, _)| *w == who),
+        "retract" => a.may_retract_as.iter().any(|(w, _)| *w == who),
+        _ => false,
+    };
+    if offered {
+        format!("{decision}-{}-{who}", a.id)
+    } else {
+        "approval-title".into()
+    }
 }
 
 async fn approval_page(
@@ -100,6 +119,7 @@ async fn approval_page(
     error: String,
     comment: String,
     chosen: String,
+    voter: i64,
 ) -> AppResult<ApprovalPage> {
     let actor = user.actor();
     let (view, r) = db::run(pool, move |conn| {
@@ -113,12 +133,21 @@ async fn approval_page(
         Ok((view, r))
     })
     .await?;
+    let problems = if error.is_empty() {
+        Vec::new()
+    } else {
+        vec![Problem {
+            target: decision_target(&view, &chosen, voter),
+            message: error,
+        }]
+    };
     Ok(ApprovalPage {
         ctx: user.ctx(),
-        a: view,
         release: format!("{} {}", paths::record_number(&r.kind, r.number), r.title),
         release_href: paths::record(&r.kind, r.number),
-        error,
+        a: view,
+        problems,
+        problems_title: "Your decision was not recorded".into(),
         comment,
         chosen,
         return_to: format!("/approvals/{id}"),
@@ -140,6 +169,7 @@ async fn show(
             String::new(),
             String::new(),
             String::new(),
+            user.id,
         )
         .await?,
     )
@@ -205,7 +235,8 @@ async fn decide(
             Ok(see_other(back))
         }
         VoteOutcome::Invalid(why) => {
-            invalid(&approval_page(&user, &pool, id, why, f.comment, f.decision).await?)
+            let voter = on_behalf_of.unwrap_or(user.id);
+            invalid(&approval_page(&user, &pool, id, why, f.comment, f.decision, voter).await?)
         }
     }
 }

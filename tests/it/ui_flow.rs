@@ -309,3 +309,230 @@ async fn the_register_form_has_one_model_picker_and_preselects_the_category_that
         .await;
     p.assert_status(303);
 }
+
+/// A release registered and moved into Plan and Design through the services, so its CAB
+/// approval is requested now; returns its number.
+fn pending_in_plan_and_design(app: &TestApp, coordinator: i64, title: &str, release_type: &str) -> String {
+    use relman::domain::permissions::Actor;
+    use relman::domain::roles::Roles;
+    use relman::services::releases::{self as svc, RegisterInput, TakeOutcome};
+    let mut conn = app.conn();
+    let actor = Actor {
+        id: coordinator,
+        roles: Roles::of(&[Role::Coordinator]),
+    };
+    let input = RegisterInput {
+        category: "1".into(),
+        release_type: release_type.into(),
+        title: title.into(),
+        description: "Quarterly update".into(),
+        reason: "business_requirement".into(),
+        impact: "low".into(),
+        urgency: "low".into(),
+        planned_start: "2026-12-01T09:00".into(),
+        planned_end: "2026-12-20T17:00".into(),
+        ..Default::default()
+    };
+    let n = svc::register(&mut conn, actor, &input).unwrap().unwrap();
+    let number = relman::paths::release(n);
+    let number = number.trim_start_matches("/releases/").to_string();
+    let t = transition_id(app, &number, "Advance to Plan and Design");
+    let v = crate::releases::version(app, &number);
+    let done = svc::take_transition(&mut conn, actor, n, t, v, "").unwrap();
+    assert!(matches!(done, TakeOutcome::Done(_)), "{title}: {:?}", match done {
+        TakeOutcome::Blocked(b) => b,
+        _ => vec![],
+    });
+    diesel::update(relman::schema::release_details::table)
+        .filter(relman::schema::release_details::release_id.eq(
+            relman::models::releases::by_number(&mut conn, n).unwrap().id,
+        ))
+        .set(relman::schema::release_details::release_plan.eq(format!("Plan of {title}\nStep two")))
+        .execute(&mut conn)
+        .unwrap();
+    number
+}
+
+#[tokio::test]
+async fn the_inbox_is_a_table_oldest_request_first_filtered_paged_and_decided_in_the_row() {
+    let app = TestApp::spawn().await;
+    let cora = app.user("cora", &[Role::Coordinator], &[]);
+    let ann = app.user("ann", &[Role::Approver], &["CAB"]);
+    let a = app.client();
+    a.login("ann", PASSWORD).await.assert_redirect_to("/");
+    // The higher number asked first: the inbox is in the order of the requests.
+    let first = pending_in_plan_and_design(&app, cora, "Payroll", "minor");
+    let major = pending_in_plan_and_design(&app, cora, "Billing", "major");
+    diesel::update(relman::schema::approvals::table)
+        .filter(relman::schema::approvals::release_id.eq(
+            relman::models::releases::by_number(&mut app.conn(), 2).unwrap().id,
+        ))
+        .set(relman::schema::approvals::opened_at.eq(chrono::Utc::now() - chrono::Duration::days(3)))
+        .execute(&mut app.conn())
+        .unwrap();
+    let p = a.get("/approvals").await;
+    p.assert_status(200)
+        .assert_contains(r#"<table class="list inbox-list">"#)
+        .assert_contains("<td>3 days<span class=\"requested\">")
+        .assert_contains("<td>under an hour<span class=\"requested\">")
+        .assert_contains(r#"<details class="plan"><summary><strong>Release plan</strong>"#)
+        .assert_contains(&format!(": Plan of Billing…</summary><p class=\"prewrap\">Plan of Billing\nStep two</p>"))
+        .assert_contains("Window: 2026-12-01 09:00 UTC to 2026-12-20 17:00 UTC")
+        .assert_lacks("Vote as");
+    assert!(at(&p, &format!(">{major}</a>")) < at(&p, &format!(">{first}</a>")), "oldest request first");
+
+    // Filters: by type, by risk, by group; unknown values are ignored.
+    a.get("/approvals?type=major")
+        .await
+        .assert_contains(&major)
+        .assert_lacks(&format!(">{first}</a>"))
+        .assert_contains(r#"<option value="major" selected>Major</option>"#);
+    a.get("/approvals?risk=high")
+        .await
+        .assert_contains("Nothing that matches these filters waits for your decision.");
+    let cab: i64 = relman::models::groups::all(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .find(|g| g.name == "CAB")
+        .unwrap()
+        .id;
+    a.get(&format!("/approvals?group={cab}&risk=low&type=nonsense"))
+        .await
+        .assert_contains(&major)
+        .assert_contains(&first);
+
+    // Paging: 25 a page, oldest first.
+    for i in 0..24 {
+        pending_in_plan_and_design(&app, cora, &format!("Release {i}"), "minor");
+    }
+    let p1 = a.get("/approvals").await;
+    assert_eq!(p1.body.matches(r#"<td class="decide">"#).count(), 25);
+    p1.assert_contains(r#"<a href="/approvals?page=2" rel="next">Next page</a>"#)
+        .assert_lacks("Release 23</td>");
+    let p2 = a.get("/approvals?page=2").await;
+    assert_eq!(p2.body.matches(r#"<td class="decide">"#).count(), 1);
+    p2.assert_contains("Release 23")
+        .assert_contains(r#"<a href="/approvals" rel="prev">Previous page</a>"#);
+
+    // One click approves from the row and comes back to the same filtered page; deny takes
+    // a reason in the row.
+    let filtered = a.get("/approvals?type=major").await;
+    filtered.assert_contains(r#"<input type="hidden" name="return_to" value="/approvals?type=major">"#);
+    let (id, cycle) = live_approval(&app, &major);
+    a.post(
+        &format!("/approvals/{id}/decision"),
+        &[
+            ("decision", "approve"),
+            ("cycle", &cycle.to_string()),
+            ("on_behalf_of", &ann.to_string()),
+            ("return_to", "/approvals?type=major"),
+        ],
+    )
+    .await
+    .assert_redirect_to("/approvals?type=major");
+    let (id, cycle) = live_approval(&app, &first);
+    a.post(
+        &format!("/approvals/{id}/decision"),
+        &[
+            ("decision", "deny"),
+            ("cycle", &cycle.to_string()),
+            ("on_behalf_of", &ann.to_string()),
+            ("comment", "No rollback rehearsal"),
+            ("return_to", "/approvals"),
+        ],
+    )
+    .await
+    .assert_redirect_to("/approvals");
+    a.get("/approvals")
+        .await
+        .assert_lacks(&format!(">{first}</a>"))
+        .assert_lacks(&format!(">{major}</a>"));
+}
+
+#[tokio::test]
+async fn notifications_are_paged_filtered_by_unread_and_kind_and_marked_read_back_where_they_were()
+{
+    use relman::schema::notifications as n;
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let cora: i64 = relman::schema::users::table
+        .filter(relman::schema::users::username.eq("cora"))
+        .select(relman::schema::users::id)
+        .first(&mut app.conn())
+        .unwrap();
+    for i in 0..30 {
+        diesel::insert_into(n::table)
+            .values((
+                n::user_id.eq(cora),
+                n::kind.eq("task_assigned"),
+                n::subject.eq(format!("Task number {i} is yours")),
+                n::link.eq("/tasks"),
+            ))
+            .execute(&mut app.conn())
+            .unwrap();
+    }
+    for i in 0..3 {
+        diesel::insert_into(n::table)
+            .values((
+                n::user_id.eq(cora),
+                n::kind.eq("approval_decided"),
+                n::subject.eq(format!("Approval {i} decided")),
+                n::link.eq("/approvals"),
+            ))
+            .execute(&mut app.conn())
+            .unwrap();
+    }
+    let entries = |p: &Page| p.body.matches(r#"<li class="notification"#).count();
+    let p = c.get("/notifications").await;
+    assert_eq!(entries(&p), 25);
+    p.assert_contains(r#"<ul class="notifications""#)
+        .assert_contains(r#"<a href="/notifications?page=2" rel="next">Next page</a>"#)
+        .assert_contains(r#"<option value="approval_decided">Approval decided</option>"#)
+        .assert_contains("Mark all 33 as read");
+    let p2 = c.get("/notifications?page=2").await;
+    assert_eq!(entries(&p2), 8);
+    p2.assert_contains("Task number 0 is yours");
+    // No stray bullets: the list is unstyled.
+    let css = c.get("/static/app.css").await;
+    let rule = at(&css, ".notifications {\n");
+    assert!(css.body[rule..].split('}').next().unwrap().contains("list-style: none"));
+
+    let kind = c.get("/notifications?kind=approval_decided").await;
+    assert_eq!(entries(&kind), 3);
+    kind.assert_lacks("Task number");
+
+    // Mark one read from a filtered page: back to that page, and gone from "unread only".
+    let id: i64 = n::table
+        .filter(n::subject.eq("Approval 2 decided"))
+        .select(n::id)
+        .first(&mut app.conn())
+        .unwrap();
+    c.post(
+        &format!("/notifications/{id}/read"),
+        &[("return_to", "/notifications?show=unread&kind=approval_decided")],
+    )
+    .await
+    .assert_redirect_to("/notifications?show=unread&kind=approval_decided");
+    let unread = c.get("/notifications?show=unread&kind=approval_decided").await;
+    assert_eq!(entries(&unread), 2);
+    unread.assert_lacks("Approval 2 decided");
+
+    // Mark all read (POST with the CSRF token): back where it was asked, nothing unread.
+    c.post_raw("/notifications/read-all", &[("return_to", "/notifications")])
+        .await
+        .assert_status(403);
+    c.post(
+        "/notifications/read-all",
+        &[("return_to", "/notifications?show=unread")],
+    )
+    .await
+    .assert_redirect_to("/notifications?show=unread");
+    c.get("/notifications?show=unread")
+        .await
+        .assert_contains("No notifications match these filters.")
+        .assert_lacks("Mark all");
+    // Only back to a notifications page.
+    c.post("/notifications/read-all", &[("return_to", "https://evil.example/")])
+        .await
+        .assert_redirect_to("/notifications");
+}

@@ -536,3 +536,22 @@ async fn notifications_are_paged_filtered_by_unread_and_kind_and_marked_read_bac
         .await
         .assert_redirect_to("/notifications");
 }
+
+#[tokio::test]
+async fn a_refused_registration_puts_its_summary_first_and_keeps_its_address() {
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    c.get("/releases/new")
+        .await
+        .assert_contains(r#"action="/releases/new#errors""#);
+    let p = c
+        .post(
+            "/releases/new",
+            &[("category", "1"), ("type", "minor"), ("title", ""), ("impact", "low"), ("urgency", "low")],
+        )
+        .await;
+    p.assert_status(422).assert_contains(r##"<a href="#f-title">"##);
+    let summary = at(&p, r#"<div class="error-summary" id="errors" role="alert""#);
+    assert!(summary < at(&p, "<h1"));
+    p.assert_contains("<title>Error: Register a release");
+}

@@ -89,7 +89,11 @@ struct InboxQuery {
 impl InboxQuery {
     fn href(&self, page: usize) -> String {
         let mut parts = Vec::new();
-        for (k, v) in [("group", &self.group), ("type", &self.release_type), ("risk", &self.risk)] {
+        for (k, v) in [
+            ("group", &self.group),
+            ("type", &self.release_type),
+            ("risk", &self.risk),
+        ] {
             if !v.is_empty() {
                 parts.push(format!("{k}={}", paths::encode(v)));
             }
@@ -156,9 +160,16 @@ async fn inbox(
             .iter()
             .any(|(k, _)| *k == q.release_type)
             .then(|| q.release_type.clone()),
-        risk: risks.iter().any(|(k, _)| *k == q.risk).then(|| q.risk.clone()),
+        risk: risks
+            .iter()
+            .any(|(k, _)| *k == q.risk)
+            .then(|| q.risk.clone()),
     };
-    let page_no = q.page.parse::<usize>().unwrap_or(1).clamp(1, INBOX_MAX_PAGE);
+    let page_no = q
+        .page
+        .parse::<usize>()
+        .unwrap_or(1)
+        .clamp(1, INBOX_MAX_PAGE);
     let f2 = filter.clone();
     let (items, plans, groups, recent) = db::run(&pool, move |conn| {
         // One more than this page needs: whether there is a next one.
@@ -218,12 +229,23 @@ async fn inbox(
         recent,
         is_approver: user.has(Role::Approver),
         filtered: filter.group.is_some() || filter.release_type.is_some() || filter.risk.is_some(),
-        groups: groups.into_iter().map(|(id, n)| (id.to_string(), n)).collect(),
+        groups: groups
+            .into_iter()
+            .map(|(id, n)| (id.to_string(), n))
+            .collect(),
         types,
         risks,
         page: page_no,
-        prev_href: if page_no > 1 { q.href(page_no - 1) } else { String::new() },
-        next_href: if has_more { q.href(page_no + 1) } else { String::new() },
+        prev_href: if page_no > 1 {
+            q.href(page_no - 1)
+        } else {
+            String::new()
+        },
+        next_href: if has_more {
+            q.href(page_no + 1)
+        } else {
+            String::new()
+        },
         here: q.href(page_no),
         q,
     })

@@ -157,7 +157,11 @@ async fn relate(
         related::relate_change(conn, actor, number, &f.number, remove)
     })
     .await?;
-    let target = if remove { "related-changes" } else { "relate-number" };
+    let target = if remove {
+        "related-changes"
+    } else {
+        "relate-number"
+    };
     finish(&user, &pool, number, outcome, target).await
 }
 
@@ -177,7 +181,11 @@ async fn bundle(
         related::bundle(conn, actor, number, &f.number, remove)
     })
     .await?;
-    let target = if remove { "related-members" } else { "bundle-number" };
+    let target = if remove {
+        "related-members"
+    } else {
+        "bundle-number"
+    };
     finish(&user, &pool, number, outcome, target).await
 }
 

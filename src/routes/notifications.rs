@@ -177,15 +177,17 @@ async fn list(
     let items: Vec<NotificationView> = rows
         .into_iter()
         .take(PER_PAGE as usize)
-        .map(|(id, kind, subject, body, link, at, read)| NotificationView {
-            id,
-            kind: kind_label(&kind),
-            subject,
-            body,
-            link,
-            at: views::datetime(&at),
-            unread: read.is_none(),
-        })
+        .map(
+            |(id, kind, subject, body, link, at, read)| NotificationView {
+                id,
+                kind: kind_label(&kind),
+                subject,
+                body,
+                link,
+                at: views::datetime(&at),
+                unread: read.is_none(),
+            },
+        )
         .collect();
     let mut kinds: Vec<(String, String)> = kinds
         .into_iter()
@@ -201,8 +203,16 @@ async fn list(
         unread,
         kinds,
         page: page_no,
-        prev_href: if page_no > 1 { q.href(page_no - 1) } else { String::new() },
-        next_href: if has_more { q.href(page_no + 1) } else { String::new() },
+        prev_href: if page_no > 1 {
+            q.href(page_no - 1)
+        } else {
+            String::new()
+        },
+        next_href: if has_more {
+            q.href(page_no + 1)
+        } else {
+            String::new()
+        },
         here: q.href(page_no),
         q,
     })

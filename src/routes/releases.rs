@@ -390,7 +390,13 @@ async fn new_page_kind(
         model_facts: models
             .iter()
             .filter(|_| kind == RecordKind::Release)
-            .map(|(m, v)| (m.id.to_string(), v.release_type.clone(), v.category_id.to_string()))
+            .map(|(m, v)| {
+                (
+                    m.id.to_string(),
+                    v.release_type.clone(),
+                    v.category_id.to_string(),
+                )
+            })
             .collect(),
         models: models
             .into_iter()
@@ -473,7 +479,10 @@ pub(crate) async fn register_kind(
         ),
     )?;
     let mut input = input;
-    if kind == RecordKind::Release && input.category.trim().is_empty() && !input.model.trim().is_empty() {
+    if kind == RecordKind::Release
+        && input.category.trim().is_empty()
+        && !input.model.trim().is_empty()
+    {
         // The model implies its category (the form offers one model picker, no JavaScript).
         let model = input.model.trim().parse::<i64>().ok();
         if let Some(c) = db::run(&pool, move |conn| {
@@ -606,12 +615,16 @@ impl Moves {
                 }
             }
         }
-        m.rework_reason_required = !m.rework.is_empty() && m.rework.iter().all(|t| t.reason_required);
+        m.rework_reason_required =
+            !m.rework.is_empty() && m.rework.iter().all(|t| t.reason_required);
         m
     }
 
     pub fn is_empty(&self) -> bool {
-        self.primary.is_empty() && self.rework.is_empty() && self.abandon.is_empty() && self.blocked.is_empty()
+        self.primary.is_empty()
+            && self.rework.is_empty()
+            && self.abandon.is_empty()
+            && self.blocked.is_empty()
     }
 
     /// Where a refused transition's message points: its entry among the blocked ones, its
@@ -620,7 +633,12 @@ impl Moves {
         if self.blocked.iter().any(|t| t.id == id) {
             format!("transition-{id}")
         } else if self.rework.iter().any(|t| t.id == id) {
-            if reason_missing { "send-back-reason" } else { "send-back-to" }.to_string()
+            if reason_missing {
+                "send-back-reason"
+            } else {
+                "send-back-to"
+            }
+            .to_string()
         } else if self.primary.iter().chain(&self.abandon).any(|t| t.id == id) {
             if reason_missing {
                 format!("reason-{id}")
@@ -1062,23 +1080,46 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
     let (problems_title, problems): (String, Vec<Problem>) = if !x.errors.is_empty() {
         (
             "Your changes were not saved".into(),
-            x.errors.0.iter().map(|(f, m)| Problem { target: format!("f-{f}"), message: m.clone() }).collect(),
+            x.errors
+                .0
+                .iter()
+                .map(|(f, m)| Problem {
+                    target: format!("f-{f}"),
+                    message: m.clone(),
+                })
+                .collect(),
         )
     } else if !x.task_errors.is_empty() {
         (
             "The task was not added".into(),
-            x.task_errors.0.iter().map(|(f, m)| Problem { target: format!("t-{f}"), message: m.clone() }).collect(),
+            x.task_errors
+                .0
+                .iter()
+                .map(|(f, m)| Problem {
+                    target: format!("t-{f}"),
+                    message: m.clone(),
+                })
+                .collect(),
         )
     } else if !x.relation_error.is_empty() {
         (
             "Nothing was changed".into(),
-            vec![Problem { target: x.relation_target.to_string(), message: x.relation_error.clone() }],
+            vec![Problem {
+                target: x.relation_target.to_string(),
+                message: x.relation_error.clone(),
+            }],
         )
     } else if !x.transition_errors.is_empty() {
         let target = moves.target(x.chosen_transition, x.reason_missing);
         (
             format!("The {} was not moved", kind.as_str()),
-            x.transition_errors.iter().map(|m| Problem { target: target.clone(), message: m.clone() }).collect(),
+            x.transition_errors
+                .iter()
+                .map(|m| Problem {
+                    target: target.clone(),
+                    message: m.clone(),
+                })
+                .collect(),
         )
     } else {
         (String::new(), Vec::new())
@@ -1476,25 +1517,43 @@ mod tests {
     use super::implied_category;
 
     fn cats(ids: &[&str]) -> Vec<(String, String)> {
-        ids.iter().map(|i| (i.to_string(), format!("Category {i}"))).collect()
+        ids.iter()
+            .map(|i| (i.to_string(), format!("Category {i}")))
+            .collect()
     }
 
     fn facts() -> Vec<(String, String, String)> {
-        [("1", "major", "1"), ("2", "minor", "1"), ("3", "emergency", "2")]
-            .iter()
-            .map(|(m, t, c)| (m.to_string(), t.to_string(), c.to_string()))
-            .collect()
+        [
+            ("1", "major", "1"),
+            ("2", "minor", "1"),
+            ("3", "emergency", "2"),
+        ]
+        .iter()
+        .map(|(m, t, c)| (m.to_string(), t.to_string(), c.to_string()))
+        .collect()
     }
 
     #[test]
     fn the_model_decides_then_the_type_then_a_lone_category() {
         let two = cats(&["1", "2"]);
-        assert_eq!(implied_category(&two, &facts(), "3", "minor").as_deref(), Some("2"));
-        assert_eq!(implied_category(&two, &facts(), "", "minor").as_deref(), Some("1"));
-        assert_eq!(implied_category(&two, &facts(), "", "emergency").as_deref(), Some("2"));
+        assert_eq!(
+            implied_category(&two, &facts(), "3", "minor").as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            implied_category(&two, &facts(), "", "minor").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            implied_category(&two, &facts(), "", "emergency").as_deref(),
+            Some("2")
+        );
         // A type no model uses: two categories, nothing decides.
         assert_eq!(implied_category(&two, &[], "", "minor"), None);
-        assert_eq!(implied_category(&cats(&["7"]), &[], "", "minor").as_deref(), Some("7"));
+        assert_eq!(
+            implied_category(&cats(&["7"]), &[], "", "minor").as_deref(),
+            Some("7")
+        );
         // Models of one type in two categories: nothing decides either.
         let mixed = vec![
             ("1".to_string(), "minor".to_string(), "1".to_string()),
@@ -1502,6 +1561,9 @@ mod tests {
         ];
         assert_eq!(implied_category(&two, &mixed, "", "minor"), None);
         // A model whose category is retired (not offered) implies nothing.
-        assert_eq!(implied_category(&cats(&["1"]), &facts(), "3", "minor"), None);
+        assert_eq!(
+            implied_category(&cats(&["1"]), &facts(), "3", "minor"),
+            None
+        );
     }
 }

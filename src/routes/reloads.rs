@@ -102,15 +102,15 @@ async fn admin_form(
 #[get("/admin/workflows/{id:\\d+}/restore")]
 #[get("/admin/workflows/{id:\\d+}/transitions")]
 #[get("/admin/categories/{id:\\d+}/restore")]
-async fn workflow_form(
-    user: CurrentUser,
-    req: HttpRequest,
-) -> AppResult<HttpResponse> {
+async fn workflow_form(user: CurrentUser, req: HttpRequest) -> AppResult<HttpResponse> {
     require_manager(&user)?;
     // The pattern admits digits only; a number too long for an i64 is not found.
     let id = match req.match_info().get("id") {
         None => None,
-        Some(id) => Some(id.parse::<i64>().map_err(|_| crate::error::AppError::NotFound)?),
+        Some(id) => Some(
+            id.parse::<i64>()
+                .map_err(|_| crate::error::AppError::NotFound)?,
+        ),
     };
     Ok(see_other(match id {
         None => paths::ADMIN_WORKFLOWS.to_string(),

@@ -847,7 +847,9 @@ pub fn inbox_groups(conn: &mut PgConnection, viewer: Actor) -> QueryResult<Vec<(
         .inner_join(g::table)
         .filter(gm::user_id.eq_any(&voters))
         .filter(u::active.eq(true))
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("'approver' = ANY(users.roles)"))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "'approver' = ANY(users.roles)",
+        ))
         .select((g::id, g::name))
         .distinct()
         .order(g::name)
@@ -870,7 +872,13 @@ pub fn inbox_plans(
     let rows: Vec<(i64, i64, String, String, String)> = ap::table
         .inner_join(d::table.on(d::release_id.eq(ap::release_id)))
         .filter(ap::id.eq_any(approval_ids))
-        .select((ap::id, ap::phase_id, d::release_plan, d::deployment_plan, d::backout_plan))
+        .select((
+            ap::id,
+            ap::phase_id,
+            d::release_plan,
+            d::deployment_plan,
+            d::backout_plan,
+        ))
         .load(conn)?;
     let phases: Vec<i64> = rows.iter().map(|r| r.1).collect();
     let rules: Vec<(i64, String, String)> = pfr::table
@@ -887,10 +895,16 @@ pub fn inbox_plans(
             .map(|((key, label), text)| (*key, *label, text))
             .collect();
         let of_phase = |key: &str| {
-            rules.iter().any(|(p, f, r)| *p == phase && f == key && (r == "editable" || r == "required"))
+            rules
+                .iter()
+                .any(|(p, f, r)| *p == phase && f == key && (r == "editable" || r == "required"))
         };
         let chosen: Vec<(&'static str, String)> = if filled.iter().any(|(k, _, _)| of_phase(k)) {
-            filled.into_iter().filter(|(k, _, _)| of_phase(k)).map(|(_, l, t)| (l, t)).collect()
+            filled
+                .into_iter()
+                .filter(|(k, _, _)| of_phase(k))
+                .map(|(_, l, t)| (l, t))
+                .collect()
         } else {
             filled.into_iter().map(|(_, l, t)| (l, t)).collect()
         };

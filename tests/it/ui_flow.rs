@@ -21,7 +21,10 @@ fn at(p: &Page, needle: &str) -> usize {
 fn summary_first(p: &Page, heading: &str) {
     let summary = at(p, r#"<div class="error-summary" id="errors" role="alert""#);
     assert!(summary > at(p, r#"<main id="main">"#));
-    assert!(summary < at(p, "<h1"), "the summary must come before the heading");
+    assert!(
+        summary < at(p, "<h1"),
+        "the summary must come before the heading"
+    );
     p.assert_contains(&format!(r#"<h2 id="errors-title">{heading}</h2>"#))
         .assert_contains("<title>Error: ");
 }
@@ -49,8 +52,12 @@ async fn a_refused_transition_answers_422_with_the_summary_on_top_and_its_addres
     let id = transition_id(&app, &n, "Advance to Build and Test");
     let p = take(&app, &c, &n, "Advance to Build and Test", "").await;
     p.assert_status(422)
-        .assert_contains(&format!(r##"<a href="#transition-{id}">Required to leave this phase"##))
-        .assert_contains(&format!(r#"<li class="move-advance" id="transition-{id}" tabindex="-1">"#));
+        .assert_contains(&format!(
+            r##"<a href="#transition-{id}">Required to leave this phase"##
+        ))
+        .assert_contains(&format!(
+            r#"<li class="move-advance" id="transition-{id}" tabindex="-1">"#
+        ));
     summary_first(&p, "The release was not moved");
 
     // The address the refusal was shown at: a GET goes back to the release, doing nothing.
@@ -67,7 +74,11 @@ async fn a_refused_transition_answers_422_with_the_summary_on_top_and_its_addres
         &app,
         &c,
         &n,
-        &[("release_plan", "P"), ("deployment_plan", "D"), ("test_criteria", "T")],
+        &[
+            ("release_plan", "P"),
+            ("deployment_plan", "D"),
+            ("test_criteria", "T"),
+        ],
     )
     .await
     .assert_status(303);
@@ -79,7 +90,9 @@ async fn a_refused_transition_answers_422_with_the_summary_on_top_and_its_addres
     let p = take(&app, &c, &n, "Rework in Plan and Design", " ").await;
     p.assert_status(422)
         .assert_contains(r##"<a href="#send-back-reason">Give a reason"##)
-        .assert_contains(&format!(r#"<option value="{rework}" selected>Plan and Design</option>"#))
+        .assert_contains(&format!(
+            r#"<option value="{rework}" selected>Plan and Design</option>"#
+        ))
         .assert_contains(r#"aria-invalid="true" aria-describedby="e-send-back-reason""#);
     summary_first(&p, "The release was not moved");
 
@@ -97,7 +110,10 @@ async fn refused_tasks_fields_relations_and_votes_are_summarised_on_top_and_relo
 
     // Add a task without a title.
     let p = c
-        .post(&format!("/releases/{n}/tasks"), &[("title", " "), ("phase", "")])
+        .post(
+            &format!("/releases/{n}/tasks"),
+            &[("title", " "), ("phase", "")],
+        )
         .await;
     p.assert_status(422)
         .assert_contains(r##"<a href="#t-title">Enter a title"##);
@@ -131,7 +147,8 @@ async fn refused_tasks_fields_relations_and_votes_are_summarised_on_top_and_relo
             &[("number", "C-999999"), ("action", "add")],
         )
         .await;
-    p.assert_status(422).assert_contains(r##"<a href="#relate-number">"##);
+    p.assert_status(422)
+        .assert_contains(r##"<a href="#relate-number">"##);
     summary_first(&p, "Nothing was changed");
     for form in ["changes", "bundle"] {
         c.get(&format!("/releases/{n}/{form}"))
@@ -181,7 +198,10 @@ async fn posts_that_re_render_an_admin_page_have_an_address_that_reloads_harmles
         ("/admin/workflows/1/publish", "/admin/workflows/1"),
         ("/admin/workflows/1/restore", "/admin/workflows/1"),
         ("/admin/workflows/1/phases/2/move", "/admin/workflows/1"),
-        ("/admin/workflows/1/phases/2/restore", "/admin/workflows/1/phases/2"),
+        (
+            "/admin/workflows/1/phases/2/restore",
+            "/admin/workflows/1/phases/2",
+        ),
         ("/admin/categories/1/restore", "/admin/categories/1"),
     ] {
         m.get(path).await.assert_redirect_to(to);
@@ -198,8 +218,8 @@ async fn posts_that_re_render_an_admin_page_have_an_address_that_reloads_harmles
 }
 
 #[tokio::test]
-async fn the_transitions_panel_has_one_send_back_form_one_abandon_form_and_the_moves_forward_first(
-) {
+async fn the_transitions_panel_has_one_send_back_form_one_abandon_form_and_the_moves_forward_first()
+{
     let app = TestApp::spawn().await;
     let c = app.signed_in("cora", &[Role::Coordinator]).await;
     let n = register(&c, "Billing", "minor", "low", "low").await;
@@ -234,20 +254,41 @@ async fn the_transitions_panel_has_one_send_back_form_one_abandon_form_and_the_m
     // and one reason box, one abandon; no button per rework.
     assert_eq!(panel.matches("<form ").count(), 3, "{panel}");
     assert_eq!(panel.matches(r#"name="reason""#).count(), 2, "{panel}");
-    assert_eq!(panel.matches(r#"<select id="send-back-to" name="transition">"#).count(), 1);
+    assert_eq!(
+        panel
+            .matches(r#"<select id="send-back-to" name="transition">"#)
+            .count(),
+        1
+    );
     let assess = transition_id(&app, &n, "Rework in Assess");
     let plan = transition_id(&app, &n, "Rework in Plan and Design");
-    assert!(panel.contains(&format!(r#"<option value="{assess}">Assess</option>"#)), "{panel}");
-    assert!(panel.contains(&format!(r#"<option value="{plan}">Plan and Design</option>"#)));
+    assert!(
+        panel.contains(&format!(r#"<option value="{assess}">Assess</option>"#)),
+        "{panel}"
+    );
+    assert!(panel.contains(&format!(
+        r#"<option value="{plan}">Plan and Design</option>"#
+    )));
     assert!(!panel.contains(">Rework in"), "{panel}");
-    let advance = panel.find(">Advance to Training").expect("the advance button");
-    assert!(advance < panel.find("Send back to…").unwrap(), "the advance comes first");
+    let advance = panel
+        .find(">Advance to Training")
+        .expect("the advance button");
+    assert!(
+        advance < panel.find("Send back to…").unwrap(),
+        "the advance comes first"
+    );
     assert!(panel.contains(r#"<button type="submit" class="danger">Abandon release</button>"#));
 
     // The send-back form posts the chosen phase's rework transition.
-    take(&app, &c, &n, "Rework in Plan and Design", "The test criteria were incomplete")
-        .await
-        .assert_status(303);
+    take(
+        &app,
+        &c,
+        &n,
+        "Rework in Plan and Design",
+        "The test criteria were incomplete",
+    )
+    .await
+    .assert_status(303);
     assert_eq!(phase_of(&app, &n), "Plan and Design");
 }
 
@@ -289,7 +330,9 @@ async fn the_register_form_has_one_model_picker_and_preselects_the_category_that
     c.get(&format!("/releases/new?model={emergency}"))
         .await
         .assert_contains(r#"<option value="1" selected>Release Management</option>"#)
-        .assert_contains(&format!(r#"<option value="{emergency}" selected>Emergency fix"#));
+        .assert_contains(&format!(
+            r#"<option value="{emergency}" selected>Emergency fix"#
+        ));
 
     // A model chosen with the category left blank registers under the model's category.
     let p = c
@@ -312,7 +355,12 @@ async fn the_register_form_has_one_model_picker_and_preselects_the_category_that
 
 /// A release registered and moved into Plan and Design through the services, so its CAB
 /// approval is requested now; returns its number.
-fn pending_in_plan_and_design(app: &TestApp, coordinator: i64, title: &str, release_type: &str) -> String {
+fn pending_in_plan_and_design(
+    app: &TestApp,
+    coordinator: i64,
+    title: &str,
+    release_type: &str,
+) -> String {
     use relman::domain::permissions::Actor;
     use relman::domain::roles::Roles;
     use relman::services::releases::{self as svc, RegisterInput, TakeOutcome};
@@ -339,14 +387,22 @@ fn pending_in_plan_and_design(app: &TestApp, coordinator: i64, title: &str, rele
     let t = transition_id(app, &number, "Advance to Plan and Design");
     let v = crate::releases::version(app, &number);
     let done = svc::take_transition(&mut conn, actor, n, t, v, "").unwrap();
-    assert!(matches!(done, TakeOutcome::Done(_)), "{title}: {:?}", match done {
-        TakeOutcome::Blocked(b) => b,
-        _ => vec![],
-    });
+    assert!(
+        matches!(done, TakeOutcome::Done(_)),
+        "{title}: {:?}",
+        match done {
+            TakeOutcome::Blocked(b) => b,
+            _ => vec![],
+        }
+    );
     diesel::update(relman::schema::release_details::table)
-        .filter(relman::schema::release_details::release_id.eq(
-            relman::models::releases::by_number(&mut conn, n).unwrap().id,
-        ))
+        .filter(
+            relman::schema::release_details::release_id.eq(relman::models::releases::by_number(
+                &mut conn, n,
+            )
+            .unwrap()
+            .id),
+        )
         .set(relman::schema::release_details::release_plan.eq(format!("Plan of {title}\nStep two")))
         .execute(&mut conn)
         .unwrap();
@@ -364,10 +420,17 @@ async fn the_inbox_is_a_table_oldest_request_first_filtered_paged_and_decided_in
     let first = pending_in_plan_and_design(&app, cora, "Payroll", "minor");
     let major = pending_in_plan_and_design(&app, cora, "Billing", "major");
     diesel::update(relman::schema::approvals::table)
-        .filter(relman::schema::approvals::release_id.eq(
-            relman::models::releases::by_number(&mut app.conn(), 2).unwrap().id,
-        ))
-        .set(relman::schema::approvals::opened_at.eq(chrono::Utc::now() - chrono::Duration::days(3)))
+        .filter(
+            relman::schema::approvals::release_id.eq(relman::models::releases::by_number(
+                &mut app.conn(),
+                2,
+            )
+            .unwrap()
+            .id),
+        )
+        .set(
+            relman::schema::approvals::opened_at.eq(chrono::Utc::now() - chrono::Duration::days(3)),
+        )
         .execute(&mut app.conn())
         .unwrap();
     let p = a.get("/approvals").await;
@@ -376,10 +439,15 @@ async fn the_inbox_is_a_table_oldest_request_first_filtered_paged_and_decided_in
         .assert_contains("<td>3 days<span class=\"requested\">")
         .assert_contains("<td>under an hour<span class=\"requested\">")
         .assert_contains(r#"<details class="plan"><summary><strong>Release plan</strong>"#)
-        .assert_contains(&format!(": Plan of Billing…</summary><p class=\"prewrap\">Plan of Billing\nStep two</p>"))
+        .assert_contains(&format!(
+            ": Plan of Billing…</summary><p class=\"prewrap\">Plan of Billing\nStep two</p>"
+        ))
         .assert_contains("Window: 2026-12-01 09:00 UTC to 2026-12-20 17:00 UTC")
         .assert_lacks("Vote as");
-    assert!(at(&p, &format!(">{major}</a>")) < at(&p, &format!(">{first}</a>")), "oldest request first");
+    assert!(
+        at(&p, &format!(">{major}</a>")) < at(&p, &format!(">{first}</a>")),
+        "oldest request first"
+    );
 
     // Filters: by type, by risk, by group; unknown values are ignored.
     a.get("/approvals?type=major")
@@ -417,7 +485,8 @@ async fn the_inbox_is_a_table_oldest_request_first_filtered_paged_and_decided_in
     // One click approves from the row and comes back to the same filtered page; deny takes
     // a reason in the row.
     let filtered = a.get("/approvals?type=major").await;
-    filtered.assert_contains(r#"<input type="hidden" name="return_to" value="/approvals?type=major">"#);
+    filtered
+        .assert_contains(r#"<input type="hidden" name="return_to" value="/approvals?type=major">"#);
     let (id, cycle) = live_approval(&app, &major);
     a.post(
         &format!("/approvals/{id}/decision"),
@@ -495,7 +564,11 @@ async fn notifications_are_paged_filtered_by_unread_and_kind_and_marked_read_bac
     // No stray bullets: the list is unstyled.
     let css = c.get("/static/app.css").await;
     let rule = at(&css, ".notifications {\n");
-    assert!(css.body[rule..].split('}').next().unwrap().contains("list-style: none"));
+    assert!(css.body[rule..]
+        .split('}')
+        .next()
+        .unwrap()
+        .contains("list-style: none"));
 
     let kind = c.get("/notifications?kind=approval_decided").await;
     assert_eq!(entries(&kind), 3);
@@ -509,18 +582,26 @@ async fn notifications_are_paged_filtered_by_unread_and_kind_and_marked_read_bac
         .unwrap();
     c.post(
         &format!("/notifications/{id}/read"),
-        &[("return_to", "/notifications?show=unread&kind=approval_decided")],
+        &[(
+            "return_to",
+            "/notifications?show=unread&kind=approval_decided",
+        )],
     )
     .await
     .assert_redirect_to("/notifications?show=unread&kind=approval_decided");
-    let unread = c.get("/notifications?show=unread&kind=approval_decided").await;
+    let unread = c
+        .get("/notifications?show=unread&kind=approval_decided")
+        .await;
     assert_eq!(entries(&unread), 2);
     unread.assert_lacks("Approval 2 decided");
 
     // Mark all read (POST with the CSRF token): back where it was asked, nothing unread.
-    c.post_raw("/notifications/read-all", &[("return_to", "/notifications")])
-        .await
-        .assert_status(403);
+    c.post_raw(
+        "/notifications/read-all",
+        &[("return_to", "/notifications")],
+    )
+    .await
+    .assert_status(403);
     c.post(
         "/notifications/read-all",
         &[("return_to", "/notifications?show=unread")],
@@ -532,9 +613,12 @@ async fn notifications_are_paged_filtered_by_unread_and_kind_and_marked_read_bac
         .assert_contains("No notifications match these filters.")
         .assert_lacks("Mark all");
     // Only back to a notifications page.
-    c.post("/notifications/read-all", &[("return_to", "https://evil.example/")])
-        .await
-        .assert_redirect_to("/notifications");
+    c.post(
+        "/notifications/read-all",
+        &[("return_to", "https://evil.example/")],
+    )
+    .await
+    .assert_redirect_to("/notifications");
 }
 
 #[tokio::test]
@@ -547,10 +631,17 @@ async fn a_refused_registration_puts_its_summary_first_and_keeps_its_address() {
     let p = c
         .post(
             "/releases/new",
-            &[("category", "1"), ("type", "minor"), ("title", ""), ("impact", "low"), ("urgency", "low")],
+            &[
+                ("category", "1"),
+                ("type", "minor"),
+                ("title", ""),
+                ("impact", "low"),
+                ("urgency", "low"),
+            ],
         )
         .await;
-    p.assert_status(422).assert_contains(r##"<a href="#f-title">"##);
+    p.assert_status(422)
+        .assert_contains(r##"<a href="#f-title">"##);
     let summary = at(&p, r#"<div class="error-summary" id="errors" role="alert""#);
     assert!(summary < at(&p, "<h1"));
     p.assert_contains("<title>Error: Register a release");

@@ -15,8 +15,12 @@ use crate::forms::{Form, FormErrors};
 use crate::models::approvals as am;
 use crate::models::{releases as rel, users, workflows as wfm};
 use crate::paths;
-use crate::services::approvals::{self as svc, ApprovalView, Decision, InboxItem, VoteOutcome};
+use crate::services::approvals::{
+    self as svc, ApprovalView, Decision, InboxFilter, InboxItem, VoteOutcome,
+};
 use crate::views::{self, Ctx};
+
+use super::releases::Problem;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(inbox)
@@ -36,21 +40,148 @@ pub struct RecentDecision {
     pub comment: String,
 }
 
+/// Rows per page of the inbox, and how many pages it reads at most.
+const INBOX_PAGE: usize = 25;
+const INBOX_MAX_PAGE: usize = 40;
+
+/// One row of the inbox as shown.
+pub struct InboxRow {
+    pub item: InboxItem,
+    /// "3 days", "5 hours", "under an hour" since the request.
+    pub age: String,
+    pub requested: String,
+    /// (label, full text, one-line excerpt) of the phase's plans.
+    pub plans: Vec<(&'static str, String, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "approvals/inbox.html")]
 struct InboxPage {
     ctx: Ctx,
-    items: Vec<InboxItem>,
+    rows: Vec<InboxRow>,
     recent: Vec<RecentDecision>,
     is_approver: bool,
+    q: InboxQuery,
+    groups: Vec<(String, String)>,
+    types: Vec<(String, String)>,
+    risks: Vec<(String, String)>,
+    filtered: bool,
+    page: usize,
+    prev_href: String,
+    next_href: String,
+    /// Where a vote comes back to: this page of the inbox with its filters.
+    here: String,
 }
 
-/// GET /approvals
+/// GET parameters of the inbox; anything unknown is ignored (the filter is "any").
+#[derive(Deserialize, Default, Clone)]
+struct InboxQuery {
+    #[serde(default)]
+    group: String,
+    #[serde(default, rename = "type")]
+    release_type: String,
+    #[serde(default)]
+    risk: String,
+    #[serde(default)]
+    page: String,
+}
+
+impl InboxQuery {
+    fn href(&self, page: usize) -> String {
+        let mut parts = Vec::new();
+        for (k, v) in [
+            ("group", &self.group),
+            ("type", &self.release_type),
+            ("risk", &self.risk),
+        ] {
+            if !v.is_empty() {
+                parts.push(format!("{k}={}", paths::encode(v)));
+            }
+        }
+        if page > 1 {
+            parts.push(format!("page={page}"));
+        }
+        if parts.is_empty() {
+            paths::APPROVALS.to_string()
+        } else {
+            format!("{}?{}", paths::APPROVALS, parts.join("&"))
+        }
+    }
+}
+
+/// How long ago, in the largest whole unit that reads well in a list.
+fn age(since: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> String {
+    let minutes = (now - since).num_minutes().max(0);
+    let (n, unit) = match minutes {
+        m if m < 60 => return "under an hour".into(),
+        m if m < 48 * 60 => (m / 60, "hour"),
+        m if m < 14 * 24 * 60 => (m / (24 * 60), "day"),
+        m => (m / (7 * 24 * 60), "week"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The first line of a text, at most `max` characters, with an ellipsis when cut.
+fn excerpt(text: &str, max: usize) -> String {
+    let line = text.trim().lines().next().unwrap_or("").trim();
+    let cut: String = line.chars().take(max).collect();
+    if cut.chars().count() < line.chars().count() || text.trim().lines().nth(1).is_some() {
+        format!("{}…", cut.trim_end())
+    } else {
+        cut
+    }
+}
+
+/// GET /approvals: the inbox, oldest request first, filtered (`group`, `type`, `risk`) and
+/// paged (`page`), each row with its one-click approve and deny.
 #[get("/approvals")]
-async fn inbox(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResponse> {
+async fn inbox(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    q: web::Query<InboxQuery>,
+) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
     let actor = user.actor();
-    let (items, recent) = db::run(&pool, move |conn| {
-        let items = svc::inbox(conn, actor, 200)?;
+    let mut types: Vec<(String, String)> = Vec::new();
+    for kind in [RecordKind::Release, RecordKind::Change] {
+        for (k, l) in kind.types() {
+            if !types.iter().any(|(x, _)| x == k) {
+                types.push((k.to_string(), l.to_string()));
+            }
+        }
+    }
+    let risks: Vec<(String, String)> = crate::domain::risk::Risk::ALL
+        .iter()
+        .map(|r| (r.as_str().to_string(), r.label().to_string()))
+        .collect();
+    let filter = InboxFilter {
+        group: q.group.parse().ok(),
+        release_type: types
+            .iter()
+            .any(|(k, _)| *k == q.release_type)
+            .then(|| q.release_type.clone()),
+        risk: risks
+            .iter()
+            .any(|(k, _)| *k == q.risk)
+            .then(|| q.risk.clone()),
+    };
+    let page_no = q
+        .page
+        .parse::<usize>()
+        .unwrap_or(1)
+        .clamp(1, INBOX_MAX_PAGE);
+    let f2 = filter.clone();
+    let (items, plans, groups, recent) = db::run(&pool, move |conn| {
+        // One more than this page needs: whether there is a next one.
+        let items = svc::inbox_where(conn, actor, &f2, (page_no * INBOX_PAGE + 1) as i64)?;
+        let shown: Vec<i64> = items
+            .iter()
+            .skip((page_no - 1) * INBOX_PAGE)
+            .take(INBOX_PAGE)
+            .map(|i| i.approval_id)
+            .collect();
+        let plans = svc::inbox_plans(conn, &shown)?;
+        let groups = svc::inbox_groups(conn, actor)?;
         let log = am::log_by_actor(conn, actor.id, 20)?;
         let mut recent = Vec::new();
         for l in log {
@@ -69,14 +200,54 @@ async fn inbox(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpResp
                 comment: l.comment,
             });
         }
-        Ok((items, recent))
+        Ok((items, plans, groups, recent))
     })
     .await?;
+    let has_more = items.len() > page_no * INBOX_PAGE && page_no < INBOX_MAX_PAGE;
+    let now = chrono::Utc::now();
+    let mut plans = plans;
+    let rows = items
+        .into_iter()
+        .skip((page_no - 1) * INBOX_PAGE)
+        .take(INBOX_PAGE)
+        .map(|item| InboxRow {
+            age: age(item.opened_at, now),
+            requested: views::datetime(&item.opened_at),
+            plans: plans
+                .remove(&item.approval_id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(label, text)| (label, excerpt(&text, 48), text))
+                .map(|(label, short, text)| (label, text, short))
+                .collect(),
+            item,
+        })
+        .collect();
     page(&InboxPage {
         ctx: user.ctx(),
-        items,
+        rows,
         recent,
         is_approver: user.has(Role::Approver),
+        filtered: filter.group.is_some() || filter.release_type.is_some() || filter.risk.is_some(),
+        groups: groups
+            .into_iter()
+            .map(|(id, n)| (id.to_string(), n))
+            .collect(),
+        types,
+        risks,
+        page: page_no,
+        prev_href: if page_no > 1 {
+            q.href(page_no - 1)
+        } else {
+            String::new()
+        },
+        next_href: if has_more {
+            q.href(page_no + 1)
+        } else {
+            String::new()
+        },
+        here: q.href(page_no),
+        q,
     })
 }
 
@@ -87,10 +258,27 @@ struct ApprovalPage {
     a: ApprovalView,
     release: String,
     release_href: String,
-    error: String,
+    /// The refused decision's message (empty: none), linking to the box it is about.
+    problems: Vec<Problem>,
+    problems_title: String,
     comment: String,
     chosen: String,
     return_to: String,
+}
+
+/// The box a refused decision is about: the comment or reason box of the vote form for
+/// `who`, when the page still offers it; else the approval's heading.
+fn decision_target(a: &ApprovalView, decision: &str, who: i64) -> String {
+    let offered = match decision {
+        "approve" | "deny" => a.vote_as.iter().any(|(w, _)| *w == who),
+        "retract" => a.may_retract_as.iter().any(|(w, _)| *w == who),
+        _ => false,
+    };
+    if offered {
+        format!("{decision}-{}-{who}", a.id)
+    } else {
+        "approval-title".into()
+    }
 }
 
 async fn approval_page(
@@ -100,6 +288,7 @@ async fn approval_page(
     error: String,
     comment: String,
     chosen: String,
+    voter: i64,
 ) -> AppResult<ApprovalPage> {
     let actor = user.actor();
     let (view, r) = db::run(pool, move |conn| {
@@ -113,12 +302,21 @@ async fn approval_page(
         Ok((view, r))
     })
     .await?;
+    let problems = if error.is_empty() {
+        Vec::new()
+    } else {
+        vec![Problem {
+            target: decision_target(&view, &chosen, voter),
+            message: error,
+        }]
+    };
     Ok(ApprovalPage {
         ctx: user.ctx(),
-        a: view,
         release: format!("{} {}", paths::record_number(&r.kind, r.number), r.title),
         release_href: paths::record(&r.kind, r.number),
-        error,
+        a: view,
+        problems,
+        problems_title: "Your decision was not recorded".into(),
         comment,
         chosen,
         return_to: format!("/approvals/{id}"),
@@ -140,6 +338,7 @@ async fn show(
             String::new(),
             String::new(),
             String::new(),
+            user.id,
         )
         .await?,
     )
@@ -205,7 +404,8 @@ async fn decide(
             Ok(see_other(back))
         }
         VoteOutcome::Invalid(why) => {
-            invalid(&approval_page(&user, &pool, id, why, f.comment, f.decision).await?)
+            let voter = on_behalf_of.unwrap_or(user.id);
+            invalid(&approval_page(&user, &pool, id, why, f.comment, f.decision, voter).await?)
         }
     }
 }
@@ -422,4 +622,28 @@ async fn end_delegation(
     }
     user.flash("success", "The delegation was ended.");
     Ok(see_other("/account/delegations"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{age, excerpt};
+    use chrono::{Duration, Utc};
+
+    #[test]
+    fn ages_read_in_the_largest_whole_unit() {
+        let now = Utc::now();
+        assert_eq!(age(now - Duration::minutes(59), now), "under an hour");
+        assert_eq!(age(now - Duration::minutes(61), now), "1 hour");
+        assert_eq!(age(now - Duration::hours(47), now), "47 hours");
+        assert_eq!(age(now - Duration::days(3), now), "3 days");
+        assert_eq!(age(now - Duration::days(30), now), "4 weeks");
+        assert_eq!(age(now + Duration::days(1), now), "under an hour");
+    }
+
+    #[test]
+    fn an_excerpt_is_the_first_line_cut_with_an_ellipsis() {
+        assert_eq!(excerpt("Restore the snapshot", 80), "Restore the snapshot");
+        assert_eq!(excerpt("Step one\nStep two", 80), "Step one…");
+        assert_eq!(excerpt("abcdef", 3), "abc…");
+    }
 }

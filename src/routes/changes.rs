@@ -157,7 +157,12 @@ async fn relate(
         related::relate_change(conn, actor, number, &f.number, remove)
     })
     .await?;
-    finish(&user, &pool, number, outcome).await
+    let target = if remove {
+        "related-changes"
+    } else {
+        "relate-number"
+    };
+    finish(&user, &pool, number, outcome, target).await
 }
 
 /// POST /releases/{number}/bundle: bundle a release into this package (`action=add`) or take it out.
@@ -176,7 +181,12 @@ async fn bundle(
         related::bundle(conn, actor, number, &f.number, remove)
     })
     .await?;
-    finish(&user, &pool, number, outcome).await
+    let target = if remove {
+        "related-members"
+    } else {
+        "bundle-number"
+    };
+    finish(&user, &pool, number, outcome, target).await
 }
 
 async fn finish(
@@ -184,12 +194,13 @@ async fn finish(
     pool: &DbPool,
     number: i64,
     outcome: Result<String, String>,
+    target: &'static str,
 ) -> AppResult<HttpResponse> {
     match outcome {
         Ok(done) => {
             user.flash("success", done);
             Ok(see_other(format!("{}#related", paths::release(number))))
         }
-        Err(why) => r::render_with_relation_error(user, pool, number, why).await,
+        Err(why) => r::render_with_relation_error(user, pool, number, why, target).await,
     }
 }

@@ -20,6 +20,7 @@ pub mod kept_page;
 pub mod knowledge;
 pub mod notifications;
 pub mod releases;
+pub mod reloads;
 pub mod reports;
 pub mod tasks;
 
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin_models::configure(cfg);
     calendar::configure(cfg);
     admin_blackouts::configure(cfg);
+    reloads::configure(cfg);
 }
 
 /// POST → redirect → GET.

@@ -274,7 +274,53 @@ struct NewPage {
     coordinators: Options,
     managers: Options,
     models: Options,
+    /// Per model offered: (id, release type, category id), for the category it implies.
+    model_facts: Vec<(String, String, String)>,
     kind: &'static str,
+}
+
+/// The category a blank category field starts with: the model's when one is chosen, else
+/// the only category every model of the chosen type uses, else the only category there is;
+/// none (the user chooses) when nothing decides between two or more.
+fn implied_category(
+    categories: &Options,
+    model_facts: &[(String, String, String)],
+    model: &str,
+    release_type: &str,
+) -> Option<String> {
+    let offered = |c: &String| categories.iter().any(|(id, _)| id == c);
+    if let Some((_, _, c)) = model_facts.iter().find(|(id, _, _)| id == model) {
+        return offered(c).then(|| c.clone());
+    }
+    let mut of_type: Vec<&String> = model_facts
+        .iter()
+        .filter(|(_, t, _)| t == release_type)
+        .map(|(_, _, c)| c)
+        .filter(|c| offered(c))
+        .collect();
+    of_type.sort();
+    of_type.dedup();
+    match (of_type.as_slice(), categories.as_slice()) {
+        ([only], _) => Some((*only).clone()),
+        (_, [(only, _)]) => Some(only.clone()),
+        _ => None,
+    }
+}
+
+impl NewPage {
+    /// Fill a blank category with the one the model, the type or the list implies.
+    fn preselect_category(&mut self) {
+        if self.input.category.trim().is_empty() {
+            if let Some(c) = implied_category(
+                &self.categories,
+                &self.model_facts,
+                self.input.model.trim(),
+                &self.input.release_type,
+            ) {
+                self.input.category = c;
+            }
+        }
+    }
 }
 
 fn level_options() -> Options {
@@ -360,6 +406,17 @@ async fn new_page_kind(
         risks: risk_options(),
         coordinators: pairs(coordinators),
         managers: pairs(managers),
+        model_facts: models
+            .iter()
+            .filter(|_| kind == RecordKind::Release)
+            .map(|(m, v)| {
+                (
+                    m.id.to_string(),
+                    v.release_type.clone(),
+                    v.category_id.to_string(),
+                )
+            })
+            .collect(),
         models: models
             .into_iter()
             .filter(|_| kind == RecordKind::Release)
@@ -413,9 +470,7 @@ async fn new_form(
         }
     }
     let mut p = new_page(&user, &pool, input, FormErrors::default()).await?;
-    if p.categories.len() == 1 && p.input.category.is_empty() {
-        p.input.category = p.categories[0].0.clone();
-    }
+    p.preselect_category();
     page(&p)
 }
 
@@ -442,6 +497,24 @@ pub(crate) async fn register_kind(
             kind.as_str()
         ),
     )?;
+    let mut input = input;
+    if kind == RecordKind::Release
+        && input.category.trim().is_empty()
+        && !input.model.trim().is_empty()
+    {
+        // The model implies its category (the form offers one model picker, no JavaScript).
+        let model = input.model.trim().parse::<i64>().ok();
+        if let Some(c) = db::run(&pool, move |conn| {
+            Ok(crate::models::release_models::active_latest(conn)?
+                .into_iter()
+                .find(|(m, _)| Some(m.id) == model)
+                .map(|(_, v)| v.category_id))
+        })
+        .await?
+        {
+            input.category = c.to_string();
+        }
+    }
     let (actor, i2) = (user.actor(), input.clone());
     match db::run(&pool, move |conn| {
         submissions::once(
@@ -501,9 +574,7 @@ pub(crate) async fn new_change_form(
         FormErrors::default(),
     )
     .await?;
-    if let Some(c) = p.categories.first() {
-        p.input.category = c.0.clone();
-    }
+    p.preselect_category();
     page(&p)
 }
 
@@ -535,9 +606,81 @@ pub struct TransitionView {
     pub id: i64,
     pub label: String,
     pub kind: &'static str,
+    /// The phase it goes to ("" when it ends the record).
+    pub to_phase: String,
     pub reason_required: bool,
     pub blockers: Vec<String>,
     pub note: String,
+}
+
+/// One message of a page's error summary, linking to the field or control it is about.
+pub struct Problem {
+    /// The id of the element the message links to (without `#`).
+    pub target: String,
+    pub message: String,
+}
+
+/// The transitions panel: the moves forward (advance, close, back out) first, then one
+/// "Send back to…" form for every rework, one form per abandon, and what cannot be taken
+/// now with its reasons.
+#[derive(Default)]
+pub struct Moves {
+    pub primary: Vec<TransitionView>,
+    pub rework: Vec<TransitionView>,
+    /// The send-back form's reason box is required (every rework offered requires one).
+    pub rework_reason_required: bool,
+    pub abandon: Vec<TransitionView>,
+    pub blocked: Vec<TransitionView>,
+}
+
+impl Moves {
+    fn of(all: Vec<TransitionView>) -> Moves {
+        let mut m = Moves::default();
+        for t in all {
+            if !t.blockers.is_empty() {
+                m.blocked.push(t);
+            } else {
+                match t.kind.parse::<TransitionKind>() {
+                    Ok(TransitionKind::Rework) => m.rework.push(t),
+                    Ok(TransitionKind::Abandon) => m.abandon.push(t),
+                    _ => m.primary.push(t),
+                }
+            }
+        }
+        m.rework_reason_required =
+            !m.rework.is_empty() && m.rework.iter().all(|t| t.reason_required);
+        m
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.primary.is_empty()
+            && self.rework.is_empty()
+            && self.abandon.is_empty()
+            && self.blocked.is_empty()
+    }
+
+    /// Where a refused transition's message points: its entry among the blocked ones, its
+    /// reason box when the reason was missing, else its form.
+    fn target(&self, id: i64, reason_missing: bool) -> String {
+        if self.blocked.iter().any(|t| t.id == id) {
+            format!("transition-{id}")
+        } else if self.rework.iter().any(|t| t.id == id) {
+            if reason_missing {
+                "send-back-reason"
+            } else {
+                "send-back-to"
+            }
+            .to_string()
+        } else if self.primary.iter().chain(&self.abandon).any(|t| t.id == id) {
+            if reason_missing {
+                format!("reason-{id}")
+            } else {
+                format!("transition-{id}")
+            }
+        } else {
+            "transitions-title".to_string()
+        }
+    }
 }
 
 pub struct HistoryView {
@@ -567,6 +710,8 @@ pub struct ReleasePage {
     package: Option<crate::services::related::MemberRow>,
     parent: Option<crate::services::related::MemberRow>,
     relation_error: String,
+    /// The field the related-records message is about.
+    relation_target: &'static str,
     number: String,
     href: String,
     title: String,
@@ -589,9 +734,15 @@ pub struct ReleasePage {
     derived_risk: String,
     risk_reason: String,
     errors: FormErrors,
-    transitions: Vec<TransitionView>,
-    transition_errors: Vec<String>,
+    moves: Moves,
+    /// The error summary at the top of the page (empty: none), and its heading.
+    problems: Vec<Problem>,
+    problems_title: String,
+    /// A refused transition: its id, and whether its reason was what was missing.
     chosen_transition: i64,
+    reason_missing: bool,
+    /// The refused transition was one of the send-back form's.
+    rework_chosen: bool,
     typed_reason: String,
     conflict: Vec<HistoryView>,
     /// Schedule conflicts: blackouts and overlapping releases sharing a service.
@@ -805,10 +956,14 @@ fn steps(loaded: &Loaded, visits: &[rel::Visit]) -> Vec<Step> {
         .collect()
 }
 
+/// `conflict`: the input is shown again because someone else saved first, so each field
+/// whose saved value differs says what it holds now; after a plain validation error the
+/// saved values are the user's own and are not repeated.
 fn field_views(
     d: &PageData,
     input: Option<&HashMap<String, String>>,
     errors: &FormErrors,
+    conflict: bool,
 ) -> Vec<FieldView> {
     let l = &d.loaded;
     let active = l.state() == RecordState::Active;
@@ -856,7 +1011,7 @@ fn field_views(
                 }
             };
             let now = match input {
-                Some(i) if i.get(f.key).is_some_and(|v| *v != current) => {
+                Some(i) if conflict && i.get(f.key).is_some_and(|v| *v != current) => {
                     let shown = l.record.display(f.key, &d.names);
                     if shown.is_empty() {
                         "(empty)".to_string()
@@ -885,12 +1040,16 @@ fn field_views(
 
 struct Extras<'a> {
     input: Option<&'a HashMap<String, String>>,
+    /// The input comes back from a conflict (someone else saved first).
+    conflict: bool,
     relation_error: String,
+    relation_target: &'static str,
     task_input: Option<TaskInput>,
     task_errors: FormErrors,
     errors: FormErrors,
     transition_errors: Vec<String>,
     chosen_transition: i64,
+    reason_missing: bool,
     typed_reason: String,
 }
 
@@ -938,6 +1097,10 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
                 id: t.id,
                 label,
                 kind: t.kind.as_str(),
+                to_phase: t
+                    .to
+                    .map(|p| l.workflow().phase_name(p).to_string())
+                    .unwrap_or_default(),
                 reason_required: t.reason_required,
                 blockers: blockers.iter().map(|b| b.to_string()).collect(),
                 note,
@@ -953,11 +1116,61 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
         _ => 4,
     };
     transitions.sort_by_key(|t| order(t.kind));
+    let moves = Moves::of(transitions);
+    let kind = l.kind();
+    let href = paths::record(kind.as_str(), r.number);
+    // One summary at the top of the page, whichever form was refused.
+    let (problems_title, problems): (String, Vec<Problem>) = if !x.errors.is_empty() {
+        (
+            "Your changes were not saved".into(),
+            x.errors
+                .0
+                .iter()
+                .map(|(f, m)| Problem {
+                    target: format!("f-{f}"),
+                    message: m.clone(),
+                })
+                .collect(),
+        )
+    } else if !x.task_errors.is_empty() {
+        (
+            "The task was not added".into(),
+            x.task_errors
+                .0
+                .iter()
+                .map(|(f, m)| Problem {
+                    target: format!("t-{f}"),
+                    message: m.clone(),
+                })
+                .collect(),
+        )
+    } else if !x.relation_error.is_empty() {
+        (
+            "Nothing was changed".into(),
+            vec![Problem {
+                target: x.relation_target.to_string(),
+                message: x.relation_error.clone(),
+            }],
+        )
+    } else if !x.transition_errors.is_empty() {
+        let target = moves.target(x.chosen_transition, x.reason_missing);
+        (
+            format!("The {} was not moved", kind.as_str()),
+            x.transition_errors
+                .iter()
+                .map(|m| Problem {
+                    target: target.clone(),
+                    message: m.clone(),
+                })
+                .collect(),
+        )
+    } else {
+        (String::new(), Vec::new())
+    };
     let (i, u) = (situation.impact, situation.urgency);
     let active = l.state() == RecordState::Active;
     let due = r.phase_due_at;
     let approvals = std::mem::take(&mut d.approvals);
-    let kind = l.kind();
     ReleasePage {
         lessons: d
             .lessons
@@ -974,13 +1187,14 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
         package: d.package.take(),
         parent: d.parent.take(),
         relation_error: x.relation_error.clone(),
+        relation_target: x.relation_target,
         approvals,
         return_to: format!("{}#approvals", paths::record(kind.as_str(), r.number)),
         comment: String::new(),
         chosen: String::new(),
         ctx: user.ctx(),
         number: paths::record_number(kind.as_str(), r.number),
-        href: paths::record(kind.as_str(), r.number),
+        href,
         title: r.title.clone(),
         release_type: kind.type_label(&r.release_type).to_string(),
         category: l.category.name.clone(),
@@ -996,14 +1210,17 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
         planned: format!("{} to {}", views::opt_datetime(&r.planned_start), views::opt_datetime(&r.planned_end)),
         version: r.version,
         steps: steps(l, &d.visits),
-        fields: field_views(&d, x.input, &x.errors),
+        fields: field_views(&d, x.input, &x.errors, x.conflict),
         can_edit: active && permissions::can_work(actor, l.parties()),
         derived_risk: risk::derive(i, u).label().to_string(),
         risk_reason: x.input.and_then(|i| i.get("risk_reason").cloned()).unwrap_or_else(|| r.risk_override_reason.clone().unwrap_or_default()),
         errors: x.errors,
-        transitions,
-        transition_errors: x.transition_errors,
+        rework_chosen: moves.rework.iter().any(|t| t.id == x.chosen_transition),
+        moves,
+        problems,
+        problems_title,
         chosen_transition: x.chosen_transition,
+        reason_missing: x.reason_missing,
         typed_reason: x.typed_reason,
         conflict: history_views(&d.conflict, l),
         conflicts: d.conflicts.clone(),
@@ -1104,12 +1321,14 @@ pub async fn render_with_task_errors(
     ))
 }
 
-/// The release page again, with the related-records form's message (422).
+/// The release page again, with the related-records form's message (422) linking to
+/// `target` (the id of the field it is about).
 pub async fn render_with_relation_error(
     user: &CurrentUser,
     pool: &DbPool,
     number: i64,
     why: String,
+    target: &'static str,
 ) -> AppResult<HttpResponse> {
     let d = load_page(pool, RecordKind::Release, number, None, user.actor()).await?;
     invalid(&release_page(
@@ -1117,6 +1336,7 @@ pub async fn render_with_relation_error(
         d,
         Extras {
             relation_error: why,
+            relation_target: target,
             ..no_extras()
         },
     ))
@@ -1125,12 +1345,15 @@ pub async fn render_with_relation_error(
 fn no_extras<'a>() -> Extras<'a> {
     Extras {
         input: None,
+        conflict: false,
         relation_error: String::new(),
+        relation_target: "related-title",
         task_input: None,
         task_errors: FormErrors::default(),
         errors: FormErrors::default(),
         transition_errors: vec![],
         chosen_transition: 0,
+        reason_missing: false,
         typed_reason: String::new(),
     }
 }
@@ -1235,6 +1458,7 @@ pub(crate) async fn save_kind(
                 d,
                 Extras {
                     input: Some(&values),
+                    conflict: true,
                     ..no_extras()
                 },
             );
@@ -1289,6 +1513,7 @@ pub(crate) async fn transition_kind(
         svc::take_transition_kind(conn, kind, actor, number, f.transition, f.version, &reason)
     })
     .await?;
+    let mut reason_missing = false;
     let errors = match outcome {
         TakeOutcome::Done(summary) => {
             user.flash(
@@ -1306,6 +1531,7 @@ pub(crate) async fn transition_kind(
         }
         TakeOutcome::Blocked(reasons) => reasons,
         TakeOutcome::ReasonMissing => {
+            reason_missing = true;
             vec!["Give a reason: this transition requires one.".to_string()]
         }
     };
@@ -1316,6 +1542,7 @@ pub(crate) async fn transition_kind(
         Extras {
             transition_errors: errors,
             chosen_transition: f.transition,
+            reason_missing,
             typed_reason: f.reason,
             ..no_extras()
         },
@@ -1329,5 +1556,61 @@ impl ReleasePage {
             kind.parse::<TransitionKind>(),
             Ok(TransitionKind::Abandon | TransitionKind::Close)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::implied_category;
+
+    fn cats(ids: &[&str]) -> Vec<(String, String)> {
+        ids.iter()
+            .map(|i| (i.to_string(), format!("Category {i}")))
+            .collect()
+    }
+
+    fn facts() -> Vec<(String, String, String)> {
+        [
+            ("1", "major", "1"),
+            ("2", "minor", "1"),
+            ("3", "emergency", "2"),
+        ]
+        .iter()
+        .map(|(m, t, c)| (m.to_string(), t.to_string(), c.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn the_model_decides_then_the_type_then_a_lone_category() {
+        let two = cats(&["1", "2"]);
+        assert_eq!(
+            implied_category(&two, &facts(), "3", "minor").as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            implied_category(&two, &facts(), "", "minor").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            implied_category(&two, &facts(), "", "emergency").as_deref(),
+            Some("2")
+        );
+        // A type no model uses: two categories, nothing decides.
+        assert_eq!(implied_category(&two, &[], "", "minor"), None);
+        assert_eq!(
+            implied_category(&cats(&["7"]), &[], "", "minor").as_deref(),
+            Some("7")
+        );
+        // Models of one type in two categories: nothing decides either.
+        let mixed = vec![
+            ("1".to_string(), "minor".to_string(), "1".to_string()),
+            ("2".to_string(), "minor".to_string(), "2".to_string()),
+        ];
+        assert_eq!(implied_category(&two, &mixed, "", "minor"), None);
+        // A model whose category is retired (not offered) implies nothing.
+        assert_eq!(
+            implied_category(&cats(&["1"]), &facts(), "3", "minor"),
+            None
+        );
     }
 }

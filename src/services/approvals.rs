@@ -784,6 +784,24 @@ pub struct InboxItem {
     pub rule: String,
     /// (user id, label) the viewer may vote as.
     pub vote_as: Vec<(i64, String)>,
+    /// When the approval was requested (the inbox is oldest first), and by which group.
+    pub opened_at: chrono::DateTime<Utc>,
+    pub group_id: i64,
+}
+
+/// The inbox's filters (GET parameters of `/approvals`); `None` is any.
+#[derive(Debug, Clone, Default)]
+pub struct InboxFilter {
+    pub group: Option<i64>,
+    /// A release or change type key (`emergency` matches both kinds).
+    pub release_type: Option<String>,
+    pub risk: Option<String>,
+}
+
+impl InboxFilter {
+    fn on_records(&self) -> bool {
+        self.release_type.is_some() || self.risk.is_some()
+    }
 }
 
 /// How many items `inbox(conn, viewer, limit)` would hold, in one statement: the count in
@@ -855,6 +873,96 @@ pub fn inbox_count(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryR
 /// Pending approvals the user may vote on now, as themselves or as a delegate.
 /// A fixed number of queries, whatever the number of approvals.
 pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<Vec<InboxItem>> {
+    inbox_where(conn, viewer, &InboxFilter::default(), limit)
+}
+
+/// The groups the viewer votes in, as themselves or for a delegator (the inbox's filter).
+pub fn inbox_groups(conn: &mut PgConnection, viewer: Actor) -> QueryResult<Vec<(i64, String)>> {
+    use crate::schema::{group_members as gm, groups as g, users as u};
+    if !viewer.roles.has(Role::Approver) {
+        return Ok(Vec::new());
+    }
+    let mut voters = vec![viewer.id];
+    voters.extend(am::delegators_of(conn, viewer.id, Utc::now().date_naive())?);
+    gm::table
+        .inner_join(u::table)
+        .inner_join(g::table)
+        .filter(gm::user_id.eq_any(&voters))
+        .filter(u::active.eq(true))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "'approver' = ANY(users.roles)",
+        ))
+        .select((g::id, g::name))
+        .distinct()
+        .order(g::name)
+        .load(conn)
+}
+
+/// The plans an approver reads before deciding, per approval: of the release plan, the
+/// deployment plan and the back-out plan, those filled in and editable in the phase the
+/// approval is for (what that phase's work produced), else every one filled in.
+pub fn inbox_plans(
+    conn: &mut PgConnection,
+    approval_ids: &[i64],
+) -> QueryResult<HashMap<i64, Vec<(&'static str, String)>>> {
+    use crate::schema::{approvals as ap, phase_field_rules as pfr, release_details as d};
+    const PLANS: [(&str, &str); 3] = [
+        ("release_plan", "Release plan"),
+        ("deployment_plan", "Deployment plan"),
+        ("backout_plan", "Back-out plan"),
+    ];
+    let rows: Vec<(i64, i64, String, String, String)> = ap::table
+        .inner_join(d::table.on(d::release_id.eq(ap::release_id)))
+        .filter(ap::id.eq_any(approval_ids))
+        .select((
+            ap::id,
+            ap::phase_id,
+            d::release_plan,
+            d::deployment_plan,
+            d::backout_plan,
+        ))
+        .load(conn)?;
+    let phases: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    let rules: Vec<(i64, String, String)> = pfr::table
+        .filter(pfr::phase_id.eq_any(&phases))
+        .filter(pfr::field.eq_any(PLANS.iter().map(|p| p.0)))
+        .select((pfr::phase_id, pfr::field, pfr::rule))
+        .load(conn)?;
+    let mut out = HashMap::new();
+    for (id, phase, release, deployment, backout) in rows {
+        let filled: Vec<(&str, &'static str, String)> = PLANS
+            .iter()
+            .zip([release, deployment, backout])
+            .filter(|(_, text)| !text.trim().is_empty())
+            .map(|((key, label), text)| (*key, *label, text))
+            .collect();
+        let of_phase = |key: &str| {
+            rules
+                .iter()
+                .any(|(p, f, r)| *p == phase && f == key && (r == "editable" || r == "required"))
+        };
+        let chosen: Vec<(&'static str, String)> = if filled.iter().any(|(k, _, _)| of_phase(k)) {
+            filled
+                .into_iter()
+                .filter(|(k, _, _)| of_phase(k))
+                .map(|(_, l, t)| (l, t))
+                .collect()
+        } else {
+            filled.into_iter().map(|(_, l, t)| (l, t)).collect()
+        };
+        out.insert(id, chosen);
+    }
+    Ok(out)
+}
+
+/// [`inbox`] narrowed by `filter` (the group before reading, the type and risk in the
+/// query), oldest request first.
+pub fn inbox_where(
+    conn: &mut PgConnection,
+    viewer: Actor,
+    filter: &InboxFilter,
+    limit: i64,
+) -> QueryResult<Vec<InboxItem>> {
     use crate::schema::{
         approval_votes as v, approvals as ap, group_members as gm, phases, releases as r,
         users as u,
@@ -877,6 +985,7 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
     let mut group_ids: Vec<i64> = memberships.iter().map(|(_, g)| *g).collect();
     group_ids.sort_unstable();
     group_ids.dedup();
+    group_ids.retain(|g| filter.group.is_none_or(|f| f == *g));
     type Row = (
         i64,
         i32,
@@ -903,13 +1012,33 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
     // the oldest `limit` of them.
     let mut rows: Vec<Row> = Vec::new();
     for g in &group_ids {
-        let candidates: Vec<i64> = ap::table
-            .filter(ap::status.eq("pending"))
-            .filter(ap::group_id.eq(*g))
-            .order(ap::opened_at)
-            .limit(limit.max(0) * 4)
-            .select(ap::id)
-            .load(conn)?;
+        let candidates: Vec<i64> = if filter.on_records() {
+            // Filtered by type or risk: the candidates are those of matching records, or a
+            // page of other records' approvals would crowd them out.
+            let mut q = ap::table
+                .inner_join(r::table.on(r::id.eq(ap::release_id)))
+                .filter(ap::status.eq("pending"))
+                .filter(ap::group_id.eq(*g))
+                .into_boxed();
+            if let Some(t) = &filter.release_type {
+                q = q.filter(r::release_type.eq(t.clone()));
+            }
+            if let Some(k) = &filter.risk {
+                q = q.filter(r::risk.eq(k.clone()));
+            }
+            q.order(ap::opened_at)
+                .limit(limit.max(0) * 4)
+                .select(ap::id)
+                .load(conn)?
+        } else {
+            ap::table
+                .filter(ap::status.eq("pending"))
+                .filter(ap::group_id.eq(*g))
+                .order(ap::opened_at)
+                .limit(limit.max(0) * 4)
+                .select(ap::id)
+                .load(conn)?
+        };
         rows.extend(
             ap::table
                 .inner_join(r::table.on(r::id.eq(ap::release_id).and(r::phase_id.eq(ap::phase_id))))
@@ -992,7 +1121,7 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
         group,
         rule,
         quorum,
-        _opened,
+        opened_at,
         _manager,
         _own_group,
     ) in rows
@@ -1051,6 +1180,8 @@ pub fn inbox(conn: &mut PgConnection, viewer: Actor, limit: i64) -> QueryResult<
             group: group_names.get(&group).cloned().unwrap_or_default(),
             rule: Rule::from_parts(&rule, quorum).unwrap_or(Rule::All).label(),
             vote_as,
+            opened_at,
+            group_id: group,
         });
     }
     Ok(out)

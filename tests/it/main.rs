@@ -26,4 +26,5 @@ mod releases;
 mod reports;
 mod scale_out;
 mod tasks;
+mod ui_flow;
 mod workflow_admin;

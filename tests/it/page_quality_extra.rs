@@ -173,6 +173,8 @@ pub async fn pages(app: &TestApp) -> Vec<(String, Option<&'static str>)> {
         ("/admin/models/2/retire".into(), Some("manager")),
         (format!("/tasks/{task_id}"), Some("coordinator")),
         ("/approvals".into(), Some("approver")),
+        ("/approvals?type=major&risk=medium".into(), Some("approver")),
+        ("/notifications?show=unread&page=2".into(), Some("manager")),
         (format!("/approvals/{approval_id}"), Some("approver")),
         ("/account/delegations".into(), Some("approver")),
         (relman::paths::release(p), Some("approver")),

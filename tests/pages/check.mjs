@@ -29,7 +29,9 @@
 //   * axe-core runs in the page (tags wcag2a, wcag2aa, wcag21a, wcag21aa,
 //     wcag22aa); every violated rule is a failure,
 //   * at a 360px-wide viewport the page must not scroll horizontally
-//     (reported as rule "horizontal-scroll-360px").
+//     (reported as rule "horizontal-scroll-360px"),
+//   * at the 1280px desktop viewport a region marked data-fits-desktop must not
+//     scroll and its first column must be sticky (rule "table-fits-desktop").
 // Finally the Nu HTML Checker (vnu.jar, run with the system `java`) checks all
 // saved files once; every error is a failure, warnings are ignored.
 //
@@ -188,6 +190,29 @@ async function checkPage(ctx, cfg, pg, file) {
         message: v.help,
         helpUrl: v.helpUrl,
         nodes: v.nodes,
+      });
+    }
+
+    // A table region marked data-fits-desktop (the release list) fits its column at the
+    // desktop width, and keeps its first column in view (sticky) when it must scroll.
+    const unfit = await page.evaluate(() => [...document.querySelectorAll('[data-fits-desktop]')]
+      .map((el) => {
+        const first = el.querySelector('tbody tr > :first-child');
+        return {
+          label: el.getAttribute('aria-label') || el.className,
+          scroll: el.scrollWidth,
+          client: el.clientWidth,
+          sticky: !first || getComputedStyle(first).position === 'sticky',
+        };
+      })
+      .filter((r) => r.scroll > r.client + 1 || !r.sticky));
+    for (const r of unfit) {
+      failures.push({
+        kind: 'axe',
+        rule: 'table-fits-desktop',
+        impact: 'serious',
+        message: `${r.label}: ${r.sticky ? '' : 'first column not sticky; '}content ${r.scroll}px in a ${r.client}px region at ${DESKTOP_VIEWPORT.width}px`,
+        nodes: [],
       });
     }
 

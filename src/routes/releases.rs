@@ -276,6 +276,8 @@ struct NewPage {
     models: Options,
     /// Per model offered: (id, release type, category id), for the category it implies.
     model_facts: Vec<(String, String, String)>,
+    /// Per category offered: (id, the record types it takes; empty: every type).
+    category_types: Vec<(String, Vec<String>)>,
     kind: &'static str,
 }
 
@@ -310,6 +312,22 @@ fn implied_category(
 impl NewPage {
     /// Fill a blank category with the one the model, the type or the list implies.
     fn preselect_category(&mut self) {
+        if self.input.category.trim().is_empty() && self.input.model.trim().is_empty() {
+            // The one category that takes this type, when categories name their types.
+            let t = self.input.release_type.as_str();
+            let taking: Vec<&String> = self
+                .category_types
+                .iter()
+                .filter(|(_, types)| crate::domain::workflow::category_accepts(types, t))
+                .map(|(id, _)| id)
+                .collect();
+            if let ([only], true) = (
+                taking.as_slice(),
+                self.category_types.iter().any(|(_, ty)| !ty.is_empty()),
+            ) {
+                self.input.category = (*only).clone();
+            }
+        }
         if self.input.category.trim().is_empty() {
             if let Some(c) = implied_category(
                 &self.categories,
@@ -370,10 +388,15 @@ async fn new_page_kind(
         ))
     })
     .await?;
+    let category_types = categories
+        .iter()
+        .map(|c| (c.id.to_string(), c.record_types.clone()))
+        .collect();
     Ok(NewPage {
         ctx: user.ctx(),
         input,
         errors,
+        category_types,
         categories: categories
             .into_iter()
             .map(|c| {

@@ -271,7 +271,7 @@ async fn the_transitions_panel_has_one_send_back_form_one_abandon_form_and_the_m
     )));
     assert!(!panel.contains(">Rework in"), "{panel}");
     let advance = panel
-        .find(">Advance to Training")
+        .find(">Advance to Distribution and Rollout (Training does not apply)")
         .expect("the advance button");
     assert!(
         advance < panel.find("Send back to…").unwrap(),

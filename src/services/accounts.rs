@@ -549,6 +549,8 @@ pub fn admin_update_user(
             c.roles.to_strings(),
         )?;
         groups::set_user_groups(conn, user_id, &c.groups)?;
+        // A new group or role may void a vote of theirs (separation of duties).
+        super::approvals::reevaluate_votes_of(conn, user_id, actor.id)?;
         Ok(Ok(own))
     })
 }
@@ -654,6 +656,10 @@ pub fn admin_add_member(
         )]));
     }
     let added = groups::add_member(conn, group_id, user.id)? > 0;
+    if added {
+        // Sharing a task's group may void a vote of theirs (separation of duties).
+        super::approvals::reevaluate_votes_of(conn, user.id, actor.id)?;
+    }
     let roles = (user.role_set(), user.role_set());
     let own = added
         .then(|| {

@@ -373,6 +373,30 @@ pub fn reevaluate(conn: &mut PgConnection, r: &Release, actor: i64) -> QueryResu
     Ok(())
 }
 
+/// Read again every open round a person has a counted vote in, after a change to who they are
+/// (their roles or groups): a vote whose voter now shares a task's group is void, and an
+/// outcome that changed is stored, as `reevaluate` does for a change on a record.
+pub fn reevaluate_votes_of(conn: &mut PgConnection, voter: i64, actor: i64) -> QueryResult<()> {
+    use crate::schema::{approval_votes as v, approvals as ap, releases as r};
+    let ids: Vec<i64> = v::table
+        .inner_join(ap::table.on(ap::id.eq(v::approval_id).and(ap::cycle.eq(v::cycle))))
+        .inner_join(r::table.on(r::id.eq(ap::release_id).and(r::phase_id.eq(ap::phase_id))))
+        .filter(v::voter_id.eq(voter))
+        .filter(v::void_part.is_null())
+        .filter(ap::status.eq_any(["pending", "approved", "denied"]))
+        .filter(r::state.eq(RecordState::Active.as_str()))
+        .select(r::id)
+        .distinct()
+        .load(conn)?;
+    for id in ids {
+        conn.transaction(|conn| {
+            let record = rel::find_by_id_for_update(conn, id)?;
+            reevaluate(conn, &record, actor)
+        })?;
+    }
+    Ok(())
+}
+
 /// Open the approval of the current phase when it was never requested (a requirement added
 /// after the release entered the phase, or the release was reworked into it).
 pub fn request(

@@ -536,3 +536,71 @@ async fn the_inbox_lists_what_waits_and_votes_in_one_click() {
         .await
         .assert_contains("You are not a release approver");
 }
+
+#[tokio::test]
+async fn joining_the_group_a_task_is_assigned_to_voids_an_earlier_approval() {
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let admin = app.signed_in("ivan", &[Role::Admin]).await;
+    let cab = approvers(&app, &["ann", "ben"], "CAB").await;
+    set_plan_rule(&app, "one", None);
+    let ops = {
+        use relman::schema::groups;
+        diesel::insert_into(groups::table)
+            .values((
+                groups::name.eq("Operations"),
+                groups::description.eq("Runs the services"),
+            ))
+            .returning(groups::id)
+            .get_result::<i64>(&mut app.conn())
+            .unwrap()
+    };
+    let n = in_plan_and_design(&app, &c, "minor").await;
+    c.post(
+        &format!("/releases/{n}/tasks"),
+        &[
+            ("title", "Prepare the servers"),
+            ("group", &ops.to_string()),
+        ],
+    )
+    .await
+    .assert_status(303);
+    vote(&app, &cab[0], &n, "approve", "")
+        .await
+        .assert_status(303);
+    assert_eq!(status(&app), "approved");
+    let ann: i64 = {
+        use relman::schema::users;
+        users::table
+            .filter(users::username.eq("ann"))
+            .select(users::id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    admin
+        .post(
+            &format!("/admin/groups/{ops}/members"),
+            &[("user_id", &ann.to_string())],
+        )
+        .await
+        .assert_status(303);
+    assert_eq!(status(&app), "pending", "the round is read again");
+    c.get(&format!("/releases/{n}")).await.assert_contains(
+        "ann (test): this approval no longer counts: its voter became a member of a group one of its tasks is assigned to.",
+    );
+    assert_eq!(advance_status(&app, &c, &n).await, 422);
+    vote(&app, &cab[1], &n, "approve", "")
+        .await
+        .assert_status(303);
+    let task: i64 = relman::schema::tasks::table
+        .select(relman::schema::tasks::id)
+        .first(&mut app.conn())
+        .unwrap();
+    c.post(
+        &format!("/tasks/{task}"),
+        &[("action", "cancel"), ("version", "1")],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(advance_status(&app, &c, &n).await, 303);
+}

@@ -195,6 +195,9 @@ async fn fifty_writers_of_every_kind_on_one_record_keep_its_history_chain_whole(
 
     let (checked, broken) = relman::models::history::verify(&mut app.conn()).unwrap();
     assert!(broken.is_empty(), "{broken:?}");
+    let (ok, out) = crate::history::verify(&app);
+    assert!(ok, "relman verify: {out}");
+    assert!(out.contains("History intact"), "{out}");
     let kinds: Vec<String> = he::table.select(he::kind).load(&mut app.conn()).unwrap();
     let count = |k: &str| kinds.iter().filter(|x| *x == k).count();
     assert_eq!(count("approval"), 10, "{kinds:?}");

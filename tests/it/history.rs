@@ -5,7 +5,7 @@ use relman::domain::roles::Role;
 use crate::releases::{register, save, take};
 use crate::support::TestApp;
 
-fn verify(app: &TestApp) -> (bool, String) {
+pub fn verify(app: &TestApp) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_relman"))
         .arg("verify")
         .env("DATABASE_URL", &app.db.url)

@@ -57,11 +57,21 @@ fn cell(s: &str) -> String {
     }
 }
 
+/// UTF-8's byte-order mark, first in every CSV download: without it Excel reads the file in
+/// the machine's legacy code page and shows "Chloé" as "ChloÃ©". Other readers (LibreOffice,
+/// Numbers, the `csv` crate, Python's `csv` with `utf-8-sig`) skip it.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A CSV body's first bytes: the byte-order mark.
+fn csv_start() -> Vec<u8> {
+    UTF8_BOM.to_vec()
+}
+
 fn csv_error(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("writing CSV: {e}"))
 }
 
-/// UTF-8 CSV with a header row, offered as a download.
+/// UTF-8 CSV (with a byte-order mark) with a header row, offered as a download.
 fn csv_response<I>(
     filename: &str,
     header_row: &[&str],
@@ -71,7 +81,7 @@ fn csv_response<I>(
 where
     I: IntoIterator<Item = Vec<String>>,
 {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv::Writer::from_writer(csv_start());
     w.write_record(header_row).map_err(csv_error)?;
     for r in rows {
         w.write_record(r.iter().map(|c| cell(c)))
@@ -161,9 +171,11 @@ async fn releases_csv(
         "Registered (UTC)",
         "Ended (UTC)",
     ];
-    let first = csv_bytes(std::iter::once(
+    let mut first = csv_start();
+    first.extend_from_slice(&csv_bytes(std::iter::once(
         head.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
-    ))?;
+    ))?);
+    let first = web::Bytes::from(first);
     let book = std::sync::Arc::new((categories, phases, names));
     let pool = pool.into_inner();
     let ids = std::sync::Arc::new(ids);

@@ -204,12 +204,8 @@ pub fn dashboard(
         })
         .collect();
 
-    let schedule = schedule(
-        conn,
-        day_start(now),
-        day_start(now) + Duration::days(SCHEDULE_DAYS),
-        limit,
-    )?;
+    let (from, to) = schedule_window(now);
+    let schedule = schedule(conn, from, to, limit)?;
 
     let totals = if manager {
         let by_state = crate::models::releases::state_counts(conn, "release")?;
@@ -287,10 +283,19 @@ fn line_columns() -> (
     )
 }
 
+/// The dashboard's "next `SCHEDULE_DAYS` days": from this moment (not the start of the day,
+/// so a window that ended this morning is not "next") to the same moment `SCHEDULE_DAYS`
+/// days on.
+pub fn schedule_window(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    (now, now + Duration::days(SCHEDULE_DAYS))
+}
+
 /// Active releases whose planned window (start to end; either alone when the other is
-/// missing) meets `[from, to)`, by planned start. Written on the window's two ends as
-/// `coalesce` expressions so that `releases_active_schedule` is read in order and the scan
-/// stops after `limit` rows (a window starts before `to` and has not ended before `from`).
+/// missing) meets `[from, to]`: it starts no later than `to` and ends no earlier than `from`,
+/// so one that started weeks ago and is still planned to run is in, one that ended before
+/// `from` or starts after `to` is not; ended releases never. By planned start. Written on
+/// the window's two ends as `coalesce` expressions so that `releases_active_schedule` is read
+/// in order and the scan stops after `limit` rows.
 pub fn schedule(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
@@ -306,7 +311,7 @@ pub fn schedule(
         .inner_join(phases::table)
         .filter(releases::kind.eq("release"))
         .filter(releases::state.eq(RecordState::Active.as_str()))
-        .filter(starts().lt(to))
+        .filter(starts().le(to))
         .filter(ends().ge(from))
         .order((starts().asc(), releases::number))
         .limit(limit)

@@ -876,6 +876,67 @@ async fn the_release_list_csv_has_the_rows_of_the_filtered_list_and_survives_a_c
 
 // ---------------------------------------------------------------- the dashboard
 
+/// The caption of the dashboard's "next 14 days" table.
+fn schedule_caption() -> String {
+    format!(
+        "Active releases whose planned window meets the time between now and {}, by planned start",
+        (Utc::now() + Duration::days(14)).format("%Y-%m-%d")
+    )
+}
+
+#[tokio::test]
+async fn the_next_14_days_lists_the_active_releases_whose_planned_window_meets_them() {
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let window = |n: &str, start: &str, end: &str| {
+        set_sql(
+            &app,
+            &format!(
+                "UPDATE releases SET planned_start = now() + interval '{start}', planned_end = now() + interval '{end}' WHERE number = {}",
+                number_of(n)
+            ),
+        )
+    };
+    // Before: started weeks ago, ended a minute ago (today, most likely).
+    let before = register(&c, "Ended a minute ago", "minor", "low", "low").await;
+    window(&before, "-21 days", "-1 minute");
+    // Long before: started and ended weeks ago.
+    let long_before = register(&c, "Weeks ago", "minor", "low", "low").await;
+    window(&long_before, "-30 days", "-20 days");
+    // Across: started three weeks ago, still planned to run for two days.
+    let across = register(&c, "Running since three weeks", "major", "low", "low").await;
+    window(&across, "-21 days", "2 days");
+    // Inside.
+    let inside = register(&c, "In five days", "minor", "low", "low").await;
+    window(&inside, "5 days", "6 days");
+    // At the far edge: starts just before the 14 days are up.
+    let edge = register(&c, "Just inside", "minor", "low", "low").await;
+    window(&edge, "13 days 23 hours 58 minutes", "15 days");
+    // After: starts a day after the 14 days.
+    let after = register(&c, "Too late", "minor", "low", "low").await;
+    window(&after, "15 days", "16 days");
+    // Ended: its window is in the 14 days, but it was abandoned.
+    let ended = register(&c, "Abandoned one", "minor", "low", "low").await;
+    window(&ended, "3 days", "4 days");
+    take(&app, &c, &ended, "Abandon release", "Not needed")
+        .await
+        .assert_status(303);
+
+    let page = c.get("/").await;
+    page.assert_status(200);
+    let rows = table(&page.body, &schedule_caption());
+    let listed: Vec<String> = rows
+        .iter()
+        .map(|r| r[0].split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        vec![across.clone(), inside.clone(), edge.clone()],
+        "across, inside and at the edge, by planned start; not {before} (ended a minute ago), \
+         {long_before}, {after} (after the 14 days) or {ended} (abandoned): {rows:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_dashboard_shows_my_tasks_my_approvals_releases_by_phase_and_the_schedule() {
     let app = TestApp::spawn().await;
@@ -932,10 +993,7 @@ async fn the_dashboard_shows_my_tasks_my_approvals_releases_by_phase_and_the_sch
     // The next 14 days: Billing is planned in two days; Payroll in a month is not.
     let schedule = table(
         &page.body,
-        &format!(
-            "Active releases planned between today and {}, by planned start",
-            (Utc::now() + Duration::days(13)).format("%Y-%m-%d")
-        ),
+        &schedule_caption(),
     );
     assert_eq!(schedule.len(), 1);
     assert!(schedule[0][0].starts_with(&other), "{schedule:?}");
@@ -1094,4 +1152,64 @@ async fn the_release_report_is_printable_and_holds_the_record_its_timeline_appro
         page.assert_contains(&format!("<section id=\"{id}\""));
     }
     c.get("/releases/RL-999999/report").await.assert_status(404);
+}
+
+/// GET the raw bytes of a download.
+async fn get_bytes(c: &Client, path: &str) -> Vec<u8> {
+    let r = c
+        .http
+        .get(format!("{}{path}", c.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{path}");
+    r.bytes().await.unwrap().to_vec()
+}
+
+#[tokio::test]
+async fn every_csv_download_starts_with_a_utf8_byte_order_mark_so_spreadsheets_read_non_ascii_names(
+) {
+    let app = TestApp::spawn().await;
+    let chloe = app.user("chloe", &[Role::Coordinator], &[]);
+    set_sql(
+        &app,
+        &format!("UPDATE users SET display_name = 'Chloé Müller' WHERE id = {chloe}"),
+    );
+    let m = app.signed_in("mona", &[Role::Manager]).await;
+    let chloe = chloe.to_string();
+    let n = register_in(
+        &m,
+        1,
+        "Café façade",
+        "minor",
+        &[("coordinator", &chloe)],
+    )
+    .await;
+    set_sql(
+        &app,
+        &format!(
+            "UPDATE releases SET title = '=1+2 Crème' WHERE number = {}",
+            number_of(&n)
+        ),
+    );
+    let bom = [0xEF, 0xBB, 0xBF];
+    let body = get_bytes(&m, "/releases.csv").await;
+    assert_eq!(&body[..3], bom, "the release list CSV opens with the BOM");
+    assert!(body[3..].starts_with(b"Number,Title,"), "then the header row");
+    let text = std::str::from_utf8(&body[3..]).expect("UTF-8 after the BOM");
+    assert!(text.contains("Chloé Müller"), "the coordinator's name in UTF-8: {text}");
+    assert!(
+        text.contains("'=1+2 Crème"),
+        "a formula-like title is still neutralised: {text}"
+    );
+    assert_eq!(
+        text.matches('\u{feff}').count(),
+        0,
+        "one BOM, at the start only"
+    );
+    for table in relman::services::reports::TABLE_KEYS {
+        let body = get_bytes(&m, &format!("/reports/management.csv?table={table}")).await;
+        assert_eq!(&body[..3], bom, "management.csv?table={table}");
+        assert_ne!(body[3], 0xEF, "one BOM only ({table})");
+    }
 }

@@ -1,6 +1,7 @@
 //! Pure types and rules: roles and permissions, sign-in throttling, the risk matrix,
 //! the field catalog, the workflow state machine. No Diesel, no actix: unit-tested here.
 pub mod approval;
+pub mod calendar;
 pub mod chain;
 pub mod fields;
 pub mod histogram;

@@ -13,6 +13,7 @@ pub mod admin_users;
 pub mod admin_workflows;
 pub mod approvals;
 pub mod calendar;
+pub mod calendar_feed;
 pub mod changes;
 pub mod dashboard;
 pub mod health;
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin_categories::configure(cfg);
     admin_models::configure(cfg);
     calendar::configure(cfg);
+    calendar_feed::configure(cfg);
     admin_blackouts::configure(cfg);
 }
 

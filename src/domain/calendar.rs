@@ -134,7 +134,10 @@ mod tests {
     #[test]
     fn the_summary_names_the_outcome_once_ended() {
         let o = |s| shown(s, (t(9), t(17)), PLAN).unwrap().outcome;
-        assert_eq!(summary("RL-000001", "Billing", o(RecordState::Active)), "RL-000001 Billing");
+        assert_eq!(
+            summary("RL-000001", "Billing", o(RecordState::Active)),
+            "RL-000001 Billing"
+        );
         assert_eq!(
             summary("RL-000001", "Billing", o(RecordState::ClosedSuccessful)),
             "RL-000001 Billing (closed successful)"

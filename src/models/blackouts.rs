@@ -185,7 +185,11 @@ pub(crate) fn touching_window(from: DateTime<Utc>, to: DateTime<Utc>) -> Touchin
 /// Records of `kind` whose planned window touches `[from, to]`, as `touching_window`. The
 /// kind is written into the SQL (it is one of two constants) so that the planner can use the
 /// partial index of releases' windows.
-pub(crate) fn touching_window_of(kind: RecordKind, from: DateTime<Utc>, to: DateTime<Utc>) -> Touching {
+pub(crate) fn touching_window_of(
+    kind: RecordKind,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Touching {
     use diesel::sql_types::Timestamptz;
     Box::new(
         diesel::dsl::sql::<Bool>(&format!(

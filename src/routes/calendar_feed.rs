@@ -96,9 +96,17 @@ fn window_words((start, end): cal::Window) -> String {
 }
 
 /// One record's event, `None` when it has no window at all.
-fn record_event(r: &Release, d: &FeedData, base: &str, now: DateTime<Utc>) -> Option<icalendar::Event> {
+fn record_event(
+    r: &Release,
+    d: &FeedData,
+    base: &str,
+    now: DateTime<Utc>,
+) -> Option<icalendar::Event> {
     let kind = r.kind.parse::<RecordKind>().unwrap_or(RecordKind::Release);
-    let state = r.state.parse::<RecordState>().unwrap_or(RecordState::Active);
+    let state = r
+        .state
+        .parse::<RecordState>()
+        .unwrap_or(RecordState::Active);
     let shown = cal::shown(
         state,
         (r.planned_start, r.planned_end),
@@ -110,7 +118,10 @@ fn record_event(r: &Release, d: &FeedData, base: &str, now: DateTime<Utc>) -> Op
         format!("Type: {type_label}"),
         format!(
             "Category: {}",
-            d.categories.get(&r.category_id).map(String::as_str).unwrap_or("")
+            d.categories
+                .get(&r.category_id)
+                .map(String::as_str)
+                .unwrap_or("")
         ),
         format!(
             "Phase: {}",
@@ -235,7 +246,10 @@ async fn feed(
             .cloned()
             .collect();
         let warnings = conflicts::warnings_for_releases(conn, &releases)?;
-        let mut related_ids: Vec<i64> = records.iter().filter_map(|r| r.related_release_id).collect();
+        let mut related_ids: Vec<i64> = records
+            .iter()
+            .filter_map(|r| r.related_release_id)
+            .collect();
         related_ids.sort_unstable();
         related_ids.dedup();
         let related = crate::models::releases::by_ids(conn, &related_ids)?

@@ -933,8 +933,24 @@ async fn the_feed_shows_outcomes_actual_windows_blackouts_and_changes_and_two_pa
     let at = |d: i64, h: &str| format!("{}T{h}", day(d).format("%Y-%m-%d"));
     let ics = |d: i64, h: &str| format!("{}T{}00Z", day(d).format("%Y%m%d"), h.replace(':', ""));
 
-    let active = register_planned(&m, "Still planned", "minor", "1", &at(10, "09:00"), &at(10, "17:00")).await;
-    let abandoned = register_planned(&m, "Given up", "minor", "1", &at(12, "09:00"), &at(12, "17:00")).await;
+    let active = register_planned(
+        &m,
+        "Still planned",
+        "minor",
+        "1",
+        &at(10, "09:00"),
+        &at(10, "17:00"),
+    )
+    .await;
+    let abandoned = register_planned(
+        &m,
+        "Given up",
+        "minor",
+        "1",
+        &at(12, "09:00"),
+        &at(12, "17:00"),
+    )
+    .await;
     take(&app, &m, &abandoned, "Abandon release", "Not needed")
         .await
         .assert_status(303);
@@ -978,12 +994,28 @@ async fn the_feed_shows_outcomes_actual_windows_blackouts_and_changes_and_two_pa
         }
     };
     let successful = end_through(
-        register_planned(&m, "Went well", "major", "1", &at(-4, "09:00"), &at(-2, "17:00")).await,
+        register_planned(
+            &m,
+            "Went well",
+            "major",
+            "1",
+            &at(-4, "09:00"),
+            &at(-2, "17:00"),
+        )
+        .await,
         "successful",
     )
     .await;
     let backed_out = end_through(
-        register_planned(&m, "Rolled back", "minor", "1", &at(-4, "09:00"), &at(-2, "17:00")).await,
+        register_planned(
+            &m,
+            "Rolled back",
+            "minor",
+            "1",
+            &at(-4, "09:00"),
+            &at(-2, "17:00"),
+        )
+        .await,
         "backed out",
     )
     .await;
@@ -1009,7 +1041,11 @@ async fn the_feed_shows_outcomes_actual_windows_blackouts_and_changes_and_two_pa
         )
         .await;
     assert_eq!(p.status, 303, "{}", p.body);
-    let change = p.location.unwrap().trim_start_matches("/changes/").to_string();
+    let change = p
+        .location
+        .unwrap()
+        .trim_start_matches("/changes/")
+        .to_string();
     // A blackout.
     m.post(
         "/admin/blackouts",
@@ -1047,8 +1083,16 @@ async fn the_feed_shows_outcomes_actual_windows_blackouts_and_changes_and_two_pa
         u.sort();
         u
     };
-    assert_eq!(uids(&by_ical), expected, "releases, the change and the blackout (ical)");
-    assert_eq!(uids(&by_python), expected, "the same for Python's icalendar");
+    assert_eq!(
+        uids(&by_ical),
+        expected,
+        "releases, the change and the blackout (ical)"
+    );
+    assert_eq!(
+        uids(&by_python),
+        expected,
+        "the same for Python's icalendar"
+    );
 
     for (events, parser) in [(&by_ical, "ical"), (&by_python, "icalendar")] {
         // ical gives text values escaped as written; icalendar unescapes them.
@@ -1063,26 +1107,53 @@ async fn the_feed_shows_outcomes_actual_windows_blackouts_and_changes_and_two_pa
         assert_eq!(start(&a), ics(10, "09:00"), "{parser}");
 
         let s = format!("{successful}@relman");
-        assert_eq!(summary(&s), format!("{successful} Went well (closed successful)"), "{parser}");
-        assert_eq!(status(&s), "CONFIRMED", "a successful closing stays confirmed ({parser})");
-        assert_eq!(start(&s), ics(-3, "10:00"), "the actual window, not the plan ({parser})");
+        assert_eq!(
+            summary(&s),
+            format!("{successful} Went well (closed successful)"),
+            "{parser}"
+        );
+        assert_eq!(
+            status(&s),
+            "CONFIRMED",
+            "a successful closing stays confirmed ({parser})"
+        );
+        assert_eq!(
+            start(&s),
+            ics(-3, "10:00"),
+            "the actual window, not the plan ({parser})"
+        );
         assert_eq!(end(&s), ics(-3, "12:30"), "{parser}");
 
         let b = format!("{backed_out}@relman");
-        assert_eq!(summary(&b), format!("{backed_out} Rolled back (backed out)"), "{parser}");
+        assert_eq!(
+            summary(&b),
+            format!("{backed_out} Rolled back (backed out)"),
+            "{parser}"
+        );
         assert_eq!(status(&b), "CANCELLED", "{parser}");
         assert_eq!(start(&b), ics(-3, "10:00"), "{parser}");
 
         let x = format!("{abandoned}@relman");
-        assert_eq!(summary(&x), format!("{abandoned} Given up (abandoned)"), "{parser}");
+        assert_eq!(
+            summary(&x),
+            format!("{abandoned} Given up (abandoned)"),
+            "{parser}"
+        );
         assert_eq!(status(&x), "CANCELLED", "{parser}");
-        assert_eq!(start(&x), ics(12, "09:00"), "no actual window: the plan ({parser})");
+        assert_eq!(
+            start(&x),
+            ics(12, "09:00"),
+            "no actual window: the plan ({parser})"
+        );
 
         let c = format!("{change}@relman");
         assert_eq!(summary(&c), format!("{change} Database driver"), "{parser}");
         assert_eq!(start(&c), ics(5, "08:00"), "{parser}");
         assert_eq!(end(&c), ics(5, "10:00"), "{parser}");
-        assert!(event(events, &c)["URL"].ends_with(&format!("/changes/{change}")), "{parser}");
+        assert!(
+            event(events, &c)["URL"].ends_with(&format!("/changes/{change}")),
+            "{parser}"
+        );
 
         let k = format!("blackout-{blackout}@relman");
         assert_eq!(summary(&k), "Blackout: Year-end freeze", "{parser}");
@@ -1093,8 +1164,10 @@ async fn the_feed_shows_outcomes_actual_windows_blackouts_and_changes_and_two_pa
     }
     let description = &event(&by_python, &format!("{successful}@relman"))["DESCRIPTION"];
     assert!(
-        description.contains(&format!("Actual: {} 10:00 UTC to", day(-3).format("%Y-%m-%d")))
-            && description.contains("State: Closed — successful"),
+        description.contains(&format!(
+            "Actual: {} 10:00 UTC to",
+            day(-3).format("%Y-%m-%d")
+        )) && description.contains("State: Closed — successful"),
         "{description}"
     );
 
@@ -1108,7 +1181,10 @@ async fn the_feed_shows_outcomes_actual_windows_blackouts_and_changes_and_two_pa
     want.sort();
     assert_eq!(uids(&releases_only), want);
     let changes_only = events_by_ical(&fetch(&format!("{url}&include=changes")).await.body);
-    let mut want = vec![format!("{change}@relman"), format!("blackout-{blackout}@relman")];
+    let mut want = vec![
+        format!("{change}@relman"),
+        format!("blackout-{blackout}@relman"),
+    ];
     want.sort();
     assert_eq!(uids(&changes_only), want);
     let both = events_by_ical(&fetch(&format!("{url}&include=both")).await.body);

@@ -7,6 +7,7 @@ pub mod fields;
 pub mod histogram;
 pub mod lockout;
 pub mod permissions;
+pub mod report;
 pub mod risk;
 pub mod roles;
 pub mod workflow;

@@ -20,6 +20,7 @@ pub mod health;
 pub mod kept_page;
 pub mod knowledge;
 pub mod notifications;
+pub mod release_report;
 pub mod releases;
 pub mod reports;
 pub mod tasks;

@@ -1416,14 +1416,31 @@ async fn the_release_report_is_printable_and_holds_the_record_its_timeline_appro
     );
     assert_eq!(timeline.len(), 2);
     assert_eq!(timeline[0][0], "Assess");
-    assert_eq!(timeline[0][1], "Left");
+    assert_ne!(timeline[0][2], "—", "Assess was left: when");
     assert_eq!(timeline[1][0], "Plan and Design");
+    assert_eq!(timeline[1][2], "Current phase");
     assert!(
-        timeline[1][6].starts_with("Overdue by 1 day"),
+        timeline[1][4].starts_with("Overdue by 1 day"),
         "{timeline:?}"
     );
-    let tasks = table(&page.body, "Tasks in Assess");
-    assert!(!tasks.is_empty());
+    // Tasks in one table, a heading row per phase.
+    let tasks = table(&page.body, &format!("Tasks of {n} by phase"));
+    assert_eq!(tasks[0], vec!["Assess".to_string()], "{tasks:?}");
+    assert!(tasks.len() > 1);
+    // The summary: who decided, the windows, the work.
+    page.assert_contains("<section id=\"summary\"");
+    let decided = table(&page.body, &format!("Approvals of {n} and who decided"));
+    assert_eq!(decided.len(), 1, "{decided:?}");
+    assert_eq!(decided[0][0], "CAB, to leave Plan and Design");
+    assert_eq!(decided[0][3], "abe (test) denied: Too risky");
+    let windows = table(&page.body, &format!("Planned and actual window of {n}"));
+    assert_eq!(
+        windows[0][..3],
+        ["Planned", "2026-12-01 09:00", "2026-12-20 17:00"]
+    );
+    assert_eq!(windows[0][3], "19 days 8 hours");
+    assert_eq!(windows[1][1], "—", "not started yet");
+    page.assert_contains("Tasks: ");
     let history = table(&page.body, &format!("History of {n}, oldest first"));
     assert!(
         history
@@ -1432,7 +1449,7 @@ async fn the_release_report_is_printable_and_holds_the_record_its_timeline_appro
         "{history:?}"
     );
     assert!(
-        history.iter().any(|r| r[4].contains("Release plan")),
+        history.iter().any(|r| r[3].contains("Release plan")),
         "field changes are in the history: {history:?}"
     );
     page.assert_contains("<h3 id=\"approval-")
@@ -1508,4 +1525,159 @@ async fn every_csv_download_starts_with_a_utf8_byte_order_mark_so_spreadsheets_r
         assert_eq!(&body[..3], bom, "management.csv?table={table}");
         assert_ne!(body[3], 0xEF, "one BOM only ({table})");
     }
+}
+
+// ---------------------------------------------------------------- the release report on paper
+
+/// Runs a program of the test tool set, with a clear message when it is missing.
+fn run_tool(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} runs (tests/run installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Where a `YYYY-MM-DD` in `text` is not followed by its time on the same line: a date broken
+/// over two lines.
+fn broken_dates(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let mut broken = Vec::new();
+    for i in 0..b.len() {
+        let is_date = digits(i..i + 4)
+            && b.get(i + 4) == Some(&b'-')
+            && digits(i + 5..i + 7)
+            && b.get(i + 7) == Some(&b'-')
+            && digits(i + 8..i + 10)
+            && (i == 0 || !b[i - 1].is_ascii_digit());
+        if is_date {
+            let time = b.get(i + 10) == Some(&b' ')
+                && digits(i + 11..i + 13)
+                && b.get(i + 13) == Some(&b':');
+            if !time {
+                broken.push(String::from_utf8_lossy(&b[i..(i + 16).min(b.len())]).into_owned());
+            }
+        }
+        // A date cut after its year: "2026-" with the rest of it elsewhere.
+        let cut = digits(i..i + 4)
+            && b.get(i + 4) == Some(&b'-')
+            && !b.get(i + 5).is_some_and(u8::is_ascii_digit)
+            && (i == 0 || !b[i - 1].is_ascii_digit());
+        if cut {
+            broken.push(String::from_utf8_lossy(&b[i..(i + 5).min(b.len())]).into_owned());
+        }
+    }
+    broken
+}
+
+/// The demo's largest release (most history, tasks and approval decisions) prints on at most
+/// six A4 pages, page 1 its summary alone, no date broken over lines: the report page as a
+/// browser prints it (headless Chromium), counted by poppler's `pdfinfo`.
+#[tokio::test]
+async fn the_demos_largest_release_prints_a_one_page_summary_and_at_most_six_pages() {
+    let app = TestApp::spawn().await;
+    let demo = relman::services::demo::load(&mut app.conn()).expect("demo loads");
+    let pw = demo
+        .users
+        .iter()
+        .find(|(u, _)| u == "mara")
+        .unwrap()
+        .1
+        .clone();
+    let m = app.client();
+    m.login("mara", &pw).await.assert_redirect_to("/");
+    let largest: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT r.number FROM releases r WHERE r.kind = 'release' ORDER BY \
+           (SELECT count(*) FROM history_events h WHERE h.release_id = r.id) \
+         + (SELECT count(*) FROM tasks t WHERE t.release_id = r.id) \
+         + (SELECT count(*) FROM approval_log l JOIN approvals a ON a.id = l.approval_id WHERE a.release_id = r.id) DESC, \
+           r.number LIMIT 1",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    let n = relman::paths::release_number(largest);
+    let page = m.get(&format!("/releases/{n}/report")).await;
+    page.assert_status(200);
+
+    // The page as saved from the browser, its style sheets fetched from the test server.
+    let dir = std::env::temp_dir().join(format!("relman-report-{}-{largest}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("report.html");
+    let pdf = dir.join("report.pdf");
+    std::fs::write(
+        &html,
+        page.body
+            .replace("href=\"/static/", &format!("href=\"{}/static/", app.base)),
+    )
+    .unwrap();
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let print_to = format!("--print-to-pdf={}", pdf.display());
+    let profile = format!("--user-data-dir={}", dir.join("profile").display());
+    run_tool(
+        &chromium,
+        &[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            &profile,
+            &print_to,
+            html.to_str().unwrap(),
+        ],
+    );
+    let pdf = pdf.to_str().unwrap();
+    let info = run_tool("pdfinfo", &[pdf]);
+    let pages: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no page count in {info}"));
+    assert!(info.contains("(A4)"), "printed on A4: {info}");
+    eprintln!("{n} prints on {pages} pages");
+    assert!(
+        (2..=6).contains(&pages),
+        "{n} printed on {pages} pages, not 2 to 6"
+    );
+
+    // Page 1 is the summary, whole; the details start on page 2.
+    let text = |p: usize| {
+        let p = p.to_string();
+        run_tool("pdftotext", &["-layout", "-f", &p, "-l", &p, pdf, "-"])
+    };
+    let first = text(1);
+    for part in [
+        "Summary",
+        "OUTCOME",
+        &format!("Planned and actual window of {n}"),
+        "Phase timeline",
+        &format!("Approvals of {n} and who decided"),
+        "Tasks: ",
+    ] {
+        assert!(first.contains(part), "page 1 lacks {part:?}:\n{first}");
+    }
+    assert!(
+        !first.contains("Fields of"),
+        "the details are not on page 1:\n{first}"
+    );
+    assert!(
+        text(2).trim_start().starts_with("Release record"),
+        "the details start on page 2:\n{}",
+        text(2)
+    );
+    for p in 1..=pages {
+        let t = text(p);
+        assert!(
+            broken_dates(&t).is_empty(),
+            "page {p}: dates broken over lines {:?}:\n{t}",
+            broken_dates(&t)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

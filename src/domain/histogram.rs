@@ -1,6 +1,9 @@
 //! Durations kept as histograms (the management report's lead times and approval
 //! turnaround): exact counts and means, and a 90th percentile read from bins 10 % wide.
 //!
+//! Durations are shown in one unit per table and chart ([`Unit::for_hours`]): minutes, hours
+//! or days, chosen from the figures so that the bars' labels read as numbers, not "0.0".
+//!
 //! Bin `b` holds durations of `[1.1^b, 1.1^(b+1))` seconds (bin 0 also holds anything under
 //! a second); the database assigns bins with `report_bin()` (migration `report_durations`).
 
@@ -106,6 +109,113 @@ fn value_at(bins: &[&Bin], rank: i64) -> f64 {
     bins.last().map(|b| b.seconds / b.n as f64).unwrap_or(0.0)
 }
 
+/// The unit a table of durations (and its chart) is shown in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Minutes,
+    Hours,
+    Days,
+}
+
+impl Unit {
+    /// Hours in one of this unit.
+    fn hours(self) -> f64 {
+        match self {
+            Unit::Minutes => 1.0 / 60.0,
+            Unit::Hours => 1.0,
+            Unit::Days => 24.0,
+        }
+    }
+
+    /// The unit for a table whose figures (in hours) are these: days once the largest is three
+    /// days or more, hours once it is two hours or more, else minutes; then one unit smaller
+    /// when the smallest figure above zero would read "0.0" in it (a 30-minute phase beside a
+    /// 4-day one is read in hours, not as "0.0 days"). No figures: hours.
+    pub fn for_hours(figures: impl IntoIterator<Item = f64>) -> Unit {
+        let positive: Vec<f64> = figures
+            .into_iter()
+            .filter(|h| h.is_finite() && *h > 0.0)
+            .collect();
+        let Some(largest) = positive.iter().copied().reduce(f64::max) else {
+            return Unit::Hours;
+        };
+        let smallest = positive.iter().copied().fold(largest, f64::min);
+        let mut unit = if largest >= 72.0 {
+            Unit::Days
+        } else if largest >= 2.0 {
+            Unit::Hours
+        } else {
+            Unit::Minutes
+        };
+        // The smallest would read "0.0": one unit down (to minutes only while the largest is
+        // under a day, or it would read in thousands).
+        if unit == Unit::Days && Unit::Days.of_hours(smallest) < 0.05 {
+            unit = Unit::Hours;
+        }
+        if unit == Unit::Hours && smallest < 0.05 && largest < 24.0 {
+            unit = Unit::Minutes;
+        }
+        unit
+    }
+
+    /// `minutes`, `hours` or `days`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Minutes => "minutes",
+            Unit::Hours => "hours",
+            Unit::Days => "days",
+        }
+    }
+
+    /// `Mean (days)`: the column of means.
+    pub fn mean_column(self) -> &'static str {
+        match self {
+            Unit::Minutes => "Mean (minutes)",
+            Unit::Hours => "Mean (hours)",
+            Unit::Days => "Mean (days)",
+        }
+    }
+
+    /// `90th percentile (days)`.
+    pub fn p90_column(self) -> &'static str {
+        match self {
+            Unit::Minutes => "90th percentile (minutes)",
+            Unit::Hours => "90th percentile (hours)",
+            Unit::Days => "90th percentile (days)",
+        }
+    }
+
+    /// What the chart's bars measure: `Mean days`.
+    pub fn mean_measure(self) -> &'static str {
+        match self {
+            Unit::Minutes => "Mean minutes",
+            Unit::Hours => "Mean hours",
+            Unit::Days => "Mean days",
+        }
+    }
+
+    /// A figure in hours as this unit's number.
+    pub fn of_hours(self, hours: f64) -> f64 {
+        hours / self.hours()
+    }
+
+    /// A figure in hours written in this unit with one decimal (`2.5`), `< 0.1` for one above
+    /// zero that would round to nothing, `—` for none.
+    pub fn format(self, hours: Option<f64>) -> String {
+        match hours {
+            None => "—".into(),
+            Some(h) => {
+                let v = self.of_hours(h);
+                if v > 0.0 && v < 0.05 {
+                    "< 0.1".into()
+                } else {
+                    format!("{v:.1}")
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +301,55 @@ mod tests {
         assert_eq!(bin_of(1.1 * 1.0001), 1);
         let b = bin_of(3600.0);
         assert!(BIN_RATIO.powi(b) <= 3600.0 && 3600.0 < BIN_RATIO.powi(b + 1));
+    }
+
+    #[test]
+    fn the_unit_follows_the_largest_figure() {
+        assert_eq!(Unit::for_hours([]), Unit::Hours);
+        assert_eq!(Unit::for_hours([0.0]), Unit::Hours);
+        // Minutes: a few minutes each.
+        assert_eq!(Unit::for_hours([0.05, 0.2, 0.5]), Unit::Minutes);
+        assert_eq!(Unit::for_hours([1.9]), Unit::Minutes);
+        // Hours: two hours up to three days.
+        assert_eq!(Unit::for_hours([2.0, 0.5]), Unit::Hours);
+        assert_eq!(Unit::for_hours([71.9, 3.0]), Unit::Hours);
+        // Days: three days or more.
+        assert_eq!(Unit::for_hours([72.0, 30.0]), Unit::Days);
+        assert_eq!(Unit::for_hours([24.0 * 40.0, 24.0]), Unit::Days);
+    }
+
+    #[test]
+    fn a_small_figure_beside_a_large_one_steps_the_unit_down_instead_of_reading_zero() {
+        // 4 days beside 30 minutes: in days the 30 minutes would read "0.0".
+        assert_eq!(Unit::for_hours([96.0, 0.5]), Unit::Hours);
+        // 10 hours beside a minute: in hours the minute would read "0.0".
+        assert_eq!(Unit::for_hours([10.0, 1.0 / 60.0]), Unit::Minutes);
+        // But a second beside weeks stays in hours (its label says "< 0.1").
+        assert_eq!(Unit::for_hours([24.0 * 30.0, 1.0 / 3600.0]), Unit::Hours);
+    }
+
+    #[test]
+    fn figures_read_in_their_unit_and_never_as_a_false_zero() {
+        assert_eq!(Unit::Minutes.format(Some(0.25)), "15.0");
+        assert_eq!(Unit::Hours.format(Some(1.25)), "1.2");
+        assert_eq!(Unit::Days.format(Some(36.0)), "1.5");
+        assert_eq!(Unit::Minutes.format(Some(1.0 / 3600.0)), "< 0.1");
+        assert_eq!(Unit::Hours.format(Some(0.0)), "0.0");
+        assert_eq!(Unit::Days.format(None), "—");
+        assert_eq!(Unit::Days.name(), "days");
+        assert_eq!(Unit::Minutes.mean_column(), "Mean (minutes)");
+        assert_eq!(Unit::Hours.p90_column(), "90th percentile (hours)");
+        // Every figure a unit is chosen for reads as more than zero.
+        for figures in [
+            vec![96.0, 0.5],
+            vec![10.0, 0.02],
+            vec![1.5, 0.01, 0.9],
+            vec![300.0, 2.0],
+        ] {
+            let u = Unit::for_hours(figures.iter().copied());
+            for f in &figures {
+                assert_ne!(u.format(Some(*f)), "0.0", "{f} hours in {u:?}");
+            }
+        }
     }
 }

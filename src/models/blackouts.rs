@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
 use super::releases::Release;
+use crate::domain::workflow::RecordKind;
 use crate::schema::{blackouts, release_details, releases, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -178,14 +179,26 @@ type Touching = Box<dyn BoxableExpression<releases::table, Pg, SqlType = Bool>>;
 /// callers refine the overlap exactly). A release with only one planned end counts as that
 /// moment. Written exactly as the `releases_planned_window` GiST index is, so it is used.
 pub(crate) fn touching_window(from: DateTime<Utc>, to: DateTime<Utc>) -> Touching {
+    touching_window_of(RecordKind::Release, from, to)
+}
+
+/// Records of `kind` whose planned window touches `[from, to]`, as `touching_window`. The
+/// kind is written into the SQL (it is one of two constants) so that the planner can use the
+/// partial index of releases' windows.
+pub(crate) fn touching_window_of(
+    kind: RecordKind,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Touching {
     use diesel::sql_types::Timestamptz;
     Box::new(
-        diesel::dsl::sql::<Bool>(
-            "releases.kind = 'release' AND (releases.planned_start IS NOT NULL OR releases.planned_end IS NOT NULL) AND tstzrange(\
+        diesel::dsl::sql::<Bool>(&format!(
+            "releases.kind = '{}' AND (releases.planned_start IS NOT NULL OR releases.planned_end IS NOT NULL) AND tstzrange(\
              least(coalesce(releases.planned_start, releases.planned_end), coalesce(releases.planned_end, releases.planned_start)), \
              greatest(coalesce(releases.planned_start, releases.planned_end), coalesce(releases.planned_end, releases.planned_start)), \
              '[]') && tstzrange(",
-        )
+            kind.as_str()
+        ))
         .bind::<Timestamptz, _>(from)
         .sql(", ")
         .bind::<Timestamptz, _>(to)
@@ -230,10 +243,12 @@ pub fn placed_touching(
         .load(conn)
 }
 
-/// The calendar's one query: every release (not change) touching `[from, to]`, of this type and category
-/// when given, in order of planned start.
-pub fn releases_touching(
+/// The feed's query, once per kind: every record of `kind` whose planned window touches
+/// `[from, to]`, of this type and category when given, in order of planned start.
+#[allow(clippy::too_many_arguments)]
+pub fn records_touching(
     conn: &mut PgConnection,
+    kind: RecordKind,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     release_type: Option<&str>,
@@ -246,7 +261,7 @@ pub fn releases_touching(
     let mut q = releases::table
         .select(Release::as_select())
         .into_boxed()
-        .filter(touching_window(from, to));
+        .filter(touching_window_of(kind, from, to));
     if let Some(t) = release_type {
         q = q.filter(releases::release_type.eq(t.to_string()));
     }

@@ -1,21 +1,18 @@
 //! The release calendar: the month view of releases by planned window (a grid on wide
-//! screens, a list by day on narrow ones), the iCalendar feed reached with a per-user secret
-//! token, and the account page that shows the feed's address and regenerates the token.
+//! screens, a list by day on narrow ones), and the account page that shows the iCalendar
+//! feed's address (`calendar_feed`) and regenerates its per-user secret token.
 use std::collections::HashMap;
 
-use actix_web::http::header;
 use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
-use icalendar::{Calendar, Component, EventLike, EventStatus};
 use serde::Deserialize;
 
 use super::{page, see_other};
-use crate::app::BaseUrl;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::workflow::{RecordState, ReleaseType};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::forms::Form;
 use crate::models::blackouts::{self as blk, Blackout};
 use crate::models::releases::Release;
@@ -26,7 +23,6 @@ use crate::views::Ctx;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(month)
-        .service(feed)
         .service(account_calendar)
         .service(regenerate_token);
 }
@@ -536,157 +532,6 @@ async fn month(
     super::kept_page::page(slot, &p)
 }
 
-// ---------------------------------------------------------------- the iCalendar feed
-
-#[derive(Deserialize)]
-struct FeedQuery {
-    #[serde(default)]
-    token: String,
-    #[serde(default, rename = "type")]
-    release_type: String,
-    #[serde(default)]
-    category: String,
-}
-
-/// How far back and ahead the feed reaches: calendar apps fetch it whole, again and again.
-const FEED_DAYS_BACK: u64 = 92;
-const FEED_DAYS_AHEAD: u64 = 366;
-/// Most releases in a feed (calendar apps choke on more; at a million releases those 15
-/// months hold hundreds of thousands): the active ones first, then those nearest today.
-pub const FEED_MAX_EVENTS: i64 = 2_000;
-
-/// Text as an iCalendar TEXT value may hold it. The `icalendar` crate escapes LF (as `\n`)
-/// but writes a CR as it is, and a client that ends lines at a bare CR would read what follows
-/// as a new property or event: every line break (CR-LF, CR or LF) becomes one LF, and any other
-/// control character but a tab (which forms no longer accept, but older data may hold) is shown
-/// as U+FFFD.
-fn feed_text(s: &str) -> String {
-    s.replace("\r\n", "\n")
-        .chars()
-        .map(|c| match c {
-            '\r' => '\n',
-            '\n' | '\t' => c,
-            c if c.is_control() => '\u{fffd}',
-            c => c,
-        })
-        .collect()
-}
-
-/// GET /calendar.ics?token=…: the planned windows of releases from three months back to a
-/// year ahead, one event per release. The token stands for the user (calendar apps cannot sign
-/// in): a wrong one, or a deactivated user's, is a 404.
-#[get("/calendar.ics")]
-async fn feed(
-    base: web::Data<BaseUrl>,
-    pool: web::Data<DbPool>,
-    q: web::Query<FeedQuery>,
-) -> AppResult<HttpResponse> {
-    let q = q.into_inner();
-    if !blk::looks_like_token(&q.token) {
-        return Err(AppError::NotFound);
-    }
-    let now = Utc::now();
-    let from = midnight(now.date_naive() - Days::new(FEED_DAYS_BACK));
-    let to = midnight(now.date_naive() + Days::new(FEED_DAYS_AHEAD));
-    let release_type = q.release_type.parse::<ReleaseType>().ok();
-    let category = q.category.trim().parse::<i64>().ok();
-    let token = q.token.clone();
-    let found = db::run(&pool, move |conn| {
-        // Every signed-in user may read every release; the token only has to be a live one.
-        let Some(_user) = blk::user_by_calendar_token(conn, &token)? else {
-            return Ok(None);
-        };
-        let releases = blk::releases_touching(
-            conn,
-            from,
-            to,
-            release_type.map(|t| t.as_str()),
-            category,
-            now,
-            FEED_MAX_EVENTS,
-        )?;
-        let phases: HashMap<i64, String> = wfm::phase_names(conn, "release")?
-            .into_iter()
-            .map(|(id, name, _)| (id, name))
-            .collect();
-        let categories: HashMap<i64, String> = wfm::categories_all(conn)?
-            .into_iter()
-            .map(|c| (c.id, c.name))
-            .collect();
-        let warnings = conflicts::warnings_for_releases(conn, &releases)?;
-        Ok(Some((releases, phases, categories, warnings)))
-    })
-    .await?;
-    let Some((releases, phases, categories, warnings)) = found else {
-        return Err(AppError::NotFound);
-    };
-    let mut cal = Calendar::empty();
-    cal.append_property(("VERSION", "2.0"))
-        .append_property(("PRODID", "-//Relman//Release calendar//EN"))
-        .append_property(("CALSCALE", "GREGORIAN"))
-        .append_property(("METHOD", "PUBLISH"))
-        .name("Relman releases")
-        .description("Planned windows of releases in Relman (times in UTC)")
-        .ttl(&chrono::Duration::hours(1));
-    for r in &releases {
-        let Some((start, end)) = conflicts::window(r.planned_start, r.planned_end) else {
-            continue;
-        };
-        let number = paths::release_number(r.number);
-        let mut description = vec![
-            format!("Type: {}", type_label(r)),
-            format!(
-                "Category: {}",
-                categories
-                    .get(&r.category_id)
-                    .map(String::as_str)
-                    .unwrap_or("")
-            ),
-            format!(
-                "Phase: {}",
-                phases.get(&r.phase_id).map(String::as_str).unwrap_or("")
-            ),
-            format!("State: {}", state_label(r)),
-        ];
-        if is_overdue(r, now) {
-            description.push("Overdue".to_string());
-        }
-        for w in warnings.get(&r.id).into_iter().flatten() {
-            description.push(format!("Conflict: {w}"));
-        }
-        let mut event = icalendar::Event::new();
-        event
-            .uid(&format!("{number}@relman"))
-            .timestamp(r.updated_at)
-            .last_modified(r.updated_at)
-            .created(r.created_at)
-            .sequence(u32::try_from(r.version).unwrap_or(0))
-            .summary(&feed_text(&format!("{number} {}", r.title)))
-            .description(&feed_text(&description.join("\n")))
-            .categories([type_label(r)])
-            .url(&base.join(&paths::release(r.number)))
-            .status(if r.state == RecordState::Abandoned.as_str() {
-                EventStatus::Cancelled
-            } else {
-                EventStatus::Confirmed
-            })
-            .starts(start);
-        // A moment, not a window, when only one end is planned: DTEND is left out (RFC 5545).
-        if end > start {
-            event.ends(end);
-        }
-        cal.push(event.done());
-    }
-    Ok(HttpResponse::Ok()
-        .content_type("text/calendar; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            "inline; filename=\"relman-releases.ics\"",
-        ))
-        .body(cal.to_string()))
-}
-
 // ---------------------------------------------------------------- the account page
 
 #[derive(Template)]
@@ -699,7 +544,7 @@ struct AccountCalendarPage {
 /// GET /account/calendar: the feed's address (the token is made on the first visit).
 #[get("/account/calendar")]
 async fn account_calendar(
-    base: web::Data<BaseUrl>,
+    base: web::Data<crate::app::BaseUrl>,
     user: CurrentUser,
     pool: web::Data<DbPool>,
 ) -> AppResult<HttpResponse> {
@@ -729,22 +574,4 @@ async fn regenerate_token(
     .await?;
     user.flash("success", "Your calendar feed has a new address. The old address no longer works: update your calendar app.");
     Ok(see_other(paths::ACCOUNT_CALENDAR))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::feed_text;
-
-    #[test]
-    fn no_carriage_return_or_control_character_reaches_the_feed() {
-        assert_eq!(
-            feed_text("RL-1 Fix\rEND:VEVENT\r\nBEGIN:VEVENT"),
-            "RL-1 Fix\nEND:VEVENT\nBEGIN:VEVENT"
-        );
-        assert_eq!(
-            feed_text("a\u{1b}[31mb\u{0}c\td"),
-            "a\u{fffd}[31mb\u{fffd}c\td"
-        );
-        assert_eq!(feed_text("plain, text; as is"), "plain, text; as is");
-    }
 }

@@ -3,7 +3,7 @@
 //! for managers the totals.
 use actix_web::{get, web, HttpResponse};
 use askama::Template;
-use chrono::{Duration, Utc};
+use chrono::Utc;
 
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
@@ -12,7 +12,7 @@ use crate::domain::workflow::{RecordState, ReleaseType};
 use crate::error::AppResult;
 use crate::paths;
 use crate::services::approvals::InboxItem;
-use crate::services::reports::{self as svc, ReleaseLine, DASHBOARD_ROWS, SCHEDULE_DAYS};
+use crate::services::reports::{self as svc, ReleaseLine, DASHBOARD_ROWS};
 use crate::views::{self, Ctx};
 
 use super::tasks::{my_task_views, MyTaskView};
@@ -131,7 +131,7 @@ async fn dashboard(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<Http
         }
     }
     let today = svc::day_start(now);
-    let until = today + Duration::days(SCHEDULE_DAYS) - Duration::seconds(1);
+    let (_, until) = svc::schedule_window(now);
     let (totals, overdue_count) = match &d.totals {
         Some((by_state, overdue)) => (
             by_state

@@ -13,12 +13,14 @@ pub mod admin_users;
 pub mod admin_workflows;
 pub mod approvals;
 pub mod calendar;
+pub mod calendar_feed;
 pub mod changes;
 pub mod dashboard;
 pub mod health;
 pub mod kept_page;
 pub mod knowledge;
 pub mod notifications;
+pub mod release_report;
 pub mod releases;
 pub mod reloads;
 pub mod reports;
@@ -43,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin_categories::configure(cfg);
     admin_models::configure(cfg);
     calendar::configure(cfg);
+    calendar_feed::configure(cfg);
     admin_blackouts::configure(cfg);
     reloads::configure(cfg);
 }

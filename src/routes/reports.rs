@@ -1,22 +1,19 @@
-//! Reports: the printable release report, the management report on release progress (with
-//! server-drawn SVG charts), and their CSV downloads, plus the release list as CSV. The two
-//! reports use the nav-less `print.html` layout.
+//! Reports: the management report on release progress (with server-drawn SVG charts) and
+//! its CSV downloads, the release list as CSV, and the route of the printable release report
+//! (`release_report`). Both reports use the nav-less `print.html` layout.
 use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
 use askama::Template;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
-use super::page;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
-use crate::domain::fields::{FieldKind, RELEASE_FIELDS};
 use crate::domain::permissions;
 use crate::domain::workflow::{RecordState, ReleaseType};
 use crate::error::{AppError, AppResult};
 use crate::models::releases::{self as rel, ListFilter};
-use crate::models::{approvals as am, history, tasks as tm, users, workflows as wfm};
+use crate::models::workflows as wfm;
 use crate::paths;
-use crate::services::approvals::ApprovalView;
 use crate::services::release_fields::Names;
 use crate::services::releases as rsvc;
 use crate::services::reports::{self as svc, ReportFilter, Table, CSV_MAX_ROWS};
@@ -26,7 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // `/releases.csv` and `/releases/{number}/report` are not matched by `/releases/{number}`
     // (a segment never holds a `/`, and `.csv` follows no slash), so the order is free.
     cfg.service(releases_csv)
-        .service(release_report)
+        .service(super::release_report::release_report)
         .service(management)
         .service(management_csv);
 }
@@ -57,11 +54,21 @@ fn cell(s: &str) -> String {
     }
 }
 
+/// UTF-8's byte-order mark, first in every CSV download: without it Excel reads the file in
+/// the machine's legacy code page and shows "Chloé" as "ChloÃ©". Other readers (LibreOffice,
+/// Numbers, the `csv` crate, Python's `csv` with `utf-8-sig`) skip it.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A CSV body's first bytes: the byte-order mark.
+fn csv_start() -> Vec<u8> {
+    UTF8_BOM.to_vec()
+}
+
 fn csv_error(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("writing CSV: {e}"))
 }
 
-/// UTF-8 CSV with a header row, offered as a download.
+/// UTF-8 CSV (with a byte-order mark) with a header row, offered as a download.
 fn csv_response<I>(
     filename: &str,
     header_row: &[&str],
@@ -71,7 +78,7 @@ fn csv_response<I>(
 where
     I: IntoIterator<Item = Vec<String>>,
 {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv::Writer::from_writer(csv_start());
     w.write_record(header_row).map_err(csv_error)?;
     for r in rows {
         w.write_record(r.iter().map(|c| cell(c)))
@@ -161,9 +168,11 @@ async fn releases_csv(
         "Registered (UTC)",
         "Ended (UTC)",
     ];
-    let first = csv_bytes(std::iter::once(
+    let mut first = csv_start();
+    first.extend_from_slice(&csv_bytes(std::iter::once(
         head.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
-    ))?;
+    ))?);
+    let first = web::Bytes::from(first);
     let book = std::sync::Arc::new((categories, phases, names));
     let pool = pool.into_inner();
     let ids = std::sync::Arc::new(ids);
@@ -484,317 +493,9 @@ async fn management_csv(
     )
 }
 
-// ---------------------------------------------------------------- the release report
-
-struct FieldRow {
-    label: &'static str,
-    value: String,
-    long: bool,
-}
-
-struct VisitRow {
-    phase: String,
-    status: &'static str,
-    entered: String,
-    left: String,
-    due: String,
-    time_in: String,
-    timing: String,
-    overdue: bool,
-}
-
-struct TaskRow {
-    title: String,
-    assignee: String,
-    status: String,
-    due: String,
-    completed: String,
-}
-
-struct TaskGroupRow {
-    phase: String,
-    tasks: Vec<TaskRow>,
-}
-
-struct ApprovalRow {
-    view: ApprovalView,
-    opened: String,
-    decided: String,
-}
-
-#[derive(Template)]
-#[template(path = "reports/release.html")]
-struct ReleaseReportPage {
-    printed_at: String,
-    printed_by: String,
-    number: String,
-    href: String,
-    title: String,
-    summary: Vec<(&'static str, String)>,
-    fields: Vec<FieldRow>,
-    timeline: Vec<VisitRow>,
-    task_groups: Vec<TaskGroupRow>,
-    approvals: Vec<ApprovalRow>,
-    history: Vec<super::releases::HistoryView>,
-    related: Vec<crate::services::related::ChangeRow>,
-    members: Vec<crate::services::related::MemberRow>,
-    /// Open deadline alerts: (what, raised at).
-    alerts: Vec<(String, String)>,
-}
-
-/// "2 days 3 hours", "5 hours 12 minutes", "12 minutes".
-fn span(d: Duration) -> String {
-    let mins = d.num_minutes().max(0);
-    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    let (days, hours, minutes) = (mins / 1440, (mins % 1440) / 60, mins % 60);
-    let parts: Vec<String> = [(days, "day"), (hours, "hour"), (minutes, "minute")]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .take(2)
-        .map(|(n, u)| plural(*n, u))
-        .collect();
-    if parts.is_empty() {
-        "less than a minute".into()
-    } else {
-        parts.join(" ")
-    }
-}
-
-fn visit_row(
-    v: &rel::Visit,
-    wf: &crate::domain::workflow::Workflow,
-    active: bool,
-    now: DateTime<Utc>,
-) -> VisitRow {
-    let (status, timing, overdue) = match v.status.as_str() {
-        "skipped" => ("Skipped: does not apply", String::new(), false),
-        "current" if active => match v.due_at {
-            Some(due) if now > due => (
-                "Current phase",
-                format!("Overdue by {}", span(now - due)),
-                true,
-            ),
-            Some(due) => (
-                "Current phase",
-                format!("Due in {}", span(due - now)),
-                false,
-            ),
-            None => ("Current phase", "No due date".into(), false),
-        },
-        "current" => ("Where it ended", String::new(), false),
-        _ => match (v.due_at, v.left_at) {
-            (Some(due), Some(left)) if left > due => (
-                "Left",
-                format!("Overdue: left {} after its due date", span(left - due)),
-                true,
-            ),
-            (Some(_), Some(_)) => ("Left", "On time".into(), false),
-            _ => ("Left", "No due date".into(), false),
-        },
-    };
-    let end = v.left_at.unwrap_or(now);
-    VisitRow {
-        phase: wf.phase_name(v.phase_id).to_string(),
-        status,
-        entered: views::datetime(&v.entered_at),
-        left: views::opt_datetime(&v.left_at),
-        due: views::opt_datetime(&v.due_at),
-        time_in: if v.status == "skipped" {
-            "—".into()
-        } else {
-            span(end - v.entered_at)
-        },
-        timing: if timing.is_empty() {
-            "—".into()
-        } else {
-            timing
-        },
-        overdue,
-    }
-}
-
-/// GET /releases/{number}/report: the printable release report.
-#[get("/releases/{number}/report")]
-async fn release_report(
-    user: CurrentUser,
-    pool: web::Data<DbPool>,
-    path: web::Path<String>,
-) -> AppResult<HttpResponse> {
-    let number = paths::parse_release_number(&path).ok_or(AppError::NotFound)?;
-    let viewer = user.actor();
-    let (related, members, alerts) = db::run(&pool, move |conn| {
-        let r = rel::by_number(conn, number)?;
-        Ok((
-            crate::services::related::changes_of(conn, r.id)?,
-            crate::services::related::members_of(conn, r.id)?,
-            crate::services::monitor::open_alerts(conn, r.id)?
-                .into_iter()
-                .map(|(_, detail, at)| (detail, views::datetime(&at)))
-                .collect::<Vec<_>>(),
-        ))
-    })
-    .await?;
-    let (names, visits, tasks, approvals, approval_rows, events, registered_by, loaded) =
-        db::run(&pool, move |conn| {
-            let loaded = rsvc::load(conn, number)?;
-            let r = &loaded.record.release;
-            let views =
-                crate::services::approvals::views_for_release(conn, r, &loaded.workflow(), viewer)?;
-            Ok((
-                rsvc::name_book(conn)?,
-                rel::visits(conn, r.id)?,
-                tm::of_release(conn, r.id)?,
-                views,
-                am::of_release(conn, r.id)?,
-                history::of_release(conn, r.id, None)?,
-                users::find(conn, r.registered_by)?.display_name,
-                loaded,
-            ))
-        })
-        .await?;
-    let now = Utc::now();
-    let r = &loaded.record.release;
-    let wf = &loaded.workflow();
-    let state = loaded.state();
-    let active = state == RecordState::Active;
-    let mut summary: Vec<(&'static str, String)> = vec![
-        ("Number", paths::release_number(r.number)),
-        (
-            "Type",
-            r.release_type
-                .parse::<ReleaseType>()
-                .map(|t| t.label().to_string())
-                .unwrap_or_default(),
-        ),
-        ("Category", loaded.category.name.clone()),
-        ("State", state.label().to_string()),
-        ("Phase", wf.phase_name(r.phase_id).to_string()),
-    ];
-    if active {
-        let due = views::opt_datetime(&r.phase_due_at);
-        let overdue = r.phase_due_at.is_some_and(|d| d < now);
-        summary.push((
-            "Phase due",
-            if overdue {
-                format!("{due} (overdue)")
-            } else {
-                due
-            },
-        ));
-    }
-    summary.push((
-        "Registered",
-        format!("{} by {registered_by}", views::datetime(&r.created_at)),
-    ));
-    if let Some(c) = r.closed_at {
-        summary.push(("Ended", views::datetime(&c)));
-    }
-    if r.backed_out {
-        summary.push(("Back-out plan", "Activated".into()));
-    }
-    if let Some(why) = &r.risk_override_reason {
-        summary.push(("Risk overridden because", why.clone()));
-    }
-    let fields = RELEASE_FIELDS
-        .iter()
-        .map(|f| {
-            let value = loaded.record.display(f.key, &names);
-            FieldRow {
-                label: f.label,
-                value: if value.is_empty() {
-                    "Not filled in".into()
-                } else {
-                    value
-                },
-                long: f.kind == FieldKind::Text,
-            }
-        })
-        .collect();
-    let mut phases: Vec<_> = wf.phases.iter().collect();
-    phases.sort_by_key(|p| p.position);
-    let task_groups = phases
-        .iter()
-        .filter_map(|p| {
-            let rows: Vec<TaskRow> = tasks
-                .iter()
-                .filter(|t| t.phase_id == p.id)
-                .map(|t| TaskRow {
-                    title: t.title.clone(),
-                    assignee: match (t.assignee_id, t.group_id) {
-                        (Some(u), _) => names.user(u),
-                        (None, Some(g)) => format!("{} (group)", names.group(g)),
-                        _ => "Nobody".into(),
-                    },
-                    status: super::tasks::status_text(t),
-                    due: if t.is_overdue(now) {
-                        format!("{} (overdue)", views::opt_datetime(&t.due_at))
-                    } else {
-                        views::opt_datetime(&t.due_at)
-                    },
-                    completed: match (t.completed_by, t.completed_at) {
-                        (Some(by), Some(at)) => {
-                            format!("{} by {}", views::datetime(&at), names.user(by))
-                        }
-                        (None, Some(at)) => views::datetime(&at),
-                        _ => "—".into(),
-                    },
-                })
-                .collect();
-            (!rows.is_empty()).then(|| TaskGroupRow {
-                phase: p.name.clone(),
-                tasks: rows,
-            })
-        })
-        .collect();
-    let approvals = approvals
-        .into_iter()
-        .map(|view| {
-            let row = approval_rows.iter().find(|a| a.id == view.id);
-            ApprovalRow {
-                opened: row
-                    .map(|a| views::datetime(&a.opened_at))
-                    .unwrap_or_default(),
-                decided: row
-                    .map(|a| views::opt_datetime(&a.decided_at))
-                    .unwrap_or_default(),
-                view,
-            }
-        })
-        .collect();
-    let history = super::releases::history_views_of(&events, wf);
-    page(&ReleaseReportPage {
-        printed_at: views::datetime(&now),
-        printed_by: user.display_name.clone(),
-        number: paths::release_number(r.number),
-        href: paths::release(r.number),
-        title: r.title.clone(),
-        summary,
-        fields,
-        timeline: visits
-            .iter()
-            .map(|v| visit_row(v, wf, active, now))
-            .collect(),
-        task_groups,
-        approvals,
-        history,
-        related,
-        members,
-        alerts,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spans_read_as_people_say_them() {
-        assert_eq!(span(Duration::minutes(0)), "less than a minute");
-        assert_eq!(span(Duration::minutes(1)), "1 minute");
-        assert_eq!(span(Duration::minutes(61)), "1 hour 1 minute");
-        assert_eq!(span(Duration::hours(50)), "2 days 2 hours");
-        assert_eq!(span(Duration::minutes(2 * 1440 + 5)), "2 days 5 minutes");
-    }
 
     #[test]
     fn csv_cells_that_look_like_formulas_are_defused() {

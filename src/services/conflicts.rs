@@ -21,9 +21,7 @@ pub fn window(
     planned_start: Option<DateTime<Utc>>,
     planned_end: Option<DateTime<Utc>>,
 ) -> Option<Window> {
-    let start = planned_start.or(planned_end)?;
-    let end = planned_end.unwrap_or(start).max(start);
-    Some((start, end))
+    crate::domain::calendar::window(planned_start, planned_end)
 }
 
 /// Whether two windows share time. Ends are exclusive (a blackout ending at noon does not

@@ -13,7 +13,7 @@ use diesel::sql_types::{BigInt, Date, Double, Integer, Nullable, Text, Timestamp
 
 use std::collections::HashMap;
 
-use crate::domain::histogram::{Bin, Histogram};
+use crate::domain::histogram::{Bin, Histogram, Unit};
 use crate::domain::permissions::Actor;
 use crate::domain::roles::Role;
 use crate::domain::workflow::{RecordState, ReleaseType};
@@ -204,12 +204,8 @@ pub fn dashboard(
         })
         .collect();
 
-    let schedule = schedule(
-        conn,
-        day_start(now),
-        day_start(now) + Duration::days(SCHEDULE_DAYS),
-        limit,
-    )?;
+    let (from, to) = schedule_window(now);
+    let schedule = schedule(conn, from, to, limit)?;
 
     let totals = if manager {
         let by_state = crate::models::releases::state_counts(conn, "release")?;
@@ -287,10 +283,19 @@ fn line_columns() -> (
     )
 }
 
+/// The dashboard's "next `SCHEDULE_DAYS` days": from this moment (not the start of the day,
+/// so a window that ended this morning is not "next") to the same moment `SCHEDULE_DAYS`
+/// days on.
+pub fn schedule_window(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    (now, now + Duration::days(SCHEDULE_DAYS))
+}
+
 /// Active releases whose planned window (start to end; either alone when the other is
-/// missing) meets `[from, to)`, by planned start. Written on the window's two ends as
-/// `coalesce` expressions so that `releases_active_schedule` is read in order and the scan
-/// stops after `limit` rows (a window starts before `to` and has not ended before `from`).
+/// missing) meets `[from, to]`: it starts no later than `to` and ends no earlier than `from`,
+/// so one that started weeks ago and is still planned to run is in, one that ended before
+/// `from` or starts after `to` is not; ended releases never. By planned start. Written on
+/// the window's two ends as `coalesce` expressions so that `releases_active_schedule` is read
+/// in order and the scan stops after `limit` rows.
 pub fn schedule(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
@@ -306,7 +311,7 @@ pub fn schedule(
         .inner_join(phases::table)
         .filter(releases::kind.eq("release"))
         .filter(releases::state.eq(RecordState::Active.as_str()))
-        .filter(starts().lt(to))
+        .filter(starts().le(to))
         .filter(ends().ge(from))
         .order((starts().asc(), releases::number))
         .limit(limit)
@@ -519,11 +524,6 @@ pub fn pct(part: i64, whole: i64) -> String {
     }
 }
 
-/// Hours with one decimal, or `—`.
-pub fn hours(h: Option<f64>) -> String {
-    h.map(|h| format!("{h:.1}")).unwrap_or_else(|| "—".into())
-}
-
 /// `2026-12-01 09:00 UTC`, or `—`.
 fn when(t: &Option<DateTime<Utc>>) -> String {
     crate::views::opt_datetime(t)
@@ -561,6 +561,9 @@ struct WeekCount {
     #[diesel(sql_type = BigInt)]
     n: i64,
 }
+
+const UNIT_NOTE: &str = "Durations are shown in the unit that suits the figures of this table (minutes, hours or days; \
+     \u{201c}< 0.1\u{201d} is under a tenth of it); here in";
 
 const PERCENTILE_NOTE: &str = "Counts and means are exact; the 90th percentile is read from durations kept in steps of 10 %, \
      so it is within 10 % of the exact figure (exact when few durations share a step).";
@@ -940,20 +943,37 @@ fn outcomes_table(f: &Figures) -> Table {
     }
 }
 
+/// The unit for tables of these histograms: from every mean and 90th percentile shown.
+fn unit_of<'a>(hs: impl IntoIterator<Item = &'a Histogram>) -> Unit {
+    Unit::for_hours(
+        hs.into_iter()
+            .flat_map(|h| [h.mean_hours(), h.p90_hours()])
+            .flatten(),
+    )
+}
+
 /// Time spent in each phase, per visit, and from registration to closing.
 fn lead_times_table(d: &Figures, phases: &[PhaseInfo]) -> Table {
     let empty = Histogram::default();
-    let mut rows: Vec<TableRow> = phases
+    let shown: Vec<(&PhaseInfo, &Histogram)> = phases
         .iter()
         .filter(|p| p.in_use() || d.visits.contains_key(&p.id))
-        .map(|p| {
-            let h = d.visits.get(&p.id).unwrap_or(&empty);
+        .map(|p| (p, d.visits.get(&p.id).unwrap_or(&empty)))
+        .collect();
+    let unit = unit_of(shown.iter().map(|(_, h)| *h).chain([&d.closed]));
+    let mut rows: Vec<TableRow> = shown
+        .iter()
+        .map(|(p, h)| {
             let mean = h.mean_hours();
             count_row(
                 phase_label(phases, p.id),
                 String::new(),
-                vec![h.n().to_string(), hours(mean), hours(h.p90_hours())],
-                mean,
+                vec![
+                    h.n().to_string(),
+                    unit.format(mean),
+                    unit.format(h.p90_hours()),
+                ],
+                mean.map(|m| unit.of_hours(m)),
             )
         })
         .collect();
@@ -964,8 +984,8 @@ fn lead_times_table(d: &Figures, phases: &[PhaseInfo]) -> Table {
             String::new(),
             vec![
                 d.closed.n().to_string(),
-                hours(d.closed.mean_hours()),
-                hours(d.closed.p90_hours()),
+                unit.format(d.closed.mean_hours()),
+                unit.format(d.closed.p90_hours()),
             ],
             None,
         )
@@ -973,44 +993,61 @@ fn lead_times_table(d: &Figures, phases: &[PhaseInfo]) -> Table {
     Table {
         key: "lead_times",
         title: "Lead times",
-        caption: "Lead time per phase and overall, in hours".into(),
-        columns: vec!["Phase", "Visits", "Mean (hours)", "90th percentile (hours)"],
+        caption: format!("Lead time per phase and overall, in {}", unit.name()),
+        columns: vec!["Phase", "Visits", unit.mean_column(), unit.p90_column()],
         rows,
         notes: vec![
             "Per phase: from entering the phase to leaving it, for every completed visit (a phase reworked is visited again; skipped phases are not counted). \
              Overall: from registration to closing, for releases closed as successful or backed out. \
              The 90th percentile is the time within which 9 in 10 finished."
                 .into(),
+            format!("{UNIT_NOTE} {}.", unit.name()),
             PERCENTILE_NOTE.into(),
         ],
-        chart: Some(("Mean hours", 2)),
+        chart: Some((unit.mean_measure(), 2)),
         numeric: true,
     }
 }
 
-/// Closed releases that closed by their planned end.
+/// Ended releases against their planned end: only a successful closing can be on time.
 fn on_time_table(f: &Figures) -> Table {
     let d = |k: &str| f.delivery.get(k).copied().unwrap_or(0);
     let (on_time, late, without_plan) = (d("on_time"), d("late"), d("unplanned"));
-    let with_plan = on_time + late;
-    let row = |name: &str, v: String, chart: Option<f64>| {
-        count_row(name.into(), String::new(), vec![v], chart)
+    let backed_out = f.state(RecordState::ClosedBackedOut);
+    let abandoned = f.state(RecordState::Abandoned);
+    let ended = on_time + late + without_plan + backed_out + abandoned;
+    let row = |name: &str, v: i64| {
+        count_row(
+            name.into(),
+            String::new(),
+            vec![v.to_string()],
+            Some(v as f64),
+        )
+    };
+    let total = |name: &str, v: String| TableRow {
+        total: true,
+        ..count_row(name.into(), String::new(), vec![v], None)
     };
     Table {
         key: "on_time",
         title: "On-time delivery",
-        caption: "Closed releases against their planned end".into(),
+        caption: "Ended releases against their planned end".into(),
         columns: vec!["Measure", "Value"],
         rows: vec![
-            row("Closed on or before the planned end", on_time.to_string(), Some(on_time as f64)),
-            row("Closed after the planned end", late.to_string(), Some(late as f64)),
-            TableRow { total: true, ..row("Closed with a planned end", with_plan.to_string(), None) },
-            TableRow { total: true, ..row("On-time rate", pct(on_time, with_plan), None) },
-            TableRow { total: true, ..row("Closed without a planned end (not rated)", without_plan.to_string(), None) },
+            row("Closed successful on or before the planned end", on_time),
+            row("Closed successful after the planned end", late),
+            row("Closed successful without a planned end (not rated)", without_plan),
+            row("Closed as backed out (not delivered)", backed_out),
+            row("Abandoned (not delivered)", abandoned),
+            total("Ended releases", ended.to_string()),
+            total("On-time rate of successful closings with a planned end", pct(on_time, on_time + late)),
+            total("Delivered on time, of all ended releases", pct(on_time, ended)),
         ],
         notes: vec![
-            "Releases closed as successful or backed out; on time when closed no later than their planned end. \
-             The on-time rate is the share of those with a planned end that closed on time."
+            "Only a release closed as successful can be on time: it is when it closed no later than its planned end. \
+             A release closed as backed out or abandoned delivered nothing, whatever its dates, and is counted in a row of its own. \
+             The on-time rate is the share of the successful closings with a planned end that closed on time; \
+             the last row is the share of every ended release that was delivered on time."
                 .into(),
         ],
         chart: Some(("Releases", 1)),
@@ -1020,26 +1057,30 @@ fn on_time_table(f: &Figures) -> Table {
 
 /// How long approvals took, from being requested to their final decision.
 fn approvals_table(d: &Figures, phases: &[PhaseInfo]) -> Table {
-    let mut table_rows: Vec<TableRow> = phases
+    let shown: Vec<(&PhaseInfo, &Histogram)> = phases
         .iter()
         .filter_map(|p| d.approvals.get(&p.id).filter(|h| h.n() > 0).map(|h| (p, h)))
+        .collect();
+    let mut all = Histogram::default();
+    for h in d.approvals.values() {
+        all.merge(h);
+    }
+    let unit = unit_of(shown.iter().map(|(_, h)| *h).chain([&all]));
+    let mut table_rows: Vec<TableRow> = shown
+        .iter()
         .map(|(p, h)| {
             count_row(
                 format!("To leave {}", phase_label(phases, p.id)),
                 String::new(),
                 vec![
                     h.n().to_string(),
-                    hours(h.mean_hours()),
-                    hours(h.p90_hours()),
+                    unit.format(h.mean_hours()),
+                    unit.format(h.p90_hours()),
                 ],
-                h.mean_hours(),
+                h.mean_hours().map(|m| unit.of_hours(m)),
             )
         })
         .collect();
-    let mut all = Histogram::default();
-    for h in d.approvals.values() {
-        all.merge(h);
-    }
     table_rows.push(TableRow {
         total: true,
         ..count_row(
@@ -1047,8 +1088,8 @@ fn approvals_table(d: &Figures, phases: &[PhaseInfo]) -> Table {
             String::new(),
             vec![
                 all.n().to_string(),
-                hours(all.mean_hours()),
-                hours(all.p90_hours()),
+                unit.format(all.mean_hours()),
+                unit.format(all.p90_hours()),
             ],
             None,
         )
@@ -1056,16 +1097,17 @@ fn approvals_table(d: &Figures, phases: &[PhaseInfo]) -> Table {
     Table {
         key: "approvals",
         title: "Approval turnaround",
-        caption: "Approval turnaround, in hours".into(),
-        columns: vec!["Approval", "Decided", "Mean (hours)", "90th percentile (hours)"],
+        caption: format!("Approval turnaround, in {}", unit.name()),
+        columns: vec!["Approval", "Decided", unit.mean_column(), unit.p90_column()],
         rows: table_rows,
         notes: vec![
             "From the approval being requested to its decision (approved or denied), across every round of votes. \
              Approvals withdrawn because the release left the phase, and those still pending, are not counted."
                 .into(),
+            format!("{UNIT_NOTE} {}.", unit.name()),
             PERCENTILE_NOTE.into(),
         ],
-        chart: Some(("Mean hours", 2)),
+        chart: Some((unit.mean_measure(), 2)),
         numeric: true,
     }
 }

@@ -826,3 +826,367 @@ async fn a_busy_day_shows_its_first_releases_and_links_to_the_list_of_all_of_the
         other_day.assert_lacks(&format!(">{n}<"));
     }
 }
+
+// ---------------------------------------------------------------- the feed, read by two parsers
+
+/// One event of the feed as a parser gives it back: property name → value.
+type Event = std::collections::BTreeMap<String, String>;
+
+/// The events of a feed through the Rust `ical` parser.
+fn events_by_ical(body: &str) -> Vec<Event> {
+    let mut parser = ical::IcalParser::new(std::io::BufReader::new(body.as_bytes()));
+    let cal = parser
+        .next()
+        .expect("one calendar")
+        .expect("the feed parses with ical");
+    assert!(parser.next().is_none(), "exactly one calendar");
+    cal.events
+        .iter()
+        .map(|e| {
+            e.properties
+                .iter()
+                .map(|p| (p.name.clone(), p.value.clone().unwrap_or_default()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Debian's Python (where `python3-icalendar` is installed by tests/run), else any `python3`.
+fn python() -> String {
+    std::env::var("RELMAN_TEST_PYTHON").unwrap_or_else(|_| {
+        if std::path::Path::new("/usr/bin/python3").exists() {
+            "/usr/bin/python3".into()
+        } else {
+            "python3".into()
+        }
+    })
+}
+
+/// The events of a feed through Python's `icalendar` (a third-party RFC 5545 parser): each
+/// event's properties as text, datetimes as `20261201T090000Z`.
+fn events_by_python(body: &str) -> Vec<Event> {
+    use std::io::Write;
+    const SCRIPT: &str = r#"
+import sys, json, datetime
+from icalendar import Calendar
+cal = Calendar.from_ical(sys.stdin.buffer.read())
+out = []
+for ev in cal.walk('VEVENT'):
+    e = {}
+    for name, value in ev.property_items(recursive=False):
+        if name in ('BEGIN', 'END'):
+            continue
+        if name in ('DTSTART', 'DTEND', 'DTSTAMP', 'CREATED', 'LAST-MODIFIED'):
+            d = ev.decoded(name)
+            if isinstance(d, datetime.datetime):
+                d = d.astimezone(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+            e[name] = str(d)
+        elif name == 'CATEGORIES':
+            e[name] = value.to_ical().decode() if hasattr(value, 'to_ical') else str(value)
+        else:
+            e[name] = str(value)
+    out.append(e)
+print(json.dumps(out))
+"#;
+    let mut child = std::process::Command::new(python())
+        .args(["-c", SCRIPT])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs (tests/run installs python3-icalendar)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "Python's icalendar could not read the feed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}
+
+#[track_caller]
+fn event<'a>(events: &'a [Event], uid: &str) -> &'a Event {
+    events
+        .iter()
+        .find(|e| e.get("UID").is_some_and(|u| u == uid))
+        .unwrap_or_else(|| panic!("no event {uid} in {events:#?}"))
+}
+
+fn uids(events: &[Event]) -> Vec<String> {
+    let mut u: Vec<String> = events.iter().map(|e| e["UID"].clone()).collect();
+    u.sort();
+    u
+}
+
+#[tokio::test]
+async fn the_feed_shows_outcomes_actual_windows_blackouts_and_changes_and_two_parsers_read_it() {
+    use crate::releases::{cab_approves, take, to_distribution};
+    let app = TestApp::spawn().await;
+    let m = app.signed_in("max", &[Role::Manager]).await;
+    let day = |d: i64| Utc::now() + Duration::days(d);
+    let at = |d: i64, h: &str| format!("{}T{h}", day(d).format("%Y-%m-%d"));
+    let ics = |d: i64, h: &str| format!("{}T{}00Z", day(d).format("%Y%m%d"), h.replace(':', ""));
+
+    let active = register_planned(
+        &m,
+        "Still planned",
+        "minor",
+        "1",
+        &at(10, "09:00"),
+        &at(10, "17:00"),
+    )
+    .await;
+    let abandoned = register_planned(
+        &m,
+        "Given up",
+        "minor",
+        "1",
+        &at(12, "09:00"),
+        &at(12, "17:00"),
+    )
+    .await;
+    take(&app, &m, &abandoned, "Abandon release", "Not needed")
+        .await
+        .assert_status(303);
+    // Ended through Distribution and Rollout and Verification, with an actual window.
+    let end_through = |n: String, outcome: &'static str| {
+        let (app, m) = (&app, &m);
+        async move {
+            to_distribution(app, m, &n).await;
+            save(app, m, &n, &[("actual_start", &at(-3, "10:00"))])
+                .await
+                .assert_status(303);
+            if outcome == "backed out" {
+                take(app, m, &n, "Activate back-out plan", "Payments failing")
+                    .await
+                    .assert_status(303);
+            } else {
+                cab_approves(app, &n).await;
+            }
+            take(app, m, &n, "Advance to Verification", "")
+                .await
+                .assert_status(303);
+            save(
+                app,
+                m,
+                &n,
+                &[
+                    ("actual_end", &at(-3, "12:30")),
+                    ("verification", "Checked"),
+                    ("evaluation", "Fine"),
+                ],
+            )
+            .await
+            .assert_status(303);
+            let label = if outcome == "backed out" {
+                "Close as backed out"
+            } else {
+                "Close as successful"
+            };
+            take(app, m, &n, label, "").await.assert_status(303);
+            n
+        }
+    };
+    let successful = end_through(
+        register_planned(
+            &m,
+            "Went well",
+            "major",
+            "1",
+            &at(-4, "09:00"),
+            &at(-2, "17:00"),
+        )
+        .await,
+        "successful",
+    )
+    .await;
+    let backed_out = end_through(
+        register_planned(
+            &m,
+            "Rolled back",
+            "minor",
+            "1",
+            &at(-4, "09:00"),
+            &at(-2, "17:00"),
+        )
+        .await,
+        "backed out",
+    )
+    .await;
+    // A change with a planned window.
+    let normal: i64 = relman::schema::categories::table
+        .filter(relman::schema::categories::name.eq("Normal change"))
+        .select(relman::schema::categories::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let p = m
+        .post(
+            "/changes/new",
+            &[
+                ("category", normal.to_string().as_str()),
+                ("type", "normal"),
+                ("title", "Database driver"),
+                ("description", "Upgrade the database driver"),
+                ("impact", "medium"),
+                ("urgency", "medium"),
+                ("planned_start", &at(5, "08:00")),
+                ("planned_end", &at(5, "10:00")),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let change = p
+        .location
+        .unwrap()
+        .trim_start_matches("/changes/")
+        .to_string();
+    // A blackout.
+    m.post(
+        "/admin/blackouts",
+        &[
+            ("name", "Year-end freeze"),
+            ("starts_at", &at(20, "00:00")),
+            ("ends_at", &at(22, "00:00")),
+            ("category", ""),
+        ],
+    )
+    .await
+    .assert_redirect_to("/admin/blackouts");
+    let blackout: i64 = blackouts::table
+        .select(blackouts::id)
+        .first(&mut app.conn())
+        .unwrap();
+
+    let url = feed_url(&m).await;
+    let feed = fetch(&url).await;
+    feed.assert_status(200);
+    for line in feed.body.split("\r\n") {
+        assert!(line.len() <= 75, "line longer than 75 octets: {line:?}");
+    }
+    let by_ical = events_by_ical(&feed.body);
+    let by_python = events_by_python(&feed.body);
+    let expected = {
+        let mut u = vec![
+            format!("{active}@relman"),
+            format!("{abandoned}@relman"),
+            format!("{successful}@relman"),
+            format!("{backed_out}@relman"),
+            format!("{change}@relman"),
+            format!("blackout-{blackout}@relman"),
+        ];
+        u.sort();
+        u
+    };
+    assert_eq!(
+        uids(&by_ical),
+        expected,
+        "releases, the change and the blackout (ical)"
+    );
+    assert_eq!(
+        uids(&by_python),
+        expected,
+        "the same for Python's icalendar"
+    );
+
+    for (events, parser) in [(&by_ical, "ical"), (&by_python, "icalendar")] {
+        // ical gives text values escaped as written; icalendar unescapes them.
+        let summary = |uid: &str| event(events, uid)["SUMMARY"].replace('\\', "");
+        let status = |uid: &str| event(events, uid)["STATUS"].clone();
+        let start = |uid: &str| event(events, uid)["DTSTART"].clone();
+        let end = |uid: &str| event(events, uid)["DTEND"].clone();
+
+        let a = format!("{active}@relman");
+        assert_eq!(summary(&a), format!("{active} Still planned"), "{parser}");
+        assert_eq!(status(&a), "CONFIRMED", "{parser}");
+        assert_eq!(start(&a), ics(10, "09:00"), "{parser}");
+
+        let s = format!("{successful}@relman");
+        assert_eq!(
+            summary(&s),
+            format!("{successful} Went well (closed successful)"),
+            "{parser}"
+        );
+        assert_eq!(
+            status(&s),
+            "CONFIRMED",
+            "a successful closing stays confirmed ({parser})"
+        );
+        assert_eq!(
+            start(&s),
+            ics(-3, "10:00"),
+            "the actual window, not the plan ({parser})"
+        );
+        assert_eq!(end(&s), ics(-3, "12:30"), "{parser}");
+
+        let b = format!("{backed_out}@relman");
+        assert_eq!(
+            summary(&b),
+            format!("{backed_out} Rolled back (backed out)"),
+            "{parser}"
+        );
+        assert_eq!(status(&b), "CANCELLED", "{parser}");
+        assert_eq!(start(&b), ics(-3, "10:00"), "{parser}");
+
+        let x = format!("{abandoned}@relman");
+        assert_eq!(
+            summary(&x),
+            format!("{abandoned} Given up (abandoned)"),
+            "{parser}"
+        );
+        assert_eq!(status(&x), "CANCELLED", "{parser}");
+        assert_eq!(
+            start(&x),
+            ics(12, "09:00"),
+            "no actual window: the plan ({parser})"
+        );
+
+        let c = format!("{change}@relman");
+        assert_eq!(summary(&c), format!("{change} Database driver"), "{parser}");
+        assert_eq!(start(&c), ics(5, "08:00"), "{parser}");
+        assert_eq!(end(&c), ics(5, "10:00"), "{parser}");
+        assert!(
+            event(events, &c)["URL"].ends_with(&format!("/changes/{change}")),
+            "{parser}"
+        );
+
+        let k = format!("blackout-{blackout}@relman");
+        assert_eq!(summary(&k), "Blackout: Year-end freeze", "{parser}");
+        assert_eq!(event(events, &k)["TRANSP"], "OPAQUE", "{parser}");
+        assert_eq!(event(events, &k)["CATEGORIES"], "Blackout", "{parser}");
+        assert_eq!(start(&k), ics(20, "00:00"), "{parser}");
+        assert_eq!(end(&k), ics(22, "00:00"), "{parser}");
+    }
+    let description = &event(&by_python, &format!("{successful}@relman"))["DESCRIPTION"];
+    assert!(
+        description.contains(&format!(
+            "Actual: {} 10:00 UTC to",
+            day(-3).format("%Y-%m-%d")
+        )) && description.contains("State: Closed — successful"),
+        "{description}"
+    );
+
+    // ?include= chooses releases, changes or both; the blackout is in every one.
+    let releases_only = events_by_python(&fetch(&format!("{url}&include=releases")).await.body);
+    let mut want: Vec<String> = expected
+        .iter()
+        .filter(|u| **u != format!("{change}@relman"))
+        .cloned()
+        .collect();
+    want.sort();
+    assert_eq!(uids(&releases_only), want);
+    let changes_only = events_by_ical(&fetch(&format!("{url}&include=changes")).await.body);
+    let mut want = vec![
+        format!("{change}@relman"),
+        format!("blackout-{blackout}@relman"),
+    ];
+    want.sort();
+    assert_eq!(uids(&changes_only), want);
+    let both = events_by_ical(&fetch(&format!("{url}&include=both")).await.body);
+    assert_eq!(uids(&both), expected, "both, as without the parameter");
+}

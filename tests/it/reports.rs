@@ -2,9 +2,10 @@
 //! checked against a count made here from the database), and the CSV downloads.
 use chrono::{DateTime, Datelike, Duration, Utc};
 use diesel::prelude::*;
+use relman::domain::histogram::Unit;
 use relman::domain::roles::Role;
 use relman::schema::{approvals, categories, phases, release_phase_visits, releases};
-use relman::services::reports::{hours, pct, week_start};
+use relman::services::reports::{pct, week_start};
 
 use crate::releases::{cab_approves, register, save, take, to_distribution};
 use crate::support::{Client, TestApp};
@@ -32,6 +33,43 @@ fn table(html: &str, caption: &str) -> Vec<Vec<String>> {
     t.select(&tr)
         .map(|r| r.select(&cell).map(text).collect())
         .collect()
+}
+
+/// The caption of the first table whose caption starts with `prefix`.
+fn caption_starting(html: &str, prefix: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let cap = scraper::Selector::parse("table caption").unwrap();
+    doc.select(&cap)
+        .map(|c| {
+            c.text()
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .find(|c| c.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no table captioned {prefix:?}…"))
+}
+
+/// A table of durations (its caption ends "in minutes", "in hours" or "in days"): its rows
+/// and the unit it is in.
+fn duration_table(html: &str, prefix: &str) -> (Vec<Vec<String>>, Unit) {
+    let caption = caption_starting(html, prefix);
+    let unit = match caption.rsplit(' ').next() {
+        Some("minutes") => Unit::Minutes,
+        Some("hours") => Unit::Hours,
+        Some("days") => Unit::Days,
+        _ => panic!("no unit in {caption:?}"),
+    };
+    (table(html, &caption), unit)
+}
+
+fn lead_table(html: &str) -> (Vec<Vec<String>>, Unit) {
+    duration_table(html, "Lead time per phase and overall, in ")
+}
+
+fn turnaround_table(html: &str) -> (Vec<Vec<String>>, Unit) {
+    duration_table(html, "Approval turnaround, in ")
 }
 
 /// The cell in the row named `row`, column `col` (0 is the row's name).
@@ -101,12 +139,20 @@ fn p90(values: &[f64]) -> Option<f64> {
 }
 
 /// The report's 90th percentile is read from steps 10 % wide: within 10 % of the exact one
-/// (and the 0.05 of rounding to one decimal).
+/// (and the 0.05 of rounding to one decimal), in the table's unit.
 #[track_caller]
-fn assert_p90(shown: &str, values: &[f64], what: &str) {
+fn assert_p90(shown: &str, values: &[f64], unit: Unit, what: &str) {
     match p90(values) {
         None => assert_eq!(shown, "—", "{what}"),
         Some(x) => {
+            let x = unit.of_hours(x);
+            if shown == "< 0.1" {
+                assert!(
+                    x > 0.0 && x < 0.1 * 1.1,
+                    "{what}: {shown} against the exact {x:.3}"
+                );
+                return;
+            }
             let v: f64 = shown
                 .parse()
                 .unwrap_or_else(|_| panic!("{what}: {shown:?} is not a number"));
@@ -300,6 +346,53 @@ async fn data_set(app: &TestApp) -> i64 {
 
 // ---------------------------------------------------------------- the management report
 
+/// The on-time table against a count of the records: only a successful closing is on time
+/// (or late, or unrated without a planned end); backed out and abandoned are rows of their own.
+#[track_caller]
+fn assert_on_time_matches_records(html: &str, all: &[ReleaseFacts]) {
+    let on_time = table(html, "Ended releases against their planned end");
+    let successful: Vec<_> = all.iter().filter(|r| r.3 == "closed_successful").collect();
+    let in_time = successful
+        .iter()
+        .filter(|r| r.8.is_some_and(|e| r.6.unwrap() <= e))
+        .count() as i64;
+    let late = successful
+        .iter()
+        .filter(|r| r.8.is_some_and(|e| r.6.unwrap() > e))
+        .count() as i64;
+    let unplanned = successful.iter().filter(|r| r.8.is_none()).count() as i64;
+    let count = |s: &str| all.iter().filter(|r| r.3 == s).count() as i64;
+    let ended = count("closed_successful") + count("closed_backed_out") + count("abandoned");
+    for (row, n) in [
+        ("Closed successful on or before the planned end", in_time),
+        ("Closed successful after the planned end", late),
+        (
+            "Closed successful without a planned end (not rated)",
+            unplanned,
+        ),
+        (
+            "Closed as backed out (not delivered)",
+            count("closed_backed_out"),
+        ),
+        ("Abandoned (not delivered)", count("abandoned")),
+        ("Ended releases", ended),
+    ] {
+        assert_eq!(cell(&on_time, row, 1), n.to_string(), "{row}");
+    }
+    assert_eq!(
+        cell(
+            &on_time,
+            "On-time rate of successful closings with a planned end",
+            1
+        ),
+        pct(in_time, in_time + late)
+    );
+    assert_eq!(
+        cell(&on_time, "Delivered on time, of all ended releases", 1),
+        pct(in_time, ended)
+    );
+}
+
 #[tokio::test]
 async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
     let app = TestApp::spawn().await;
@@ -399,7 +492,7 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
         ))
         .load(&mut app.conn())
         .unwrap();
-    let lead = table(html, "Lead time per phase and overall, in hours");
+    let (lead, unit) = lead_table(html);
     for phase in [
         "Assess",
         "Plan and Design",
@@ -414,8 +507,8 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
             .map(|v| hours_between(v.1, v.2.unwrap()))
             .collect();
         assert_eq!(cell(&lead, phase, 1), h.len().to_string(), "{phase}");
-        assert_eq!(cell(&lead, phase, 2), hours(mean(&h)), "{phase}");
-        assert_p90(cell(&lead, phase, 3), &h, phase);
+        assert_eq!(cell(&lead, phase, 2), unit.format(mean(&h)), "{phase}");
+        assert_p90(cell(&lead, phase, 3), &h, unit, phase);
     }
     assert_eq!(cell(&lead, "Training", 1), "0");
     assert_eq!(cell(&lead, "Training", 2), "—");
@@ -425,10 +518,14 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
         .map(|r| hours_between(r.5, r.6.unwrap()))
         .collect();
     assert_eq!(cell(&lead, "Registered to closed", 1), "2");
-    assert_eq!(cell(&lead, "Registered to closed", 2), hours(mean(&closed)));
+    assert_eq!(
+        cell(&lead, "Registered to closed", 2),
+        unit.format(mean(&closed))
+    );
     assert_p90(
         cell(&lead, "Registered to closed", 3),
         &closed,
+        unit,
         "registered to closed",
     );
     assert!(
@@ -436,34 +533,8 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
         "Delta was registered three days earlier"
     );
 
-    // On time against the planned end.
-    let on_time = table(html, "Closed releases against their planned end");
-    let closed_rows: Vec<_> = all
-        .iter()
-        .filter(|r| r.3 == "closed_successful" || r.3 == "closed_backed_out")
-        .collect();
-    let with_plan = closed_rows.iter().filter(|r| r.8.is_some()).count() as i64;
-    let in_time = closed_rows
-        .iter()
-        .filter(|r| r.8.is_some_and(|e| r.6.unwrap() <= e))
-        .count() as i64;
-    assert_eq!(
-        cell(&on_time, "Closed on or before the planned end", 1),
-        in_time.to_string()
-    );
-    assert_eq!(
-        cell(&on_time, "Closed after the planned end", 1),
-        (with_plan - in_time).to_string()
-    );
-    assert_eq!(
-        cell(&on_time, "Closed with a planned end", 1),
-        with_plan.to_string()
-    );
-    assert_eq!(cell(&on_time, "On-time rate", 1), pct(in_time, with_plan));
-    assert_eq!(
-        cell(&on_time, "Closed without a planned end (not rated)", 1),
-        "0"
-    );
+    // On time against the planned end: successful closings only.
+    assert_on_time_matches_records(html, &all);
 
     // Approval turnaround, from the approvals themselves.
     let decided: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = approvals::table
@@ -477,7 +548,7 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
         5,
         "Delta: three approvals; Echo: two (the third was withdrawn by the back-out)"
     );
-    let turn = table(html, "Approval turnaround, in hours");
+    let (turn, unit) = turnaround_table(html);
     for phase in [
         "Plan and Design",
         "Build and Test",
@@ -490,16 +561,16 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
             .collect();
         let row = format!("To leave {phase}");
         assert_eq!(cell(&turn, &row, 1), h.len().to_string(), "{phase}");
-        assert_eq!(cell(&turn, &row, 2), hours(mean(&h)), "{phase}");
-        assert_p90(cell(&turn, &row, 3), &h, phase);
+        assert_eq!(cell(&turn, &row, 2), unit.format(mean(&h)), "{phase}");
+        assert_p90(cell(&turn, &row, 3), &h, unit, phase);
     }
     let h: Vec<f64> = decided
         .iter()
         .map(|a| hours_between(a.1, a.2.unwrap()))
         .collect();
     assert_eq!(cell(&turn, "All approvals", 1), "5");
-    assert_eq!(cell(&turn, "All approvals", 2), hours(mean(&h)));
-    assert_p90(cell(&turn, "All approvals", 3), &h, "all approvals");
+    assert_eq!(cell(&turn, "All approvals", 2), unit.format(mean(&h)));
+    assert_p90(cell(&turn, "All approvals", 3), &h, unit, "all approvals");
 
     // The coming weeks.
     let weeks = table(html, "Active releases planned in each of the next 8 weeks");
@@ -569,11 +640,14 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
 
     // Each table's CSV holds the same cells as the page.
     assert_links_to(html, "/reports/management.csv?table=outcomes");
+    let lead_caption = caption_starting(html, "Lead time per phase and overall, in ");
+    let turnaround_caption = caption_starting(html, "Approval turnaround, in ");
     for (key, caption) in [
         ("by_phase", "Active releases by phase and type"),
         ("outcomes", "Outcomes of the releases that ended"),
-        ("lead_times", "Lead time per phase and overall, in hours"),
-        ("approvals", "Approval turnaround, in hours"),
+        ("lead_times", lead_caption.as_str()),
+        ("on_time", "Ended releases against their planned end"),
+        ("approvals", turnaround_caption.as_str()),
         ("overdue", "Overdue releases, most overdue first"),
     ] {
         let (status, headers, body) =
@@ -604,6 +678,231 @@ async fn every_number_of_the_management_report_matches_a_count_of_the_data() {
         m.get("/reports/management.csv?table=nonsense").await.status,
         400
     );
+}
+
+/// Register a release with its planned window through the form.
+async fn register_planned(
+    c: &Client,
+    title: &str,
+    release_type: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> String {
+    let (start, end) = (
+        start.format("%Y-%m-%dT%H:%M").to_string(),
+        end.format("%Y-%m-%dT%H:%M").to_string(),
+    );
+    let p = c
+        .post(
+            "/releases/new",
+            &[
+                ("category", "1"),
+                ("type", release_type),
+                ("title", title),
+                ("description", "Report test"),
+                ("reason", "business_requirement"),
+                ("impact", "low"),
+                ("urgency", "low"),
+                ("risk", ""),
+                ("planned_start", &start),
+                ("planned_end", &end),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "registering failed:\n{}", p.body);
+    p.location
+        .as_deref()
+        .unwrap()
+        .trim_start_matches("/releases/")
+        .to_string()
+}
+
+/// Carry a release through Distribution and Rollout and Verification to its close, through
+/// the pages: `successful` or backed out on the way.
+async fn close_through_the_pages(app: &TestApp, c: &Client, n: &str, successful: bool) {
+    to_distribution(app, c, n).await;
+    save(app, c, n, &[("actual_start", "2026-11-20T10:00")])
+        .await
+        .assert_status(303);
+    if successful {
+        cab_approves(app, n).await;
+    } else {
+        take(app, c, n, "Activate back-out plan", "Payments failing")
+            .await
+            .assert_status(303);
+    }
+    take(app, c, n, "Advance to Verification", "")
+        .await
+        .assert_status(303);
+    save(
+        app,
+        c,
+        n,
+        &[
+            ("actual_end", "2026-11-21T10:00"),
+            ("verification", "Checked"),
+            ("evaluation", "Noted"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    let close = if successful {
+        "Close as successful"
+    } else {
+        "Close as backed out"
+    };
+    take(app, c, n, close, "").await.assert_status(303);
+}
+
+/// The values written beside the bars of a chart.
+fn bar_values(html: &str, key: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("svg[aria-labelledby=\"chart-{key}-title\"] text"))
+        .unwrap();
+    // Each bar has its label, then its value.
+    doc.select(&sel)
+        .map(|t| t.text().collect::<String>())
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .filter_map(|p| p.get(1).cloned())
+        .collect()
+}
+
+#[tokio::test]
+async fn on_time_counts_only_successful_closings_and_durations_read_in_a_unit_that_fits() {
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let now = Utc::now();
+    let days = Duration::days;
+    // Ended through the pages, each as a release team would.
+    let on_time = register_planned(&c, "On time", "minor", now - days(1), now + days(5)).await;
+    close_through_the_pages(&app, &c, &on_time, true).await;
+    let late = register_planned(&c, "Late", "minor", now - days(10), now - days(1)).await;
+    close_through_the_pages(&app, &c, &late, true).await;
+    // Backed out well before its planned end: not delivered, so not on time.
+    let backed_out =
+        register_planned(&c, "Backed out", "major", now - days(1), now + days(5)).await;
+    close_through_the_pages(&app, &c, &backed_out, false).await;
+    let abandoned = register_planned(&c, "Abandoned", "minor", now, now + days(5)).await;
+    take(&app, &c, &abandoned, "Abandon release", "No longer needed")
+        .await
+        .assert_status(303);
+    let _active = register_planned(&c, "Still going", "major", now, now + days(3)).await;
+    // Visits of minutes and approvals of minutes: the hours they used to be shown in read "0.0".
+    set_sql(&app, "UPDATE release_phase_visits SET entered_at = left_at - ((id % 5) + 2) * interval '3 minutes' WHERE status = 'left'");
+    set_sql(&app, "UPDATE approvals SET opened_at = decided_at - ((id % 3) + 1) * interval '4 minutes' WHERE decided_at IS NOT NULL");
+
+    let m = app.signed_in("mona", &[Role::Manager]).await;
+    let page = m.get("/reports/management").await;
+    page.assert_status(200);
+    let html = &page.body;
+    let all = all_releases(&app);
+    assert_eq!(all.len(), 5);
+
+    // On time: one, though the backed-out release closed before its planned end too.
+    assert_on_time_matches_records(html, &all);
+    let rows = table(html, "Ended releases against their planned end");
+    assert_eq!(
+        cell(&rows, "Closed successful on or before the planned end", 1),
+        "1"
+    );
+    assert_eq!(
+        cell(&rows, "Closed successful after the planned end", 1),
+        "1"
+    );
+    assert_eq!(cell(&rows, "Closed as backed out (not delivered)", 1), "1");
+    assert_eq!(cell(&rows, "Abandoned (not delivered)", 1), "1");
+    assert_eq!(cell(&rows, "Ended releases", 1), "4");
+    assert_eq!(
+        cell(
+            &rows,
+            "On-time rate of successful closings with a planned end",
+            1
+        ),
+        "50.0%"
+    );
+    assert_eq!(
+        cell(&rows, "Delivered on time, of all ended releases", 1),
+        "25.0%"
+    );
+
+    // Outcomes, from the records.
+    let outcomes = table(html, "Outcomes of the releases that ended");
+    let count = |s: &str| all.iter().filter(|r| r.3 == s).count() as i64;
+    for (row, state) in [
+        ("Closed — successful", "closed_successful"),
+        ("Closed — backed out", "closed_backed_out"),
+        ("Abandoned", "abandoned"),
+    ] {
+        assert_eq!(cell(&outcomes, row, 1), count(state).to_string(), "{row}");
+        assert_eq!(cell(&outcomes, row, 2), pct(count(state), 4), "{row}");
+    }
+    assert_eq!(
+        cell(&outcomes, "Still active", 1),
+        count("active").to_string()
+    );
+    let by_phase = table(html, "Active releases by phase and type");
+    assert_eq!(
+        cell(&by_phase, "All phases", 4),
+        count("active").to_string()
+    );
+
+    // Lead times and approval turnaround in minutes, every figure from the records.
+    let (_, unit) = lead_table(html);
+    assert_eq!(
+        unit,
+        Unit::Minutes,
+        "visits of minutes are shown in minutes"
+    );
+    assert_lead_times(html, &left_visits(&app), |_, _| true, "all");
+    let (lead, _) = lead_table(html);
+    let closed: Vec<f64> = all
+        .iter()
+        .filter(|r| r.3 == "closed_successful" || r.3 == "closed_backed_out")
+        .map(|r| hours_between(r.5, r.6.unwrap()))
+        .collect();
+    assert_eq!(cell(&lead, "Registered to closed", 1), "3");
+    assert_eq!(
+        cell(&lead, "Registered to closed", 2),
+        unit.format(mean(&closed))
+    );
+    let decided: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = approvals::table
+        .inner_join(phases::table.on(phases::id.eq(approvals::phase_id)))
+        .filter(approvals::status.eq_any(["approved", "denied"]))
+        .select((phases::name, approvals::opened_at, approvals::decided_at))
+        .load(&mut app.conn())
+        .unwrap();
+    let (turn, unit) = turnaround_table(html);
+    assert_eq!(unit, Unit::Minutes);
+    let h: Vec<f64> = decided
+        .iter()
+        .map(|a| hours_between(a.1, a.2.unwrap()))
+        .collect();
+    assert_eq!(cell(&turn, "All approvals", 1), h.len().to_string());
+    assert_eq!(cell(&turn, "All approvals", 2), unit.format(mean(&h)));
+    assert_p90(cell(&turn, "All approvals", 3), &h, unit, "all approvals");
+    page.assert_contains("<th scope=\"col\">Mean (minutes)</th>");
+
+    // The bars read as the cells do, and none of them says "0.0".
+    for key in ["lead_times", "approvals"] {
+        let values = bar_values(html, key);
+        assert!(!values.is_empty(), "{key} has a chart");
+        for v in &values {
+            assert!(v != "0.0", "{key}: a bar labelled 0.0 in {values:?}");
+        }
+    }
+    let lead_values = bar_values(html, "lead_times");
+    let visited: Vec<&String> = lead
+        .iter()
+        .filter(|r| r[0] != "Registered to closed" && r[1] != "0")
+        .map(|r| &r[2])
+        .collect();
+    for v in visited {
+        assert!(
+            lead_values.contains(v),
+            "{v} is a bar's label: {lead_values:?}"
+        );
+    }
 }
 
 /// Every left visit: (phase, hours, category, registered).
@@ -641,7 +940,7 @@ fn assert_lead_times(
     keep: impl Fn(i64, DateTime<Utc>) -> bool,
     what: &str,
 ) {
-    let lead = table(html, "Lead time per phase and overall, in hours");
+    let (lead, unit) = lead_table(html);
     for phase in [
         "Assess",
         "Plan and Design",
@@ -661,8 +960,12 @@ fn assert_lead_times(
             h.len().to_string(),
             "{what}: {phase}"
         );
-        assert_eq!(cell(&lead, phase, 2), hours(mean(&h)), "{what}: {phase}");
-        assert_p90(cell(&lead, phase, 3), &h, phase);
+        assert_eq!(
+            cell(&lead, phase, 2),
+            unit.format(mean(&h)),
+            "{what}: {phase}"
+        );
+        assert_p90(cell(&lead, phase, 3), &h, unit, phase);
     }
 }
 
@@ -691,7 +994,7 @@ async fn kept_durations_match_the_records_through_folds_edits_and_part_months() 
     let app = TestApp::spawn().await;
     let infra = data_set(&app).await;
     let m = app.signed_in("mona", &[Role::Manager]).await;
-    let turn = |html: &str| table(html, "Approval turnaround, in hours");
+    let turn = |html: &str| turnaround_table(html).0;
     let before = m.get("/reports/management").await.body;
     assert_lead_times(&before, &left_visits(&app), |_, _| true, "before the fold");
 
@@ -703,10 +1006,7 @@ async fn kept_durations_match_the_records_through_folds_edits_and_part_months() 
             .unwrap();
     assert_eq!(waiting, 0);
     let after = m.get("/reports/management").await.body;
-    assert_eq!(
-        table(&after, "Lead time per phase and overall, in hours"),
-        table(&before, "Lead time per phase and overall, in hours")
-    );
+    assert_eq!(lead_table(&after), lead_table(&before));
     assert_eq!(turn(&after), turn(&before));
     assert_eq!(
         relman::services::reports::fold_cells(&mut app.conn()).unwrap(),
@@ -876,6 +1176,67 @@ async fn the_release_list_csv_has_the_rows_of_the_filtered_list_and_survives_a_c
 
 // ---------------------------------------------------------------- the dashboard
 
+/// The caption of the dashboard's "next 14 days" table.
+fn schedule_caption() -> String {
+    format!(
+        "Active releases whose planned window meets the time between now and {}, by planned start",
+        (Utc::now() + Duration::days(14)).format("%Y-%m-%d")
+    )
+}
+
+#[tokio::test]
+async fn the_next_14_days_lists_the_active_releases_whose_planned_window_meets_them() {
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let window = |n: &str, start: &str, end: &str| {
+        set_sql(
+            &app,
+            &format!(
+                "UPDATE releases SET planned_start = now() + interval '{start}', planned_end = now() + interval '{end}' WHERE number = {}",
+                number_of(n)
+            ),
+        )
+    };
+    // Before: started weeks ago, ended a minute ago (today, most likely).
+    let before = register(&c, "Ended a minute ago", "minor", "low", "low").await;
+    window(&before, "-21 days", "-1 minute");
+    // Long before: started and ended weeks ago.
+    let long_before = register(&c, "Weeks ago", "minor", "low", "low").await;
+    window(&long_before, "-30 days", "-20 days");
+    // Across: started three weeks ago, still planned to run for two days.
+    let across = register(&c, "Running since three weeks", "major", "low", "low").await;
+    window(&across, "-21 days", "2 days");
+    // Inside.
+    let inside = register(&c, "In five days", "minor", "low", "low").await;
+    window(&inside, "5 days", "6 days");
+    // At the far edge: starts just before the 14 days are up.
+    let edge = register(&c, "Just inside", "minor", "low", "low").await;
+    window(&edge, "13 days 23 hours 58 minutes", "15 days");
+    // After: starts a day after the 14 days.
+    let after = register(&c, "Too late", "minor", "low", "low").await;
+    window(&after, "15 days", "16 days");
+    // Ended: its window is in the 14 days, but it was abandoned.
+    let ended = register(&c, "Abandoned one", "minor", "low", "low").await;
+    window(&ended, "3 days", "4 days");
+    take(&app, &c, &ended, "Abandon release", "Not needed")
+        .await
+        .assert_status(303);
+
+    let page = c.get("/").await;
+    page.assert_status(200);
+    let rows = table(&page.body, &schedule_caption());
+    let listed: Vec<String> = rows
+        .iter()
+        .map(|r| r[0].split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        vec![across.clone(), inside.clone(), edge.clone()],
+        "across, inside and at the edge, by planned start; not {before} (ended a minute ago), \
+         {long_before}, {after} (after the 14 days) or {ended} (abandoned): {rows:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_dashboard_shows_my_tasks_my_approvals_releases_by_phase_and_the_schedule() {
     let app = TestApp::spawn().await;
@@ -930,13 +1291,7 @@ async fn the_dashboard_shows_my_tasks_my_approvals_releases_by_phase_and_the_sch
         "0 active in Build and Test"
     );
     // The next 14 days: Billing is planned in two days; Payroll in a month is not.
-    let schedule = table(
-        &page.body,
-        &format!(
-            "Active releases planned between today and {}, by planned start",
-            (Utc::now() + Duration::days(13)).format("%Y-%m-%d")
-        ),
-    );
+    let schedule = table(&page.body, &schedule_caption());
     assert_eq!(schedule.len(), 1);
     assert!(schedule[0][0].starts_with(&other), "{schedule:?}");
     // Overdue releases cora coordinates.
@@ -1061,14 +1416,31 @@ async fn the_release_report_is_printable_and_holds_the_record_its_timeline_appro
     );
     assert_eq!(timeline.len(), 2);
     assert_eq!(timeline[0][0], "Assess");
-    assert_eq!(timeline[0][1], "Left");
+    assert_ne!(timeline[0][2], "—", "Assess was left: when");
     assert_eq!(timeline[1][0], "Plan and Design");
+    assert_eq!(timeline[1][2], "Current phase");
     assert!(
-        timeline[1][6].starts_with("Overdue by 1 day"),
+        timeline[1][4].starts_with("Overdue by 1 day"),
         "{timeline:?}"
     );
-    let tasks = table(&page.body, "Tasks in Assess");
-    assert!(!tasks.is_empty());
+    // Tasks in one table, a heading row per phase.
+    let tasks = table(&page.body, &format!("Tasks of {n} by phase"));
+    assert_eq!(tasks[0], vec!["Assess".to_string()], "{tasks:?}");
+    assert!(tasks.len() > 1);
+    // The summary: who decided, the windows, the work.
+    page.assert_contains("<section id=\"summary\"");
+    let decided = table(&page.body, &format!("Approvals of {n} and who decided"));
+    assert_eq!(decided.len(), 1, "{decided:?}");
+    assert_eq!(decided[0][0], "CAB, to leave Plan and Design");
+    assert_eq!(decided[0][3], "abe (test) denied: Too risky");
+    let windows = table(&page.body, &format!("Planned and actual window of {n}"));
+    assert_eq!(
+        windows[0][..3],
+        ["Planned", "2026-12-01 09:00", "2026-12-20 17:00"]
+    );
+    assert_eq!(windows[0][3], "19 days 8 hours");
+    assert_eq!(windows[1][1], "—", "not started yet");
+    page.assert_contains("Tasks: ");
     let history = table(&page.body, &format!("History of {n}, oldest first"));
     assert!(
         history
@@ -1077,7 +1449,7 @@ async fn the_release_report_is_printable_and_holds_the_record_its_timeline_appro
         "{history:?}"
     );
     assert!(
-        history.iter().any(|r| r[4].contains("Release plan")),
+        history.iter().any(|r| r[3].contains("Release plan")),
         "field changes are in the history: {history:?}"
     );
     page.assert_contains("<h3 id=\"approval-")
@@ -1094,4 +1466,218 @@ async fn the_release_report_is_printable_and_holds_the_record_its_timeline_appro
         page.assert_contains(&format!("<section id=\"{id}\""));
     }
     c.get("/releases/RL-999999/report").await.assert_status(404);
+}
+
+/// GET the raw bytes of a download.
+async fn get_bytes(c: &Client, path: &str) -> Vec<u8> {
+    let r = c
+        .http
+        .get(format!("{}{path}", c.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{path}");
+    r.bytes().await.unwrap().to_vec()
+}
+
+#[tokio::test]
+async fn every_csv_download_starts_with_a_utf8_byte_order_mark_so_spreadsheets_read_non_ascii_names(
+) {
+    let app = TestApp::spawn().await;
+    let chloe = app.user("chloe", &[Role::Coordinator], &[]);
+    set_sql(
+        &app,
+        &format!("UPDATE users SET display_name = 'Chloé Müller' WHERE id = {chloe}"),
+    );
+    let m = app.signed_in("mona", &[Role::Manager]).await;
+    let chloe = chloe.to_string();
+    let n = register_in(&m, 1, "Café façade", "minor", &[("coordinator", &chloe)]).await;
+    set_sql(
+        &app,
+        &format!(
+            "UPDATE releases SET title = '=1+2 Crème' WHERE number = {}",
+            number_of(&n)
+        ),
+    );
+    let bom = [0xEF, 0xBB, 0xBF];
+    let body = get_bytes(&m, "/releases.csv").await;
+    assert_eq!(&body[..3], bom, "the release list CSV opens with the BOM");
+    assert!(
+        body[3..].starts_with(b"Number,Title,"),
+        "then the header row"
+    );
+    let text = std::str::from_utf8(&body[3..]).expect("UTF-8 after the BOM");
+    assert!(
+        text.contains("Chloé Müller"),
+        "the coordinator's name in UTF-8: {text}"
+    );
+    assert!(
+        text.contains("'=1+2 Crème"),
+        "a formula-like title is still neutralised: {text}"
+    );
+    assert_eq!(
+        text.matches('\u{feff}').count(),
+        0,
+        "one BOM, at the start only"
+    );
+    for table in relman::services::reports::TABLE_KEYS {
+        let body = get_bytes(&m, &format!("/reports/management.csv?table={table}")).await;
+        assert_eq!(&body[..3], bom, "management.csv?table={table}");
+        assert_ne!(body[3], 0xEF, "one BOM only ({table})");
+    }
+}
+
+// ---------------------------------------------------------------- the release report on paper
+
+/// Runs a program of the test tool set, with a clear message when it is missing.
+fn run_tool(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} runs (tests/run installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Where a `YYYY-MM-DD` in `text` is not followed by its time on the same line: a date broken
+/// over two lines.
+fn broken_dates(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let mut broken = Vec::new();
+    for i in 0..b.len() {
+        let is_date = digits(i..i + 4)
+            && b.get(i + 4) == Some(&b'-')
+            && digits(i + 5..i + 7)
+            && b.get(i + 7) == Some(&b'-')
+            && digits(i + 8..i + 10)
+            && (i == 0 || !b[i - 1].is_ascii_digit());
+        if is_date {
+            let time = b.get(i + 10) == Some(&b' ')
+                && digits(i + 11..i + 13)
+                && b.get(i + 13) == Some(&b':');
+            if !time {
+                broken.push(String::from_utf8_lossy(&b[i..(i + 16).min(b.len())]).into_owned());
+            }
+        }
+        // A date cut after its year: "2026-" with the rest of it elsewhere.
+        let cut = digits(i..i + 4)
+            && b.get(i + 4) == Some(&b'-')
+            && !b.get(i + 5).is_some_and(u8::is_ascii_digit)
+            && (i == 0 || !b[i - 1].is_ascii_digit());
+        if cut {
+            broken.push(String::from_utf8_lossy(&b[i..(i + 5).min(b.len())]).into_owned());
+        }
+    }
+    broken
+}
+
+/// The demo's largest release (most history, tasks and approval decisions) prints on at most
+/// six A4 pages, page 1 its summary alone, no date broken over lines: the report page as a
+/// browser prints it (headless Chromium), counted by poppler's `pdfinfo`.
+#[tokio::test]
+async fn the_demos_largest_release_prints_a_one_page_summary_and_at_most_six_pages() {
+    let app = TestApp::spawn().await;
+    let demo = relman::services::demo::load(&mut app.conn()).expect("demo loads");
+    let pw = demo
+        .users
+        .iter()
+        .find(|(u, _)| u == "mara")
+        .unwrap()
+        .1
+        .clone();
+    let m = app.client();
+    m.login("mara", &pw).await.assert_redirect_to("/");
+    let largest: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT r.number FROM releases r WHERE r.kind = 'release' ORDER BY \
+           (SELECT count(*) FROM history_events h WHERE h.release_id = r.id) \
+         + (SELECT count(*) FROM tasks t WHERE t.release_id = r.id) \
+         + (SELECT count(*) FROM approval_log l JOIN approvals a ON a.id = l.approval_id WHERE a.release_id = r.id) DESC, \
+           r.number LIMIT 1",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    let n = relman::paths::release_number(largest);
+    let page = m.get(&format!("/releases/{n}/report")).await;
+    page.assert_status(200);
+
+    // The page as saved from the browser, its style sheets fetched from the test server.
+    let dir = std::env::temp_dir().join(format!("relman-report-{}-{largest}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("report.html");
+    let pdf = dir.join("report.pdf");
+    std::fs::write(
+        &html,
+        page.body
+            .replace("href=\"/static/", &format!("href=\"{}/static/", app.base)),
+    )
+    .unwrap();
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let print_to = format!("--print-to-pdf={}", pdf.display());
+    let profile = format!("--user-data-dir={}", dir.join("profile").display());
+    run_tool(
+        &chromium,
+        &[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            &profile,
+            &print_to,
+            html.to_str().unwrap(),
+        ],
+    );
+    let pdf = pdf.to_str().unwrap();
+    let info = run_tool("pdfinfo", &[pdf]);
+    let pages: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no page count in {info}"));
+    assert!(info.contains("(A4)"), "printed on A4: {info}");
+    eprintln!("{n} prints on {pages} pages");
+    assert!(
+        (2..=6).contains(&pages),
+        "{n} printed on {pages} pages, not 2 to 6"
+    );
+
+    // Page 1 is the summary, whole; the details start on page 2.
+    let text = |p: usize| {
+        let p = p.to_string();
+        run_tool("pdftotext", &["-layout", "-f", &p, "-l", &p, pdf, "-"])
+    };
+    let first = text(1);
+    for part in [
+        "Summary",
+        "OUTCOME",
+        &format!("Planned and actual window of {n}"),
+        "Phase timeline",
+        &format!("Approvals of {n} and who decided"),
+        "Tasks: ",
+    ] {
+        assert!(first.contains(part), "page 1 lacks {part:?}:\n{first}");
+    }
+    assert!(
+        !first.contains("Fields of"),
+        "the details are not on page 1:\n{first}"
+    );
+    assert!(
+        text(2).trim_start().starts_with("Release record"),
+        "the details start on page 2:\n{}",
+        text(2)
+    );
+    for p in 1..=pages {
+        let t = text(p);
+        assert!(
+            broken_dates(&t).is_empty(),
+            "page {p}: dates broken over lines {:?}:\n{t}",
+            broken_dates(&t)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

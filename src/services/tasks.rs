@@ -293,6 +293,27 @@ fn refuse_if_ended(r: &Release) -> AppResult<()> {
     Ok(())
 }
 
+/// Tell a task's assignee, or the members of its group, that it is theirs.
+fn tell_assigned(
+    conn: &mut PgConnection,
+    r: &Release,
+    actor: Actor,
+    title: &str,
+    assignee: Option<i64>,
+    group: Option<i64>,
+    due_at: &Option<DateTime<Utc>>,
+) -> QueryResult<usize> {
+    let to = super::notify::task_people(conn, assignee, group)?;
+    let due = crate::views::opt_datetime(due_at);
+    let note = super::notify::Note::about(
+        r,
+        "task_assigned",
+        &format!("task “{title}”"),
+        format!("The task “{title}” is yours, due {due}."),
+    );
+    super::notify::send(conn, &to, Some(actor.id), &note)
+}
+
 /// Add a task to a release (its coordinator, registrant or a manager).
 pub fn add(
     conn: &mut PgConnection,
@@ -337,18 +358,14 @@ pub fn add(
         )?;
         // Its assignee or group may no longer approve the record.
         super::approvals::reevaluate(conn, &r, actor.id)?;
-        let to = super::notify::task_people(conn, t.assignee_id, t.group_id)?;
-        let due = crate::views::opt_datetime(&t.due_at);
-        super::notify::send(
+        tell_assigned(
             conn,
-            &to,
-            Some(actor.id),
-            &super::notify::Note::about(
-                &r,
-                "task_assigned",
-                &format!("task “{}”", t.title),
-                format!("The task “{}” is yours, due {due}.", t.title),
-            ),
+            &r,
+            actor,
+            &t.title,
+            t.assignee_id,
+            t.group_id,
+            &t.due_at,
         )?;
         Ok(Ok(t))
     })
@@ -505,18 +522,14 @@ pub fn act(
         if (edit.assignee_id, edit.group_id) != (t.assignee_id, t.group_id)
             && edit.status != "cancelled"
         {
-            let to = super::notify::task_people(conn, edit.assignee_id, edit.group_id)?;
-            let due = crate::views::opt_datetime(&edit.due_at);
-            super::notify::send(
+            tell_assigned(
                 conn,
-                &to,
-                Some(actor.id),
-                &super::notify::Note::about(
-                    &r,
-                    "task_assigned",
-                    &format!("task “{}”", edit.title),
-                    format!("The task “{}” is yours, due {due}.", edit.title),
-                ),
+                &r,
+                actor,
+                &edit.title,
+                edit.assignee_id,
+                edit.group_id,
+                &edit.due_at,
             )?;
         }
         Ok(TaskOutcome::Done(summary))

@@ -172,7 +172,13 @@ async fn audit_admin_actions(
     });
     let res = next.call(req).await?;
     if let Some((Some(uid), action, address, Some(pool))) = context {
-        if res.status() == actix_web::http::StatusCode::SEE_OTHER {
+        // A form sent again changed nothing: no action to record.
+        let repeated = res
+            .response()
+            .extensions()
+            .get::<crate::routes::Repeated>()
+            .is_some();
+        if res.status() == actix_web::http::StatusCode::SEE_OTHER && !repeated {
             // A change to one's own roles or groups, as the handler described it: flagged.
             let own = res
                 .response()

@@ -15,6 +15,11 @@ pub const ADMIN_GROUPS: &str = "/admin/groups";
 pub const ADMIN_WORKFLOWS: &str = "/admin/workflows";
 pub const ADMIN_CATEGORIES: &str = "/admin/categories";
 
+/// One lessons-learned article.
+pub fn knowledge_article(id: i64) -> String {
+    format!("{KNOWLEDGE}/{id}")
+}
+
 /// `RL-000123`: a release's number as people read and type it.
 pub fn release_number(n: i64) -> String {
     format!("RL-{n:06}")

@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{invalid, page, see_other};
+use super::{invalid, page, see_other, Sent};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::permissions;
@@ -17,6 +17,7 @@ use crate::models::blackouts::{self as blk, Blackout, BlackoutInput};
 use crate::models::workflows::{self as wfm, CategoryRow};
 use crate::paths;
 use crate::services::release_fields::parse_datetime;
+use crate::services::submissions;
 use crate::views::{self, Ctx};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -48,6 +49,9 @@ pub struct BlackoutForm {
     pub ends_at: String,
     #[serde(default)]
     pub category: String,
+    /// The create form's one-time key (`services::submissions`).
+    #[serde(default)]
+    pub submission_key: String,
 }
 
 impl BlackoutForm {
@@ -57,6 +61,7 @@ impl BlackoutForm {
             starts_at: views::datetime_input(&Some(b.starts_at)),
             ends_at: views::datetime_input(&Some(b.ends_at)),
             category: b.category_id.map(|c| c.to_string()).unwrap_or_default(),
+            submission_key: String::new(),
         }
     }
 }
@@ -180,9 +185,10 @@ const PAST_SHOWN: i64 = 20;
 async fn render_list(
     user: &CurrentUser,
     pool: &DbPool,
-    f: BlackoutForm,
+    mut f: BlackoutForm,
     errors: FormErrors,
 ) -> AppResult<HttpResponse> {
+    submissions::issue(&mut f.submission_key);
     let now = Utc::now();
     let (upcoming, past, categories) = db::run(pool, move |conn| {
         Ok((
@@ -245,7 +251,7 @@ async fn create(
     require_manager(&user)?;
     let f = form.into_inner();
     let (f2, uid) = (f.clone(), user.id);
-    let outcome = db::run(&pool, move |conn| {
+    let create = move |conn: &mut diesel::PgConnection| {
         let categories = release_categories(conn)?;
         Ok(match validate(&f2, &categories) {
             Ok(v) => {
@@ -260,14 +266,15 @@ async fn create(
             }
             Err(e) => Err(e),
         })
-    })
-    .await?;
-    match outcome {
-        Ok(name) => {
+    };
+    let listed = |_: &String| paths::ADMIN_BLACKOUTS.to_string();
+    match super::create_once(&user, &pool, &f.submission_key, create, listed).await? {
+        Sent::Again(to_first) => Ok(to_first),
+        Sent::Created(name, path) => {
             user.flash("success", format!("The blackout “{name}” was created."));
-            Ok(see_other(paths::ADMIN_BLACKOUTS))
+            Ok(see_other(path))
         }
-        Err(errors) => render_list(&user, &pool, f, errors).await,
+        Sent::Invalid(errors) => render_list(&user, &pool, f, errors).await,
     }
 }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::admin_workflows::{
     require_manager, state_label, ConfirmButton, ConfirmInput, ConfirmPage,
 };
-use super::{invalid, page, see_other};
+use super::{invalid, page, see_other, Sent};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::workflow::RecordKind;
@@ -17,6 +17,7 @@ use crate::error::AppResult;
 use crate::forms::{Form, FormErrors};
 use crate::models::workflows::{self as wfm, CategoryRow};
 use crate::paths;
+use crate::services::submissions;
 use crate::services::workflow_admin::{self as svc, CategoryInput, Refusal};
 use crate::views::Ctx;
 
@@ -95,9 +96,10 @@ struct ListPage {
 async fn render_list(
     user: &CurrentUser,
     pool: &DbPool,
-    f: CategoryInput,
+    mut f: CategoryInput,
     errors: FormErrors,
 ) -> AppResult<HttpResponse> {
+    submissions::issue(&mut f.submission_key);
     let failed = !errors.is_empty();
     let (cats, workflows, options) = db::run(pool, |conn| {
         Ok((
@@ -170,15 +172,18 @@ async fn create_category(
     require_manager(&user)?;
     let f = form.into_inner();
     let input = f.clone();
-    match db::run(&pool, move |conn| svc::create_category(conn, &input)).await? {
-        Ok(_) => {
+    let create = move |conn: &mut diesel::PgConnection| svc::create_category(conn, &input);
+    let listed = |_: &i64| paths::ADMIN_CATEGORIES.to_string();
+    match super::create_once(&user, &pool, &f.submission_key, create, listed).await? {
+        Sent::Again(to_first) => Ok(to_first),
+        Sent::Created(_, path) => {
             user.flash(
                 "success",
                 format!("The category {} was created.", f.name.trim()),
             );
-            Ok(see_other(paths::ADMIN_CATEGORIES))
+            Ok(see_other(path))
         }
-        Err(r) => render_list(&user, &pool, f, errors_of(r)).await,
+        Sent::Invalid(r) => render_list(&user, &pool, f, errors_of(r)).await,
     }
 }
 
@@ -218,6 +223,7 @@ async fn render_category(
         description: category.description.clone(),
         record_kind: category.record_kind.clone(),
         workflow_id: category.workflow_id.to_string(),
+        submission_key: String::new(),
     });
     let p = CategoryPage {
         ctx: user.ctx(),

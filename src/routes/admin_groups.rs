@@ -6,14 +6,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::admin_users::{form_errors, require_admin, ConfirmPage};
-use super::{invalid, page, see_other, with_own_access_change};
+use super::{invalid, page, see_other, with_own_access_change, Sent};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::error::{AppError, AppResult};
 use crate::forms::{Form, FormErrors};
 use crate::models::{groups, users};
 use crate::paths;
-use crate::services::accounts;
+use crate::services::{accounts, submissions};
 use crate::views::Ctx;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -42,6 +42,7 @@ struct GroupsPage {
     errors: FormErrors,
     name: String,
     description: String,
+    submission_key: String,
 }
 
 fn group_rows(conn: &mut diesel::PgConnection) -> AppResult<Vec<GroupRow>> {
@@ -71,15 +72,18 @@ async fn list(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpRespo
         errors: FormErrors::default(),
         name: String::new(),
         description: String::new(),
+        submission_key: submissions::new_key(),
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct NewGroupInput {
     #[serde(default)]
     name: String,
     #[serde(default)]
     description: String,
+    #[serde(default)]
+    submission_key: String,
 }
 
 /// POST /admin/groups
@@ -91,30 +95,27 @@ async fn create(
 ) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let f = form.into_inner();
-    let (outcome, rows, f) = db::run(&pool, move |conn| {
-        let outcome = accounts::admin_create_group(conn, &f.name, &f.description)?;
-        let rows = if outcome.is_err() {
-            group_rows(conn)?
-        } else {
-            Vec::new()
-        };
-        Ok((outcome, rows, f))
-    })
-    .await?;
-    match outcome {
-        Ok(g) => {
+    let f2 = f.clone();
+    let create = move |conn: &mut diesel::PgConnection| {
+        accounts::admin_create_group(conn, &f2.name, &f2.description)
+    };
+    let its_page = |g: &groups::Group| paths::admin_group(g.id);
+    match super::create_once(&user, &pool, &f.submission_key, create, its_page).await? {
+        Sent::Again(to_first) => Ok(to_first),
+        Sent::Created(g, path) => {
             user.flash(
                 "success",
                 format!("The group {} was created. Add its members here.", g.name),
             );
-            Ok(see_other(paths::admin_group(g.id)))
+            Ok(see_other(path))
         }
-        Err(errors) => invalid(&GroupsPage {
+        Sent::Invalid(errors) => invalid(&GroupsPage {
             ctx: user.ctx(),
-            rows,
+            rows: db::run(&pool, group_rows).await?,
             errors: form_errors(errors),
             name: f.name,
             description: f.description,
+            submission_key: f.submission_key,
         }),
     }
 }

@@ -9,7 +9,7 @@ use askama::Template;
 use diesel::PgConnection;
 use serde::Deserialize;
 
-use super::{invalid, page, see_other};
+use super::{invalid, page, see_other, Sent};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::permissions;
@@ -21,6 +21,7 @@ use crate::models::release_models::{self as models, Model, ModelTask, ModelVersi
 use crate::models::workflows::{self as wfm, CategoryRow, PhaseRow};
 use crate::paths;
 use crate::services::model_admin::{self as svc, CreateInput, EditInput, PlanRow, SaveOutcome};
+use crate::services::submissions;
 use crate::views::{self, Ctx};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -128,9 +129,10 @@ struct ListPage {
 async fn render_list(
     user: &CurrentUser,
     pool: &DbPool,
-    f: CreateInput,
+    mut f: CreateInput,
     errors: FormErrors,
 ) -> AppResult<HttpResponse> {
+    submissions::issue(&mut f.submission_key);
     let failed = !errors.is_empty();
     let (all, latest, counts, cats, choices) = db::run(pool, |conn| {
         let latest = models::latest_versions(conn)?;
@@ -209,8 +211,11 @@ async fn create(
     require_manager(&user)?;
     let f = form.into_inner();
     let (actor, input) = (user.actor(), f.clone());
-    match db::run(&pool, move |conn| svc::create(conn, actor, &input)).await? {
-        Ok(id) => {
+    let create = move |conn: &mut PgConnection| svc::create(conn, actor, &input);
+    let its_page = |id: &i64| paths::admin_model(*id);
+    match super::create_once(&user, &pool, &f.submission_key, create, its_page).await? {
+        Sent::Again(to_first) => Ok(to_first),
+        Sent::Created(_, path) => {
             user.flash(
                 "success",
                 format!(
@@ -218,9 +223,9 @@ async fn create(
                     f.name.trim()
                 ),
             );
-            Ok(see_other(paths::admin_model(id)))
+            Ok(see_other(path))
         }
-        Err(errors) => render_list(&user, &pool, f, errors).await,
+        Sent::Invalid(errors) => render_list(&user, &pool, f, errors).await,
     }
 }
 

@@ -6,7 +6,7 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{invalid, page, see_other, with_own_access_change};
+use super::{invalid, page, see_other, with_own_access_change, Sent};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::permissions;
@@ -16,6 +16,7 @@ use crate::forms::{Form, FormErrors};
 use crate::models::{groups, login_events, users};
 use crate::paths;
 use crate::services::accounts::{self, AccountDetails, FieldErrors};
+use crate::services::submissions;
 use crate::views::{self, Ctx};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -318,6 +319,7 @@ struct NewUserPage {
     errors: FormErrors,
     username: String,
     form: AccountForm,
+    submission_key: String,
 }
 
 /// GET /admin/users/new
@@ -331,10 +333,11 @@ async fn new_form(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<HttpR
         errors: FormErrors::default(),
         username: String::new(),
         form,
+        submission_key: submissions::new_key(),
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct NewUserInput {
     #[serde(default)]
     username: String,
@@ -348,6 +351,8 @@ struct NewUserInput {
     role: Vec<String>,
     #[serde(default)]
     group: Vec<String>,
+    #[serde(default)]
+    submission_key: String,
 }
 
 /// POST /admin/users/new
@@ -359,24 +364,20 @@ async fn create(
 ) -> AppResult<HttpResponse> {
     require_admin(&user)?;
     let f = form.into_inner();
-    let (outcome, all_groups, f) = db::run(&pool, move |conn| {
+    let f2 = f.clone();
+    let create = move |conn: &mut diesel::PgConnection| {
         let details = AccountDetails {
-            display_name: &f.display_name,
-            email: &f.email,
-            roles: &f.role,
-            groups: &f.group,
+            display_name: &f2.display_name,
+            email: &f2.email,
+            roles: &f2.role,
+            groups: &f2.group,
         };
-        let outcome = accounts::admin_create_user(conn, &f.username, &f.password, &details)?;
-        let all_groups = if outcome.is_err() {
-            groups::all(conn)?
-        } else {
-            Vec::new()
-        };
-        Ok((outcome, all_groups, f))
-    })
-    .await?;
-    match outcome {
-        Ok(created) => {
+        accounts::admin_create_user(conn, &f2.username, &f2.password, &details)
+    };
+    let listed = |_: &users::User| paths::ADMIN_USERS.to_string();
+    match super::create_once(&user, &pool, &f.submission_key, create, listed).await? {
+        Sent::Again(to_first) => Ok(to_first),
+        Sent::Created(created, path) => {
             user.flash(
                 "success",
                 format!(
@@ -384,9 +385,10 @@ async fn create(
                     created.username
                 ),
             );
-            Ok(see_other(paths::ADMIN_USERS))
+            Ok(see_other(path))
         }
-        Err(errors) => {
+        Sent::Invalid(errors) => {
+            let all_groups = db::run(&pool, |conn| Ok(groups::all(conn)?)).await?;
             let form = AccountForm::new(
                 true,
                 f.display_name,
@@ -400,6 +402,7 @@ async fn create(
                 errors: form_errors(errors),
                 username: f.username,
                 form,
+                submission_key: f.submission_key,
             })
         }
     }

@@ -9,7 +9,7 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{invalid, page, see_other};
+use super::{invalid, page, see_other, Sent};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::approval::{self, RULE_KEYS};
@@ -23,6 +23,7 @@ use crate::models::approvals::{self as am, Requirement};
 use crate::models::groups;
 use crate::models::workflows::{self as wfm, PhaseRow, WorkflowRow};
 use crate::paths;
+use crate::services::submissions;
 use crate::services::workflow_admin::{
     self as svc, CopyInput, PhaseInput, Refusal, Removed, RestoreInput, TransitionInput,
     WorkflowInput,
@@ -176,9 +177,11 @@ async fn render_list(
     user: &CurrentUser,
     pool: &DbPool,
     errors: FormErrors,
-    create: WorkflowInput,
-    copy: CopyInput,
+    mut create: WorkflowInput,
+    mut copy: CopyInput,
 ) -> AppResult<HttpResponse> {
+    submissions::issue(&mut create.submission_key);
+    submissions::issue(&mut copy.submission_key);
     let failed = !errors.is_empty();
     let (rows, sources) = db::run(pool, list_rows).await?;
     let p = ListPage {
@@ -238,8 +241,11 @@ async fn create_workflow(
     require_manager(&user)?;
     let f = form.into_inner();
     let input = f.clone();
-    match db::run(&pool, move |conn| svc::create_empty(conn, &input)).await? {
-        Ok(id) => {
+    let create = move |conn: &mut diesel::PgConnection| svc::create_empty(conn, &input);
+    let its_page = |id: &i64| paths::admin_workflow(*id);
+    match super::create_once(&user, &pool, &f.submission_key, create, its_page).await? {
+        Sent::Again(to_first) => Ok(to_first),
+        Sent::Created(_, path) => {
             user.flash(
                 "success",
                 format!(
@@ -247,9 +253,9 @@ async fn create_workflow(
                     f.name.trim()
                 ),
             );
-            Ok(see_other(paths::admin_workflow(id)))
+            Ok(see_other(path))
         }
-        Err(r) => {
+        Sent::Invalid(r) => {
             render_list(
                 &user,
                 &pool,
@@ -272,24 +278,25 @@ async fn copy_workflow(
     require_manager(&user)?;
     let f = form.into_inner();
     let input = f.clone();
-    let outcome = db::run(&pool, move |conn| {
+    let create = move |conn: &mut diesel::PgConnection| {
         Ok(match svc::copy(conn, &input)? {
             Ok(id) => Ok((id, wfm::find(conn, id)?.name)),
             Err(r) => Err(r),
         })
-    })
-    .await?;
-    match outcome {
-        Ok((id, name)) => {
+    };
+    let its_page = |(id, _): &(i64, String)| paths::admin_workflow(*id);
+    match super::create_once(&user, &pool, &f.submission_key, create, its_page).await? {
+        Sent::Again(to_first) => Ok(to_first),
+        Sent::Created((_, name), path) => {
             user.flash(
                 "success",
                 format!(
                     "{name} was created as a draft copy. Change what differs, then publish it."
                 ),
             );
-            Ok(see_other(paths::admin_workflow(id)))
+            Ok(see_other(path))
         }
-        Err(r) => {
+        Sent::Invalid(r) => {
             let create = WorkflowInput {
                 record_kind: RecordKind::Release.as_str().into(),
                 ..Default::default()
@@ -575,6 +582,13 @@ async fn render_workflow(
         })
         .collect();
     let failed = kept.failed();
+    // Each add form its own key; a refused one keeps the key it was sent with.
+    let (mut pf, mut transition) = (
+        kept.phase.unwrap_or_default(),
+        kept.transition.unwrap_or_default(),
+    );
+    submissions::issue(&mut pf.submission_key);
+    submissions::issue(&mut transition.submission_key);
     let p = WorkflowPage {
         ctx: user.ctx(),
         kind: kind_label(&wf.record_kind),
@@ -609,9 +623,10 @@ async fn render_workflow(
             name: wf.name.clone(),
             description: wf.description.clone(),
             record_kind: wf.record_kind.clone(),
+            submission_key: String::new(),
         }),
-        pf: kept.phase.unwrap_or_default(),
-        transition: kept.transition.unwrap_or_default(),
+        pf,
+        transition,
         conditions: Condition::ALL,
         kinds: TransitionKind::ALL,
         roles: Role::ALL,
@@ -848,15 +863,18 @@ async fn add_phase(
     let id = path.into_inner();
     let f = form.into_inner();
     let input = f.clone();
-    match db::run(&pool, move |conn| svc::add_phase(conn, id, &input)).await? {
-        Ok(_) => {
+    let create = move |conn: &mut diesel::PgConnection| svc::add_phase(conn, id, &input);
+    let its_workflow = move |_: &i64| paths::admin_workflow(id);
+    match super::create_once(&user, &pool, &f.submission_key, create, its_workflow).await? {
+        Sent::Again(to_first) => Ok(to_first),
+        Sent::Created(_, path) => {
             user.flash(
                 "success",
                 format!("The phase {} was added.", f.phase_name.trim()),
             );
-            Ok(see_other(paths::admin_workflow(id)))
+            Ok(see_other(path))
         }
-        Err(r) => {
+        Sent::Invalid(r) => {
             let kept = Kept {
                 phase: Some(f),
                 ..Kept::refusal(r, NOT_SAVED)
@@ -1365,19 +1383,20 @@ async fn add_transition(
     let id = path.into_inner();
     let f = form.into_inner();
     let input = f.clone();
-    let outcome = db::run(&pool, move |conn| {
+    let create = move |conn: &mut diesel::PgConnection| {
         Ok(match svc::add_transition(conn, id, &input)? {
             Ok(tid) => Ok(wfm::transition(conn, tid)?.label),
             Err(r) => Err(r),
         })
-    })
-    .await?;
-    match outcome {
-        Ok(label) => {
+    };
+    let its_workflow = move |_: &String| paths::admin_workflow(id);
+    match super::create_once(&user, &pool, &f.submission_key, create, its_workflow).await? {
+        Sent::Again(to_first) => Ok(to_first),
+        Sent::Created(label, path) => {
             user.flash("success", format!("The transition “{label}” was added."));
-            Ok(see_other(paths::admin_workflow(id)))
+            Ok(see_other(path))
         }
-        Err(r) => {
+        Sent::Invalid(r) => {
             let kept = Kept {
                 transition: Some(f),
                 ..Kept::refusal(r, NOT_SAVED)

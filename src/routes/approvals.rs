@@ -5,7 +5,7 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::{invalid, page, see_other};
+use super::{invalid, page, see_other, Sent};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::roles::Role;
@@ -18,6 +18,7 @@ use crate::paths;
 use crate::services::approvals::{
     self as svc, ApprovalView, Decision, InboxFilter, InboxItem, VoteOutcome,
 };
+use crate::services::submissions;
 use crate::views::{self, Ctx};
 
 use super::releases::Problem;
@@ -467,16 +468,16 @@ struct DelegationsPage {
     delegate: String,
     from: String,
     to: String,
+    submission_key: String,
 }
 
 async fn delegations_page(
     user: &CurrentUser,
     pool: &DbPool,
     errors: FormErrors,
-    delegate: String,
-    from: String,
-    to: String,
+    mut f: DelegationForm,
 ) -> AppResult<DelegationsPage> {
+    submissions::issue(&mut f.submission_key);
     let uid = user.id;
     let (list, approvers, names) = db::run(pool, move |conn| {
         Ok((
@@ -511,9 +512,10 @@ async fn delegations_page(
             .map(|(id, n)| (id.to_string(), n))
             .collect(),
         errors,
-        delegate,
-        from,
-        to,
+        delegate: f.delegate,
+        from: f.from,
+        to: f.to,
+        submission_key: f.submission_key,
     })
 }
 
@@ -525,20 +527,15 @@ async fn delegations(user: CurrentUser, pool: web::Data<DbPool>) -> AppResult<Ht
         "Only release approvers delegate their approvals.",
     )?;
     let today = chrono::Utc::now().date_naive().to_string();
-    page(
-        &delegations_page(
-            &user,
-            &pool,
-            FormErrors::default(),
-            String::new(),
-            today.clone(),
-            today,
-        )
-        .await?,
-    )
+    let f = DelegationForm {
+        from: today.clone(),
+        to: today,
+        ..Default::default()
+    };
+    page(&delegations_page(&user, &pool, FormErrors::default(), f).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 struct DelegationForm {
     #[serde(default)]
     delegate: String,
@@ -546,23 +543,17 @@ struct DelegationForm {
     from: String,
     #[serde(default)]
     to: String,
+    #[serde(default)]
+    submission_key: String,
 }
 
-/// POST /account/delegations
-#[post("/account/delegations")]
-async fn add_delegation(
-    user: CurrentUser,
-    pool: web::Data<DbPool>,
-    form: Form<DelegationForm>,
-) -> AppResult<HttpResponse> {
-    user.require(
-        user.has(Role::Approver),
-        "Only release approvers delegate their approvals.",
-    )?;
-    let f = form.into_inner();
+/// The delegate and the days of a delegation by `uid`, or what is wrong with the form.
+fn check_delegation(
+    f: &DelegationForm,
+    uid: i64,
+    approvers: &[(i64, String)],
+) -> Result<(i64, NaiveDate, NaiveDate), FormErrors> {
     let mut errors = FormErrors::default();
-    let uid = user.id;
-    let approvers = db::run(&pool, |conn| Ok(users::active_with_role(conn, "approver")?)).await?;
     let delegate = f
         .delegate
         .parse::<i64>()
@@ -584,19 +575,47 @@ async fn add_delegation(
             errors.add("to", "The last day must not be before the first day.");
         }
     }
-    if !errors.is_empty() {
-        return invalid(&delegations_page(&user, &pool, errors, f.delegate, f.from, f.to).await?);
+    match (delegate, from, to) {
+        (Some(d), Some(a), Some(b)) if errors.is_empty() => Ok((d, a, b)),
+        _ => Err(errors),
     }
-    let (d, a, b) = (delegate.unwrap(), from.unwrap(), to.unwrap());
-    db::run(&pool, move |conn| {
-        Ok(am::add_delegation(conn, uid, d, a, b)?)
-    })
-    .await?;
-    user.flash(
-        "success",
-        format!("Your approvals are delegated from {a} to {b}."),
-    );
-    Ok(see_other("/account/delegations"))
+}
+
+/// POST /account/delegations
+#[post("/account/delegations")]
+async fn add_delegation(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    form: Form<DelegationForm>,
+) -> AppResult<HttpResponse> {
+    user.require(
+        user.has(Role::Approver),
+        "Only release approvers delegate their approvals.",
+    )?;
+    let f = form.into_inner();
+    let (f2, uid) = (f.clone(), user.id);
+    let create = move |conn: &mut diesel::PgConnection| {
+        let approvers = users::active_with_role(conn, "approver")?;
+        Ok(match check_delegation(&f2, uid, &approvers) {
+            Ok((d, a, b)) => {
+                am::add_delegation(conn, uid, d, a, b)?;
+                Ok((a, b))
+            }
+            Err(errors) => Err(errors),
+        })
+    };
+    let listed = |_: &(NaiveDate, NaiveDate)| "/account/delegations".to_string();
+    match super::create_once(&user, &pool, &f.submission_key, create, listed).await? {
+        Sent::Again(to_first) => Ok(to_first),
+        Sent::Created((a, b), path) => {
+            user.flash(
+                "success",
+                format!("Your approvals are delegated from {a} to {b}."),
+            );
+            Ok(see_other(path))
+        }
+        Sent::Invalid(errors) => invalid(&delegations_page(&user, &pool, errors, f).await?),
+    }
 }
 
 /// POST /account/delegations/{id}/end

@@ -3,7 +3,7 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{invalid, page, see_other};
+use super::{invalid, page, see_other, Sent};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::workflow::RecordKind;
@@ -12,6 +12,7 @@ use crate::forms::{Form, FormErrors};
 use crate::models::releases as rel;
 use crate::paths;
 use crate::services::knowledge::{self as svc, Article, ArticleInput};
+use crate::services::submissions;
 use crate::views::{self, Ctx};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -95,7 +96,7 @@ async fn publish_page(
     errors: FormErrors,
 ) -> AppResult<PublishPage> {
     let actor = user.actor();
-    let input = match input {
+    let mut input = match input {
         Some(i) => i,
         None => {
             db::run(pool, move |conn| {
@@ -108,11 +109,13 @@ async fn publish_page(
                     title: format!("Lessons learned: {}", r.title),
                     body: d.evaluation,
                     affected_services: d.affected_services,
+                    submission_key: String::new(),
                 })
             })
             .await?
         }
     };
+    submissions::issue(&mut input.submission_key);
     Ok(PublishPage {
         ctx: user.ctx(),
         number: paths::release_number(number),
@@ -144,11 +147,16 @@ async fn publish(
     let number = super::releases::parse_kind_number(RecordKind::Release, &path)?;
     let input = form.into_inner();
     let (actor, i2) = (user.actor(), input.clone());
-    match db::run(&pool, move |conn| svc::publish(conn, actor, number, &i2)).await? {
-        Ok(id) => {
+    let create = move |conn: &mut diesel::PgConnection| svc::publish(conn, actor, number, &i2);
+    let article = |id: &i64| paths::knowledge_article(*id);
+    match super::create_once(&user, &pool, &input.submission_key, create, article).await? {
+        Sent::Again(to_first) => Ok(to_first),
+        Sent::Created(_, path) => {
             user.flash("success", "The lessons learned were published.");
-            Ok(see_other(format!("/knowledge/{id}")))
+            Ok(see_other(path))
         }
-        Err(errors) => invalid(&publish_page(&user, &pool, number, Some(input), errors).await?),
+        Sent::Invalid(errors) => {
+            invalid(&publish_page(&user, &pool, number, Some(input), errors).await?)
+        }
     }
 }

@@ -2,6 +2,12 @@
 //! redirect. `configure` is the one route table, used by the server and the tests alike.
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
+use diesel::PgConnection;
+
+use crate::auth::CurrentUser;
+use crate::db::{self, DbPool};
+use crate::error::AppResult;
+use crate::services::submissions::{self, Once};
 
 pub mod account;
 pub mod admin_audit;
@@ -55,6 +61,63 @@ pub fn see_other(to: impl Into<String>) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to.into()))
         .finish()
+}
+
+/// What came of a create form sent with its one-time submission key (`create_once`).
+pub enum Sent<T, E> {
+    /// This sending created `T`, shown at the path: answer with a 303 there.
+    Created(T, String),
+    /// The service refused the form; its key stays free for the corrected form.
+    Invalid(E),
+    /// The form had been sent before: the answer, a flash and a 303 to what the first made.
+    Again(HttpResponse),
+}
+
+/// Marks the answer to a repeated form, which changed nothing (the audit skips it).
+#[derive(Debug, Clone, Copy)]
+pub struct Repeated;
+
+/// Run `create` off the async threads once per submission `key` of the user
+/// (`services::submissions::once`, one transaction with the key's claim). `path_of` says
+/// where what it made is shown: the first answer and every repeat are sent there.
+pub async fn create_once<T, E>(
+    user: &CurrentUser,
+    pool: &DbPool,
+    key: &str,
+    create: impl FnOnce(&mut PgConnection) -> AppResult<Result<T, E>> + Send + 'static,
+    path_of: impl Fn(&T) -> String + Send + 'static,
+) -> AppResult<Sent<T, E>>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    let (key, uid) = (key.to_string(), user.id);
+    let once = db::run(pool, move |conn| {
+        Ok(
+            match submissions::once(conn, &key, uid, create, &path_of)? {
+                Once::Created(t) => {
+                    let path = path_of(&t);
+                    Once::Created((t, path))
+                }
+                Once::Invalid(e) => Once::Invalid(e),
+                Once::Repeat(path) => Once::Repeat(path),
+            },
+        )
+    })
+    .await?;
+    Ok(match once {
+        Once::Created((t, path)) => Sent::Created(t, path),
+        Once::Invalid(e) => Sent::Invalid(e),
+        Once::Repeat(path) => {
+            user.flash(
+                "info",
+                "That form was already sent: nothing more was created, this is what it made.",
+            );
+            let mut answer = see_other(path);
+            answer.extensions_mut().insert(Repeated);
+            Sent::Again(answer)
+        }
+    })
 }
 
 /// What the administrative audit (`app::audit_admin_actions`) marks an entry with: the

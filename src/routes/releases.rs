@@ -6,7 +6,7 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{invalid, kept_page, page, see_other};
+use super::{invalid, kept_page, page, see_other, Sent};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::fields::{FieldKind, Rule, REASONS};
@@ -23,7 +23,7 @@ use crate::services::release_fields::Names;
 use crate::services::releases::{
     self as svc, Loaded, NameBook, RegisterInput, SaveOutcome, TakeOutcome,
 };
-use crate::services::submissions::{self, Once};
+use crate::services::submissions;
 use crate::services::tasks::TaskInput;
 use crate::views::{self, Ctx};
 
@@ -376,9 +376,7 @@ async fn new_page_kind(
     errors: FormErrors,
 ) -> AppResult<NewPage> {
     let mut input = input;
-    if input.submission_key.is_empty() {
-        input.submission_key = crate::services::submissions::new_key();
-    }
+    submissions::issue(&mut input.submission_key);
     let (categories, coordinators, managers, models) = db::run(pool, move |conn| {
         Ok((
             wfm::active_categories(conn, kind.as_str())?,
@@ -539,26 +537,18 @@ pub(crate) async fn register_kind(
         }
     }
     let (actor, i2) = (user.actor(), input.clone());
-    match db::run(&pool, move |conn| {
-        submissions::once(
-            conn,
-            &i2.submission_key,
-            actor.id,
-            |conn| svc::register_kind(conn, kind, actor, &i2),
-            |n| paths::record(kind.as_str(), *n),
-        )
-    })
+    match super::create_once(
+        &user,
+        &pool,
+        &input.submission_key,
+        move |conn| svc::register_kind(conn, kind, actor, &i2),
+        move |n| paths::record(kind.as_str(), *n),
+    )
     .await?
     {
-        Once::Repeat(path) => {
-            user.flash(
-                "info",
-                "That form was already sent: this is what it registered.",
-            );
-            Ok(see_other(path))
-        }
-        Once::Invalid(errors) => invalid(&new_page_kind(&user, &pool, kind, input, errors).await?),
-        Once::Created(number) => {
+        Sent::Again(to_first) => Ok(to_first),
+        Sent::Invalid(errors) => invalid(&new_page_kind(&user, &pool, kind, input, errors).await?),
+        Sent::Created(number, path) => {
             user.flash(
                 "success",
                 format!(
@@ -566,7 +556,7 @@ pub(crate) async fn register_kind(
                     paths::record_number(kind.as_str(), number)
                 ),
             );
-            Ok(see_other(paths::record(kind.as_str(), number)))
+            Ok(see_other(path))
         }
     }
 }
@@ -1253,7 +1243,7 @@ fn release_page(user: &CurrentUser, mut d: PageData, x: Extras) -> ReleasePage {
             && l.gates.iter().any(|g| matches!(g, workflow::Gate::Approval { status, .. } if status == "not requested yet")),
         task_input: x.task_input.unwrap_or_else(|| TaskInput {
             phase: r.phase_id.to_string(),
-            submission_key: crate::services::submissions::new_key(),
+            submission_key: submissions::new_key(),
             ..Default::default()
         }),
         task_errors: x.task_errors,

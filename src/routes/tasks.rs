@@ -4,7 +4,7 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{invalid, page, see_other};
+use super::{invalid, page, see_other, Sent};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::permissions;
@@ -16,7 +16,6 @@ use crate::models::{groups, releases as rel, users, workflows as wfm};
 use crate::paths;
 use crate::services::release_fields::Names;
 use crate::services::releases as rsvc;
-use crate::services::submissions::{self, Once};
 use crate::services::tasks::{self as svc, TaskAction, TaskInput, TaskOutcome};
 use crate::views::{self, Ctx};
 
@@ -55,34 +54,25 @@ pub(crate) async fn add_kind(
 ) -> AppResult<HttpResponse> {
     let number = super::releases::parse_kind_number(kind, &path)?;
     let (actor, i2) = (user.actor(), input.clone());
-    let outcome = db::run(&pool, move |conn| {
-        let r = rel::by_kind_number(conn, kind.as_str(), number)?;
-        let wf = wfm::load(conn, r.workflow_id)?;
-        submissions::once(
-            conn,
-            &i2.submission_key,
-            actor.id,
-            |conn| svc::add(conn, actor, kind, number, &wf, &i2),
-            |_| format!("{}#tasks", paths::record(kind.as_str(), number)),
-        )
-    })
+    let outcome = super::create_once(
+        &user,
+        &pool,
+        &input.submission_key,
+        move |conn| {
+            let r = rel::by_kind_number(conn, kind.as_str(), number)?;
+            let wf = wfm::load(conn, r.workflow_id)?;
+            svc::add(conn, actor, kind, number, &wf, &i2)
+        },
+        move |_| format!("{}#tasks", paths::record(kind.as_str(), number)),
+    )
     .await?;
     match outcome {
-        Once::Repeat(path) => {
-            user.flash(
-                "info",
-                "That form was already sent: the task was added once.",
-            );
+        Sent::Again(to_first) => Ok(to_first),
+        Sent::Created(t, path) => {
+            user.flash("success", format!("Task “{}” was added.", t.title));
             Ok(see_other(path))
         }
-        Once::Created(t) => {
-            user.flash("success", format!("Task “{}” was added.", t.title));
-            Ok(see_other(format!(
-                "{}#tasks",
-                paths::record(kind.as_str(), number)
-            )))
-        }
-        Once::Invalid(errors) => {
+        Sent::Invalid(errors) => {
             super::releases::render_with_task_errors(&user, &pool, kind, number, input, errors)
                 .await
         }

@@ -295,6 +295,7 @@ pub fn load(conn: &mut PgConnection) -> AppResult<Demo> {
                 "Book the database administrator a week ahead; the index rebuild took three hours, not one.".into()
             },
             affected_services: "Billing, Customer portal".into(),
+            ..Default::default()
         };
         let _ = knowledge::publish(conn, cast.manager, *n, &input)?;
     }

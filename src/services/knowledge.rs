@@ -20,6 +20,9 @@ pub struct ArticleInput {
     pub body: String,
     #[serde(default)]
     pub affected_services: String,
+    /// The form's one-time key (`services::submissions`).
+    #[serde(default)]
+    pub submission_key: String,
 }
 
 pub struct Article {

@@ -41,6 +41,9 @@ pub struct CreateInput {
     /// A model whose current plan the new one starts with; "" for an empty plan.
     #[serde(default)]
     pub copy_from: String,
+    /// The create form's one-time key (`services::submissions`).
+    #[serde(default)]
+    pub submission_key: String,
 }
 
 /// One row of the plan editor, as typed.

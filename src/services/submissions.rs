@@ -11,6 +11,14 @@ pub fn new_key() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Give a form its key: a fresh one, unless it has one (a refused form keeps the key it was
+/// sent with, so the corrected form is still the same submission).
+pub fn issue(key: &mut String) {
+    if key.trim().is_empty() {
+        *key = new_key();
+    }
+}
+
 /// What happened to a submission.
 pub enum Once<T, E> {
     /// The first with its key (or one without a key): `create` ran and made `T`.

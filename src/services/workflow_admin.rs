@@ -160,6 +160,9 @@ pub struct WorkflowInput {
     pub description: String,
     #[serde(default)]
     pub record_kind: String,
+    /// The create form's one-time key (`services::submissions`).
+    #[serde(default)]
+    pub submission_key: String,
 }
 
 /// Create an empty draft workflow. Returns its id.
@@ -201,6 +204,9 @@ pub struct CopyInput {
     pub copy_source: String,
     #[serde(default)]
     pub copy_name: String,
+    /// The create form's one-time key (`services::submissions`).
+    #[serde(default)]
+    pub submission_key: String,
 }
 
 /// "Copy of X", shortened to fit, and numbered when that name is taken.
@@ -493,6 +499,9 @@ pub struct PhaseInput {
     /// Checkbox: members of a group a task is assigned to may approve their group's work.
     #[serde(default)]
     pub phase_own_group_may_approve: Option<String>,
+    /// The add form's one-time key (`services::submissions`).
+    #[serde(default)]
+    pub submission_key: String,
 }
 
 impl Default for PhaseInput {
@@ -515,6 +524,7 @@ impl Default for PhaseInput {
             phase_emergency_group: String::new(),
             phase_emergency_rule: "one".into(),
             phase_own_group_may_approve: None,
+            submission_key: String::new(),
         }
     }
 }
@@ -1071,6 +1081,9 @@ pub struct TransitionInput {
     pub t_reason_required: Option<String>,
     #[serde(default)]
     pub t_outcome: String,
+    /// The add form's one-time key (`services::submissions`).
+    #[serde(default)]
+    pub submission_key: String,
 }
 
 impl Default for TransitionInput {
@@ -1083,6 +1096,7 @@ impl Default for TransitionInput {
             t_roles: default_roles(),
             t_reason_required: None,
             t_outcome: String::new(),
+            submission_key: String::new(),
         }
     }
 }
@@ -1252,6 +1266,9 @@ pub struct CategoryInput {
     pub record_kind: String,
     #[serde(default)]
     pub workflow_id: String,
+    /// The create form's one-time key (`services::submissions`).
+    #[serde(default)]
+    pub submission_key: String,
 }
 
 fn check_category(

@@ -25,6 +25,7 @@ mod perf;
 mod releases;
 mod reports;
 mod scale_out;
+mod submissions;
 mod tasks;
 mod ui_flow;
 mod workflow_admin;

@@ -713,3 +713,73 @@ async fn a_form_that_creates_a_record_creates_it_once_however_often_it_is_sent()
     let count: i64 = tasks::table.count().get_result(&mut app.conn()).unwrap();
     assert_eq!(count, 2);
 }
+
+#[tokio::test]
+async fn direct_posts_around_the_type_task_and_ending_rules_change_nothing() {
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("cora", &[Role::Coordinator]).await;
+    let other = app.signed_in("colin", &[Role::Coordinator]).await;
+    let standard = {
+        use relman::schema::categories;
+        categories::table
+            .filter(categories::name.eq("Standard change"))
+            .select(categories::id)
+            .first::<i64>(&mut app.conn())
+            .unwrap()
+            .to_string()
+    };
+    // An emergency filed under the pre-approved Standard category (item 1).
+    refused(
+        &app,
+        "an emergency change under the standard category",
+        422,
+        c.post(
+            "/changes/new",
+            &[
+                ("category", &standard),
+                ("type", "emergency"),
+                ("title", "Hotfix"),
+                ("description", "Now"),
+                ("impact", "high"),
+                ("urgency", "high"),
+            ],
+        ),
+    )
+    .await
+    .assert_contains("takes standard changes only");
+
+    // Someone else's task, by a coordinator of another release (item 3).
+    let n = register(&c, "Billing", "minor", "low", "low").await;
+    c.post(&format!("/releases/{n}/tasks"), &[("title", "Check")])
+        .await
+        .assert_status(303);
+    let task: i64 = relman::schema::tasks::table
+        .select(relman::schema::tasks::id)
+        .first(&mut app.conn())
+        .unwrap();
+    refused(
+        &app,
+        "another coordinator completes the task",
+        403,
+        other.post(
+            &format!("/tasks/{task}"),
+            &[("action", "complete"), ("version", "1")],
+        ),
+    )
+    .await;
+
+    // An ended release's settled work cannot be taken up again (item 2).
+    take(&app, &c, &n, "Abandon release", "Not needed")
+        .await
+        .assert_status(303);
+    refused(
+        &app,
+        "start a task the abandon cancelled",
+        403,
+        c.post(
+            &format!("/tasks/{task}"),
+            &[("action", "reopen"), ("version", "2")],
+        ),
+    )
+    .await;
+}

@@ -421,6 +421,8 @@ pub struct PhaseValues {
     pub duration_hours: i32,
     pub emergency_duration_hours: i32,
     pub condition: String,
+    /// The record types it is for (empty: every type).
+    pub record_types: Vec<String>,
 }
 
 pub fn insert_phase(
@@ -457,17 +459,6 @@ pub fn set_phase_require_tasks_done(
 ) -> QueryResult<usize> {
     diesel::update(phases::table.find(id))
         .set(phases::require_tasks_done.eq(on))
-        .execute(conn)
-}
-
-/// The record types a phase applies to (empty: every type).
-pub fn set_phase_record_types(
-    conn: &mut PgConnection,
-    id: i64,
-    types: &[String],
-) -> QueryResult<usize> {
-    diesel::update(phases::table.find(id))
-        .set(phases::record_types.eq(types))
         .execute(conn)
 }
 

@@ -306,6 +306,16 @@ async fn copy_workflow(
     }
 }
 
+/// The record types of a workflow's kind ("release" or "change"), for a phase's "applies to".
+fn types_of(record_kind: &str) -> Vec<(&'static str, &'static str)> {
+    let kind = if record_kind == RecordKind::Change.as_str() {
+        RecordKind::Change
+    } else {
+        RecordKind::Release
+    };
+    kind.types()
+}
+
 // ---- One workflow ----
 
 struct PhaseItem {
@@ -371,6 +381,8 @@ struct WorkflowPage {
     /// Phases a new transition may use: (id, name).
     options: Vec<(i64, String)>,
     conditions: &'static [Condition],
+    /// The record types of the workflow's kind a phase may be limited to: (key, label).
+    record_types: Vec<(&'static str, &'static str)>,
     kinds: &'static [TransitionKind],
     roles: [Role; 4],
     outcomes: &'static [Outcome],
@@ -628,6 +640,7 @@ async fn render_workflow(
         pf,
         transition,
         conditions: Condition::ALL,
+        record_types: types_of(&wf.record_kind),
         kinds: TransitionKind::ALL,
         roles: Role::ALL,
         outcomes: Outcome::ALL,
@@ -903,6 +916,8 @@ struct PhasePage {
     refused: Vec<String>,
     refused_title: String,
     conditions: &'static [Condition],
+    /// The record types of the workflow's kind a phase may be limited to: (key, label).
+    record_types: Vec<(&'static str, &'static str)>,
     /// Groups that may approve: (id, name).
     groups: Vec<(i64, String)>,
     rules: &'static [(&'static str, &'static str)],
@@ -940,6 +955,7 @@ async fn render_phase(
         PhaseInput::of_phase(&phase, requirement.as_ref(), named("CAB"), named("ECAB"))
     });
     let failed = !kept.errors.is_empty() || !kept.refused.is_empty();
+    let record_types = types_of(&wf.record_kind);
     let p = PhasePage {
         ctx: user.ctx(),
         wf_name: wf.name,
@@ -959,6 +975,7 @@ async fn render_phase(
         refused: kept.refused,
         refused_title: kept.refused_title,
         conditions: Condition::ALL,
+        record_types,
         groups: groups.into_iter().map(|g| (g.id, g.name)).collect(),
         rules: &RULE_KEYS,
         phase,

@@ -14,7 +14,9 @@ use serde::Deserialize;
 use crate::domain::approval::{self, RULE_KEYS};
 use crate::domain::fields::{release_field, Rule, RELEASE_FIELDS};
 use crate::domain::roles::{Role, Roles};
-use crate::domain::workflow::{Condition, Outcome, RecordKind, TransitionKind};
+use crate::domain::workflow::{
+    ChangeType, Condition, Outcome, RecordKind, ReleaseType, TransitionKind,
+};
 use crate::domain::workflow_validator;
 use crate::error::AppResult;
 use crate::forms::FormErrors;
@@ -274,7 +276,6 @@ pub fn copy(conn: &mut PgConnection, input: &CopyInput) -> Checked<i64> {
             position += 1;
             let id = wfm::insert_phase(conn, new_id, position, &values_of(&p))?;
             wfm::set_phase_require_tasks_done(conn, id, p.require_tasks_done)?;
-            wfm::set_phase_record_types(conn, id, &p.record_types)?;
             map.insert(p.id, id);
         }
         let sources: Vec<i64> = map.keys().copied().collect();
@@ -326,6 +327,7 @@ fn values_of(p: &PhaseRow) -> PhaseValues {
         duration_hours: p.duration_hours,
         emergency_duration_hours: p.emergency_duration_hours,
         condition: p.condition.clone(),
+        record_types: p.record_types.clone(),
     }
 }
 
@@ -496,6 +498,9 @@ pub struct PhaseInput {
     pub phase_emergency_group: String,
     #[serde(default)]
     pub phase_emergency_rule: String,
+    /// The record types the phase is for (checkboxes; none: every type).
+    #[serde(default)]
+    pub phase_record_types: Vec<String>,
     /// Checkbox: members of a group a task is assigned to may approve their group's work.
     #[serde(default)]
     pub phase_own_group_may_approve: Option<String>,
@@ -524,6 +529,7 @@ impl Default for PhaseInput {
             phase_emergency_group: String::new(),
             phase_emergency_rule: "one".into(),
             phase_own_group_may_approve: None,
+            phase_record_types: Vec::new(),
             submission_key: String::new(),
         }
     }
@@ -543,6 +549,7 @@ impl PhaseInput {
             phase_emergency_unit: eu,
             phase_condition: p.condition.clone(),
             phase_require_tasks_done: p.require_tasks_done.then(|| "on".into()),
+            phase_record_types: p.record_types.clone(),
             ..PhaseInput::default()
         }
     }
@@ -638,12 +645,28 @@ fn check_phase(errors: &mut FormErrors, input: &PhaseInput) -> PhaseValues {
             Condition::Always.as_str().to_string()
         }
     };
+    let known = |t: &String| {
+        ReleaseType::ALL.iter().any(|k| k.as_str() == t)
+            || ChangeType::ALL.iter().any(|k| k.as_str() == t)
+    };
+    let mut record_types: Vec<String> = input
+        .phase_record_types
+        .iter()
+        .filter(|t| known(t))
+        .cloned()
+        .collect();
+    if record_types.len() != input.phase_record_types.len() {
+        errors.add("phase_record_types", "Tick the types from the list.");
+    }
+    record_types.sort();
+    record_types.dedup();
     PhaseValues {
         name,
         description,
         duration_hours,
         emergency_duration_hours,
         condition,
+        record_types,
     }
 }
 

@@ -69,6 +69,7 @@ fn phase_of_another_workflow(app: &TestApp) -> String {
         duration_hours: 24,
         emergency_duration_hours: 4,
         condition: "always".into(),
+        record_types: Vec::new(),
     };
     wfm::insert_phase(&mut conn, w, 1, &v).unwrap().to_string()
 }

@@ -545,6 +545,8 @@ async fn an_unused_phase_added_to_a_published_workflow_can_be_deleted() {
         ("phase_condition", "impact_and_urgency_high"),
         ("phase_from", ""),
         ("phase_to", ""),
+        ("phase_record_types", "minor"),
+        ("phase_record_types", "major"),
     ];
     // Unconnected, it would be unreachable: refused, nothing added, input kept.
     m.post(&path, &fields)
@@ -566,12 +568,25 @@ async fn an_unused_phase_added_to_a_published_workflow_can_be_deleted() {
         .await
         .assert_redirect_to(&format!("/admin/workflows/{wf}"));
     let audit = phase_id(&app, wf, "Audit");
-    let (hours, condition): (i32, String) = phases::table
+    let (hours, condition, types): (i32, String, Vec<String>) = phases::table
         .find(audit)
-        .select((phases::duration_hours, phases::condition))
+        .select((
+            phases::duration_hours,
+            phases::condition,
+            phases::record_types,
+        ))
         .first(&mut app.conn())
         .unwrap();
     assert_eq!((hours, condition.as_str()), (12, "impact_and_urgency_high"));
+    assert_eq!(
+        types,
+        ["major", "minor"],
+        "the phase is for the types ticked"
+    );
+    m.get(&format!("/admin/workflows/{wf}/phases/{audit}"))
+        .await
+        .assert_contains(r#"name="phase_record_types" value="major" checked"#)
+        .assert_contains(r#"name="phase_record_types" value="emergency">"#);
 
     let confirm = format!("/admin/workflows/{wf}/phases/{audit}/retire");
     m.get(&confirm)

@@ -142,59 +142,39 @@ pub fn open_in_phase_with_people(
     Ok(out)
 }
 
-/// Cancel the open tasks of a phase (it was skipped); returns their titles.
-pub fn cancel_open_in_phase(
-    conn: &mut PgConnection,
-    release_id: i64,
-    phase_id: i64,
-) -> QueryResult<Vec<String>> {
-    diesel::update(
-        tasks::table
-            .filter(tasks::release_id.eq(release_id))
-            .filter(tasks::phase_id.eq(phase_id))
-            .filter(tasks::status.eq_any(["open", "in_progress"])),
-    )
-    .set((
-        tasks::status.eq("cancelled"),
-        tasks::updated_at.eq(Utc::now()),
-        tasks::version.eq(tasks::version + 1),
-    ))
-    .returning(tasks::title)
-    .get_results(conn)
-}
-
 /// A task a record's move settled: (id, title, assignee, group).
 pub type Settled = (i64, String, Option<i64>, Option<i64>);
 
 /// Cancel the open tasks of a record (of one phase when `phase_id` is given) because of its
-/// move, saying why.
+/// move, saying why (`""`: a phase skipped), in one statement; in the order they were added.
 pub fn settle_open(
     conn: &mut PgConnection,
     release_id: i64,
     phase_id: Option<i64>,
     reason: &str,
 ) -> QueryResult<Vec<Settled>> {
-    let mut q = tasks::table
-        .filter(tasks::release_id.eq(release_id))
-        .filter(tasks::status.eq_any(["open", "in_progress"]))
-        .select(tasks::id)
-        .into_boxed();
-    if let Some(p) = phase_id {
-        q = q.filter(tasks::phase_id.eq(p));
-    }
-    let ids: Vec<i64> = q.order(tasks::id).load(conn)?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    diesel::update(tasks::table.filter(tasks::id.eq_any(&ids)))
-        .set((
-            tasks::status.eq("cancelled"),
-            tasks::cancel_reason.eq(reason),
-            tasks::updated_at.eq(Utc::now()),
-            tasks::version.eq(tasks::version + 1),
-        ))
-        .returning((tasks::id, tasks::title, tasks::assignee_id, tasks::group_id))
-        .get_results(conn)
+    let open = tasks::release_id
+        .eq(release_id)
+        .and(tasks::status.eq_any(["open", "in_progress"]));
+    let set = (
+        tasks::status.eq("cancelled"),
+        tasks::cancel_reason.eq(reason),
+        tasks::updated_at.eq(Utc::now()),
+        tasks::version.eq(tasks::version + 1),
+    );
+    let returning = (tasks::id, tasks::title, tasks::assignee_id, tasks::group_id);
+    let mut settled: Vec<Settled> = match phase_id {
+        Some(p) => diesel::update(tasks::table.filter(open.and(tasks::phase_id.eq(p))))
+            .set(set)
+            .returning(returning)
+            .get_results(conn)?,
+        None => diesel::update(tasks::table.filter(open))
+            .set(set)
+            .returning(returning)
+            .get_results(conn)?,
+    };
+    settled.sort_by_key(|t| t.0);
+    Ok(settled)
 }
 
 /// A row of "My tasks": the task with its release's number, title and current phase.

@@ -72,7 +72,7 @@ fn parse_month(s: &str) -> Option<NaiveDate> {
         .flatten()
 }
 
-fn midnight(d: NaiveDate) -> DateTime<Utc> {
+pub(super) fn midnight(d: NaiveDate) -> DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
 }
 

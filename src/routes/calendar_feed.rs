@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, Days, Utc};
+
+use super::calendar::midnight;
 use icalendar::{Calendar, Component, EventLike, EventStatus};
 use serde::Deserialize;
 
@@ -65,10 +67,6 @@ const FEED_DAYS_AHEAD: u64 = 366;
 /// those 15 months hold hundreds of thousands): the active ones first, then those nearest
 /// today.
 pub const FEED_MAX_EVENTS: i64 = 2_000;
-
-fn midnight(d: NaiveDate) -> DateTime<Utc> {
-    d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
-}
 
 /// What the feed shows, read in one go.
 struct FeedData {

@@ -213,9 +213,19 @@ impl RoundNow {
 
 /// Read approval `a` of record `r` now (`domain::approval::read_round`): three statements.
 pub fn read_now(conn: &mut PgConnection, a: &Approval, r: &Release) -> QueryResult<RoundNow> {
+    let votes = am::votes(conn, &[a.id])?;
+    read_with_votes(conn, a, r, votes)
+}
+
+/// `read_now` for a caller that has read the approval's votes already.
+fn read_with_votes(
+    conn: &mut PgConnection,
+    a: &Approval,
+    r: &Release,
+    votes: Vec<am::Vote>,
+) -> QueryResult<RoundNow> {
     let approvers = am::group_approvers(conn, a.group_id)?;
     let involvement = involvement(conn, r, a.own_group_may_approve)?;
-    let votes = am::votes(conn, &[a.id])?;
     let ids: Vec<i64> = approvers.iter().map(|(id, _)| *id).collect();
     let reading = rules::read_round(rule_of(a), &ids, &involvement, &ballots(a, &votes));
     Ok(RoundNow {
@@ -678,7 +688,12 @@ pub fn views_for_release(
             && r.state == RecordState::Active.as_str()
             && matches!(a.status.as_str(), "pending" | "approved" | "denied")
         {
-            Some(read_now(conn, a, r)?)
+            let mine = votes
+                .iter()
+                .filter(|v| v.approval_id == a.id)
+                .cloned()
+                .collect();
+            Some(read_with_votes(conn, a, r, mine)?)
         } else {
             None
         };

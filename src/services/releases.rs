@@ -906,7 +906,11 @@ pub fn take_transition_kind(
         if let Some((landing, skipped)) = &landing {
             for s in skipped {
                 rel::skip_visit(conn, r.id, *s, now)?;
-                let cancelled = crate::models::tasks::cancel_open_in_phase(conn, r.id, *s)?;
+                let cancelled: Vec<String> =
+                    crate::models::tasks::settle_open(conn, r.id, Some(*s), "")?
+                        .into_iter()
+                        .map(|(_, title, _, _)| title)
+                        .collect();
                 summary.push_str(&format!(
                     " ({} skipped: it does not apply",
                     loaded.workflow().phase_name(*s)

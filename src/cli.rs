@@ -10,8 +10,8 @@ use crate::app::{Application, HttpSettings};
 use crate::config::Config;
 use crate::db;
 use crate::domain::roles::{Role, Roles};
-use crate::embedded_pg::EmbeddedPg;
 use crate::services::accounts;
+use crate::tools::embedded_pg::EmbeddedPg;
 
 #[derive(Parser)]
 #[command(name = "relman", version, about = "Release and Deployment Management")]
@@ -85,7 +85,7 @@ pub fn main() -> ExitCode {
         Command::Demo => with_database(&config, |url| {
             let mut conn = connect(url)?;
             db::migrate(&mut conn)?;
-            let demo = crate::services::demo::load(&mut conn).map_err(|e| match e {
+            let demo = crate::tools::demo::load(&mut conn).map_err(|e| match e {
                 crate::error::AppError::BadRequest(m) => m,
                 e => format!("loading the demo failed: {e}"),
             })?;
@@ -320,7 +320,7 @@ fn seed_data(url: &str, releases: u64, seed: u64, batch: u64) -> Result<(), Stri
     let password = std::env::var("RELMAN_SEED_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
-    let opts = crate::services::seed::Options {
+    let opts = crate::tools::seed::Options {
         releases,
         seed,
         batch,
@@ -337,7 +337,7 @@ fn seed_data(url: &str, releases: u64, seed: u64, batch: u64) -> Result<(), Stri
     );
     let started = std::time::Instant::now();
     drop(conn);
-    let sum = crate::services::seed::run_pipelined(url, &opts, &|done| bar.set_position(done))?;
+    let sum = crate::tools::seed::run_pipelined(url, &opts, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
     println!(
         "Seeded {} releases and {} changes with {} tasks, {} phase visits, {} history events and {} approvals ({} accounts) in {:.0?}.",
@@ -345,7 +345,7 @@ fn seed_data(url: &str, releases: u64, seed: u64, batch: u64) -> Result<(), Stri
     );
     println!(
         "The release manager `{}` also coordinates and sits on the CAB.",
-        crate::services::seed::LEAD_USERNAME
+        crate::tools::seed::LEAD_USERNAME
     );
     Ok(())
 }

@@ -2,7 +2,6 @@
 pub mod accounts;
 pub mod approvals;
 pub mod conflicts;
-pub mod demo;
 pub mod knowledge;
 pub mod mailer;
 pub mod model_admin;
@@ -12,7 +11,6 @@ pub mod related;
 pub mod release_fields;
 pub mod releases;
 pub mod reports;
-pub mod seed;
 pub mod submissions;
 pub mod tasks;
 pub mod workflow_admin;

@@ -4,7 +4,7 @@ use crate::support::TestApp;
 #[tokio::test]
 async fn the_demo_populates_every_screen() {
     let app = TestApp::spawn().await;
-    let demo = relman::services::demo::load(&mut app.conn()).expect("demo loads");
+    let demo = relman::tools::demo::load(&mut app.conn()).expect("demo loads");
     assert_eq!(demo.releases, 36);
     let pw = |name: &str| {
         demo.users
@@ -68,5 +68,5 @@ async fn the_demo_populates_every_screen() {
         .await
         .assert_lacks("Nothing yet");
     // Loading it twice is refused rather than duplicated.
-    assert!(relman::services::demo::load(&mut app.conn()).is_err());
+    assert!(relman::tools::demo::load(&mut app.conn()).is_err());
 }

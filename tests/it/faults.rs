@@ -6,7 +6,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use relman::app::{Application, HttpSettings};
 use relman::domain::roles::Role;
-use relman::embedded_pg::EmbeddedPg;
+use relman::tools::embedded_pg::EmbeddedPg;
 
 use crate::support::{TestApp, PASSWORD};
 

@@ -41,7 +41,7 @@ struct Fixture {
 async fn every_page_passes_axe_and_the_html_checker() {
     let app = TestApp::spawn().await;
     // The demo data set first, so every page is checked with real content on it.
-    relman::services::demo::load(&mut app.conn()).expect("demo loads");
+    relman::tools::demo::load(&mut app.conn()).expect("demo loads");
     app.user("manager", &[Role::Manager], &[]);
     let coordinator_id = app.user("coordinator", &[Role::Coordinator], &[]);
     app.user("approver", &[Role::Approver], &["CAB"]);

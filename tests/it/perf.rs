@@ -7,7 +7,7 @@ use std::sync::{Mutex, Once};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::prelude::*;
-use relman::services::seed;
+use relman::tools::seed;
 
 use crate::support::{TestApp, PASSWORD};
 

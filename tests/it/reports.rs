@@ -1583,7 +1583,7 @@ fn broken_dates(text: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_demos_largest_release_prints_a_one_page_summary_and_at_most_six_pages() {
     let app = TestApp::spawn().await;
-    let demo = relman::services::demo::load(&mut app.conn()).expect("demo loads");
+    let demo = relman::tools::demo::load(&mut app.conn()).expect("demo loads");
     let pw = demo
         .users
         .iter()

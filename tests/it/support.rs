@@ -10,8 +10,8 @@ use diesel::PgConnection;
 use relman::app::{Application, HttpSettings};
 use relman::db::{self, DbPool};
 use relman::domain::roles::{Role, Roles};
-use relman::embedded_pg::EmbeddedPg;
 use relman::services::accounts;
+use relman::tools::embedded_pg::EmbeddedPg;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 

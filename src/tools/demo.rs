@@ -6,9 +6,6 @@ use std::collections::HashMap;
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 
-use super::approvals::{self as ap, Decision};
-use super::releases::{self as rs, RegisterInput, TakeOutcome};
-use super::{accounts, knowledge, related, tasks};
 use crate::auth::password;
 use crate::domain::fields::{fields_for, FieldKind};
 use crate::domain::permissions::Actor;
@@ -17,6 +14,9 @@ use crate::domain::workflow::{RecordKind, TransitionKind};
 use crate::error::{AppError, AppResult};
 use crate::models::{approvals as am, groups, releases as rel, tasks as tm, workflows as wfm};
 use crate::paths;
+use crate::services::approvals::{self as ap, Decision};
+use crate::services::releases::{self as rs, RegisterInput, TakeOutcome};
+use crate::services::{accounts, knowledge, related, tasks};
 
 /// The demo's people: (user name, display name, roles, groups).
 const PEOPLE: &[(&str, &str, &[Role], &[&str])] = &[
@@ -301,7 +301,7 @@ pub fn load(conn: &mut PgConnection) -> AppResult<Demo> {
     }
 
     // The monitor raises the alerts of what is late.
-    super::monitor::run_once(conn, Utc::now())?;
+    crate::services::monitor::run_once(conn, Utc::now())?;
     Ok(Demo {
         users,
         releases: numbers.len(),

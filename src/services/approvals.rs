@@ -669,7 +669,7 @@ pub fn views_for_release(
     let ids: Vec<i64> = list.iter().map(|a| a.id).collect();
     let votes = am::votes(conn, &ids)?;
     let log = am::log_of(conn, &ids)?;
-    let names: HashMap<i64, String> = super::releases::name_book(conn)?.users;
+    let names: HashMap<i64, String> = super::people::name_book(conn)?.users;
     let group_names: HashMap<i64, String> = groups::all(conn)?
         .into_iter()
         .map(|g| (g.id, g.name))

@@ -7,6 +7,7 @@ pub mod mailer;
 pub mod model_admin;
 pub mod monitor;
 pub mod notify;
+pub mod people;
 pub mod related;
 pub mod release_fields;
 pub mod releases;

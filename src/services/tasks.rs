@@ -469,7 +469,7 @@ pub fn act(
                     Ok(c) => c,
                     Err(e) => return Ok(TaskOutcome::Invalid(e)),
                 };
-                let names = super::releases::name_book(conn)?;
+                let names = super::people::name_book(conn)?;
                 let who = |u: Option<i64>| {
                     u.map(|id| release_fields::Names::user(&names, id))
                         .unwrap_or_default()
